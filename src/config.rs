@@ -1,0 +1,376 @@
+//! The site's settings, read from `config.toml`.
+//!
+//! Every table denies unknown keys, so a typo is an error that names the key
+//! and its line rather than a setting silently ignored. Values are checked as
+//! they are read (a relative `base_url`, an empty title, a bad language tag),
+//! so the rest of the program only ever sees a valid configuration.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+use crate::diagnostic::Diagnostic;
+use crate::toml_source;
+
+/// The settings in `config.toml`. The README documents every key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The publication's name: the title of the site-wide feeds and the home page.
+    pub title: NonEmptyText,
+    /// One line about the publication, used as the site-wide feeds' description.
+    #[serde(default)]
+    pub description: String,
+    /// Where the site is published; every link in every output is absolute under it.
+    pub base_url: BaseUrl,
+    /// The language of the content, as a BCP 47 tag (`en`, `en-GB`, `zh-Hans`).
+    #[serde(default = "default_language")]
+    pub language: LanguageTag,
+    /// The name feeds give as the publication's author, for articles that name none.
+    /// Defaults to the title.
+    #[serde(default)]
+    pub author: Option<NonEmptyText>,
+    /// The naming authority in item ids (`tag:AUTHORITY,DATE:SECTION/SLUG`, RFC 4151):
+    /// a domain name or an e-mail address the publisher owns. Ids never change
+    /// when an article is edited or `base_url` moves, so readers never see duplicates.
+    pub tag_authority: TagAuthority,
+    /// The most items a feed holds, newest first.
+    #[serde(default = "default_limit")]
+    pub limit: NonZeroUsize,
+    /// Which feed formats to publish.
+    #[serde(default = "default_formats")]
+    pub formats: Formats,
+    /// Settings of `broadsheet serve`.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The address to listen on.
+    pub bind: SocketAddr,
+    /// Seconds that clients and caches may reuse a response (`Cache-Control: max-age`).
+    pub max_age: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_age: 300,
+        }
+    }
+}
+
+/// A feed format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// RSS 2.0, at `rss.xml`.
+    Rss,
+    /// Atom 1.0 (RFC 4287), at `atom.xml`.
+    Atom,
+    /// JSON Feed 1.1, at `feed.json`.
+    Json,
+}
+
+impl Format {
+    /// Every format, in the order feeds are listed.
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    /// The file name of this format's feed in each feed directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Rss => "rss.xml",
+            Format::Atom => "atom.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    /// The media type the feed is served with.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml",
+            Format::Atom => "application/atom+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    /// The name readers show for the format.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Rss => "RSS 2.0",
+            Format::Atom => "Atom 1.0",
+            Format::Json => "JSON Feed 1.1",
+        }
+    }
+}
+
+/// The formats to publish: a non-empty set, kept in [`Format::ALL`] order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Formats(Vec<Format>);
+
+impl Formats {
+    /// The formats, in [`Format::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = Format> + '_ {
+        self.0.iter().copied()
+    }
+
+    /// True when `format` is published.
+    pub fn contains(&self, format: Format) -> bool {
+        self.0.contains(&format)
+    }
+}
+
+impl<'de> Deserialize<'de> for Formats {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut formats = Vec::<Format>::deserialize(deserializer)?;
+        if formats.is_empty() {
+            return Err(serde::de::Error::custom(
+                "`formats` is empty: publish at least one of \"rss\", \"atom\", \"json\"",
+            ));
+        }
+        formats.sort();
+        formats.dedup();
+        Ok(Formats(formats))
+    }
+}
+
+fn default_formats() -> Formats {
+    Formats(Format::ALL.to_vec())
+}
+
+fn default_limit() -> NonZeroUsize {
+    NonZeroUsize::new(20).unwrap_or(NonZeroUsize::MIN)
+}
+
+fn default_language() -> LanguageTag {
+    LanguageTag("en".to_string())
+}
+
+/// Text that must not be empty or only white space (titles, names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonEmptyText(String);
+
+impl NonEmptyText {
+    /// The text, trimmed.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NonEmptyText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for NonEmptyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(serde::de::Error::custom("must not be empty"));
+        }
+        Ok(NonEmptyText(trimmed.to_string()))
+    }
+}
+
+/// An absolute `http` or `https` URL that ends with `/`, so that joining a
+/// relative path keeps the whole of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(Url);
+
+impl BaseUrl {
+    /// Parses and checks a base URL; a missing trailing `/` is added.
+    pub fn parse(text: &str) -> Result<BaseUrl, String> {
+        let mut url = Url::parse(text.trim())
+            .map_err(|e| format!("`{text}` is not an absolute URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(format!("`{text}` must be an http:// or https:// URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("`{text}` must not have a query or fragment"));
+        }
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Ok(BaseUrl(url))
+    }
+
+    /// The URL of `path`, a path relative to the site root such as
+    /// `opinion/rss.xml` or `""` for the home page.
+    pub fn join(&self, path: &str) -> Url {
+        self.0.join(path).unwrap_or_else(|_| self.0.clone())
+    }
+
+    /// The base URL itself.
+    pub fn url(&self) -> &Url {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        BaseUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A BCP 47 language tag, checked for shape (`en`, `en-US`, `zh-Hans-CN`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LanguageTag(String);
+
+impl LanguageTag {
+    /// The tag as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for LanguageTag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut subtags = text.split('-');
+        let primary_ok = subtags
+            .next()
+            .is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+        let rest_ok = subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if primary_ok && rest_ok {
+            Ok(LanguageTag(text))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "`{text}` is not a language tag such as \"en\" or \"en-GB\""
+            )))
+        }
+    }
+}
+
+/// The tagging authority of RFC 4151: a domain name or an e-mail address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagAuthority(String);
+
+impl TagAuthority {
+    /// The authority as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for TagAuthority {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let domain = text.rsplit('@').next().unwrap_or_default();
+        let label_ok = |label: &str| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        let local_ok = match text.rsplit_once('@') {
+            None => true,
+            Some((local, _)) => {
+                !local.is_empty()
+                    && local.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || b"!$&'()*+,;=-._~".contains(&b)
+                    })
+            }
+        };
+        if local_ok && domain.contains('.') && domain.split('.').all(label_ok) {
+            Ok(TagAuthority(text.to_ascii_lowercase()))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "`{text}` is not a domain name or e-mail address such as \"example.com\""
+            )))
+        }
+    }
+}
+
+impl Config {
+    /// Parses the text of `config.toml`; `path` is only used in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostic> {
+        toml_source::parse(path, text, text, 0)
+    }
+
+    /// Reads and parses `path`.
+    pub fn from_file(path: &Path) -> Result<Config, Diagnostic> {
+        let text = crate::loader::read_text(path)?;
+        Config::parse(path, &text)
+    }
+
+    /// The name feeds give as the publication's author.
+    pub fn publisher(&self) -> &str {
+        self.author.as_ref().unwrap_or(&self.title).as_str()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(Path::new("config.toml"), text).map_err(|d| d.to_string())
+    }
+
+    const MINIMAL: &str = "title = \"T\"\nbase_url = \"https://example.com/news\"\ntag_authority = \"example.com\"\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.base_url.url().as_str(), "https://example.com/news/");
+        assert_eq!(config.language.as_str(), "en");
+        assert_eq!(config.limit.get(), 20);
+        assert_eq!(config.formats.iter().collect::<Vec<_>>(), Format::ALL);
+        assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.publisher(), "T");
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse(&format!("{MINIMAL}limt = 3\n")).unwrap_err();
+        assert!(err.starts_with("config.toml:4: unknown field `limt`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_server_key_is_an_error() {
+        let err = parse(&format!("{MINIMAL}[server]\nport = 3\n")).unwrap_err();
+        assert!(err.starts_with("config.toml:5: unknown field `port`"), "{err}");
+    }
+
+    #[test]
+    fn relative_base_url_is_an_error() {
+        let err = parse("title = \"T\"\nbase_url = \"/news/\"\ntag_authority = \"example.com\"\n")
+            .unwrap_err();
+        assert!(err.starts_with("config.toml:2: `/news/` is not an absolute URL"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_errors_on_their_line() {
+        for (line, expected) in [
+            ("language = \"english!\"", "not a language tag"),
+            ("tag_authority2 = 1", "unknown field"),
+            ("limit = 0", "nonzero"),
+            ("formats = []", "`formats` is empty"),
+            ("formats = [\"rdf\"]", "unknown variant `rdf`"),
+        ] {
+            let err = parse(&format!("{MINIMAL}{line}\n")).unwrap_err();
+            assert!(err.starts_with("config.toml:4: "), "{line}: {err}");
+            assert!(err.contains(expected), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn tag_authority_must_be_a_domain_or_email() {
+        let text = "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"not a domain\"\n";
+        assert!(parse(text).unwrap_err().starts_with("config.toml:3: "));
+        let text = "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"desk@e.com\"\n";
+        assert_eq!(parse(text).unwrap().tag_authority.as_str(), "desk@e.com");
+    }
+}

@@ -1,0 +1,612 @@
+//! Reading a site directory (`config.toml` and `content/`) into the [`Site`] model.
+//!
+//! This is the only module that reads content from disk. It reads directories
+//! in sorted order, checks every file, and reports every problem it finds as
+//! `path:line: message` in one run. Parsing is pure (`parse_article`,
+//! `parse_section`); `load` does the IO around it.
+//!
+//! Layout: `content/<section>/_index.md` holds a section's title and
+//! description; `content/<section>/<slug>.md` is an article. Hidden files and
+//! editor leftovers (`.#x`, `x~`, `x.swp`) are skipped; other non-Markdown
+//! files are not published.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::config::Config;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::front_matter;
+use crate::markdown;
+use crate::model::{newest_first, Article, ArticleId, Author, Section, Site};
+use crate::toml_source;
+
+/// The largest content file read, in bytes; anything larger is a mistake.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Loads the site in `root` as it stands at `now`: drafts and articles dated
+/// after `now` are checked but left out of the model.
+pub fn load(root: &Path, now: DateTime<Utc>) -> Result<Site, Diagnostics> {
+    let root = display_root(root);
+    let mut diagnostics = Diagnostics::default();
+    let config = Config::from_file(&root.join("config.toml"));
+    let content_dir = root.join("content");
+    let sections = match &config {
+        Ok(config) => load_sections(&content_dir, config, now, &mut diagnostics),
+        Err(_) => Vec::new(),
+    };
+    match config {
+        Err(error) => {
+            diagnostics.0.insert(0, error);
+            Err(diagnostics)
+        }
+        Ok(config) if diagnostics.is_empty() => Ok(Site { config, sections }),
+        Ok(_) => Err(diagnostics),
+    }
+}
+
+/// `.` is left out of printed paths, so errors read `content/a/b.md:3: …`.
+fn display_root(root: &Path) -> PathBuf {
+    if root == Path::new(".") {
+        PathBuf::new()
+    } else {
+        root.to_path_buf()
+    }
+}
+
+fn load_sections(
+    content_dir: &Path,
+    config: &Config,
+    now: DateTime<Utc>,
+    diagnostics: &mut Diagnostics,
+) -> Vec<Section> {
+    let shown = if content_dir.as_os_str() == "content" { PathBuf::from("content/") } else { content_dir.to_path_buf() };
+    let entries = match sorted_entries(content_dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            diagnostics.push(Diagnostic::new(
+                shown,
+                1,
+                format!("cannot read the content directory: {error}"),
+            ));
+            return Vec::new();
+        }
+    };
+    let real_content_dir = fs::canonicalize(content_dir).unwrap_or_else(|_| content_dir.to_path_buf());
+    let mut sections = Vec::new();
+    for entry in entries {
+        if entry.is_dir {
+            if let Some(section) = load_section(&entry.path, &real_content_dir, config, now, diagnostics) {
+                sections.push(section);
+            }
+        } else if entry.name.ends_with(".md") {
+            diagnostics.push(Diagnostic::new(
+                &entry.path,
+                1,
+                "articles live in a section folder: move this file to content/<section>/",
+            ));
+        }
+    }
+    sections
+}
+
+struct Entry {
+    path: PathBuf,
+    name: String,
+    is_dir: bool,
+}
+
+/// The entries of `dir` that are content, sorted by name. Hidden files and
+/// editor leftovers are skipped, so a half-saved file never becomes an article.
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('#') || name.ends_with('~') || name.ends_with(".swp") {
+            continue;
+        }
+        let path = dir.join(&name);
+        // Follows symbolic links: one that points outside `content/` is caught when read.
+        let is_dir = fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        entries.push(Entry { path, name, is_dir });
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(entries)
+}
+
+fn load_section(
+    dir: &Path,
+    content_dir: &Path,
+    config: &Config,
+    now: DateTime<Utc>,
+    diagnostics: &mut Diagnostics,
+) -> Option<Section> {
+    let slug = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let index_path = dir.join("_index.md");
+    let mut ok = true;
+    if let Err(message) = check_slug(&slug) {
+        diagnostics.push(Diagnostic::new(&index_path, 1, format!("section folder name {message}")));
+        ok = false;
+    }
+    let entries = match sorted_entries(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            diagnostics.push(Diagnostic::new(dir, 1, format!("cannot read the section folder: {error}")));
+            return None;
+        }
+    };
+    let header = if entries.iter().any(|e| e.name == "_index.md") {
+        read_content_file(&index_path, content_dir).and_then(|text| parse_section(&index_path, &text))
+    } else {
+        Err(Diagnostic::new(
+            &index_path,
+            1,
+            "file is missing: every section folder needs an _index.md with the section's title",
+        )
+        .into())
+    };
+    let header = header.map_err(|d| diagnostics.extend(d.0)).ok();
+
+    let mut articles = Vec::new();
+    // Slug -> the file that claimed it first, so a second one is reported against it.
+    let mut claimed: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
+    for entry in entries {
+        if entry.name == "_index.md" {
+            continue;
+        }
+        if entry.is_dir {
+            diagnostics.push(Diagnostic::new(
+                &entry.path,
+                1,
+                "folders inside a section are not read: put articles directly in the section folder",
+            ));
+            continue;
+        }
+        if !entry.name.ends_with(".md") {
+            continue;
+        }
+        let parsed = read_content_file(&entry.path, content_dir)
+            .and_then(|text| parse_article(&entry.path, &text, &slug, config));
+        let parsed = match parsed {
+            Ok(parsed) => parsed,
+            Err(errors) => {
+                diagnostics.extend(errors.0);
+                continue;
+            }
+        };
+        let key = parsed.article.slug.clone();
+        if let Some((first, _)) = claimed.get(&key) {
+            diagnostics.push(Diagnostic::new(
+                &entry.path,
+                parsed.slug_line,
+                format!(
+                    "duplicate slug `{key}` (and id {}): {} already uses it",
+                    parsed.article.id,
+                    first.display()
+                ),
+            ));
+            continue;
+        }
+        claimed.insert(key, (entry.path.clone(), parsed.slug_line));
+        if !parsed.draft && parsed.article.published <= now {
+            articles.push(parsed.article);
+        }
+    }
+    let header = header?;
+    if !ok {
+        return None;
+    }
+    articles.sort_by(newest_first);
+    Some(Section {
+        slug,
+        title: header.title,
+        description: header.description,
+        limit: header.limit,
+        articles,
+    })
+}
+
+/// Reads a content file as UTF-8 text, refusing what could never be an
+/// article: a file outside `content/` through a link, a huge file, bytes
+/// that are not UTF-8 or characters that XML cannot carry.
+fn read_content_file(path: &Path, content_dir: &Path) -> Result<String, Diagnostics> {
+    if let Ok(real) = fs::canonicalize(path) {
+        if !real.starts_with(content_dir) {
+            return Err(Diagnostic::new(
+                path,
+                1,
+                format!("links to {}, outside the content directory", real.display()),
+            )
+            .into());
+        }
+    }
+    let text = read_text(path)?;
+    check_xml_chars(path, &text)?;
+    Ok(text)
+}
+
+/// Reads `path` as UTF-8 text of at most [`MAX_FILE_BYTES`].
+pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let cannot_read = |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
+    let file = fs::File::open(path).map_err(cannot_read)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Diagnostic::new(
+            path,
+            1,
+            format!("file is larger than the {} MiB a content file may be", MAX_FILE_BYTES >> 20),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        let offset = error.utf8_error().valid_up_to();
+        let line = crate::diagnostic::line_of_offset(&String::from_utf8_lossy(&error.as_bytes()[..offset]), offset);
+        Diagnostic::new(path, line, "file is not valid UTF-8: save it as UTF-8")
+    })
+}
+
+/// Rejects characters that XML 1.0 forbids (most C0 and C1 controls,
+/// U+FFFE, U+FFFF): they could never reach a feed.
+fn check_xml_chars(path: &Path, text: &str) -> Result<(), Diagnostics> {
+    let mut diagnostics = Diagnostics::default();
+    for (offset, c) in text.char_indices() {
+        if !is_xml_char(c) {
+            diagnostics.push(Diagnostic::at_offset(
+                path,
+                text,
+                offset,
+                format!("character U+{:04X} is not allowed in a feed: remove it", c as u32),
+            ));
+            if diagnostics.len() >= 10 {
+                break;
+            }
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(diagnostics)
+    }
+}
+
+/// True for the characters XML 1.0 allows and does not discourage as controls.
+pub(crate) fn is_xml_char(c: char) -> bool {
+    match c {
+        '\t' | '\n' | '\r' => true,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' => false,
+        _ => true,
+    }
+}
+
+/// The front matter of a section's `_index.md`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SectionFrontMatter {
+    title: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    limit: Option<NonZeroUsize>,
+}
+
+/// A section's `_index.md`, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SectionHeader {
+    pub title: String,
+    pub description: String,
+    pub limit: Option<NonZeroUsize>,
+}
+
+/// Parses the text of a section's `_index.md`.
+pub(crate) fn parse_section(path: &Path, text: &str) -> Result<SectionHeader, Diagnostics> {
+    let split = front_matter::split(text).map_err(|e| Diagnostic::new(path, e.line, e.message))?;
+    let front: SectionFrontMatter = toml_source::parse(path, text, split.front, split.front_start)?;
+    let title = front.title.get_ref().trim().to_string();
+    if title.is_empty() {
+        return Err(empty_title(path, text, split.front_start, &front.title).into());
+    }
+    Ok(SectionHeader {
+        title,
+        description: front.description.trim().to_string(),
+        limit: front.limit,
+    })
+}
+
+fn empty_title(path: &Path, text: &str, start: usize, title: &Spanned<String>) -> Diagnostic {
+    Diagnostic::at_offset(path, text, start + title.span().start, "`title` is empty")
+}
+
+/// The front matter of an article.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArticleFrontMatter {
+    title: Spanned<String>,
+    date: Spanned<Date>,
+    #[serde(default)]
+    updated: Option<Spanned<Date>>,
+    #[serde(default)]
+    authors: Vec<AuthorEntry>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    draft: bool,
+    #[serde(default)]
+    slug: Option<Spanned<String>>,
+}
+
+/// An article as parsed, with what the loader needs beyond the model.
+#[derive(Debug, Clone)]
+pub(crate) struct ParsedArticle {
+    pub article: Article,
+    pub draft: bool,
+    /// The line of the `slug` key, or 1 when the slug is the file name.
+    pub slug_line: usize,
+}
+
+/// Parses the text of an article in section `section`; `path` names it in errors.
+pub(crate) fn parse_article(
+    path: &Path,
+    text: &str,
+    section: &str,
+    config: &Config,
+) -> Result<ParsedArticle, Diagnostics> {
+    let split = front_matter::split(text).map_err(|e| Diagnostic::new(path, e.line, e.message))?;
+    let front: ArticleFrontMatter = toml_source::parse(path, text, split.front, split.front_start)?;
+    let at = |offset: usize, message: String| Diagnostic::at_offset(path, text, split.front_start + offset, message);
+    let mut diagnostics = Diagnostics::default();
+
+    let title = front.title.get_ref().split_whitespace().collect::<Vec<_>>().join(" ");
+    if title.is_empty() {
+        diagnostics.push(empty_title(path, text, split.front_start, &front.title));
+    }
+    let (slug, slug_line) = match &front.slug {
+        Some(slug) => {
+            if let Err(message) = check_slug(slug.get_ref()) {
+                diagnostics.push(at(slug.span().start, format!("`slug` {message}")));
+            }
+            (slug.get_ref().clone(), crate::diagnostic::line_of_offset(text, split.front_start + slug.span().start))
+        }
+        None => {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Err(message) = check_slug(&stem) {
+                diagnostics.push(Diagnostic::new(
+                    path,
+                    1,
+                    format!("file name {message}; rename the file or set `slug`"),
+                ));
+            }
+            (stem, 1)
+        }
+    };
+    let published = front.date.get_ref().0;
+    let updated = front.updated.as_ref().map(|u| u.get_ref().0);
+    if let (Some(updated), Some(spanned)) = (updated, &front.updated) {
+        if updated < published {
+            diagnostics.push(at(spanned.span().start, "`updated` is before `date`".to_string()));
+        }
+    }
+    let mut authors = Vec::new();
+    for entry in front.authors {
+        let name = entry.name.split_whitespace().collect::<Vec<_>>().join(" ");
+        if name.is_empty() {
+            diagnostics.push(at(entry.span.start, "an author's name is empty".to_string()));
+        } else {
+            authors.push(Author { name, role: entry.role });
+        }
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for tag in front.tags {
+        let tag = tag.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !tag.is_empty() && !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+
+    let url = config.base_url.join(&format!("{section}/{slug}/"));
+    let rendered = markdown::render(split.body, &url);
+    let summary = match front.description {
+        Some(description) => description.split_whitespace().collect::<Vec<_>>().join(" "),
+        None => rendered.first_paragraph,
+    };
+    let article = Article {
+        id: ArticleId::new(config.tag_authority.as_str(), published, section, &slug),
+        section: section.to_string(),
+        slug,
+        title,
+        published,
+        updated,
+        authors,
+        summary,
+        tags,
+        content_html: rendered.html,
+        url,
+        source: path.to_path_buf(),
+    };
+    Ok(ParsedArticle { article, draft: front.draft, slug_line })
+}
+
+/// Slugs become URL path segments and parts of ids: lower-case ASCII letters,
+/// digits, `-` and `_`, so they never need escaping anywhere.
+fn check_slug(slug: &str) -> Result<(), String> {
+    let ok = !slug.is_empty()
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !slug.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{slug}` is not a valid slug: use lower-case letters, digits, `-` and `_`"))
+    }
+}
+
+/// A front matter date: a TOML date or date-time, or a string holding one.
+/// A plain date means midnight UTC; a date-time must carry its UTC offset,
+/// since a feed date without one is ambiguous.
+struct Date(DateTime<FixedOffset>);
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = match toml::Value::deserialize(deserializer)? {
+            toml::Value::String(s) => s,
+            toml::Value::Datetime(d) => d.to_string(),
+            other => {
+                return Err(de::Error::custom(format!(
+                    "expected a date such as 2024-05-20 or 2024-05-20T08:00:00+08:00, found {}",
+                    other.type_str()
+                )))
+            }
+        };
+        parse_date(&text).map(Date).map_err(de::Error::custom)
+    }
+}
+
+/// Parses an RFC 3339 date-time or a plain `YYYY-MM-DD` date (midnight UTC).
+pub(crate) fn parse_date(text: &str) -> Result<DateTime<FixedOffset>, String> {
+    let text = text.trim();
+    if let Ok(date) = DateTime::parse_from_rfc3339(text) {
+        return Ok(date);
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc().fixed_offset());
+    }
+    if chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
+        || chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok()
+    {
+        return Err(format!(
+            "date `{text}` has no UTC offset: add one, as in `{text}Z` or `{text}+08:00`"
+        ));
+    }
+    Err(format!(
+        "`{text}` is not a date: use 2024-05-20 or 2024-05-20T08:00:00+08:00 (RFC 3339)"
+    ))
+}
+
+/// One entry of `authors`: a name, or a table `{ name = "…", role = "editor" }`.
+struct AuthorEntry {
+    name: String,
+    role: Option<String>,
+    span: std::ops::Range<usize>,
+}
+
+impl<'de> Deserialize<'de> for AuthorEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<AuthorSpec>::deserialize(deserializer)?;
+        let span = spanned.span();
+        let spec = spanned.into_inner();
+        Ok(AuthorEntry { name: spec.name, role: spec.role, span })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorTable {
+    name: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+struct AuthorSpec {
+    name: String,
+    role: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for AuthorSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpecVisitor;
+        impl<'de> Visitor<'de> for SpecVisitor {
+            type Value = AuthorSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a name, or a table such as { name = \"…\", role = \"editor\" }")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<AuthorSpec, E> {
+                Ok(AuthorSpec { name: name.to_string(), role: None })
+            }
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<AuthorSpec, M::Error> {
+                let table = AuthorTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let role = table.role.map(|r| r.trim().to_lowercase()).filter(|r| !r.is_empty() && r != "author");
+                Ok(AuthorSpec { name: table.name, role })
+            }
+        }
+        deserializer.deserialize_any(SpecVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::parse(
+            Path::new("config.toml"),
+            "title = \"T\"\nbase_url = \"https://example.com/\"\ntag_authority = \"example.com\"\n",
+        )
+        .unwrap()
+    }
+
+    fn check(text: &str) -> Result<ParsedArticle, String> {
+        parse_article(Path::new("content/s/a.md"), text, "s", &config()).map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn parses_a_full_article() {
+        let parsed = check(
+            "+++\ntitle = \"Hello\"\ndate = 2024-05-20\nupdated = \"2024-05-21T10:00:00+08:00\"\nauthors = [\"A\", { name = \"B\", role = \"Editor\" }]\ntags = [\"x\", \"x\", \"y\"]\n+++\n\nFirst *para*.\n\n[link](img.png)\n",
+        )
+        .unwrap();
+        let a = parsed.article;
+        assert_eq!(a.title, "Hello");
+        assert_eq!(a.published.to_rfc3339(), "2024-05-20T00:00:00+00:00");
+        assert_eq!(a.updated.unwrap().to_rfc3339(), "2024-05-21T10:00:00+08:00");
+        assert_eq!(a.authors[1], Author { name: "B".into(), role: Some("editor".into()) });
+        assert_eq!(a.tags, ["x", "y"]);
+        assert_eq!(a.summary, "First para.");
+        assert_eq!(a.id.as_str(), "tag:example.com,2024-05-20:s/a");
+        assert_eq!(a.url.as_str(), "https://example.com/s/a/");
+        assert!(a.content_html.contains("https://example.com/s/a/img.png"));
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_line() {
+        for (text, expected) in [
+            ("+++\ntitle = \"x\"\ndate = 2024-05-20\ntittle = 1\n+++\n", "content/s/a.md:4: unknown field `tittle`"),
+            ("+++\ndate = 2024-05-20\n+++\n", "content/s/a.md:2: missing field `title`"),
+            ("+++\ntitle = \"  \"\ndate = 2024-05-20\n+++\n", "content/s/a.md:2: `title` is empty"),
+            ("+++\ntitle = \"x\"\n\ndate = \"May 20\"\n+++\n", "content/s/a.md:4: `May 20` is not a date"),
+            ("+++\ntitle = \"x\"\ndate = 2024-05-20T08:00:00\n+++\n", "content/s/a.md:3: date `2024-05-20T08:00:00` has no UTC offset"),
+            ("+++\ntitle = \"x\"\ndate = 2024-05-20\nslug = \"A B\"\n+++\n", "content/s/a.md:4: `slug` `A B` is not a valid slug"),
+            ("+++\ntitle = \"x\"\ndate = 2024-05-20\nauthors = [{ nam = \"x\" }]\n+++\n", "content/s/a.md:4: unknown field `nam`"),
+            ("+++\ntitle = \"x\"\ndate = 2024-05-20\ntitle = \"y\"\n+++\n", "content/s/a.md:4: "),
+            ("+++\ntitle = \"x\"\n", "content/s/a.md:1: the front matter opened by `+++`"),
+            ("title = \"x\"\n", "content/s/a.md:1: no front matter"),
+        ] {
+            let err = check(text).err().unwrap_or_default();
+            assert!(err.starts_with(expected), "{text:?}\n  got: {err}\n  expected: {expected}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let err = check_xml_chars(Path::new("a.md"), "ok\nbad\u{0}\n").unwrap_err();
+        assert_eq!(err.to_string(), "a.md:2: character U+0000 is not allowed in a feed: remove it");
+        assert!(check_xml_chars(Path::new("a.md"), "tab\t, 中文, emoji 🎉, rtl \u{200f}").is_ok());
+    }
+
+    #[test]
+    fn section_header_parses() {
+        let header = parse_section(Path::new("s/_index.md"), "+++\ntitle = \"S\"\nlimit = 3\n+++\n").unwrap();
+        assert_eq!(header.title, "S");
+        assert_eq!(header.limit.map(|l| l.get()), Some(3));
+    }
+}

@@ -1,0 +1,105 @@
+//! Markdown bodies to HTML, with every link and image made absolute.
+//!
+//! Feed readers show an item away from its page, so a relative `href` or
+//! `src` would point nowhere: each is resolved against the article's own URL.
+//! Raw HTML blocks are passed through as written.
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+use url::Url;
+
+/// The HTML of a Markdown body, and the plain text of its first paragraph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rendered {
+    pub html: String,
+    pub first_paragraph: String,
+}
+
+/// Renders `markdown`, resolving relative URLs against `page_url`.
+pub(crate) fn render(markdown: &str, page_url: &Url) -> Rendered {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let mut first_paragraph = String::new();
+    let mut paragraph_state = ParagraphState::NotYet;
+    let events = Parser::new_ext(markdown, options).map(|event| {
+        paragraph_state.observe(&event, &mut first_paragraph);
+        absolutize(event, page_url)
+    });
+    let mut html = String::with_capacity(markdown.len() * 5 / 4);
+    pulldown_cmark::html::push_html(&mut html, events);
+    Rendered {
+        html,
+        first_paragraph: first_paragraph.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// Collects the text of the first top-level paragraph.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ParagraphState {
+    NotYet,
+    Inside,
+    Done,
+}
+
+impl ParagraphState {
+    fn observe(&mut self, event: &Event<'_>, text: &mut String) {
+        match (*self, event) {
+            (ParagraphState::NotYet, Event::Start(Tag::Paragraph)) => *self = ParagraphState::Inside,
+            (ParagraphState::Inside, Event::End(TagEnd::Paragraph)) => *self = ParagraphState::Done,
+            (ParagraphState::Inside, Event::Text(t) | Event::Code(t)) => text.push_str(t),
+            (ParagraphState::Inside, Event::SoftBreak | Event::HardBreak) => text.push(' '),
+            _ => {}
+        }
+    }
+}
+
+fn absolutize<'a>(event: Event<'a>, base: &Url) -> Event<'a> {
+    match event {
+        Event::Start(Tag::Link { link_type, dest_url, title, id }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: resolve(dest_url, base),
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) => Event::Start(Tag::Image {
+            link_type,
+            dest_url: resolve(dest_url, base),
+            title,
+            id,
+        }),
+        other => other,
+    }
+}
+
+fn resolve<'a>(dest: CowStr<'a>, base: &Url) -> CowStr<'a> {
+    if Url::parse(&dest).is_ok() {
+        return dest;
+    }
+    match base.join(&dest) {
+        Ok(url) => CowStr::from(url.to_string()),
+        Err(_) => dest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page() -> Url {
+        Url::parse("https://example.com/news/opinion/energy/").unwrap()
+    }
+
+    #[test]
+    fn relative_links_and_images_become_absolute() {
+        let r = render("[a](../other/) ![p](photo.jpg) [r](/about/) [x](https://x.org/)", &page());
+        assert!(r.html.contains(r#"href="https://example.com/news/opinion/other/""#), "{}", r.html);
+        assert!(r.html.contains(r#"src="https://example.com/news/opinion/energy/photo.jpg""#));
+        assert!(r.html.contains(r#"href="https://example.com/about/""#));
+        assert!(r.html.contains(r#"href="https://x.org/""#));
+    }
+
+    #[test]
+    fn first_paragraph_is_plain_text() {
+        let r = render("<figure></figure>\n\nOne *two*\n`three` & four.\n\nSecond.", &page());
+        assert_eq!(r.first_paragraph, "One two three & four.");
+        assert!(r.html.contains("<em>two</em>"));
+    }
+}

@@ -1,0 +1,183 @@
+//! The site as feeds see it: sections of published articles, sorted, with
+//! everything resolved (absolute URLs, plain-text summaries, rendered HTML).
+//!
+//! The model is built by `loader` and read by the renderers; it does no IO.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use chrono::{DateTime, FixedOffset};
+use url::Url;
+
+use crate::config::Config;
+
+/// A loaded site: its settings and its sections, sorted by folder name.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The settings from `config.toml`.
+    pub config: Config,
+    /// The sections, sorted by slug.
+    pub sections: Vec<Section>,
+}
+
+/// One folder of `content/`: a column of the publication, with its own feeds.
+#[derive(Debug, Clone)]
+pub struct Section {
+    /// The folder name, which is also the section's URL path.
+    pub slug: String,
+    /// From `_index.md`.
+    pub title: String,
+    /// From `_index.md`; may be empty.
+    pub description: String,
+    /// The most items this section's feeds hold, overriding the site's `limit`.
+    pub limit: Option<NonZeroUsize>,
+    /// Published articles (no drafts, nothing dated in the future), newest first.
+    pub articles: Vec<Article>,
+}
+
+/// One published article.
+#[derive(Debug, Clone)]
+pub struct Article {
+    /// The slug of the section it belongs to.
+    pub section: String,
+    /// Its URL path segment within the section.
+    pub slug: String,
+    /// Its permanent identity in every feed.
+    pub id: ArticleId,
+    /// The headline.
+    pub title: String,
+    /// When it was first published.
+    pub published: DateTime<FixedOffset>,
+    /// When it was last changed, if it was.
+    pub updated: Option<DateTime<FixedOffset>>,
+    /// Its bylines, in order.
+    pub authors: Vec<Author>,
+    /// Plain text: the `description`, else the body's first paragraph.
+    pub summary: String,
+    /// Topics, in the order the author gave them.
+    pub tags: Vec<String>,
+    /// The body as HTML, every link absolute.
+    pub content_html: String,
+    /// Its absolute URL (the article's HTML page).
+    pub url: Url,
+    /// The file it was read from.
+    pub source: PathBuf,
+}
+
+impl Article {
+    /// The site-relative path of the article's page, such as `opinion/energy/`.
+    pub fn path(&self) -> String {
+        format!("{}/{}/", self.section, self.slug)
+    }
+
+    /// When the article last changed: `updated`, else `published`.
+    pub fn modified(&self) -> DateTime<FixedOffset> {
+        self.updated.unwrap_or(self.published)
+    }
+}
+
+/// The order of every feed and list: newest first; among articles published at
+/// the same instant, by section then slug, so the order never depends on the
+/// order files happen to be read in.
+pub fn newest_first(a: &Article, b: &Article) -> Ordering {
+    b.published
+        .cmp(&a.published)
+        .then_with(|| a.section.cmp(&b.section))
+        .then_with(|| a.slug.cmp(&b.slug))
+}
+
+/// A byline: a name and, where it is not plain authorship, the person's role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    /// The name as printed.
+    pub name: String,
+    /// A role such as `editor`; `None` for an author.
+    pub role: Option<String>,
+}
+
+impl Author {
+    /// The name with its role, as feeds carry it: `TANG Zhexiao (editor)`.
+    pub fn display_name(&self) -> String {
+        match &self.role {
+            None => self.name.clone(),
+            Some(role) => format!("{} ({role})", self.name),
+        }
+    }
+
+    /// The byline as a page prints it: `By TANG Zhexiao`, `Edited by TANG Zhexiao`.
+    pub fn byline(&self) -> String {
+        match self.role.as_deref() {
+            None => format!("By {}", self.name),
+            Some("editor") => format!("Edited by {}", self.name),
+            Some("translator") => format!("Translated by {}", self.name),
+            Some("photographer") => format!("Photos by {}", self.name),
+            Some(role) => format!("{} ({role})", self.name),
+        }
+    }
+}
+
+/// An article's permanent id, a `tag:` URI (RFC 4151):
+/// `tag:AUTHORITY,YYYY-MM-DD:SECTION/SLUG`, where the date is the article's
+/// publication date. It depends on neither `base_url` nor the article's text,
+/// so editing or moving the site never makes readers show an item twice.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ArticleId(String);
+
+impl ArticleId {
+    /// The id of the article `section/slug` published on `published`'s date.
+    pub fn new(authority: &str, published: DateTime<FixedOffset>, section: &str, slug: &str) -> Self {
+        ArticleId(format!(
+            "tag:{authority},{}:{section}/{slug}",
+            published.format("%Y-%m-%d")
+        ))
+    }
+
+    /// The URI.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ArticleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Site {
+    /// Every published article of every section, newest first.
+    pub fn articles(&self) -> Vec<&Article> {
+        let mut all: Vec<&Article> = self.sections.iter().flat_map(|s| &s.articles).collect();
+        all.sort_by(|a, b| newest_first(a, b));
+        all
+    }
+
+    /// How many articles are published.
+    pub fn article_count(&self) -> usize {
+        self.sections.iter().map(|s| s.articles.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_uses_authority_date_section_and_slug() {
+        let date = DateTime::parse_from_rfc3339("2024-05-20T23:30:00-05:00").unwrap();
+        let id = ArticleId::new("example.com", date, "opinion", "energy");
+        assert_eq!(id.as_str(), "tag:example.com,2024-05-20:opinion/energy");
+    }
+
+    #[test]
+    fn bylines_keep_roles() {
+        let editor = Author { name: "TANG Zhexiao".into(), role: Some("editor".into()) };
+        assert_eq!(editor.byline(), "Edited by TANG Zhexiao");
+        assert_eq!(editor.display_name(), "TANG Zhexiao (editor)");
+        let author = Author { name: "GONG Qian".into(), role: None };
+        assert_eq!(author.byline(), "By GONG Qian");
+        assert_eq!(author.display_name(), "GONG Qian");
+    }
+}
