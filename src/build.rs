@@ -1,0 +1,112 @@
+//! The build: a loaded site in, the set of everything published out.
+//!
+//! [`BuiltSite`] maps each URL path (`/`, `/rss.xml`, `/opinion/atom.xml`,
+//! `/opinion/energy/`) to its bytes, media type and modification time.
+//! `export` writes this set to files and `serve` answers from it, so the
+//! two can never disagree. Building is pure: the same site gives the same
+//! bytes (nothing here reads the clock).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::config::Format;
+use crate::diagnostic::Diagnostics;
+use crate::feed::{site_updated, FeedView};
+use crate::loader;
+use crate::model::Site;
+use crate::render;
+
+/// Media type of the HTML pages.
+pub const HTML: &str = "text/html; charset=utf-8";
+/// Media type of the OPML list of feeds.
+pub const OPML: &str = "text/x-opml; charset=utf-8";
+
+/// One published file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// The `Content-Type` it is served with.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub body: Bytes,
+    /// When what it shows last changed.
+    pub last_modified: DateTime<Utc>,
+}
+
+/// Everything the site publishes, by URL path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuiltSite {
+    /// URL path (always starting with `/`; directories end with `/`) to resource.
+    pub resources: BTreeMap<String, Resource>,
+    /// How many articles are published.
+    pub articles: usize,
+    /// How many sections there are.
+    pub sections: usize,
+    /// How many feeds were rendered.
+    pub feeds: usize,
+}
+
+impl BuiltSite {
+    /// The total size of every resource's bytes.
+    pub fn total_bytes(&self) -> usize {
+        self.resources.values().map(|r| r.body.len()).sum()
+    }
+}
+
+/// Loads the site in `root` as of `now` and builds it.
+pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSite, Diagnostics> {
+    loader::load(root, now).map(|site| build(&site))
+}
+
+/// Renders every output of `site`.
+pub fn build(site: &Site) -> BuiltSite {
+    let mut built = BuiltSite {
+        articles: site.article_count(),
+        sections: site.sections.len(),
+        ..BuiltSite::default()
+    };
+    let mut feeds = vec![FeedView::site(site)];
+    feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
+    for feed in &feeds {
+        for format in site.config.formats.iter() {
+            let body = match format {
+                Format::Rss => render::rss::render(feed),
+                Format::Atom => render::atom::render(feed),
+                Format::Json => render::json::render(feed),
+            };
+            let content_type = match format {
+                Format::Rss => "application/rss+xml; charset=utf-8",
+                Format::Atom => "application/atom+xml; charset=utf-8",
+                Format::Json => "application/feed+json; charset=utf-8",
+            };
+            built.insert(&feed.path(format), content_type, body, feed.updated);
+            built.feeds += 1;
+        }
+    }
+    let updated = site_updated(site);
+    built.insert("feeds.opml", OPML, render::opml::render(site), updated);
+    built.insert("", HTML, render::html::home(site), updated);
+    for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
+        built.insert(&feed.dir, HTML, render::html::section(site, section), feed.updated);
+        for article in &section.articles {
+            let body = render::html::article(site, section, article);
+            built.insert(&article.path(), HTML, body, article.modified());
+        }
+    }
+    built
+}
+
+impl BuiltSite {
+    fn insert(&mut self, path: &str, content_type: &'static str, body: Vec<u8>, modified: DateTime<FixedOffset>) {
+        self.resources.insert(
+            format!("/{path}"),
+            Resource {
+                content_type,
+                body: Bytes::from(body),
+                last_modified: modified.with_timezone(&Utc),
+            },
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Writing a [`BuiltSite`] to a directory, all or nothing.
+//!
+//! The new tree is written beside the target, then swapped in by renaming,
+//! so a failed export (a full disk, a permission error) leaves the previous
+//! export whole. A directory is only replaced if an earlier export made it
+//! (it holds [`MARKER`]) or it is empty: an export never deletes files that
+//! someone else put there.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::build::BuiltSite;
+
+/// The file that marks a directory as written by `broadsheet export`.
+pub const MARKER: &str = ".broadsheet-export";
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Files written (not counting the marker).
+    pub files: usize,
+    /// Bytes written.
+    pub bytes: usize,
+}
+
+/// Why an export failed; in every case the target directory is as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A file system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The target holds files that no export wrote.
+    #[error("{}: refusing to replace a non-empty directory that broadsheet did not create (it has no {MARKER} file); remove it or export elsewhere", .0.display())]
+    NotOurs(PathBuf),
+    /// The target exists and is not a directory.
+    #[error("{}: exists and is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io { path: path.to_path_buf(), source }
+}
+
+/// The file a URL path is written to, relative to the export directory:
+/// `/` is `index.html`, `/opinion/` is `opinion/index.html`.
+pub fn file_for(url_path: &str) -> PathBuf {
+    let relative = url_path.trim_start_matches('/');
+    if relative.is_empty() || relative.ends_with('/') {
+        PathBuf::from(format!("{relative}index.html"))
+    } else {
+        PathBuf::from(relative)
+    }
+}
+
+/// Writes every resource of `built` under `dir`, replacing an earlier export there.
+pub fn export(built: &BuiltSite, dir: &Path) -> Result<ExportSummary, ExportError> {
+    check_replaceable(dir)?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "public".into());
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let pid = std::process::id();
+    let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
+    let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
+    remove_if_present(&staging)?;
+    let summary = match write_tree(built, &staging) {
+        Ok(summary) => summary,
+        Err(error) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+    };
+    if let Err(error) = swap_in(&staging, dir, &retired) {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(error);
+    }
+    // The old tree is out of sight already; failing to delete it loses nothing.
+    let _ = fs::remove_dir_all(&retired);
+    Ok(summary)
+}
+
+fn check_replaceable(dir: &Path) -> Result<(), ExportError> {
+    match fs::symlink_metadata(dir) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(io(dir)(error)),
+        Ok(meta) if !meta.is_dir() => Err(ExportError::NotADirectory(dir.to_path_buf())),
+        Ok(_) => {
+            let empty = fs::read_dir(dir).map_err(io(dir))?.next().is_none();
+            if empty || dir.join(MARKER).is_file() {
+                Ok(())
+            } else {
+                Err(ExportError::NotOurs(dir.to_path_buf()))
+            }
+        }
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<(), ExportError> {
+    match fs::remove_dir_all(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io(path)(error)),
+        _ => Ok(()),
+    }
+}
+
+fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportError> {
+    fs::create_dir(root).map_err(io(root))?;
+    let mut summary = ExportSummary { files: 0, bytes: 0 };
+    for (url_path, resource) in &built.resources {
+        let path = root.join(file_for(url_path));
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        write_file(&path, &resource.body)?;
+        summary.files += 1;
+        summary.bytes += resource.body.len();
+    }
+    write_file(
+        &root.join(MARKER),
+        b"Written by `broadsheet export`, which replaces this directory whole on every export.\n",
+    )?;
+    Ok(summary)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let mut file = fs::File::create(path).map_err(io(path))?;
+    // No fsync per file: it would multiply the time of a large export, and
+    // the file systems in use reserve space at write time, so a full disk
+    // fails here, before the swap.
+    file.write_all(bytes).map_err(io(path))
+}
+
+/// Puts `staging` at `dir`, moving an existing `dir` to `retired` first and
+/// back again if the second rename fails.
+fn swap_in(staging: &Path, dir: &Path, retired: &Path) -> Result<(), ExportError> {
+    let had_old = dir.exists();
+    if had_old {
+        remove_if_present(retired)?;
+        fs::rename(dir, retired).map_err(io(dir))?;
+    }
+    if let Err(error) = fs::rename(staging, dir) {
+        if had_old {
+            let _ = fs::rename(retired, dir);
+        }
+        return Err(io(dir)(error));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_paths_map_to_files() {
+        assert_eq!(file_for("/"), PathBuf::from("index.html"));
+        assert_eq!(file_for("/opinion/"), PathBuf::from("opinion/index.html"));
+        assert_eq!(file_for("/opinion/rss.xml"), PathBuf::from("opinion/rss.xml"));
+    }
+}

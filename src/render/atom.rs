@@ -1,0 +1,85 @@
+//! Atom 1.0 (RFC 4287), through the `atom_syndication` crate.
+//!
+//! The feed's id is its own URL; each entry's id is the article's `tag:` URI.
+//! The publication is the feed-level author, so an entry without a byline
+//! still has one (RFC 4287 section 4.1.1 requires an author for every entry).
+
+use atom_syndication::{
+    Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
+};
+
+use crate::config::Format;
+use crate::feed::FeedView;
+use crate::render::{GENERATOR, GENERATOR_URI, VERSION};
+
+/// The Atom document of `feed`.
+pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
+    let entries = feed
+        .items
+        .iter()
+        .map(|article| Entry {
+            title: Text::plain(article.title.clone()),
+            id: article.id.to_string(),
+            updated: article.modified(),
+            published: Some(article.published),
+            authors: article
+                .authors
+                .iter()
+                .map(|a| Person { name: a.display_name(), ..Default::default() })
+                .collect(),
+            categories: article
+                .tags
+                .iter()
+                .map(|tag| Category { term: tag.clone(), ..Default::default() })
+                .collect(),
+            links: vec![Link {
+                href: article.url.to_string(),
+                rel: "alternate".to_string(),
+                mime_type: Some("text/html".to_string()),
+                ..Default::default()
+            }],
+            summary: (!article.summary.is_empty()).then(|| Text::plain(article.summary.clone())),
+            content: Some(Content {
+                value: Some(article.content_html.clone()),
+                content_type: Some("html".to_string()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let atom = Feed {
+        title: Text::plain(feed.title.clone()),
+        id: feed.url(Format::Atom).to_string(),
+        updated: feed.updated,
+        authors: vec![Person { name: feed.config.publisher().to_string(), ..Default::default() }],
+        generator: Some(Generator {
+            value: GENERATOR.to_string(),
+            uri: Some(GENERATOR_URI.to_string()),
+            version: Some(VERSION.to_string()),
+        }),
+        links: vec![
+            Link {
+                href: feed.url(Format::Atom).to_string(),
+                rel: "self".to_string(),
+                mime_type: Some(Format::Atom.media_type().to_string()),
+                ..Default::default()
+            },
+            Link {
+                href: feed.home_url().to_string(),
+                rel: "alternate".to_string(),
+                mime_type: Some("text/html".to_string()),
+                ..Default::default()
+            },
+        ],
+        subtitle: Some(Text::plain(feed.description.clone())),
+        lang: Some(feed.config.language.as_str().to_string()),
+        entries,
+        ..Default::default()
+    };
+    let config = WriteConfig { write_document_declaration: true, indent_size: Some(2) };
+    let mut bytes = atom
+        .write_with_config(Vec::new(), config)
+        .expect("writing XML to memory cannot fail");
+    bytes.push(b'\n');
+    bytes
+}

@@ -1,0 +1,159 @@
+//! Small HTML pages, so that every link in a feed resolves: the home page,
+//! one page per section and one per article. Templates are `maud` macros,
+//! which escape every interpolated string; only article bodies, already
+//! HTML, are inserted as they are.
+//!
+//! Every page carries `<link rel="alternate">` tags for its feeds, so
+//! browsers and readers given the page's URL find the feeds themselves.
+
+use chrono::{DateTime, FixedOffset};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::feed::FeedView;
+use crate::model::{Article, Section, Site};
+use crate::render::{GENERATOR, VERSION};
+
+/// The home page: every section, and every article newest first.
+pub fn home(site: &Site) -> Vec<u8> {
+    let config = &site.config;
+    let site_feed = FeedView::site(site);
+    let body = html! {
+        header {
+            h1 { (config.title) }
+            @if !config.description.is_empty() { p.description { (config.description) } }
+            nav { ul { @for section in &site.sections {
+                li { a href=(config.base_url.join(&format!("{}/", section.slug))) { (section.title) } }
+            } } }
+        }
+        main { (article_list(&site.articles())) }
+        (feeds_footer(&[&site_feed], site))
+    };
+    page(config.title.as_str(), config.language.as_str(), &[&site_feed], body)
+}
+
+/// A section's page: its articles, newest first.
+pub fn section(site: &Site, section: &Section) -> Vec<u8> {
+    let config = &site.config;
+    let section_feed = FeedView::section(site, section);
+    let site_feed = FeedView::site(site);
+    let articles: Vec<&Article> = section.articles.iter().collect();
+    let body = html! {
+        header {
+            p.masthead { a href=(config.base_url.url()) { (config.title) } }
+            h1 { (section.title) }
+            @if !section.description.is_empty() { p.description { (section.description) } }
+        }
+        main { (article_list(&articles)) }
+        (feeds_footer(&[&section_feed, &site_feed], site))
+    };
+    let title = format!("{} | {}", section.title, config.title);
+    page(&title, config.language.as_str(), &[&section_feed, &site_feed], body)
+}
+
+/// An article's page.
+pub fn article(site: &Site, section: &Section, article: &Article) -> Vec<u8> {
+    let config = &site.config;
+    let section_feed = FeedView::section(site, section);
+    let site_feed = FeedView::site(site);
+    let body = html! {
+        header {
+            p.masthead {
+                a href=(config.base_url.url()) { (config.title) }
+                " / "
+                a href=(config.base_url.join(&format!("{}/", section.slug))) { (section.title) }
+            }
+        }
+        main {
+            article {
+                h1 { (article.title) }
+                p.meta {
+                    @for (i, author) in article.authors.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        span.author { (author.byline()) }
+                    }
+                    @if !article.authors.is_empty() { " · " }
+                    (time(article.published))
+                    @if let Some(updated) = article.updated {
+                        " · updated " (time(updated))
+                    }
+                }
+                (PreEscaped(&article.content_html))
+                @if !article.tags.is_empty() {
+                    ul.tags { @for tag in &article.tags { li { (tag) } } }
+                }
+            }
+        }
+        (feeds_footer(&[&section_feed, &site_feed], site))
+    };
+    let title = format!("{} | {}", article.title, config.title);
+    page(&title, config.language.as_str(), &[&section_feed, &site_feed], body)
+}
+
+fn page(title: &str, language: &str, feeds: &[&FeedView<'_>], body: Markup) -> Vec<u8> {
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(language) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="generator" content=(format!("{GENERATOR} {VERSION}"));
+                title { (title) }
+                @for feed in feeds {
+                    @for format in feed.config.formats.iter() {
+                        link rel="alternate" type=(format.media_type())
+                            title=(format!("{} ({})", feed.title, format.label()))
+                            href=(feed.url(format));
+                    }
+                }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    };
+    let mut bytes = markup.into_string().into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn article_list(articles: &[&Article]) -> Markup {
+    html! {
+        @if articles.is_empty() {
+            p { "Nothing published yet." }
+        } @else {
+            ol.articles { @for article in articles {
+                li {
+                    a href=(article.url) { (article.title) }
+                    " "
+                    (time(article.published))
+                    @if !article.summary.is_empty() { p.summary { (article.summary) } }
+                }
+            } }
+        }
+    }
+}
+
+fn feeds_footer(feeds: &[&FeedView<'_>], site: &Site) -> Markup {
+    html! {
+        footer {
+            p { "Subscribe:" }
+            ul.feeds {
+                @for feed in feeds {
+                    @for format in feed.config.formats.iter() {
+                        li { a href=(feed.url(format)) { (feed.title) " (" (format.label()) ")" } }
+                    }
+                }
+                li { a href=(site.config.base_url.join("feeds.opml")) { "All feeds (OPML)" } }
+            }
+        }
+    }
+}
+
+fn time(date: DateTime<FixedOffset>) -> Markup {
+    html! { time datetime=(date.to_rfc3339()) { (date.format("%-d %B %Y")) } }
+}
+
+const STYLE: &str = "body{font-family:Georgia,serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.55;color:#222}\
+a{color:#1a4f8b}h1{line-height:1.2}.meta,.masthead,time,footer{color:#555;font-size:.95rem}\
+ol.articles{list-style:none;padding:0}ol.articles li{margin:0 0 1.2rem}\
+figure{margin:1.5rem 0;font-style:italic;color:#444}ul.tags li{display:inline;margin-right:.8rem}";
+

@@ -1,0 +1,76 @@
+//! JSON Feed 1.1 (<https://www.jsonfeed.org/version/1.1/>), through `serde_json`.
+//!
+//! Empty optional fields are left out rather than written as `null` or `[]`.
+
+use serde::Serialize;
+
+use crate::config::Format;
+use crate::feed::FeedView;
+
+#[derive(Serialize)]
+struct JsonFeed<'a> {
+    version: &'static str,
+    title: &'a str,
+    home_page_url: String,
+    feed_url: String,
+    description: &'a str,
+    language: &'a str,
+    authors: Vec<JsonAuthor>,
+    items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonAuthor {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct JsonItem<'a> {
+    id: &'a str,
+    url: &'a str,
+    title: &'a str,
+    content_html: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    summary: &'a str,
+    date_published: String,
+    date_modified: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<JsonAuthor>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: &'a Vec<String>,
+}
+
+/// The JSON Feed document of `feed`.
+pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
+    let document = JsonFeed {
+        version: "https://jsonfeed.org/version/1.1",
+        title: &feed.title,
+        home_page_url: feed.home_url().to_string(),
+        feed_url: feed.url(Format::Json).to_string(),
+        description: &feed.description,
+        language: feed.config.language.as_str(),
+        authors: vec![JsonAuthor { name: feed.config.publisher().to_string() }],
+        items: feed
+            .items
+            .iter()
+            .map(|article| JsonItem {
+                id: article.id.as_str(),
+                url: article.url.as_str(),
+                title: &article.title,
+                content_html: &article.content_html,
+                summary: &article.summary,
+                date_published: article.published.to_rfc3339(),
+                date_modified: article.modified().to_rfc3339(),
+                authors: article
+                    .authors
+                    .iter()
+                    .map(|a| JsonAuthor { name: a.display_name() })
+                    .collect(),
+                tags: &article.tags,
+            })
+            .collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&document).expect("serializing to memory cannot fail");
+    bytes.push(b'\n');
+    bytes
+}
