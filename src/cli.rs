@@ -43,10 +43,19 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Export { dir } => {
-            let dir = dir.unwrap_or_else(|| cli.root.join("public"));
+            let dir = dir.unwrap_or_else(|| display_root(&cli.root).join("public"));
             run_export(&cli.root, &dir)
         }
         Command::Check => run_check(&cli.root),
+    }
+}
+
+/// `.` is left out of printed paths, so messages read `public/`, not `./public`.
+fn display_root(root: &Path) -> PathBuf {
+    if root == Path::new(".") {
+        PathBuf::new()
+    } else {
+        root.to_path_buf()
     }
 }
 
