@@ -1,0 +1,187 @@
+//! Bad input: every class of mistake gives its own `path:line: message`,
+//! every problem is reported in one run, the exit code is non-zero, and
+//! nothing is written.
+
+mod common;
+
+use common::SiteDir;
+
+/// Runs `check` and `export` on `site`; both must fail, report exactly
+/// `expected` (in order) on stderr, and write nothing.
+fn check(site: &SiteDir, expected: &[&str]) {
+    for command in ["check", "export"] {
+        let output = site.run(&[command]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{command} succeeded on bad input");
+        let reported: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("error: ")).collect();
+        assert_eq!(reported.len(), expected.len(), "{command}: {stderr}");
+        for (line, expected) in reported.iter().zip(expected) {
+            assert!(line.starts_with(expected), "{command}:\n  got:      {line}\n  expected: {expected}…");
+        }
+        let n = expected.len();
+        let summary = format!("error: {n} problem{} found; nothing was written", if n == 1 { "" } else { "s" });
+        assert!(stderr.lines().any(|l| l == summary), "{command}: {stderr}");
+        assert!(!site.path("public").exists(), "{command} wrote public/");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+fn site_with(relative: &str, text: &str) -> SiteDir {
+    let site = SiteDir::minimal();
+    site.section("news", "News");
+    site.write(relative, text);
+    site
+}
+
+#[test]
+fn invalid_toml() {
+    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = 2024-01-01\nauthors = [\"a\"\n+++\nBody\n");
+    check(&site, &["content/news/a.md:4: unclosed array, expected `]`"]);
+}
+
+#[test]
+fn missing_title() {
+    let site = site_with("content/news/a.md", "+++\ndate = 2024-01-01\n+++\nBody\n");
+    check(&site, &["content/news/a.md:2: missing field `title`"]);
+}
+
+#[test]
+fn missing_date() {
+    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\n+++\nBody\n");
+    check(&site, &["content/news/a.md:2: missing field `date`"]);
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = 2024-01-01\ncategory = \"y\"\n+++\n");
+    check(&site, &["content/news/a.md:4: unknown field `category`, expected one of"]);
+}
+
+#[test]
+fn unparseable_date() {
+    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = \"20 May 2024\"\n+++\n");
+    check(&site, &["content/news/a.md:3: `20 May 2024` is not a date"]);
+}
+
+#[test]
+fn date_time_without_offset() {
+    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\n\ndate = 2024-05-20T10:00:00\n+++\n");
+    check(&site, &["content/news/a.md:4: date `2024-05-20T10:00:00` has no UTC offset"]);
+}
+
+#[test]
+fn empty_title() {
+    let site = site_with("content/news/a.md", "+++\ndate = 2024-01-01\ntitle = \"   \"\n+++\n");
+    check(&site, &["content/news/a.md:3: `title` is empty"]);
+}
+
+#[test]
+fn duplicate_slug_and_id() {
+    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = 2024-01-01\nslug = \"b\"\n+++\n");
+    site.write("content/news/b.md", "+++\ntitle = \"y\"\ndate = 2024-01-01\n+++\n");
+    check(&site, &["content/news/b.md:1: duplicate slug `b` (and id tag:news.example.org,2024-01-01:news/b): "]);
+}
+
+#[test]
+fn non_utf8_file() {
+    let site = SiteDir::minimal();
+    site.section("news", "News");
+    site.write_bytes("content/news/a.md", b"+++\ntitle = \"x\"\ndate = 2024-01-01\n+++\ncaf\xe9\n");
+    check(&site, &["content/news/a.md:5: file is not valid UTF-8"]);
+}
+
+#[test]
+fn character_illegal_in_xml() {
+    let site = site_with("content/news/a.md", "+++\ntitle = \"x\u{1}\"\ndate = 2024-01-01\n+++\nok\n\u{0}\n");
+    check(
+        &site,
+        &[
+            "content/news/a.md:2: character U+0001 is not allowed in a feed",
+            "content/news/a.md:6: character U+0000 is not allowed in a feed",
+        ],
+    );
+}
+
+#[test]
+fn section_folder_without_index() {
+    let site = SiteDir::minimal();
+    site.write("content/orphans/a.md", "+++\ntitle = \"x\"\ndate = 2024-01-01\n+++\n");
+    check(&site, &["content/orphans/_index.md:1: file is missing"]);
+}
+
+#[test]
+fn file_without_front_matter() {
+    let site = site_with("content/news/a.md", "# Just Markdown\n");
+    check(&site, &["content/news/a.md:1: no front matter: the file must start with a `+++` line (did you forget `+++`?)"]);
+}
+
+#[test]
+fn empty_file() {
+    let site = site_with("content/news/a.md", "");
+    check(&site, &["content/news/a.md:1: file is empty"]);
+}
+
+#[test]
+fn bad_config_key_and_value() {
+    let site = SiteDir::minimal();
+    site.write("config.toml", &format!("{}limt = 5\n", common::MINIMAL_CONFIG));
+    check(&site, &["config.toml:5: unknown field `limt`"]);
+    site.write("config.toml", &common::MINIMAL_CONFIG.replace("https://news.example.org/", "news.example.org"));
+    check(&site, &["config.toml:3: `news.example.org` is not an absolute URL"]);
+}
+
+#[test]
+fn missing_config() {
+    let site = SiteDir::minimal();
+    std::fs::remove_file(site.path("config.toml")).expect("remove");
+    check(&site, &["config.toml:1: cannot read file"]);
+}
+
+#[test]
+fn every_problem_is_reported_in_one_run() {
+    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = \"soon\"\n+++\n");
+    site.write("content/news/b.md", "+++\ntitle = \"y\"\ndate = 2024-01-01\ntags = \"one\"\n+++\n");
+    site.write("content/zzz/c.md", "+++\ntitle = \"z\"\ndate = 2024-01-01\n+++\n");
+    check(
+        &site,
+        &[
+            "content/news/a.md:3: `soon` is not a date",
+            "content/news/b.md:4: invalid type: string \"one\", expected a sequence",
+            "content/zzz/_index.md:1: file is missing",
+        ],
+    );
+}
+
+#[test]
+fn failed_export_leaves_the_previous_export_in_place() {
+    let site = SiteDir::bundled();
+    let public = site.export();
+    let before = common::snapshot(&public);
+    site.write("content/opinion/broken.md", "+++\ntitle = \"x\"\n+++\n");
+    let output = site.run(&["export"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("content/opinion/broken.md:2: missing field `date`"));
+    assert_eq!(common::snapshot(&public), before);
+}
+
+/// Every prefix of a valid article (a file cut off mid-save) is either
+/// accepted or reported as `path:line: message`; none makes the program panic.
+#[test]
+fn truncated_articles_never_panic() {
+    let article = "+++\ntitle = \"Q&A — 中文\"\ndate = 2024-05-20T08:00:00+08:00\nauthors = [\"A\", { name = \"B\", role = \"editor\" }]\ntags = [\"x\"]\n+++\n\nText *with* [a link](../x/) and 🎉.\n\n<figure><figcaption>c</figcaption></figure>\n";
+    let site = SiteDir::minimal();
+    site.section("news", "News");
+    let now = chrono::Utc::now();
+    let mut cuts = 0;
+    for cut in (0..=article.len()).filter(|&i| article.is_char_boundary(i)) {
+        site.write("content/news/a.md", &article[..cut]);
+        if let Err(diagnostics) = broadsheet::build::build_dir(site.root(), now) {
+            for d in diagnostics.iter() {
+                let text = d.to_string();
+                assert!(text.contains("content/news/a.md:") && d.line >= 1, "{text}");
+            }
+            cuts += 1;
+        }
+    }
+    assert!(cuts > 10, "too few prefixes were rejected: {cuts}");
+}
