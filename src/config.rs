@@ -190,8 +190,8 @@ pub struct BaseUrl(Url);
 impl BaseUrl {
     /// Parses and checks a base URL; a missing trailing `/` is added.
     pub fn parse(text: &str) -> Result<BaseUrl, String> {
-        let mut url = Url::parse(text.trim())
-            .map_err(|e| format!("`{text}` is not an absolute URL: {e}"))?;
+        let mut url =
+            Url::parse(text.trim()).map_err(|e| format!("`{text}` is not an absolute URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(format!("`{text}` must be an http:// or https:// URL"));
         }
@@ -239,10 +239,11 @@ impl<'de> Deserialize<'de> for LanguageTag {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         let mut subtags = text.split('-');
-        let primary_ok = subtags
-            .next()
-            .is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
-        let rest_ok = subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let primary_ok = subtags.next().is_some_and(|p| {
+            (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic())
+        });
+        let rest_ok = subtags
+            .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()));
         if primary_ok && rest_ok {
             Ok(LanguageTag(text))
         } else {
@@ -272,15 +273,17 @@ impl<'de> Deserialize<'de> for TagAuthority {
             !label.is_empty()
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         };
         let local_ok = match text.rsplit_once('@') {
             None => true,
             Some((local, _)) => {
                 !local.is_empty()
-                    && local.bytes().all(|b| {
-                        b.is_ascii_alphanumeric() || b"!$&'()*+,;=-._~".contains(&b)
-                    })
+                    && local
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!$&'()*+,;=-._~".contains(&b))
             }
         };
         if local_ok && domain.contains('.') && domain.split('.').all(label_ok) {
@@ -319,7 +322,8 @@ mod tests {
         Config::parse(Path::new("config.toml"), text).map_err(|d| d.to_string())
     }
 
-    const MINIMAL: &str = "title = \"T\"\nbase_url = \"https://example.com/news\"\ntag_authority = \"example.com\"\n";
+    const MINIMAL: &str =
+        "title = \"T\"\nbase_url = \"https://example.com/news\"\ntag_authority = \"example.com\"\n";
 
     #[test]
     fn minimal_config_gets_defaults() {
@@ -335,20 +339,29 @@ mod tests {
     #[test]
     fn unknown_key_names_key_and_line() {
         let err = parse(&format!("{MINIMAL}limt = 3\n")).unwrap_err();
-        assert!(err.starts_with("config.toml:4: unknown field `limt`"), "{err}");
+        assert!(
+            err.starts_with("config.toml:4: unknown field `limt`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_server_key_is_an_error() {
         let err = parse(&format!("{MINIMAL}[server]\nport = 3\n")).unwrap_err();
-        assert!(err.starts_with("config.toml:5: unknown field `port`"), "{err}");
+        assert!(
+            err.starts_with("config.toml:5: unknown field `port`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn relative_base_url_is_an_error() {
         let err = parse("title = \"T\"\nbase_url = \"/news/\"\ntag_authority = \"example.com\"\n")
             .unwrap_err();
-        assert!(err.starts_with("config.toml:2: `/news/` is not an absolute URL"), "{err}");
+        assert!(
+            err.starts_with("config.toml:2: `/news/` is not an absolute URL"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -368,7 +381,8 @@ mod tests {
 
     #[test]
     fn tag_authority_must_be_a_domain_or_email() {
-        let text = "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"not a domain\"\n";
+        let text =
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"not a domain\"\n";
         assert!(parse(text).unwrap_err().starts_with("config.toml:3: "));
         let text = "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"desk@e.com\"\n";
         assert_eq!(parse(text).unwrap().tag_authority.as_str(), "desk@e.com");

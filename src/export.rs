@@ -44,7 +44,10 @@ pub enum ExportError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
-    move |source| ExportError::Io { path: path.to_path_buf(), source }
+    move |source| ExportError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The file a URL path is written to, relative to the export directory:
@@ -61,7 +64,10 @@ pub fn file_for(url_path: &str) -> PathBuf {
 /// Writes every resource of `built` under `dir`, replacing an earlier export there.
 pub fn export(built: &BuiltSite, dir: &Path) -> Result<ExportSummary, ExportError> {
     check_replaceable(dir)?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "public".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "public".into());
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -162,6 +168,9 @@ mod tests {
     fn url_paths_map_to_files() {
         assert_eq!(file_for("/"), PathBuf::from("index.html"));
         assert_eq!(file_for("/opinion/"), PathBuf::from("opinion/index.html"));
-        assert_eq!(file_for("/opinion/rss.xml"), PathBuf::from("opinion/rss.xml"));
+        assert_eq!(
+            file_for("/opinion/rss.xml"),
+            PathBuf::from("opinion/rss.xml")
+        );
     }
 }

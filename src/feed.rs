@@ -61,7 +61,9 @@ impl<'a> FeedView<'a> {
 
     /// The feed's own URL in `format` (its `self` link).
     pub fn url(&self, format: Format) -> Url {
-        self.config.base_url.join(&format!("{}{}", self.dir, format.file_name()))
+        self.config
+            .base_url
+            .join(&format!("{}{}", self.dir, format.file_name()))
     }
 
     /// The site-relative path of the feed in `format`, such as `opinion/rss.xml`.

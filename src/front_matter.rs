@@ -26,7 +26,11 @@ pub(crate) struct SplitError {
 /// Finds the front matter of `text`, which must start with a `+++` line.
 pub(crate) fn split(text: &str) -> Result<Split<'_>, SplitError> {
     // A UTF-8 byte order mark is invisible in editors; let it pass.
-    let start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+    let start = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
     let mut lines = Lines { text, pos: start };
     match lines.next() {
         Some((_, line)) if is_fence(line) => {}
@@ -55,7 +59,9 @@ pub(crate) fn split(text: &str) -> Result<Split<'_>, SplitError> {
     }
     Err(SplitError {
         line: 1,
-        message: "the front matter opened by `+++` on this line is never closed by another `+++` line".into(),
+        message:
+            "the front matter opened by `+++` on this line is never closed by another `+++` line"
+                .into(),
     })
 }
 

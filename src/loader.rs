@@ -67,7 +67,11 @@ fn load_sections(
     now: DateTime<Utc>,
     diagnostics: &mut Diagnostics,
 ) -> Vec<Section> {
-    let shown = if content_dir.as_os_str() == "content" { PathBuf::from("content/") } else { content_dir.to_path_buf() };
+    let shown = if content_dir.as_os_str() == "content" {
+        PathBuf::from("content/")
+    } else {
+        content_dir.to_path_buf()
+    };
     let entries = match sorted_entries(content_dir) {
         Ok(entries) => entries,
         Err(error) => {
@@ -79,11 +83,14 @@ fn load_sections(
             return Vec::new();
         }
     };
-    let real_content_dir = fs::canonicalize(content_dir).unwrap_or_else(|_| content_dir.to_path_buf());
+    let real_content_dir =
+        fs::canonicalize(content_dir).unwrap_or_else(|_| content_dir.to_path_buf());
     let mut sections = Vec::new();
     for entry in entries {
         if entry.is_dir {
-            if let Some(section) = load_section(&entry.path, &real_content_dir, config, now, diagnostics) {
+            if let Some(section) =
+                load_section(&entry.path, &real_content_dir, config, now, diagnostics)
+            {
                 sections.push(section);
             }
         } else if entry.name.ends_with(".md") {
@@ -110,7 +117,11 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name.starts_with('#') || name.ends_with('~') || name.ends_with(".swp") {
+        if name.starts_with('.')
+            || name.starts_with('#')
+            || name.ends_with('~')
+            || name.ends_with(".swp")
+        {
             continue;
         }
         let path = dir.join(&name);
@@ -129,22 +140,34 @@ fn load_section(
     now: DateTime<Utc>,
     diagnostics: &mut Diagnostics,
 ) -> Option<Section> {
-    let slug = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let slug = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let index_path = dir.join("_index.md");
     let mut ok = true;
     if let Err(message) = check_slug(&slug) {
-        diagnostics.push(Diagnostic::new(&index_path, 1, format!("section folder name {message}")));
+        diagnostics.push(Diagnostic::new(
+            &index_path,
+            1,
+            format!("section folder name {message}"),
+        ));
         ok = false;
     }
     let entries = match sorted_entries(dir) {
         Ok(entries) => entries,
         Err(error) => {
-            diagnostics.push(Diagnostic::new(dir, 1, format!("cannot read the section folder: {error}")));
+            diagnostics.push(Diagnostic::new(
+                dir,
+                1,
+                format!("cannot read the section folder: {error}"),
+            ));
             return None;
         }
     };
     let header = if entries.iter().any(|e| e.name == "_index.md") {
-        read_content_file(&index_path, content_dir).and_then(|text| parse_section(&index_path, &text))
+        read_content_file(&index_path, content_dir)
+            .and_then(|text| parse_section(&index_path, &text))
     } else {
         Err(Diagnostic::new(
             &index_path,
@@ -235,20 +258,29 @@ fn read_content_file(path: &Path, content_dir: &Path) -> Result<String, Diagnost
 
 /// Reads `path` as UTF-8 text of at most [`MAX_FILE_BYTES`].
 pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
-    let cannot_read = |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
+    let cannot_read =
+        |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
     let file = fs::File::open(path).map_err(cannot_read)?;
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot_read)?;
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(Diagnostic::new(
             path,
             1,
-            format!("file is larger than the {} MiB a content file may be", MAX_FILE_BYTES >> 20),
+            format!(
+                "file is larger than the {} MiB a content file may be",
+                MAX_FILE_BYTES >> 20
+            ),
         ));
     }
     String::from_utf8(bytes).map_err(|error| {
         let offset = error.utf8_error().valid_up_to();
-        let line = crate::diagnostic::line_of_offset(&String::from_utf8_lossy(&error.as_bytes()[..offset]), offset);
+        let line = crate::diagnostic::line_of_offset(
+            &String::from_utf8_lossy(&error.as_bytes()[..offset]),
+            offset,
+        );
         Diagnostic::new(path, line, "file is not valid UTF-8: save it as UTF-8")
     })
 }
@@ -263,7 +295,10 @@ fn check_xml_chars(path: &Path, text: &str) -> Result<(), Diagnostics> {
                 path,
                 text,
                 offset,
-                format!("character U+{:04X} is not allowed in a feed: remove it", c as u32),
+                format!(
+                    "character U+{:04X} is not allowed in a feed: remove it",
+                    c as u32
+                ),
             ));
             if diagnostics.len() >= 10 {
                 break;
@@ -362,10 +397,17 @@ pub(crate) fn parse_article(
 ) -> Result<ParsedArticle, Diagnostics> {
     let split = front_matter::split(text).map_err(|e| Diagnostic::new(path, e.line, e.message))?;
     let front: ArticleFrontMatter = toml_source::parse(path, text, split.front, split.front_start)?;
-    let at = |offset: usize, message: String| Diagnostic::at_offset(path, text, split.front_start + offset, message);
+    let at = |offset: usize, message: String| {
+        Diagnostic::at_offset(path, text, split.front_start + offset, message)
+    };
     let mut diagnostics = Diagnostics::default();
 
-    let title = front.title.get_ref().split_whitespace().collect::<Vec<_>>().join(" ");
+    let title = front
+        .title
+        .get_ref()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if title.is_empty() {
         diagnostics.push(empty_title(path, text, split.front_start, &front.title));
     }
@@ -374,10 +416,16 @@ pub(crate) fn parse_article(
             if let Err(message) = check_slug(slug.get_ref()) {
                 diagnostics.push(at(slug.span().start, format!("`slug` {message}")));
             }
-            (slug.get_ref().clone(), crate::diagnostic::line_of_offset(text, split.front_start + slug.span().start))
+            (
+                slug.get_ref().clone(),
+                crate::diagnostic::line_of_offset(text, split.front_start + slug.span().start),
+            )
         }
         None => {
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if let Err(message) = check_slug(&stem) {
                 diagnostics.push(Diagnostic::new(
                     path,
@@ -392,16 +440,25 @@ pub(crate) fn parse_article(
     let updated = front.updated.as_ref().map(|u| u.get_ref().0);
     if let (Some(updated), Some(spanned)) = (updated, &front.updated) {
         if updated < published {
-            diagnostics.push(at(spanned.span().start, "`updated` is before `date`".to_string()));
+            diagnostics.push(at(
+                spanned.span().start,
+                "`updated` is before `date`".to_string(),
+            ));
         }
     }
     let mut authors = Vec::new();
     for entry in front.authors {
         let name = entry.name.split_whitespace().collect::<Vec<_>>().join(" ");
         if name.is_empty() {
-            diagnostics.push(at(entry.span.start, "an author's name is empty".to_string()));
+            diagnostics.push(at(
+                entry.span.start,
+                "an author's name is empty".to_string(),
+            ));
         } else {
-            authors.push(Author { name, role: entry.role });
+            authors.push(Author {
+                name,
+                role: entry.role,
+            });
         }
     }
     let mut tags: Vec<String> = Vec::new();
@@ -435,19 +492,27 @@ pub(crate) fn parse_article(
         url,
         source: path.to_path_buf(),
     };
-    Ok(ParsedArticle { article, draft: front.draft, slug_line })
+    Ok(ParsedArticle {
+        article,
+        draft: front.draft,
+        slug_line,
+    })
 }
 
 /// Slugs become URL path segments and parts of ids: lower-case ASCII letters,
 /// digits, `-` and `_`, so they never need escaping anywhere.
 fn check_slug(slug: &str) -> Result<(), String> {
     let ok = !slug.is_empty()
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && !slug.starts_with('-');
     if ok {
         Ok(())
     } else {
-        Err(format!("`{slug}` is not a valid slug: use lower-case letters, digits, `-` and `_`"))
+        Err(format!(
+            "`{slug}` is not a valid slug: use lower-case letters, digits, `-` and `_`"
+        ))
     }
 }
 
@@ -479,7 +544,10 @@ pub(crate) fn parse_date(text: &str) -> Result<DateTime<FixedOffset>, String> {
         return Ok(date);
     }
     if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc().fixed_offset());
+        return Ok(day
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc()
+            .fixed_offset());
     }
     if chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").is_ok()
         || chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").is_ok()
@@ -505,7 +573,11 @@ impl<'de> Deserialize<'de> for AuthorEntry {
         let spanned = Spanned::<AuthorSpec>::deserialize(deserializer)?;
         let span = spanned.span();
         let spec = spanned.into_inner();
-        Ok(AuthorEntry { name: spec.name, role: spec.role, span })
+        Ok(AuthorEntry {
+            name: spec.name,
+            role: spec.role,
+            span,
+        })
     }
 }
 
@@ -531,12 +603,21 @@ impl<'de> Deserialize<'de> for AuthorSpec {
                 f.write_str("a name, or a table such as { name = \"…\", role = \"editor\" }")
             }
             fn visit_str<E: de::Error>(self, name: &str) -> Result<AuthorSpec, E> {
-                Ok(AuthorSpec { name: name.to_string(), role: None })
+                Ok(AuthorSpec {
+                    name: name.to_string(),
+                    role: None,
+                })
             }
             fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<AuthorSpec, M::Error> {
                 let table = AuthorTable::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                let role = table.role.map(|r| r.trim().to_lowercase()).filter(|r| !r.is_empty() && r != "author");
-                Ok(AuthorSpec { name: table.name, role })
+                let role = table
+                    .role
+                    .map(|r| r.trim().to_lowercase())
+                    .filter(|r| !r.is_empty() && r != "author");
+                Ok(AuthorSpec {
+                    name: table.name,
+                    role,
+                })
             }
         }
         deserializer.deserialize_any(SpecVisitor)
@@ -569,7 +650,13 @@ mod tests {
         assert_eq!(a.title, "Hello");
         assert_eq!(a.published.to_rfc3339(), "2024-05-20T00:00:00+00:00");
         assert_eq!(a.updated.unwrap().to_rfc3339(), "2024-05-21T10:00:00+08:00");
-        assert_eq!(a.authors[1], Author { name: "B".into(), role: Some("editor".into()) });
+        assert_eq!(
+            a.authors[1],
+            Author {
+                name: "B".into(),
+                role: Some("editor".into())
+            }
+        );
         assert_eq!(a.tags, ["x", "y"]);
         assert_eq!(a.summary, "First para.");
         assert_eq!(a.id.as_str(), "tag:example.com,2024-05-20:s/a");
@@ -580,32 +667,69 @@ mod tests {
     #[test]
     fn errors_point_at_the_offending_line() {
         for (text, expected) in [
-            ("+++\ntitle = \"x\"\ndate = 2024-05-20\ntittle = 1\n+++\n", "content/s/a.md:4: unknown field `tittle`"),
-            ("+++\ndate = 2024-05-20\n+++\n", "content/s/a.md:2: missing field `title`"),
-            ("+++\ntitle = \"  \"\ndate = 2024-05-20\n+++\n", "content/s/a.md:2: `title` is empty"),
-            ("+++\ntitle = \"x\"\n\ndate = \"May 20\"\n+++\n", "content/s/a.md:4: `May 20` is not a date"),
-            ("+++\ntitle = \"x\"\ndate = 2024-05-20T08:00:00\n+++\n", "content/s/a.md:3: date `2024-05-20T08:00:00` has no UTC offset"),
-            ("+++\ntitle = \"x\"\ndate = 2024-05-20\nslug = \"A B\"\n+++\n", "content/s/a.md:4: `slug` `A B` is not a valid slug"),
-            ("+++\ntitle = \"x\"\ndate = 2024-05-20\nauthors = [{ nam = \"x\" }]\n+++\n", "content/s/a.md:4: unknown field `nam`"),
-            ("+++\ntitle = \"x\"\ndate = 2024-05-20\ntitle = \"y\"\n+++\n", "content/s/a.md:4: "),
-            ("+++\ntitle = \"x\"\n", "content/s/a.md:1: the front matter opened by `+++`"),
+            (
+                "+++\ntitle = \"x\"\ndate = 2024-05-20\ntittle = 1\n+++\n",
+                "content/s/a.md:4: unknown field `tittle`",
+            ),
+            (
+                "+++\ndate = 2024-05-20\n+++\n",
+                "content/s/a.md:2: missing field `title`",
+            ),
+            (
+                "+++\ntitle = \"  \"\ndate = 2024-05-20\n+++\n",
+                "content/s/a.md:2: `title` is empty",
+            ),
+            (
+                "+++\ntitle = \"x\"\n\ndate = \"May 20\"\n+++\n",
+                "content/s/a.md:4: `May 20` is not a date",
+            ),
+            (
+                "+++\ntitle = \"x\"\ndate = 2024-05-20T08:00:00\n+++\n",
+                "content/s/a.md:3: date `2024-05-20T08:00:00` has no UTC offset",
+            ),
+            (
+                "+++\ntitle = \"x\"\ndate = 2024-05-20\nslug = \"A B\"\n+++\n",
+                "content/s/a.md:4: `slug` `A B` is not a valid slug",
+            ),
+            (
+                "+++\ntitle = \"x\"\ndate = 2024-05-20\nauthors = [{ nam = \"x\" }]\n+++\n",
+                "content/s/a.md:4: unknown field `nam`",
+            ),
+            (
+                "+++\ntitle = \"x\"\ndate = 2024-05-20\ntitle = \"y\"\n+++\n",
+                "content/s/a.md:4: ",
+            ),
+            (
+                "+++\ntitle = \"x\"\n",
+                "content/s/a.md:1: the front matter opened by `+++`",
+            ),
             ("title = \"x\"\n", "content/s/a.md:1: no front matter"),
         ] {
             let err = check(text).err().unwrap_or_default();
-            assert!(err.starts_with(expected), "{text:?}\n  got: {err}\n  expected: {expected}");
+            assert!(
+                err.starts_with(expected),
+                "{text:?}\n  got: {err}\n  expected: {expected}"
+            );
         }
     }
 
     #[test]
     fn control_characters_are_refused() {
         let err = check_xml_chars(Path::new("a.md"), "ok\nbad\u{0}\n").unwrap_err();
-        assert_eq!(err.to_string(), "a.md:2: character U+0000 is not allowed in a feed: remove it");
+        assert_eq!(
+            err.to_string(),
+            "a.md:2: character U+0000 is not allowed in a feed: remove it"
+        );
         assert!(check_xml_chars(Path::new("a.md"), "tab\t, 中文, emoji 🎉, rtl \u{200f}").is_ok());
     }
 
     #[test]
     fn section_header_parses() {
-        let header = parse_section(Path::new("s/_index.md"), "+++\ntitle = \"S\"\nlimit = 3\n+++\n").unwrap();
+        let header = parse_section(
+            Path::new("s/_index.md"),
+            "+++\ntitle = \"S\"\nlimit = 3\n+++\n",
+        )
+        .unwrap();
         assert_eq!(header.title, "S");
         assert_eq!(header.limit.map(|l| l.get()), Some(3));
     }

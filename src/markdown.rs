@@ -27,7 +27,10 @@ pub(crate) fn render(markdown: &str, page_url: &Url) -> Rendered {
     pulldown_cmark::html::push_html(&mut html, events);
     Rendered {
         html,
-        first_paragraph: first_paragraph.split_whitespace().collect::<Vec<_>>().join(" "),
+        first_paragraph: first_paragraph
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
     }
 }
 
@@ -42,7 +45,9 @@ enum ParagraphState {
 impl ParagraphState {
     fn observe(&mut self, event: &Event<'_>, text: &mut String) {
         match (*self, event) {
-            (ParagraphState::NotYet, Event::Start(Tag::Paragraph)) => *self = ParagraphState::Inside,
+            (ParagraphState::NotYet, Event::Start(Tag::Paragraph)) => {
+                *self = ParagraphState::Inside
+            }
             (ParagraphState::Inside, Event::End(TagEnd::Paragraph)) => *self = ParagraphState::Done,
             (ParagraphState::Inside, Event::Text(t) | Event::Code(t)) => text.push_str(t),
             (ParagraphState::Inside, Event::SoftBreak | Event::HardBreak) => text.push(' '),
@@ -53,13 +58,23 @@ impl ParagraphState {
 
 fn absolutize<'a>(event: Event<'a>, base: &Url) -> Event<'a> {
     match event {
-        Event::Start(Tag::Link { link_type, dest_url, title, id }) => Event::Start(Tag::Link {
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
             link_type,
             dest_url: resolve(dest_url, base),
             title,
             id,
         }),
-        Event::Start(Tag::Image { link_type, dest_url, title, id }) => Event::Start(Tag::Image {
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Image {
             link_type,
             dest_url: resolve(dest_url, base),
             title,
@@ -89,16 +104,29 @@ mod tests {
 
     #[test]
     fn relative_links_and_images_become_absolute() {
-        let r = render("[a](../other/) ![p](photo.jpg) [r](/about/) [x](https://x.org/)", &page());
-        assert!(r.html.contains(r#"href="https://example.com/news/opinion/other/""#), "{}", r.html);
-        assert!(r.html.contains(r#"src="https://example.com/news/opinion/energy/photo.jpg""#));
+        let r = render(
+            "[a](../other/) ![p](photo.jpg) [r](/about/) [x](https://x.org/)",
+            &page(),
+        );
+        assert!(
+            r.html
+                .contains(r#"href="https://example.com/news/opinion/other/""#),
+            "{}",
+            r.html
+        );
+        assert!(r
+            .html
+            .contains(r#"src="https://example.com/news/opinion/energy/photo.jpg""#));
         assert!(r.html.contains(r#"href="https://example.com/about/""#));
         assert!(r.html.contains(r#"href="https://x.org/""#));
     }
 
     #[test]
     fn first_paragraph_is_plain_text() {
-        let r = render("<figure></figure>\n\nOne *two*\n`three` & four.\n\nSecond.", &page());
+        let r = render(
+            "<figure></figure>\n\nOne *two*\n`three` & four.\n\nSecond.",
+            &page(),
+        );
         assert_eq!(r.first_paragraph, "One two three & four.");
         assert!(r.html.contains("<em>two</em>"));
     }

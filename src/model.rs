@@ -127,7 +127,12 @@ pub struct ArticleId(String);
 
 impl ArticleId {
     /// The id of the article `section/slug` published on `published`'s date.
-    pub fn new(authority: &str, published: DateTime<FixedOffset>, section: &str, slug: &str) -> Self {
+    pub fn new(
+        authority: &str,
+        published: DateTime<FixedOffset>,
+        section: &str,
+        slug: &str,
+    ) -> Self {
         ArticleId(format!(
             "tag:{authority},{}:{section}/{slug}",
             published.format("%Y-%m-%d")
@@ -173,10 +178,16 @@ mod tests {
 
     #[test]
     fn bylines_keep_roles() {
-        let editor = Author { name: "TANG Zhexiao".into(), role: Some("editor".into()) };
+        let editor = Author {
+            name: "TANG Zhexiao".into(),
+            role: Some("editor".into()),
+        };
         assert_eq!(editor.byline(), "Edited by TANG Zhexiao");
         assert_eq!(editor.display_name(), "TANG Zhexiao (editor)");
-        let author = Author { name: "GONG Qian".into(), role: None };
+        let author = Author {
+            name: "GONG Qian".into(),
+            role: None,
+        };
         assert_eq!(author.byline(), "By GONG Qian");
         assert_eq!(author.display_name(), "GONG Qian");
     }

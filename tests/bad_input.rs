@@ -13,13 +13,22 @@ fn check(site: &SiteDir, expected: &[&str]) {
         let output = site.run(&[command]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{command} succeeded on bad input");
-        let reported: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("error: ")).collect();
+        let reported: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("error: "))
+            .collect();
         assert_eq!(reported.len(), expected.len(), "{command}: {stderr}");
         for (line, expected) in reported.iter().zip(expected) {
-            assert!(line.starts_with(expected), "{command}:\n  got:      {line}\n  expected: {expected}…");
+            assert!(
+                line.starts_with(expected),
+                "{command}:\n  got:      {line}\n  expected: {expected}…"
+            );
         }
         let n = expected.len();
-        let summary = format!("error: {n} problem{} found; nothing was written", if n == 1 { "" } else { "s" });
+        let summary = format!(
+            "error: {n} problem{} found; nothing was written",
+            if n == 1 { "" } else { "s" }
+        );
         assert!(stderr.lines().any(|l| l == summary), "{command}: {stderr}");
         assert!(!site.path("public").exists(), "{command} wrote public/");
         assert!(!stderr.contains("panicked"), "{stderr}");
@@ -35,8 +44,14 @@ fn site_with(relative: &str, text: &str) -> SiteDir {
 
 #[test]
 fn invalid_toml() {
-    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = 2024-01-01\nauthors = [\"a\"\n+++\nBody\n");
-    check(&site, &["content/news/a.md:4: unclosed array, expected `]`"]);
+    let site = site_with(
+        "content/news/a.md",
+        "+++\ntitle = \"x\"\ndate = 2024-01-01\nauthors = [\"a\"\n+++\nBody\n",
+    );
+    check(
+        &site,
+        &["content/news/a.md:4: unclosed array, expected `]`"],
+    );
 }
 
 #[test]
@@ -53,32 +68,56 @@ fn missing_date() {
 
 #[test]
 fn unknown_key_is_named() {
-    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = 2024-01-01\ncategory = \"y\"\n+++\n");
-    check(&site, &["content/news/a.md:4: unknown field `category`, expected one of"]);
+    let site = site_with(
+        "content/news/a.md",
+        "+++\ntitle = \"x\"\ndate = 2024-01-01\ncategory = \"y\"\n+++\n",
+    );
+    check(
+        &site,
+        &["content/news/a.md:4: unknown field `category`, expected one of"],
+    );
 }
 
 #[test]
 fn unparseable_date() {
-    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = \"20 May 2024\"\n+++\n");
+    let site = site_with(
+        "content/news/a.md",
+        "+++\ntitle = \"x\"\ndate = \"20 May 2024\"\n+++\n",
+    );
     check(&site, &["content/news/a.md:3: `20 May 2024` is not a date"]);
 }
 
 #[test]
 fn date_time_without_offset() {
-    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\n\ndate = 2024-05-20T10:00:00\n+++\n");
-    check(&site, &["content/news/a.md:4: date `2024-05-20T10:00:00` has no UTC offset"]);
+    let site = site_with(
+        "content/news/a.md",
+        "+++\ntitle = \"x\"\n\ndate = 2024-05-20T10:00:00\n+++\n",
+    );
+    check(
+        &site,
+        &["content/news/a.md:4: date `2024-05-20T10:00:00` has no UTC offset"],
+    );
 }
 
 #[test]
 fn empty_title() {
-    let site = site_with("content/news/a.md", "+++\ndate = 2024-01-01\ntitle = \"   \"\n+++\n");
+    let site = site_with(
+        "content/news/a.md",
+        "+++\ndate = 2024-01-01\ntitle = \"   \"\n+++\n",
+    );
     check(&site, &["content/news/a.md:3: `title` is empty"]);
 }
 
 #[test]
 fn duplicate_slug_and_id() {
-    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = 2024-01-01\nslug = \"b\"\n+++\n");
-    site.write("content/news/b.md", "+++\ntitle = \"y\"\ndate = 2024-01-01\n+++\n");
+    let site = site_with(
+        "content/news/a.md",
+        "+++\ntitle = \"x\"\ndate = 2024-01-01\nslug = \"b\"\n+++\n",
+    );
+    site.write(
+        "content/news/b.md",
+        "+++\ntitle = \"y\"\ndate = 2024-01-01\n+++\n",
+    );
     check(&site, &["content/news/b.md:1: duplicate slug `b` (and id tag:news.example.org,2024-01-01:news/b): "]);
 }
 
@@ -86,13 +125,19 @@ fn duplicate_slug_and_id() {
 fn non_utf8_file() {
     let site = SiteDir::minimal();
     site.section("news", "News");
-    site.write_bytes("content/news/a.md", b"+++\ntitle = \"x\"\ndate = 2024-01-01\n+++\ncaf\xe9\n");
+    site.write_bytes(
+        "content/news/a.md",
+        b"+++\ntitle = \"x\"\ndate = 2024-01-01\n+++\ncaf\xe9\n",
+    );
     check(&site, &["content/news/a.md:5: file is not valid UTF-8"]);
 }
 
 #[test]
 fn character_illegal_in_xml() {
-    let site = site_with("content/news/a.md", "+++\ntitle = \"x\u{1}\"\ndate = 2024-01-01\n+++\nok\n\u{0}\n");
+    let site = site_with(
+        "content/news/a.md",
+        "+++\ntitle = \"x\u{1}\"\ndate = 2024-01-01\n+++\nok\n\u{0}\n",
+    );
     check(
         &site,
         &[
@@ -105,7 +150,10 @@ fn character_illegal_in_xml() {
 #[test]
 fn section_folder_without_index() {
     let site = SiteDir::minimal();
-    site.write("content/orphans/a.md", "+++\ntitle = \"x\"\ndate = 2024-01-01\n+++\n");
+    site.write(
+        "content/orphans/a.md",
+        "+++\ntitle = \"x\"\ndate = 2024-01-01\n+++\n",
+    );
     check(&site, &["content/orphans/_index.md:1: file is missing"]);
 }
 
@@ -124,10 +172,19 @@ fn empty_file() {
 #[test]
 fn bad_config_key_and_value() {
     let site = SiteDir::minimal();
-    site.write("config.toml", &format!("{}limt = 5\n", common::MINIMAL_CONFIG));
+    site.write(
+        "config.toml",
+        &format!("{}limt = 5\n", common::MINIMAL_CONFIG),
+    );
     check(&site, &["config.toml:5: unknown field `limt`"]);
-    site.write("config.toml", &common::MINIMAL_CONFIG.replace("https://news.example.org/", "news.example.org"));
-    check(&site, &["config.toml:3: `news.example.org` is not an absolute URL"]);
+    site.write(
+        "config.toml",
+        &common::MINIMAL_CONFIG.replace("https://news.example.org/", "news.example.org"),
+    );
+    check(
+        &site,
+        &["config.toml:3: `news.example.org` is not an absolute URL"],
+    );
 }
 
 #[test]
@@ -139,9 +196,18 @@ fn missing_config() {
 
 #[test]
 fn every_problem_is_reported_in_one_run() {
-    let site = site_with("content/news/a.md", "+++\ntitle = \"x\"\ndate = \"soon\"\n+++\n");
-    site.write("content/news/b.md", "+++\ntitle = \"y\"\ndate = 2024-01-01\ntags = \"one\"\n+++\n");
-    site.write("content/zzz/c.md", "+++\ntitle = \"z\"\ndate = 2024-01-01\n+++\n");
+    let site = site_with(
+        "content/news/a.md",
+        "+++\ntitle = \"x\"\ndate = \"soon\"\n+++\n",
+    );
+    site.write(
+        "content/news/b.md",
+        "+++\ntitle = \"y\"\ndate = 2024-01-01\ntags = \"one\"\n+++\n",
+    );
+    site.write(
+        "content/zzz/c.md",
+        "+++\ntitle = \"z\"\ndate = 2024-01-01\n+++\n",
+    );
     check(
         &site,
         &[
@@ -160,7 +226,8 @@ fn failed_export_leaves_the_previous_export_in_place() {
     site.write("content/opinion/broken.md", "+++\ntitle = \"x\"\n+++\n");
     let output = site.run(&["export"]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("content/opinion/broken.md:2: missing field `date`"));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("content/opinion/broken.md:2: missing field `date`"));
     assert_eq!(common::snapshot(&public), before);
 }
 

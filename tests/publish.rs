@@ -11,11 +11,36 @@ use common::{parse_feed, snapshot, SiteDir};
 
 /// The bundled articles: section, slug, title, author names as feeds carry them.
 const BUNDLED: [(&str, &str, &str, &str); 5] = [
-    ("opinion", "china-russia-energy-cooperation", "China, Russia Intensify High-quality Energy Cooperation", "TANG Zhexiao"),
-    ("comment", "us-curbs-on-ai-models", "U. S. Curbs on AI Models Threaten AI Progress", "GONG Qian"),
-    ("voice-of-the-world", "biden-vs-biden-tariffs", "Biden Vs. Biden: Monster Tariffs Dismantling Global Trade", "TANG Zhexiao (editor)"),
-    ("overseas-echoes", "intelligent-manufacturing-envoys", "Intelligent Manufacturing a Model for Developing Countries: Envoys", "Staff Reporters"),
-    ("hi-tech", "future-air-taxi-unveiled", "Future 'Air Taxi' Unveiled", "Staff Reporters"),
+    (
+        "opinion",
+        "china-russia-energy-cooperation",
+        "China, Russia Intensify High-quality Energy Cooperation",
+        "TANG Zhexiao",
+    ),
+    (
+        "comment",
+        "us-curbs-on-ai-models",
+        "U. S. Curbs on AI Models Threaten AI Progress",
+        "GONG Qian",
+    ),
+    (
+        "voice-of-the-world",
+        "biden-vs-biden-tariffs",
+        "Biden Vs. Biden: Monster Tariffs Dismantling Global Trade",
+        "TANG Zhexiao (editor)",
+    ),
+    (
+        "overseas-echoes",
+        "intelligent-manufacturing-envoys",
+        "Intelligent Manufacturing a Model for Developing Countries: Envoys",
+        "Staff Reporters",
+    ),
+    (
+        "hi-tech",
+        "future-air-taxi-unveiled",
+        "Future 'Air Taxi' Unveiled",
+        "Staff Reporters",
+    ),
 ];
 
 const FEEDS: [&str; 3] = ["rss.xml", "atom.xml", "feed.json"];
@@ -36,7 +61,10 @@ fn source_paragraphs(site: &SiteDir, section: &str, slug: &str) -> Vec<String> {
 }
 
 fn html_text(html: &str) -> String {
-    html.replace("<em>", "").replace("</em>", "").replace("&quot;", "\"").replace("&amp;", "&")
+    html.replace("<em>", "")
+        .replace("</em>", "")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }
 
 #[test]
@@ -63,26 +91,60 @@ fn each_section_feed_holds_its_article_in_every_format() {
     let public = site.export();
     for (section, slug, title, author) in BUNDLED {
         let paragraphs = source_paragraphs(&site, section, slug);
-        assert!(paragraphs.len() >= 5, "{section}: too few paragraphs read from the source");
+        assert!(
+            paragraphs.len() >= 5,
+            "{section}: too few paragraphs read from the source"
+        );
         for format in FEEDS {
             let feed = parse_feed(&read(&public, &format!("{section}/{format}")));
             let context = format!("{section}/{format}");
             assert_eq!(feed.entries.len(), 1, "{context}");
             let entry = &feed.entries[0];
-            assert_eq!(entry.title.as_ref().map(|t| t.content.as_str()), Some(title), "{context}");
-            let authors: Vec<&str> = entry.authors.iter().map(|a| a.name.as_deref().unwrap_or_default()).collect();
+            assert_eq!(
+                entry.title.as_ref().map(|t| t.content.as_str()),
+                Some(title),
+                "{context}"
+            );
+            let authors: Vec<&str> = entry
+                .authors
+                .iter()
+                .map(|a| a.name.as_deref().unwrap_or_default())
+                .collect();
             assert_eq!(authors, [author], "{context}");
-            assert_eq!(entry.id, format!("tag:insights.example.com,2024-05-20:{section}/{slug}"), "{context}");
-            assert_eq!(entry.links[0].href, format!("http://127.0.0.1:8080/{section}/{slug}/"), "{context}");
+            assert_eq!(
+                entry.id,
+                format!("tag:insights.example.com,2024-05-20:{section}/{slug}"),
+                "{context}"
+            );
+            assert_eq!(
+                entry.links[0].href,
+                format!("http://127.0.0.1:8080/{section}/{slug}/"),
+                "{context}"
+            );
             let published = entry.published.expect("published date");
-            assert_eq!(published.date_naive().to_string(), "2024-05-20", "{context}");
-            let content = entry.content.as_ref().and_then(|c| c.body.clone()).expect("full content");
+            assert_eq!(
+                published.date_naive().to_string(),
+                "2024-05-20",
+                "{context}"
+            );
+            let content = entry
+                .content
+                .as_ref()
+                .and_then(|c| c.body.clone())
+                .expect("full content");
             let content = html_text(&content);
             for paragraph in &paragraphs {
-                assert!(content.contains(paragraph.as_str()), "{context}: content lacks {paragraph:?}");
+                assert!(
+                    content.contains(paragraph.as_str()),
+                    "{context}: content lacks {paragraph:?}"
+                );
             }
-            assert!(content.contains("<figcaption>") || section == "comment" || section == "overseas-echoes",
-                "{context}: photo caption missing");
+            assert!(
+                content.contains("<figcaption>")
+                    || section == "comment"
+                    || section == "overseas-echoes",
+                "{context}: photo caption missing"
+            );
         }
     }
 }
@@ -95,9 +157,21 @@ fn site_feeds_hold_all_articles_newest_first_and_agree_across_formats() {
     for format in FEEDS {
         let feed = parse_feed(&read(&public, format));
         assert_eq!(feed.entries.len(), BUNDLED.len(), "{format}");
-        let dates: Vec<_> = feed.entries.iter().map(|e| e.published.expect("date")).collect();
-        assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{format} is not newest first: {dates:?}");
-        orders.push(feed.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>());
+        let dates: Vec<_> = feed
+            .entries
+            .iter()
+            .map(|e| e.published.expect("date"))
+            .collect();
+        assert!(
+            dates.windows(2).all(|w| w[0] >= w[1]),
+            "{format} is not newest first: {dates:?}"
+        );
+        orders.push(
+            feed.entries
+                .iter()
+                .map(|e| e.id.clone())
+                .collect::<Vec<_>>(),
+        );
     }
     assert_eq!(orders[0], orders[1]);
     assert_eq!(orders[1], orders[2]);
@@ -107,14 +181,28 @@ fn site_feeds_hold_all_articles_newest_first_and_agree_across_formats() {
 fn articles_published_at_the_same_instant_sort_by_section_then_slug() {
     let site = SiteDir::minimal();
     site.section("b-section", "B").section("a-section", "A");
-    for (path, title) in [("b-section/zeta", "Z"), ("b-section/alpha", "A2"), ("a-section/mid", "M")] {
-        site.write(&format!("content/{path}.md"), &format!("+++\ntitle = \"{title}\"\ndate = 2024-01-01\n+++\nBody.\n"));
+    for (path, title) in [
+        ("b-section/zeta", "Z"),
+        ("b-section/alpha", "A2"),
+        ("a-section/mid", "M"),
+    ] {
+        site.write(
+            &format!("content/{path}.md"),
+            &format!("+++\ntitle = \"{title}\"\ndate = 2024-01-01\n+++\nBody.\n"),
+        );
     }
-    site.write("content/a-section/newer.md", "+++\ntitle = \"N\"\ndate = 2024-01-02\n+++\nBody.\n");
+    site.write(
+        "content/a-section/newer.md",
+        "+++\ntitle = \"N\"\ndate = 2024-01-02\n+++\nBody.\n",
+    );
     let public = site.export();
     for format in FEEDS {
         let feed = parse_feed(&read(&public, format));
-        let titles: Vec<_> = feed.entries.iter().map(|e| e.title.clone().expect("title").content).collect();
+        let titles: Vec<_> = feed
+            .entries
+            .iter()
+            .map(|e| e.title.clone().expect("title").content)
+            .collect();
         assert_eq!(titles, ["N", "M", "A2", "Z"], "{format}");
     }
 }
@@ -127,14 +215,22 @@ fn two_exports_of_unchanged_content_are_byte_identical() {
     assert_eq!(first.len(), second.len());
     for ((path_a, bytes_a), (path_b, bytes_b)) in first.iter().zip(&second) {
         assert_eq!(path_a, path_b);
-        assert!(bytes_a == bytes_b, "{} differs between two exports", path_a.display());
+        assert!(
+            bytes_a == bytes_b,
+            "{} differs between two exports",
+            path_a.display()
+        );
     }
 }
 
 fn ids_and_links(public: &Path) -> (Vec<String>, Vec<String>) {
     let feed = parse_feed(&read(public, "atom.xml"));
     let ids = feed.entries.iter().map(|e| e.id.clone()).collect();
-    let links = feed.entries.iter().map(|e| e.links[0].href.clone()).collect();
+    let links = feed
+        .entries
+        .iter()
+        .map(|e| e.links[0].href.clone())
+        .collect();
     (ids, links)
 }
 
@@ -144,18 +240,32 @@ fn ids_survive_editing_an_article_and_moving_base_url() {
     let (ids_before, links_before) = ids_and_links(&site.export());
 
     let article = "content/opinion/china-russia-energy-cooperation.md";
-    let edited = site.read(article).replace("China and Russia will continue", "China and Russia will keep on");
+    let edited = site.read(article).replace(
+        "China and Russia will continue",
+        "China and Russia will keep on",
+    );
     site.write(article, &edited);
-    let config = site.read("config.toml").replace("http://127.0.0.1:8080/", "https://news.example.net/insights/");
+    let config = site.read("config.toml").replace(
+        "http://127.0.0.1:8080/",
+        "https://news.example.net/insights/",
+    );
     site.write("config.toml", &config);
     let public = site.export();
     let (ids_after, links_after) = ids_and_links(&public);
 
     assert_eq!(ids_before, ids_after);
-    assert_ne!(links_before, links_after, "the base_url change did not reach the links");
-    assert!(links_after.iter().all(|l| l.starts_with("https://news.example.net/insights/")));
+    assert_ne!(
+        links_before, links_after,
+        "the base_url change did not reach the links"
+    );
+    assert!(links_after
+        .iter()
+        .all(|l| l.starts_with("https://news.example.net/insights/")));
     let rss = String::from_utf8(read(&public, "opinion/rss.xml")).expect("utf-8");
-    assert!(rss.contains("will keep on"), "the edit did not reach the feed");
+    assert!(
+        rss.contains("will keep on"),
+        "the edit did not reach the feed"
+    );
 }
 
 #[test]
@@ -175,17 +285,34 @@ fn hostile_text_round_trips_through_every_format() {
         for path in [format.to_string(), format!("news/{format}")] {
             let feed = parse_feed(&read(&public, &path));
             let entry = &feed.entries[0];
-            assert_eq!(entry.title.as_ref().map(|t| t.content.as_str()), Some(title), "{path}");
+            assert_eq!(
+                entry.title.as_ref().map(|t| t.content.as_str()),
+                Some(title),
+                "{path}"
+            );
             assert_eq!(entry.authors[0].name.as_deref(), Some(author), "{path}");
-            let content = entry.content.as_ref().and_then(|c| c.body.clone()).expect("content");
-            assert!(content.contains("Fish &amp; chips &lt; 5 \"quoted\" 🎉 中文 ]]&gt; end."), "{path}: {content}");
-            assert!(content.contains("<!-- raw ]]> in a comment -->"), "{path}: {content}");
+            let content = entry
+                .content
+                .as_ref()
+                .and_then(|c| c.body.clone())
+                .expect("content");
+            assert!(
+                content.contains("Fish &amp; chips &lt; 5 \"quoted\" 🎉 中文 ]]&gt; end."),
+                "{path}: {content}"
+            );
+            assert!(
+                content.contains("<!-- raw ]]> in a comment -->"),
+                "{path}: {content}"
+            );
             let terms: Vec<&str> = entry.categories.iter().map(|c| c.term.as_str()).collect();
             assert_eq!(terms, ["a&b", "<c>"], "{path}");
         }
     }
     let page = String::from_utf8(read(&public, "news/hostile/index.html")).expect("utf-8");
-    assert!(page.contains("Q&amp;A: &lt;b&gt;bold&lt;/b&gt;"), "title not escaped in the page");
+    assert!(
+        page.contains("Q&amp;A: &lt;b&gt;bold&lt;/b&gt;"),
+        "title not escaped in the page"
+    );
     assert!(!page.contains("<b>bold</b>"));
 }
 
@@ -193,13 +320,26 @@ fn hostile_text_round_trips_through_every_format() {
 fn drafts_and_future_articles_are_left_out_of_every_output() {
     let site = SiteDir::minimal();
     site.section("news", "News");
-    site.write("content/news/live.md", "+++\ntitle = \"Live\"\ndate = 2024-01-01\n+++\nLive.\n");
-    site.write("content/news/draft.md", "+++\ntitle = \"Secret draft\"\ndate = 2024-01-01\ndraft = true\n+++\nDraft.\n");
-    site.write("content/news/future.md", "+++\ntitle = \"From the future\"\ndate = 2999-01-01\n+++\nLater.\n");
+    site.write(
+        "content/news/live.md",
+        "+++\ntitle = \"Live\"\ndate = 2024-01-01\n+++\nLive.\n",
+    );
+    site.write(
+        "content/news/draft.md",
+        "+++\ntitle = \"Secret draft\"\ndate = 2024-01-01\ndraft = true\n+++\nDraft.\n",
+    );
+    site.write(
+        "content/news/future.md",
+        "+++\ntitle = \"From the future\"\ndate = 2999-01-01\n+++\nLater.\n",
+    );
     let public = site.export();
     for (path, bytes) in snapshot(&public) {
         let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains("Secret draft") && !text.contains("From the future"), "{} leaks", path.display());
+        assert!(
+            !text.contains("Secret draft") && !text.contains("From the future"),
+            "{} leaks",
+            path.display()
+        );
     }
     assert!(!public.join("news/draft").exists() && !public.join("news/future").exists());
     assert!(public.join("news/live/index.html").is_file());
@@ -215,10 +355,23 @@ fn relative_links_and_images_in_bodies_become_absolute() {
     );
     let public = site.export();
     let feed = parse_feed(&read(&public, "news/atom.xml"));
-    let content = feed.entries[0].content.as_ref().and_then(|c| c.body.clone()).expect("content");
-    assert!(content.contains(r#"href="https://news.example.org/news/other/""#), "{content}");
-    assert!(content.contains(r#"href="https://news.example.org/""#), "{content}");
-    assert!(content.contains(r#"src="https://news.example.org/news/links/photo.jpg""#), "{content}");
+    let content = feed.entries[0]
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .expect("content");
+    assert!(
+        content.contains(r#"href="https://news.example.org/news/other/""#),
+        "{content}"
+    );
+    assert!(
+        content.contains(r#"href="https://news.example.org/""#),
+        "{content}"
+    );
+    assert!(
+        content.contains(r#"src="https://news.example.org/news/links/photo.jpg""#),
+        "{content}"
+    );
 }
 
 #[test]
@@ -232,7 +385,14 @@ fn opml_lists_every_feed_in_every_format() {
         match reader.read_event().expect("well-formed OPML") {
             quick_xml::events::Event::Empty(e) | quick_xml::events::Event::Start(e) => {
                 if let Some(attr) = e.try_get_attribute("xmlUrl").expect("attribute") {
-                    urls.push(attr.decode_and_unescape_value(reader.decoder()).expect("value").into_owned());
+                    urls.push(
+                        attr.decoded_and_normalized_value(
+                            quick_xml::XmlVersion::Explicit1_0,
+                            reader.decoder(),
+                        )
+                        .expect("value")
+                        .into_owned(),
+                    );
                 }
             }
             quick_xml::events::Event::Eof => break,
@@ -250,7 +410,10 @@ fn opml_lists_every_feed_in_every_format() {
     assert_eq!(urls, expected);
     for url in &urls {
         let path = url.trim_start_matches("http://127.0.0.1:8080/");
-        assert!(public.join(path).is_file(), "OPML lists {url}, which was not exported");
+        assert!(
+            public.join(path).is_file(),
+            "OPML lists {url}, which was not exported"
+        );
     }
 }
 
@@ -261,30 +424,63 @@ fn every_page_carries_autodiscovery_links_to_its_feeds() {
     let home = String::from_utf8(read(&public, "index.html")).expect("utf-8");
     assert!(home.contains(r#"<link rel="alternate" type="application/rss+xml" title="INSIGHTS (RSS 2.0)" href="http://127.0.0.1:8080/rss.xml">"#), "{home}");
     for (section, slug, title, _) in BUNDLED {
-        for page in [format!("{section}/index.html"), format!("{section}/{slug}/index.html")] {
+        for page in [
+            format!("{section}/index.html"),
+            format!("{section}/{slug}/index.html"),
+        ] {
             let html = String::from_utf8(read(&public, &page)).expect("utf-8");
-            for (media_type, file) in [("application/rss+xml", "rss.xml"), ("application/atom+xml", "atom.xml"), ("application/feed+json", "feed.json")] {
+            for (media_type, file) in [
+                ("application/rss+xml", "rss.xml"),
+                ("application/atom+xml", "atom.xml"),
+                ("application/feed+json", "feed.json"),
+            ] {
                 let link = format!(r#"type="{media_type}""#);
                 let href = format!(r#"href="http://127.0.0.1:8080/{section}/{file}""#);
-                assert!(html.lines().any(|l| l.contains(&link)) && html.contains(&href), "{page} lacks {href}");
+                assert!(
+                    html.lines().any(|l| l.contains(&link)) && html.contains(&href),
+                    "{page} lacks {href}"
+                );
             }
-            assert!(html.contains(r#"href="http://127.0.0.1:8080/rss.xml""#), "{page} lacks the site feed");
+            assert!(
+                html.contains(r#"href="http://127.0.0.1:8080/rss.xml""#),
+                "{page} lacks the site feed"
+            );
         }
-        let article_page = String::from_utf8(read(&public, &format!("{section}/{slug}/index.html"))).expect("utf-8");
+        let article_page =
+            String::from_utf8(read(&public, &format!("{section}/{slug}/index.html")))
+                .expect("utf-8");
         let escaped_title = title.replace('\'', "&#39;");
-        assert!(article_page.contains(title) || article_page.contains(&escaped_title), "{section}: title missing");
+        assert!(
+            article_page.contains(title) || article_page.contains(&escaped_title),
+            "{section}: title missing"
+        );
     }
 }
 
 #[test]
 fn formats_and_limits_from_config_shape_the_output() {
     let site = SiteDir::minimal();
-    site.write("config.toml", &format!("{}limit = 2\nformats = [\"atom\"]\n", common::MINIMAL_CONFIG));
+    site.write(
+        "config.toml",
+        &format!(
+            "{}limit = 2\nformats = [\"atom\"]\n",
+            common::MINIMAL_CONFIG
+        ),
+    );
     site.section("news", "News");
-    site.write("content/few/_index.md", "+++\ntitle = \"Few\"\nlimit = 1\n+++\n");
+    site.write(
+        "content/few/_index.md",
+        "+++\ntitle = \"Few\"\nlimit = 1\n+++\n",
+    );
     for day in 1..=3 {
-        site.write(&format!("content/news/day{day}.md"), &format!("+++\ntitle = \"Day {day}\"\ndate = 2024-01-0{day}\n+++\nText.\n"));
-        site.write(&format!("content/few/day{day}.md"), &format!("+++\ntitle = \"Few {day}\"\ndate = 2024-01-0{day}\n+++\nText.\n"));
+        site.write(
+            &format!("content/news/day{day}.md"),
+            &format!("+++\ntitle = \"Day {day}\"\ndate = 2024-01-0{day}\n+++\nText.\n"),
+        );
+        site.write(
+            &format!("content/few/day{day}.md"),
+            &format!("+++\ntitle = \"Few {day}\"\ndate = 2024-01-0{day}\n+++\nText.\n"),
+        );
     }
     let public = site.export();
     assert!(!public.join("rss.xml").exists() && !public.join("feed.json").exists());
@@ -292,7 +488,11 @@ fn formats_and_limits_from_config_shape_the_output() {
     let site_feed = parse_feed(&read(&public, "atom.xml"));
     assert_eq!(site_feed.entries.len(), 2);
     let news = parse_feed(&read(&public, "news/atom.xml"));
-    let titles: Vec<_> = news.entries.iter().map(|e| e.title.clone().expect("title").content).collect();
+    let titles: Vec<_> = news
+        .entries
+        .iter()
+        .map(|e| e.title.clone().expect("title").content)
+        .collect();
     assert_eq!(titles, ["Day 3", "Day 2"]);
     assert_eq!(parse_feed(&read(&public, "few/atom.xml")).entries.len(), 1);
     // The section page lists everything, not only what the feed holds.
@@ -305,13 +505,19 @@ fn export_replaces_its_own_previous_export_and_refuses_foreign_directories() {
     site.export();
     site.write("public/stale.html", "left from before");
     let public = site.export();
-    assert!(!public.join("stale.html").exists(), "the old tree was not replaced whole");
+    assert!(
+        !public.join("stale.html").exists(),
+        "the old tree was not replaced whole"
+    );
 
     site.write("elsewhere/keep.txt", "mine");
     let output = site.run(&["export", "elsewhere"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("elsewhere: refusing to replace a non-empty directory"), "{stderr}");
+    assert!(
+        stderr.contains("elsewhere: refusing to replace a non-empty directory"),
+        "{stderr}"
+    );
     assert_eq!(site.read("elsewhere/keep.txt"), "mine");
     assert_eq!(snapshot(&site.path("elsewhere")).len(), 1);
 }
@@ -324,7 +530,10 @@ fn export_prints_one_summary_line() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
-    assert!(lines[0].starts_with("exported 5 articles in 5 sections: 30 files, "), "{stdout}");
+    assert!(
+        lines[0].starts_with("exported 5 articles in 5 sections: 30 files, "),
+        "{stdout}"
+    );
     assert!(lines[0].contains(" bytes to public in "), "{stdout}");
 }
 
@@ -334,10 +543,19 @@ fn export_goes_to_the_given_directory_and_root() {
     let out = tempfile::TempDir::new().expect("temp dir");
     let target = out.path().join("deploy");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_broadsheet"))
-        .args(["--root", site.root().to_str().expect("utf-8 path"), "export", target.to_str().expect("utf-8 path")])
+        .args([
+            "--root",
+            site.root().to_str().expect("utf-8 path"),
+            "export",
+            target.to_str().expect("utf-8 path"),
+        ])
         .output()
         .expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(target.join("opinion/rss.xml").is_file());
     assert!(!site.path("public").exists());
 }

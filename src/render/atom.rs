@@ -25,12 +25,18 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
             authors: article
                 .authors
                 .iter()
-                .map(|a| Person { name: a.display_name(), ..Default::default() })
+                .map(|a| Person {
+                    name: a.display_name(),
+                    ..Default::default()
+                })
                 .collect(),
             categories: article
                 .tags
                 .iter()
-                .map(|tag| Category { term: tag.clone(), ..Default::default() })
+                .map(|tag| Category {
+                    term: tag.clone(),
+                    ..Default::default()
+                })
                 .collect(),
             links: vec![Link {
                 href: article.url.to_string(),
@@ -51,7 +57,10 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         title: Text::plain(feed.title.clone()),
         id: feed.url(Format::Atom).to_string(),
         updated: feed.updated,
-        authors: vec![Person { name: feed.config.publisher().to_string(), ..Default::default() }],
+        authors: vec![Person {
+            name: feed.config.publisher().to_string(),
+            ..Default::default()
+        }],
         generator: Some(Generator {
             value: GENERATOR.to_string(),
             uri: Some(GENERATOR_URI.to_string()),
@@ -76,7 +85,10 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         entries,
         ..Default::default()
     };
-    let config = WriteConfig { write_document_declaration: true, indent_size: Some(2) };
+    let config = WriteConfig {
+        write_document_declaration: true,
+        indent_size: Some(2),
+    };
     let mut bytes = atom
         .write_with_config(Vec::new(), config)
         .expect("writing XML to memory cannot fail");

@@ -28,7 +28,12 @@ pub fn home(site: &Site) -> Vec<u8> {
         main { (article_list(&site.articles())) }
         (feeds_footer(&[&site_feed], site))
     };
-    page(config.title.as_str(), config.language.as_str(), &[&site_feed], body)
+    page(
+        config.title.as_str(),
+        config.language.as_str(),
+        &[&site_feed],
+        body,
+    )
 }
 
 /// A section's page: its articles, newest first.
@@ -47,7 +52,12 @@ pub fn section(site: &Site, section: &Section) -> Vec<u8> {
         (feeds_footer(&[&section_feed, &site_feed], site))
     };
     let title = format!("{} | {}", section.title, config.title);
-    page(&title, config.language.as_str(), &[&section_feed, &site_feed], body)
+    page(
+        &title,
+        config.language.as_str(),
+        &[&section_feed, &site_feed],
+        body,
+    )
 }
 
 /// An article's page.
@@ -86,7 +96,12 @@ pub fn article(site: &Site, section: &Section, article: &Article) -> Vec<u8> {
         (feeds_footer(&[&section_feed, &site_feed], site))
     };
     let title = format!("{} | {}", article.title, config.title);
-    page(&title, config.language.as_str(), &[&section_feed, &site_feed], body)
+    page(
+        &title,
+        config.language.as_str(),
+        &[&section_feed, &site_feed],
+        body,
+    )
 }
 
 fn page(title: &str, language: &str, feeds: &[&FeedView<'_>], body: Markup) -> Vec<u8> {
@@ -156,4 +171,3 @@ const STYLE: &str = "body{font-family:Georgia,serif;max-width:42rem;margin:2rem 
 a{color:#1a4f8b}h1{line-height:1.2}.meta,.masthead,time,footer{color:#555;font-size:.95rem}\
 ol.articles{list-style:none;padding:0}ol.articles li{margin:0 0 1.2rem}\
 figure{margin:1.5rem 0;font-style:italic;color:#444}ul.tags li{display:inline;margin-right:.8rem}";
-

@@ -49,7 +49,9 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         feed_url: feed.url(Format::Json).to_string(),
         description: &feed.description,
         language: feed.config.language.as_str(),
-        authors: vec![JsonAuthor { name: feed.config.publisher().to_string() }],
+        authors: vec![JsonAuthor {
+            name: feed.config.publisher().to_string(),
+        }],
         items: feed
             .items
             .iter()
@@ -64,13 +66,16 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
                 authors: article
                     .authors
                     .iter()
-                    .map(|a| JsonAuthor { name: a.display_name() })
+                    .map(|a| JsonAuthor {
+                        name: a.display_name(),
+                    })
                     .collect(),
                 tags: &article.tags,
             })
             .collect(),
     };
-    let mut bytes = serde_json::to_vec_pretty(&document).expect("serializing to memory cannot fail");
+    let mut bytes =
+        serde_json::to_vec_pretty(&document).expect("serializing to memory cannot fail");
     bytes.push(b'\n');
     bytes
 }

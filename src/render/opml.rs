@@ -14,7 +14,11 @@ use crate::model::Site;
 /// The OPML document listing every feed of `site`.
 pub fn render(site: &Site) -> Vec<u8> {
     let mut feeds = vec![FeedView::site(site)];
-    feeds.extend(site.sections.iter().map(|section| FeedView::section(site, section)));
+    feeds.extend(
+        site.sections
+            .iter()
+            .map(|section| FeedView::section(site, section)),
+    );
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
     write(&mut writer, site, &feeds).expect("writing XML to memory cannot fail");
     let mut bytes = writer.into_inner();
@@ -24,9 +28,15 @@ pub fn render(site: &Site) -> Vec<u8> {
 
 fn write(writer: &mut Writer<Vec<u8>>, site: &Site, feeds: &[FeedView<'_>]) -> std::io::Result<()> {
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-    writer.write_event(Event::Start(BytesStart::new("opml").with_attributes([("version", "2.0")])))?;
+    writer.write_event(Event::Start(
+        BytesStart::new("opml").with_attributes([("version", "2.0")]),
+    ))?;
     writer.write_event(Event::Start(BytesStart::new("head")))?;
-    text_element(writer, "title", &format!("{}: all feeds", site.config.title))?;
+    text_element(
+        writer,
+        "title",
+        &format!("{}: all feeds", site.config.title),
+    )?;
     text_element(writer, "dateModified", &site_updated(site).to_rfc2822())?;
     text_element(writer, "docs", "http://opml.org/spec2.opml")?;
     writer.write_event(Event::End(BytesEnd::new("head")))?;
@@ -34,7 +44,8 @@ fn write(writer: &mut Writer<Vec<u8>>, site: &Site, feeds: &[FeedView<'_>]) -> s
     for format in site.config.formats.iter() {
         let label = format!("{} ({})", site.config.title, format.label());
         writer.write_event(Event::Start(
-            BytesStart::new("outline").with_attributes([("text", label.as_str()), ("title", label.as_str())]),
+            BytesStart::new("outline")
+                .with_attributes([("text", label.as_str()), ("title", label.as_str())]),
         ))?;
         for feed in feeds {
             let xml_url = feed.url(format).to_string();

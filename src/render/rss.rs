@@ -25,9 +25,15 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
             categories: article
                 .tags
                 .iter()
-                .map(|tag| Category { name: tag.clone(), domain: None })
+                .map(|tag| Category {
+                    name: tag.clone(),
+                    domain: None,
+                })
                 .collect(),
-            guid: Some(Guid { value: article.id.to_string(), permalink: false }),
+            guid: Some(Guid {
+                value: article.id.to_string(),
+                permalink: false,
+            }),
             pub_date: Some(article.published.to_rfc2822()),
             content: Some(article.content_html.clone()),
             dublin_core_ext: (!article.authors.is_empty()).then(|| DublinCoreExtension {

@@ -28,7 +28,9 @@ pub struct SiteDir {
 impl SiteDir {
     /// A site with only `config.toml` and an empty `content/`.
     pub fn minimal() -> SiteDir {
-        let site = SiteDir { dir: TempDir::new().expect("create temp dir") };
+        let site = SiteDir {
+            dir: TempDir::new().expect("create temp dir"),
+        };
         site.write("config.toml", MINIMAL_CONFIG);
         fs::create_dir_all(site.path("content")).expect("create content/");
         site
@@ -36,7 +38,9 @@ impl SiteDir {
 
     /// A copy of the repository's bundled site (`config.toml` and `content/`).
     pub fn bundled() -> SiteDir {
-        let site = SiteDir { dir: TempDir::new().expect("create temp dir") };
+        let site = SiteDir {
+            dir: TempDir::new().expect("create temp dir"),
+        };
         fs::copy(repo_root().join("config.toml"), site.path("config.toml")).expect("copy config");
         copy_dir(&repo_root().join("content"), &site.path("content"));
         site
@@ -69,7 +73,10 @@ impl SiteDir {
 
     /// Adds a section folder with its `_index.md`.
     pub fn section(&self, slug: &str, title: &str) -> &SiteDir {
-        self.write(&format!("content/{slug}/_index.md"), &format!("+++\ntitle = \"{title}\"\n+++\n"))
+        self.write(
+            &format!("content/{slug}/_index.md"),
+            &format!("+++\ntitle = \"{title}\"\n+++\n"),
+        )
     }
 
     /// Reads a file of the site as text.
@@ -90,7 +97,11 @@ impl SiteDir {
     /// Runs `broadsheet export` and returns the export directory; panics with the output on failure.
     pub fn export(&self) -> PathBuf {
         let output = self.run(&["export"]);
-        assert!(output.status.success(), "export failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "export failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         self.path("public")
     }
 }
@@ -124,7 +135,10 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
             collect(root, &path, files);
         } else {
             let bytes = fs::read(&path).expect("read file");
-            files.push((path.strip_prefix(root).expect("under root").to_path_buf(), bytes));
+            files.push((
+                path.strip_prefix(root).expect("under root").to_path_buf(),
+                bytes,
+            ));
         }
     }
 }
