@@ -87,11 +87,13 @@ pub fn build(site: &Site) -> BuiltSite {
     }
     let updated = site_updated(site);
     built.insert("feeds.opml", OPML, render::opml::render(site), updated);
-    built.insert("", HTML, render::html::home(site), updated);
+    let site_feed = &feeds[0];
+    built.insert("", HTML, render::html::home(site, site_feed), updated);
     for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
-        built.insert(&feed.dir, HTML, render::html::section(site, section), feed.updated);
+        let body = render::html::section(site, section, feed, site_feed);
+        built.insert(&feed.dir, HTML, body, feed.updated);
         for article in &section.articles {
-            let body = render::html::article(site, section, article);
+            let body = render::html::article(site, section, article, feed, site_feed);
             built.insert(&article.path(), HTML, body, article.modified());
         }
     }
@@ -99,7 +101,13 @@ pub fn build(site: &Site) -> BuiltSite {
 }
 
 impl BuiltSite {
-    fn insert(&mut self, path: &str, content_type: &'static str, body: Vec<u8>, modified: DateTime<FixedOffset>) {
+    fn insert(
+        &mut self,
+        path: &str,
+        content_type: &'static str,
+        body: Vec<u8>,
+        modified: DateTime<FixedOffset>,
+    ) {
         self.resources.insert(
             format!("/{path}"),
             Resource {

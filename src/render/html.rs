@@ -14,9 +14,9 @@ use crate::model::{Article, Section, Site};
 use crate::render::{GENERATOR, VERSION};
 
 /// The home page: every section, and every article newest first.
-pub fn home(site: &Site) -> Vec<u8> {
+/// `site_feed` is the site-wide feed, for the autodiscovery links.
+pub fn home(site: &Site, site_feed: &FeedView<'_>) -> Vec<u8> {
     let config = &site.config;
-    let site_feed = FeedView::site(site);
     let body = html! {
         header {
             h1 { (config.title) }
@@ -36,11 +36,15 @@ pub fn home(site: &Site) -> Vec<u8> {
     )
 }
 
-/// A section's page: its articles, newest first.
-pub fn section(site: &Site, section: &Section) -> Vec<u8> {
+/// A section's page: its articles, newest first. The feeds are the
+/// section's and the site's, for the autodiscovery links.
+pub fn section(
+    site: &Site,
+    section: &Section,
+    section_feed: &FeedView<'_>,
+    site_feed: &FeedView<'_>,
+) -> Vec<u8> {
     let config = &site.config;
-    let section_feed = FeedView::section(site, section);
-    let site_feed = FeedView::site(site);
     let articles: Vec<&Article> = section.articles.iter().collect();
     let body = html! {
         header {
@@ -49,7 +53,7 @@ pub fn section(site: &Site, section: &Section) -> Vec<u8> {
             @if !section.description.is_empty() { p.description { (section.description) } }
         }
         main { (article_list(&articles)) }
-        (feeds_footer(&[&section_feed, &site_feed], site))
+        (feeds_footer(&[section_feed, site_feed], site))
     };
     let title = format!("{} | {}", section.title, config.title);
     page(
@@ -60,11 +64,16 @@ pub fn section(site: &Site, section: &Section) -> Vec<u8> {
     )
 }
 
-/// An article's page.
-pub fn article(site: &Site, section: &Section, article: &Article) -> Vec<u8> {
+/// An article's page. The feeds are its section's and the site's, built
+/// once by the caller rather than once per page.
+pub fn article(
+    site: &Site,
+    section: &Section,
+    article: &Article,
+    section_feed: &FeedView<'_>,
+    site_feed: &FeedView<'_>,
+) -> Vec<u8> {
     let config = &site.config;
-    let section_feed = FeedView::section(site, section);
-    let site_feed = FeedView::site(site);
     let body = html! {
         header {
             p.masthead {
@@ -93,7 +102,7 @@ pub fn article(site: &Site, section: &Section, article: &Article) -> Vec<u8> {
                 }
             }
         }
-        (feeds_footer(&[&section_feed, &site_feed], site))
+        (feeds_footer(&[section_feed, site_feed], site))
     };
     let title = format!("{} | {}", article.title, config.title);
     page(
