@@ -10,8 +10,9 @@
 //! editor leftovers (`.#x`, `x~`, `x.swp`) are skipped; other non-Markdown
 //! files are not published.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
+use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -34,15 +35,93 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 /// Loads the site in `root` as it stands at `now`: drafts and articles dated
 /// after `now` are checked but left out of the model.
 pub fn load(root: &Path, now: DateTime<Utc>) -> Result<Site, Diagnostics> {
+    load_cached(root, now, &mut ParseCache::default())
+}
+
+/// Articles parsed by an earlier load, reused by the next one when a file's
+/// text and the configuration are unchanged, so that a reload after editing
+/// one article parses one article. Files are still read (to compare their
+/// text), which costs far less than parsing and rendering Markdown.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    config_hash: u64,
+    articles: HashMap<PathBuf, CachedArticle>,
+    parsed_last_load: usize,
+}
+
+#[derive(Debug)]
+struct CachedArticle {
+    text_hash: u64,
+    parsed: ParsedArticle,
+}
+
+impl ParseCache {
+    /// How many parsed articles the cache holds.
+    pub fn len(&self) -> usize {
+        self.articles.len()
+    }
+
+    /// How many articles the last load had to parse (the rest were reused).
+    pub fn parsed_last_load(&self) -> usize {
+        self.parsed_last_load
+    }
+
+    /// True when the cache holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.articles.is_empty()
+    }
+}
+
+/// The cache as one load uses it: what the previous load left, and what
+/// this load parsed or reused, which becomes the cache for the next load
+/// (so files that are gone drop out).
+struct Reuse {
+    previous: HashMap<PathBuf, CachedArticle>,
+    next: HashMap<PathBuf, CachedArticle>,
+    parsed: usize,
+}
+
+fn text_hash(text: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Like [`load`], reusing (and then replacing) the articles in `cache`.
+pub fn load_cached(
+    root: &Path,
+    now: DateTime<Utc>,
+    cache: &mut ParseCache,
+) -> Result<Site, Diagnostics> {
     let root = display_root(root);
     let mut diagnostics = Diagnostics::default();
-    let config = Config::from_file(&root.join("config.toml"));
+    let config_path = root.join("config.toml");
+    let config = read_text(&config_path)
+        .and_then(|text| Ok((Config::parse(&config_path, &text)?, text_hash(&text))));
     let content_dir = root.join("content");
+    let mut reuse = Reuse {
+        previous: std::mem::take(&mut cache.articles),
+        next: HashMap::new(),
+        parsed: 0,
+    };
     let sections = match &config {
-        Ok(config) => load_sections(&content_dir, config, now, &mut diagnostics),
+        Ok((config, hash)) => {
+            if *hash != cache.config_hash {
+                reuse.previous.clear();
+            }
+            cache.config_hash = *hash;
+            load_sections(&content_dir, config, now, &mut diagnostics, &mut reuse)
+        }
         Err(_) => Vec::new(),
     };
-    match config {
+    cache.articles = reuse.next;
+    cache.parsed_last_load = reuse.parsed;
+    tracing::debug!(
+        parsed = reuse.parsed,
+        reused = cache.articles.len() - reuse.parsed,
+        "loaded articles"
+    );
+    match config.map(|(config, _)| config) {
         Err(error) => {
             diagnostics.0.insert(0, error);
             Err(diagnostics)
@@ -66,6 +145,7 @@ fn load_sections(
     config: &Config,
     now: DateTime<Utc>,
     diagnostics: &mut Diagnostics,
+    reuse: &mut Reuse,
 ) -> Vec<Section> {
     let shown = if content_dir.as_os_str() == "content" {
         PathBuf::from("content/")
@@ -88,9 +168,14 @@ fn load_sections(
     let mut sections = Vec::new();
     for entry in entries {
         if entry.is_dir {
-            if let Some(section) =
-                load_section(&entry.path, &real_content_dir, config, now, diagnostics)
-            {
+            if let Some(section) = load_section(
+                &entry.path,
+                &real_content_dir,
+                config,
+                now,
+                diagnostics,
+                reuse,
+            ) {
                 sections.push(section);
             }
         } else if entry.name.ends_with(".md") {
@@ -139,6 +224,7 @@ fn load_section(
     config: &Config,
     now: DateTime<Utc>,
     diagnostics: &mut Diagnostics,
+    reuse: &mut Reuse,
 ) -> Option<Section> {
     let slug = dir
         .file_name()
@@ -196,8 +282,24 @@ fn load_section(
         if !entry.name.ends_with(".md") {
             continue;
         }
-        let parsed = read_content_file(&entry.path, content_dir)
-            .and_then(|text| parse_article(&entry.path, &text, &slug, config));
+        let parsed = read_content_file(&entry.path, content_dir).and_then(|text| {
+            let hash = text_hash(&text);
+            let parsed = match reuse.previous.remove(&entry.path) {
+                Some(cached) if cached.text_hash == hash => cached.parsed,
+                _ => {
+                    reuse.parsed += 1;
+                    parse_article(&entry.path, &text, &slug, config)?
+                }
+            };
+            reuse.next.insert(
+                entry.path.clone(),
+                CachedArticle {
+                    text_hash: hash,
+                    parsed: parsed.clone(),
+                },
+            );
+            Ok(parsed)
+        });
         let parsed = match parsed {
             Ok(parsed) => parsed,
             Err(errors) => {
@@ -721,6 +823,59 @@ mod tests {
             "a.md:2: character U+0000 is not allowed in a feed: remove it"
         );
         assert!(check_xml_chars(Path::new("a.md"), "tab\t, 中文, emoji 🎉, rtl \u{200f}").is_ok());
+    }
+
+    #[test]
+    fn reload_parses_only_changed_articles() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
+        )
+        .unwrap();
+        fs::create_dir_all(root.join("content/s")).unwrap();
+        fs::write(
+            root.join("content/s/_index.md"),
+            "+++\ntitle = \"S\"\n+++\n",
+        )
+        .unwrap();
+        for name in ["a", "b", "c"] {
+            let text = format!("+++\ntitle = \"{name}\"\ndate = 2024-01-01\n+++\nBody {name}.\n");
+            fs::write(root.join(format!("content/s/{name}.md")), text).unwrap();
+        }
+        let now = Utc::now();
+        let mut cache = ParseCache::default();
+        load_cached(root, now, &mut cache).unwrap();
+        assert_eq!((cache.parsed_last_load(), cache.len()), (3, 3));
+
+        fs::write(
+            root.join("content/s/b.md"),
+            "+++\ntitle = \"b2\"\ndate = 2024-01-01\n+++\nNew.\n",
+        )
+        .unwrap();
+        fs::remove_file(root.join("content/s/c.md")).unwrap();
+        let site = load_cached(root, now, &mut cache).unwrap();
+        assert_eq!((cache.parsed_last_load(), cache.len()), (1, 2));
+        let titles: Vec<_> = site.sections[0]
+            .articles
+            .iter()
+            .map(|a| a.title.as_str())
+            .collect();
+        assert_eq!(titles, ["a", "b2"]);
+
+        // A changed configuration (base_url is in every link) invalidates everything.
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://f.com/\"\ntag_authority = \"e.com\"\n",
+        )
+        .unwrap();
+        let site = load_cached(root, now, &mut cache).unwrap();
+        assert_eq!(cache.parsed_last_load(), 2);
+        assert_eq!(
+            site.sections[0].articles[0].url.as_str(),
+            "https://f.com/s/a/"
+        );
     }
 
     #[test]
