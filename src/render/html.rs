@@ -26,12 +26,12 @@ pub fn home(site: &Site, site_feed: &FeedView<'_>) -> Vec<u8> {
             } } }
         }
         main { (article_list(&site.articles())) }
-        (feeds_footer(&[&site_feed], site))
+        (feeds_footer(&[site_feed], site))
     };
     page(
         config.title.as_str(),
         config.language.as_str(),
-        &[&site_feed],
+        &[site_feed],
         body,
     )
 }
@@ -59,7 +59,7 @@ pub fn section(
     page(
         &title,
         config.language.as_str(),
-        &[&section_feed, &site_feed],
+        &[section_feed, site_feed],
         body,
     )
 }
@@ -108,7 +108,7 @@ pub fn article(
     page(
         &title,
         config.language.as_str(),
-        &[&section_feed, &site_feed],
+        &[section_feed, site_feed],
         body,
     )
 }
