@@ -252,3 +252,41 @@ fn truncated_articles_never_panic() {
     }
     assert!(cuts > 10, "too few prefixes were rejected: {cuts}");
 }
+
+#[test]
+fn oversized_file() {
+    let site = SiteDir::minimal();
+    site.section("news", "News");
+    let mut text = String::from("+++\ntitle = \"big\"\ndate = 2024-01-01\n+++\n");
+    text.push_str(&"All work and no play. ".repeat(50 * 1024 * 1024 / 22));
+    site.write("content/news/big.md", &text);
+    check(
+        &site,
+        &["content/news/big.md:1: file is larger than the 8 MiB a content file may be"],
+    );
+}
+
+#[test]
+fn symlink_pointing_outside_content() {
+    let site = SiteDir::minimal();
+    site.section("news", "News");
+    site.write(
+        "secret.md",
+        "+++\ntitle = \"secret\"\ndate = 2024-01-01\n+++\n",
+    );
+    std::os::unix::fs::symlink(site.path("secret.md"), site.path("content/news/leak.md"))
+        .expect("symlink");
+    check(&site, &["content/news/leak.md:1: links to "]);
+}
+
+#[test]
+fn file_that_cannot_be_read() {
+    let site = SiteDir::minimal();
+    site.section("news", "News");
+    std::os::unix::fs::symlink(
+        site.path("content/news/nowhere.md"),
+        site.path("content/news/dangling.md"),
+    )
+    .expect("symlink");
+    check(&site, &["content/news/dangling.md:1: cannot read file: "]);
+}

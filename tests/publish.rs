@@ -559,3 +559,43 @@ fn export_goes_to_the_given_directory_and_root() {
     assert!(target.join("opinion/rss.xml").is_file());
     assert!(!site.path("public").exists());
 }
+
+#[test]
+fn hostile_but_valid_content_stays_well_formed_everywhere() {
+    let site = SiteDir::minimal();
+    site.section("news", "News");
+    let tags: Vec<String> = (0..10_000).map(|i| format!("\"tag-{i}\"")).collect();
+    site.write(
+        "content/news/hostile.md",
+        &format!(
+            "+++\ntitle = \"<script>alert(1)</script> -- ]]> \u{200f}עברית\u{200e} & more\"\ndate = 2024-01-01\ntags = [{}]\n+++\n\n<script>alert('body')</script> -- ]]> \u{202e}reversed\u{202c} text\n",
+            tags.join(", ")
+        ),
+    );
+    let public = site.export();
+    for format in FEEDS {
+        let feed = parse_feed(&read(&public, &format!("news/{format}")));
+        assert_eq!(feed.entries[0].categories.len(), 10_000, "{format}");
+        let title = feed.entries[0].title.clone().expect("title").content;
+        assert!(
+            title.starts_with("<script>alert(1)</script> -- ]]> \u{200f}עברית"),
+            "{format}: {title}"
+        );
+    }
+    for xml in ["news/rss.xml", "news/atom.xml", "feeds.opml"] {
+        let text = String::from_utf8(read(&public, xml)).expect("utf-8");
+        let mut reader = quick_xml::Reader::from_str(&text);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("{xml} is not well-formed: {e}"),
+            }
+        }
+    }
+    let page = String::from_utf8(read(&public, "news/hostile/index.html")).expect("utf-8");
+    assert!(
+        page.contains("<h1>&lt;script&gt;alert(1)&lt;/script&gt; -- ]]&gt;"),
+        "title not escaped"
+    );
+}
