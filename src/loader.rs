@@ -168,6 +168,10 @@ fn load_sections(
     let mut sections = Vec::new();
     for entry in entries {
         if entry.is_dir {
+            if let Err(error) = check_inside(&entry, &real_content_dir) {
+                diagnostics.push(error);
+                continue;
+            }
             if let Some(section) = load_section(
                 &entry.path,
                 &real_content_dir,
@@ -193,6 +197,24 @@ struct Entry {
     path: PathBuf,
     name: String,
     is_dir: bool,
+    /// A symbolic link, to be checked for pointing outside `content/`.
+    is_link: bool,
+}
+
+/// Refuses a symbolic link that leads outside the content directory.
+fn check_inside(entry: &Entry, content_dir: &Path) -> Result<(), Diagnostic> {
+    if !entry.is_link {
+        return Ok(());
+    }
+    match fs::canonicalize(&entry.path) {
+        Ok(real) if !real.starts_with(content_dir) => Err(Diagnostic::new(
+            &entry.path,
+            1,
+            format!("links to {}, outside the content directory", real.display()),
+        )),
+        // A dangling link is reported when the file is read.
+        _ => Ok(()),
+    }
 }
 
 /// The entries of `dir` that are content, sorted by name. Hidden files and
@@ -210,9 +232,20 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<Entry>> {
             continue;
         }
         let path = dir.join(&name);
-        // Follows symbolic links: one that points outside `content/` is caught when read.
-        let is_dir = fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
-        entries.push(Entry { path, name, is_dir });
+        // The entry's own type costs no system call; only a link is followed.
+        let file_type = entry.file_type()?;
+        let is_link = file_type.is_symlink();
+        let is_dir = if is_link {
+            fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false)
+        } else {
+            file_type.is_dir()
+        };
+        entries.push(Entry {
+            path,
+            name,
+            is_dir,
+            is_link,
+        });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
@@ -251,9 +284,8 @@ fn load_section(
             return None;
         }
     };
-    let header = if entries.iter().any(|e| e.name == "_index.md") {
-        read_content_file(&index_path, content_dir)
-            .and_then(|text| parse_section(&index_path, &text))
+    let header = if let Some(index) = entries.iter().find(|e| e.name == "_index.md") {
+        read_content_file(index, content_dir).and_then(|text| parse_section(&index_path, &text))
     } else {
         Err(Diagnostic::new(
             &index_path,
@@ -282,7 +314,7 @@ fn load_section(
         if !entry.name.ends_with(".md") {
             continue;
         }
-        let parsed = read_content_file(&entry.path, content_dir).and_then(|text| {
+        let parsed = read_content_file(&entry, content_dir).and_then(|text| {
             let hash = text_hash(&text);
             let parsed = match reuse.previous.remove(&entry.path) {
                 Some(cached) if cached.text_hash == hash => cached.parsed,
@@ -342,19 +374,10 @@ fn load_section(
 /// Reads a content file as UTF-8 text, refusing what could never be an
 /// article: a file outside `content/` through a link, a huge file, bytes
 /// that are not UTF-8 or characters that XML cannot carry.
-fn read_content_file(path: &Path, content_dir: &Path) -> Result<String, Diagnostics> {
-    if let Ok(real) = fs::canonicalize(path) {
-        if !real.starts_with(content_dir) {
-            return Err(Diagnostic::new(
-                path,
-                1,
-                format!("links to {}, outside the content directory", real.display()),
-            )
-            .into());
-        }
-    }
-    let text = read_text(path)?;
-    check_xml_chars(path, &text)?;
+fn read_content_file(entry: &Entry, content_dir: &Path) -> Result<String, Diagnostics> {
+    check_inside(entry, content_dir)?;
+    let text = read_text(&entry.path)?;
+    check_xml_chars(&entry.path, &text)?;
     Ok(text)
 }
 

@@ -290,3 +290,12 @@ fn file_that_cannot_be_read() {
     .expect("symlink");
     check(&site, &["content/news/dangling.md:1: cannot read file: "]);
 }
+
+#[test]
+fn section_folder_linked_from_outside_content() {
+    let site = SiteDir::minimal();
+    site.write("elsewhere/_index.md", "+++\ntitle = \"Elsewhere\"\n+++\n");
+    std::os::unix::fs::symlink(site.path("elsewhere"), site.path("content/elsewhere"))
+        .expect("symlink");
+    check(&site, &["content/elsewhere:1: links to "]);
+}
