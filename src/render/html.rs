@@ -179,4 +179,4 @@ fn time(date: DateTime<FixedOffset>) -> Markup {
 const STYLE: &str = "body{font-family:Georgia,serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.55;color:#222}\
 a{color:#1a4f8b}h1{line-height:1.2}.meta,.masthead,time,footer{color:#555;font-size:.95rem}\
 ol.articles{list-style:none;padding:0}ol.articles li{margin:0 0 1.2rem}\
-figure{margin:1.5rem 0;font-style:italic;color:#444}ul.tags li{display:inline;margin-right:.8rem}";
+figure{margin:1.5rem 0;font-style:italic;color:#444}ul.tags{padding:0}ul.tags li{display:inline;margin-right:.8rem}";
