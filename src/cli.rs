@@ -2,6 +2,8 @@
 //!
 //! `main.rs` only calls [`main`]; everything here is reachable from tests.
 
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -12,22 +14,44 @@ use clap::{Parser, Subcommand};
 use crate::build::{build_dir, BuiltSite};
 use crate::diagnostic::Diagnostics;
 use crate::export::export;
+use crate::server::{self, ServeOptions, StartError};
 
 /// A feed publisher: Markdown articles in, RSS 2.0, Atom 1.0 and JSON Feed 1.1 out.
 #[derive(Debug, Parser)]
-#[command(name = "broadsheet", version, about)]
+#[command(
+    name = "broadsheet",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     /// The site directory, holding `config.toml` and `content/`.
     #[arg(long, global = true, default_value = ".", value_name = "DIR")]
     pub root: PathBuf,
-    /// What to do.
+    /// Options of `serve`, which runs when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// What to do; `serve` when left out.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// The options of `serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on, instead of `[server] bind`; port 0 takes a free port.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+    /// Do not rebuild when `content/` or `config.toml` change (`SIGHUP` still reloads).
+    #[arg(long)]
+    pub no_watch: bool,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the feeds and pages over HTTP, rebuilding them when the content changes.
+    Serve(ServeArgs),
     /// Write every feed and page to files, replacing the previous export whole.
     Export {
         /// Where to write; `public/` under the site directory by default.
@@ -42,11 +66,13 @@ pub fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
-        Command::Export { dir } => {
+        None => run_serve(&cli.root, cli.serve),
+        Some(Command::Serve(args)) => run_serve(&cli.root, args),
+        Some(Command::Export { dir }) => {
             let dir = dir.unwrap_or_else(|| display_root(&cli.root).join("public"));
             run_export(&cli.root, &dir)
         }
-        Command::Check => run_check(&cli.root),
+        Some(Command::Check) => run_check(&cli.root),
     }
 }
 
@@ -62,7 +88,10 @@ fn display_root(root: &Path) -> PathBuf {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn load(root: &Path) -> Result<BuiltSite, ExitCode> {
@@ -72,7 +101,10 @@ fn load(root: &Path) -> Result<BuiltSite, ExitCode> {
 fn report(diagnostics: &Diagnostics) -> ExitCode {
     eprintln!("{diagnostics}");
     let n = diagnostics.len();
-    eprintln!("error: {n} problem{} found; nothing was written", if n == 1 { "" } else { "s" });
+    eprintln!(
+        "error: {n} problem{} found; nothing was written",
+        if n == 1 { "" } else { "s" }
+    );
     ExitCode::FAILURE
 }
 
@@ -114,4 +146,69 @@ fn run_check(root: &Path) -> ExitCode {
         }
         Err(code) => code,
     }
+}
+
+/// Serves until `SIGINT` or `SIGTERM`; `SIGHUP` rebuilds. Prints one line
+/// `listening on http://ADDR`, then the URLs of the feeds, on stdout.
+fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
+    let options = ServeOptions {
+        root: root.to_path_buf(),
+        bind: args.bind,
+        watch: !args.no_watch,
+    };
+    let server = match server::start(options) {
+        Ok(server) => server,
+        Err(StartError::Content(diagnostics)) => {
+            eprintln!("{diagnostics}");
+            let n = diagnostics.len();
+            eprintln!(
+                "error: {n} problem{} found; not serving",
+                if n == 1 { "" } else { "s" }
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = server.local_addr();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on http://{addr}");
+    for path in &server.state().site().feed_paths {
+        let _ = writeln!(out, "  http://{addr}{path}");
+    }
+    let _ = out.flush();
+    drop(out);
+    if let Err(error) = wait_for_signals(&server) {
+        eprintln!("error: cannot listen for signals: {error}");
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    server.shutdown();
+    server.join();
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// Returns on `SIGINT` or `SIGTERM`; reloads on each `SIGHUP`.
+fn wait_for_signals(server: &server::RunningServer) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut hangup = signal(SignalKind::hangup())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {
+                    tracing::info!("SIGHUP: reloading");
+                    server.reload();
+                }
+                _ = interrupt.recv() => return Ok(()),
+                _ = terminate.recv() => return Ok(()),
+            }
+        }
+    })
 }

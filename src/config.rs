@@ -49,14 +49,34 @@ pub struct Config {
     pub server: ServerConfig,
 }
 
-/// The `[server]` table.
-#[derive(Debug, Clone, Deserialize)]
+/// The `[server]` table: settings of `broadsheet serve`. The timeouts are in
+/// seconds and may be fractional (`0.5`). Only `max_age` takes effect on a hot
+/// reload; the others are read when the server starts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// The address to listen on.
     pub bind: SocketAddr,
     /// Seconds that clients and caches may reuse a response (`Cache-Control: max-age`).
     pub max_age: u32,
+    /// Threads serving requests, each with its own listening socket; 0 means one per core.
+    pub workers: usize,
+    /// Seconds a client has to send a whole request head, counted from when it
+    /// connects or from its previous response; one that trickles is dropped.
+    pub header_read_timeout: Seconds,
+    /// Seconds a kept-alive connection may wait idle for its next request before
+    /// it is closed. On HTTP/1.1, `header_read_timeout` also bounds that wait.
+    pub keep_alive_timeout: Seconds,
+    /// The largest request head accepted, in bytes (at least 8192); larger gets `431`.
+    pub max_header_bytes: usize,
+    /// The most connections open at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Seconds that requests in flight get to finish on shutdown before their
+    /// connections are closed.
+    pub shutdown_timeout: Seconds,
+    /// Milliseconds of quiet after a change to `content/` or `config.toml`
+    /// before the site is rebuilt; every new change restarts the wait.
+    pub reload_debounce_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +84,48 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_age: 300,
+            workers: 0,
+            header_read_timeout: Seconds::from_secs(10),
+            keep_alive_timeout: Seconds::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_connections: 1024,
+            shutdown_timeout: Seconds::from_secs(10),
+            reload_debounce_ms: 100,
+        }
+    }
+}
+
+/// A positive number of seconds, written as an integer or a decimal (`10`, `0.5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(std::time::Duration);
+
+impl Seconds {
+    /// Whole seconds.
+    pub const fn from_secs(secs: u64) -> Seconds {
+        Seconds(std::time::Duration::from_secs(secs))
+    }
+
+    /// The duration.
+    pub fn duration(self) -> std::time::Duration {
+        self.0
+    }
+}
+
+impl From<std::time::Duration> for Seconds {
+    fn from(duration: std::time::Duration) -> Self {
+        Seconds(duration)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let secs = f64::deserialize(deserializer)?;
+        if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 {
+            Ok(Seconds(std::time::Duration::from_secs_f64(secs)))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "`{secs}` is not a number of seconds between 0 (excluded) and 86400"
+            )))
         }
     }
 }
@@ -352,6 +414,27 @@ mod tests {
             err.starts_with("config.toml:5: unknown field `port`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn server_keys_are_read_and_checked() {
+        let config = parse(&format!(
+            "{MINIMAL}[server]\nheader_read_timeout = 0.5\nkeep_alive_timeout = 3\nmax_connections = 8\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.server.header_read_timeout.duration(),
+            std::time::Duration::from_millis(500)
+        );
+        assert_eq!(
+            config.server.keep_alive_timeout.duration(),
+            std::time::Duration::from_secs(3)
+        );
+        assert_eq!(config.server.max_connections, 8);
+        assert_eq!(config.server.max_age, 300);
+        let err = parse(&format!("{MINIMAL}[server]\nshutdown_timeout = 0\n")).unwrap_err();
+        assert!(err.starts_with("config.toml:5: "), "{err}");
+        assert!(err.contains("not a number of seconds"), "{err}");
     }
 
     #[test]

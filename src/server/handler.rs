@@ -1,0 +1,389 @@
+//! The request handler: a plain function from a request and the shared state
+//! to a response, with no IO, testable without sockets.
+//!
+//! - Only `GET` and `HEAD` are served; any other method is `405` with
+//!   `Allow: GET, HEAD`. `HEAD` gets exactly the headers of `GET` and no body.
+//! - The request path is percent-decoded and looked up as a key of the served
+//!   set, never joined to a directory: `/../Cargo.toml`, `/%2e%2e/config.toml`
+//!   and `//etc/passwd` are simply not keys, so they are `404`. Traversal is
+//!   impossible by construction, not by filtering.
+//! - A path without its trailing `/` whose directory is served (`/opinion`)
+//!   redirects with `301` to `/opinion/`, keeping the query. `301` rather than
+//!   `308`: only `GET` and `HEAD` get this far, for which the two mean the
+//!   same, and every feed reader knows `301`.
+//! - A resource's coding is negotiated ([`super::negotiate`]), then the
+//!   validators are checked against that representation
+//!   ([`super::conditional`]). Every `200` and `304` carries `ETag`,
+//!   `Last-Modified`, `Cache-Control` and `Vary: Accept-Encoding` (every
+//!   resource served is text, so every one is compressible). Every response
+//!   carries `Content-Length` except `304`, which has no content.
+//! - The query string is ignored for lookups: feed readers append cache
+//!   busters, and the same feed is the same bytes.
+
+use bytes::Bytes;
+use http::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED,
+    LOCATION, VARY,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use percent_encoding::percent_decode_str;
+
+use super::conditional::{self, Outcome};
+use super::site::{Entry, ServedSite};
+use super::state::State;
+use super::{health, negotiate};
+use crate::encoding::Coding;
+
+/// The body of every response: bytes already in memory.
+pub type Body = Full<Bytes>;
+
+/// Answers `request` from `state`.
+pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
+    let method = request.method();
+    let head = method == Method::HEAD;
+    if method != Method::GET && !head {
+        let mut response = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed\n",
+            false,
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let raw_path = request.uri().path();
+    if raw_path == health::PATH {
+        let mut response = bytes(StatusCode::OK, Bytes::from(health::report(state)), head);
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return response;
+    }
+    let Ok(path) = percent_decode_str(raw_path).decode_utf8() else {
+        return not_found(head);
+    };
+    let site = state.site();
+    match site.get(&path) {
+        Some(entry) => serve(&site, entry, request.headers(), head),
+        None => {
+            redirect(&site, &path, request.uri().query(), head).unwrap_or_else(|| not_found(head))
+        }
+    }
+}
+
+fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> Response<Body> {
+    let coding = negotiate::choose(request, |coding| entry.get(coding).is_some());
+    let chosen = match entry.get(coding) {
+        Some(chosen) => chosen,
+        None => entry
+            .get(Coding::Identity)
+            .expect("identity is always kept"),
+    };
+    let mut response = Response::new(Body::default());
+    let headers = response.headers_mut();
+    headers.insert(ETAG, chosen.etag_header.clone());
+    headers.insert(LAST_MODIFIED, entry.last_modified.clone());
+    headers.insert(CACHE_CONTROL, site.cache_control.clone());
+    headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    match conditional::evaluate(request, &chosen.etag, entry.modified) {
+        Outcome::Send => {}
+        Outcome::NotModified => {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            return response;
+        }
+        Outcome::PreconditionFailed => {
+            *response.status_mut() = StatusCode::PRECONDITION_FAILED;
+            response
+                .headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+            return response;
+        }
+    }
+    headers.insert(CONTENT_TYPE, entry.content_type.clone());
+    headers.insert(CONTENT_LENGTH, chosen.content_length.clone());
+    if coding != Coding::Identity {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
+    }
+    if !head {
+        *response.body_mut() = Full::new(chosen.body.clone());
+    }
+    response
+}
+
+/// `/opinion` to `/opinion/`, when `/opinion/` is served.
+fn redirect(
+    site: &ServedSite,
+    path: &str,
+    query: Option<&str>,
+    head: bool,
+) -> Option<Response<Body>> {
+    if path.ends_with('/') {
+        return None;
+    }
+    let target = format!("{path}/");
+    if !site.contains(&target) {
+        return None;
+    }
+    let location = match query {
+        Some(query) => format!("{target}?{query}"),
+        None => target,
+    };
+    // The target is a key of the served set and the query came in a valid
+    // request line, so the value is valid; an odd byte only costs the redirect.
+    let location = HeaderValue::from_str(&location).ok()?;
+    let mut response = plain(StatusCode::MOVED_PERMANENTLY, "moved permanently\n", head);
+    response.headers_mut().insert(LOCATION, location);
+    Some(response)
+}
+
+fn not_found(head: bool) -> Response<Body> {
+    plain(StatusCode::NOT_FOUND, "not found\n", head)
+}
+
+fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<Body> {
+    let mut response = bytes(status, Bytes::from_static(text.as_bytes()), head);
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn bytes(status: StatusCode, body: Bytes, head: bool) -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if !head {
+        *response.body_mut() = Full::new(body);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::build::{BuiltSite, Resource};
+
+    fn state() -> State {
+        let mut built = BuiltSite::default();
+        let when = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
+        for (path, content_type, body) in [
+            (
+                "/rss.xml",
+                "application/rss+xml; charset=utf-8",
+                "<rss>energy</rss>\n".repeat(40),
+            ),
+            (
+                "/opinion/",
+                "text/html; charset=utf-8",
+                "<p>opinion</p>\n".repeat(40),
+            ),
+            ("/tiny", "text/html; charset=utf-8", "x".to_string()),
+        ] {
+            built.resources.insert(
+                path.into(),
+                Resource {
+                    content_type,
+                    body: Bytes::from(body),
+                    last_modified: when,
+                },
+            );
+        }
+        State::new(ServedSite::new(&built, 300, None))
+    }
+
+    fn get(
+        state: &State,
+        method: Method,
+        path: &str,
+        fields: &[(&'static str, &'static str)],
+    ) -> Response<Body> {
+        let mut request = Request::builder().method(method).uri(path);
+        for (name, value) in fields {
+            request = request.header(*name, *value);
+        }
+        respond(state, &request.body(()).unwrap())
+    }
+
+    fn body(response: Response<Body>) -> Bytes {
+        let collected = ready(response.into_body().collect());
+        match collected {
+            Ok(collected) => collected.to_bytes(),
+            Err(never) => match never {},
+        }
+    }
+
+    /// `Full` is ready at once, so one poll with a no-op waker finishes it.
+    fn ready<F: std::future::Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(output) => output,
+            std::task::Poll::Pending => panic!("a Full body is always ready"),
+        }
+    }
+
+    fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
+        response
+            .headers()
+            .get(name)
+            .map_or("", |v| v.to_str().unwrap())
+    }
+
+    #[test]
+    fn get_serves_bytes_with_validators() {
+        let state = state();
+        let response = get(&state, Method::GET, "/rss.xml", &[]);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            header(&response, "content-type"),
+            "application/rss+xml; charset=utf-8"
+        );
+        assert_eq!(
+            header(&response, "last-modified"),
+            "Wed, 01 May 2024 12:00:00 GMT"
+        );
+        assert_eq!(header(&response, "cache-control"), "public, max-age=300");
+        assert_eq!(header(&response, "vary"), "accept-encoding");
+        assert_eq!(header(&response, "content-encoding"), "");
+        let etag = header(&response, "etag").to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        assert_eq!(header(&response, "content-length"), (18 * 40).to_string());
+        assert_eq!(body(response).len(), 18 * 40);
+    }
+
+    #[test]
+    fn conditional_get_gives_304_with_headers_and_no_body() {
+        let state = state();
+        let etag = header(&get(&state, Method::GET, "/rss.xml", &[]), "etag").to_string();
+        let etag: &'static str = Box::leak(etag.into_boxed_str());
+        let response = get(&state, Method::GET, "/rss.xml", &[("if-none-match", etag)]);
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(header(&response, "etag"), etag);
+        assert_eq!(header(&response, "cache-control"), "public, max-age=300");
+        assert_eq!(header(&response, "vary"), "accept-encoding");
+        assert_eq!(header(&response, "content-length"), "");
+        assert!(body(response).is_empty());
+    }
+
+    #[test]
+    fn gzip_variant_has_its_own_etag() {
+        let state = state();
+        let plain = get(&state, Method::GET, "/rss.xml", &[]);
+        let gzip = get(
+            &state,
+            Method::GET,
+            "/rss.xml",
+            &[("accept-encoding", "gzip")],
+        );
+        assert_eq!(header(&gzip, "content-encoding"), "gzip");
+        let expected = format!("{}-gz\"", header(&plain, "etag").trim_end_matches('"'));
+        assert_eq!(header(&gzip, "etag"), expected);
+    }
+
+    #[test]
+    fn head_has_get_headers_and_no_body() {
+        let state = state();
+        let get_response = get(
+            &state,
+            Method::GET,
+            "/opinion/",
+            &[("accept-encoding", "br")],
+        );
+        let head_response = get(
+            &state,
+            Method::HEAD,
+            "/opinion/",
+            &[("accept-encoding", "br")],
+        );
+        assert_eq!(get_response.headers(), head_response.headers());
+        assert!(body(head_response).is_empty());
+    }
+
+    #[test]
+    fn other_methods_are_405_with_allow() {
+        let state = state();
+        for method in [
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+            Method::PATCH,
+        ] {
+            let response = get(&state, method, "/rss.xml", &[]);
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(header(&response, "allow"), "GET, HEAD");
+        }
+    }
+
+    #[test]
+    fn traversal_and_unknown_paths_are_404() {
+        let state = state();
+        for path in [
+            "/nope",
+            "/%2e%2e/config.toml",
+            "/../Cargo.toml",
+            "//etc/passwd",
+            "/%ff",
+            "/rss.xml/",
+        ] {
+            let response = get(&state, Method::GET, path, &[]);
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(body(response), "not found\n");
+        }
+    }
+
+    #[test]
+    fn directory_without_slash_redirects() {
+        let state = state();
+        let response = get(&state, Method::GET, "/opinion", &[]);
+        assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(header(&response, "location"), "/opinion/");
+        let response = get(&state, Method::GET, "/opinion?utm=x", &[]);
+        assert_eq!(header(&response, "location"), "/opinion/?utm=x");
+    }
+
+    #[test]
+    fn percent_encoded_paths_are_decoded_before_lookup() {
+        let state = state();
+        assert_eq!(
+            get(&state, Method::GET, "/%72ss.xml", &[]).status(),
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn tiny_resources_fall_back_to_identity() {
+        let state = state();
+        let response = get(
+            &state,
+            Method::GET,
+            "/tiny",
+            &[("accept-encoding", "br, identity;q=0")],
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "content-encoding"), "");
+        assert_eq!(body(response), "x");
+    }
+
+    #[test]
+    fn healthz_reports_counts_and_reload_errors() {
+        let state = state();
+        state.record_failure(vec!["content/a/b.md:3: bad".into()]);
+        let response = get(&state, Method::GET, "/healthz", &[]);
+        assert_eq!(header(&response, "content-type"), "application/json");
+        let report: serde_json::Value = serde_json::from_slice(&body(response)).unwrap();
+        assert_eq!(report["status"], "stale");
+        assert_eq!(
+            report["last_reload_error"]["errors"][0],
+            "content/a/b.md:3: bad"
+        );
+    }
+}

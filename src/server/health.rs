@@ -1,0 +1,45 @@
+//! `/healthz`: whether the server is up and what it is serving, as JSON.
+//!
+//! It answers `200` whenever the server is serving, even after a failed
+//! reload (the last good set is still served): the failure is reported in
+//! `last_reload_error` for operators and monitors to act on. Fields:
+//! `status` (`"ok"`, or `"stale"` after a failed reload), `articles`,
+//! `sections`, `feeds`, `resources`, `built_at` (RFC 3339, when the served set
+//! was built), `reloads` (successful reloads since start) and
+//! `last_reload_error` (`null`, or `{"at": …, "errors": ["path:line: message", …]}`).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+
+use super::state::State;
+
+/// The path it is served at. It never collides with the site: site paths
+/// that are directories end with `/`, and `healthz` has no extension.
+pub const PATH: &str = "/healthz";
+
+/// The JSON report.
+pub fn report(state: &State) -> Vec<u8> {
+    let site = state.site();
+    let status = state.reload_status();
+    let error = status
+        .last_error
+        .as_ref()
+        .map(|e| json!({ "at": rfc3339(e.at), "errors": e.errors }));
+    let body = json!({
+        "status": if error.is_some() { "stale" } else { "ok" },
+        "articles": site.articles,
+        "sections": site.sections,
+        "feeds": site.feeds,
+        "resources": site.len(),
+        "built_at": rfc3339(site.built_at),
+        "reloads": status.reloads,
+        "last_reload_error": error,
+    });
+    let mut bytes = serde_json::to_vec_pretty(&body).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+fn rfc3339(time: std::time::SystemTime) -> String {
+    DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Millis, true)
+}

@@ -1,0 +1,473 @@
+//! `broadsheet serve`: the built set, served over HTTP from memory.
+//!
+//! Code map:
+//! - `mod.rs` (here): [`start`], listeners, worker threads, connections, limits, shutdown.
+//! - [`handler`]: request + state -> response, a plain function.
+//! - [`negotiate`]: `Accept-Encoding`. [`conditional`]: `If-None-Match` and friends.
+//! - [`site`]: the served set with its headers made ahead. [`state`]: what the threads share.
+//! - [`reload`]: file watching, debounce, rebuild and swap. [`health`]: `/healthz`.
+//!
+//! Invariants: a request never touches the file system, never renders and
+//! never compresses: it looks bytes up ([`site::ServedSite`]). A request sees
+//! one whole built set, old or new, never a mix ([`state::State`]).
+//!
+//! Threads: one worker per core (`[server] workers`), each running its own
+//! single-threaded tokio runtime with its own listening socket, all bound to
+//! the same address with `SO_REUSEPORT`, so the kernel spreads connections
+//! over the workers and no request crosses threads. (Measured on this kind
+//! of machine, this beats one multi-threaded runtime, chiefly on small
+//! responses such as `304`.) Sockets have `TCP_NODELAY`. Connections speak
+//! HTTP/1.1 with keep-alive, or HTTP/2 when the client opens with the HTTP/2
+//! preface (prior knowledge, `h2c`); `hyper_util`'s `auto` builder tells
+//! them apart. Caveat of `SO_REUSEPORT`: a second server started by the same
+//! user on the same address shares its port instead of failing to bind.
+//!
+//! Limits, from `[server]`:
+//! - `header_read_timeout`: a connection must send a whole request head
+//!   within this time of opening or of its last response, or it is closed
+//!   (hyper's timer for HTTP/1.1; for a connection that has not yet sent a
+//!   single byte, and for HTTP/2, the idle check below).
+//! - `keep_alive_timeout`: a connection with no new request in that time is
+//!   closed gracefully (a response being written is finished first). It is
+//!   checked by a timer per connection that wakes once per period, so an idle
+//!   connection lives between one and two periods.
+//! - `max_header_bytes`: a larger request head gets `431`.
+//! - `max_connections`: one semaphore across workers; at the cap, workers stop
+//!   accepting and new connections wait in the kernel's accept backlog.
+//! - Shutdown ([`RunningServer::shutdown`], wired to `SIGINT` and `SIGTERM`
+//!   by the CLI): listeners close, idle connections close, requests in flight
+//!   finish; connections still open after `shutdown_timeout` are dropped.
+
+mod conditional;
+pub mod handler;
+mod health;
+mod negotiate;
+mod reload;
+pub mod site;
+pub mod state;
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use hyper::body::Body as _;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, info, warn};
+
+pub use handler::{respond, Body};
+pub use site::ServedSite;
+pub use state::{ReloadError, ReloadStatus, State};
+
+use crate::build::build_dir;
+use crate::config::{Config, ServerConfig};
+use crate::diagnostic::Diagnostics;
+
+/// What to serve and how.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The site directory, holding `config.toml` and `content/`.
+    pub root: PathBuf,
+    /// The address to listen on, instead of `[server] bind`; port 0 takes a free port.
+    pub bind: Option<SocketAddr>,
+    /// Rebuild when files change (a reload can always be asked for with [`RunningServer::reload`]).
+    pub watch: bool,
+}
+
+impl ServeOptions {
+    /// Serve the site in `root` on its configured address, watching for changes.
+    pub fn new(root: impl Into<PathBuf>) -> ServeOptions {
+        ServeOptions {
+            root: root.into(),
+            bind: None,
+            watch: true,
+        }
+    }
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The site has errors; nothing was served.
+    #[error("{0}")]
+    Content(Diagnostics),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said.
+        source: io::Error,
+    },
+    /// A thread or runtime could not be started.
+    #[error("cannot start the server: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// A server that is up: its address, and the handles to reload and stop it.
+///
+/// Dropping it stops the server without waiting; [`RunningServer::join`] waits.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: watch::Sender<bool>,
+    workers: Vec<JoinHandle<()>>,
+    reloader: Option<reload::Reloader>,
+}
+
+impl RunningServer {
+    /// The address actually bound (with the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state: the site served and the reload status.
+    pub fn state(&self) -> &Arc<State> {
+        &self.state
+    }
+
+    /// Rebuilds and swaps in the site, as `SIGHUP` does.
+    pub fn reload(&self) {
+        if let Some(reloader) = &self.reloader {
+            reloader.reload();
+        }
+    }
+
+    /// Stops accepting connections and lets requests in flight finish; returns at once.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// A handle that can stop the server from elsewhere (a signal handler, another thread).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.shutdown.clone())
+    }
+
+    /// Waits until the server has stopped: every worker has drained its
+    /// connections (or given up after `shutdown_timeout`) and the reload
+    /// thread has ended. Call [`RunningServer::shutdown`] first, or this waits forever.
+    pub fn join(mut self) {
+        for worker in self.workers.drain(..) {
+            if worker.join().is_err() {
+                warn!("a server thread panicked");
+            }
+        }
+        if let Some(reloader) = self.reloader.take() {
+            reloader.stop();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// Stops a [`RunningServer`] from another thread.
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle(watch::Sender<bool>);
+
+impl ShutdownHandle {
+    /// As [`RunningServer::shutdown`].
+    pub fn shutdown(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// The limits every connection is served under.
+#[derive(Debug, Clone)]
+struct Limits {
+    header_read_timeout: Duration,
+    keep_alive_timeout: Duration,
+    max_header_bytes: usize,
+    shutdown_timeout: Duration,
+}
+
+impl From<&ServerConfig> for Limits {
+    fn from(config: &ServerConfig) -> Self {
+        Limits {
+            header_read_timeout: config.header_read_timeout.duration(),
+            keep_alive_timeout: config.keep_alive_timeout.duration(),
+            // hyper does not accept a read buffer under 8 KiB.
+            max_header_bytes: config.max_header_bytes.max(8192),
+            shutdown_timeout: config.shutdown_timeout.duration(),
+        }
+    }
+}
+
+/// Builds the site in `options.root`, binds, and serves it until shut down.
+///
+/// Returns once every listener is bound, so a client may connect as soon as
+/// this returns. The site is built before binding: a site with errors is
+/// never served, and its errors come back as [`StartError::Content`].
+pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
+    let started = Instant::now();
+    let built = build_dir(&options.root, Utc::now()).map_err(StartError::Content)?;
+    let config = Config::from_file(&options.root.join("config.toml"))
+        .map_err(|d| StartError::Content(d.into()))?;
+    let config = config.server;
+    let site = ServedSite::new(&built, config.max_age, None);
+    info!(
+        "built {} articles, {} feeds, {} resources ({} bytes with compressed variants) in {} ms",
+        site.articles,
+        site.feeds,
+        site.len(),
+        site.total_bytes(),
+        started.elapsed().as_millis()
+    );
+    let state = Arc::new(State::new(site));
+
+    let bind = options.bind.unwrap_or(config.bind);
+    let workers = match config.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let listeners =
+        bind_all(bind, workers).map_err(|source| StartError::Bind { addr: bind, source })?;
+    let addr = listeners[0].local_addr()?;
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let limits = Limits::from(&config);
+    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut threads = Vec::with_capacity(workers);
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let worker = Worker {
+            state: state.clone(),
+            limits: limits.clone(),
+            permits: permits.clone(),
+            shutdown: shutdown_rx.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("broadsheet-worker-{i}"))
+            .spawn(move || runtime.block_on(worker.run(listener)))?;
+        threads.push(thread);
+    }
+    let debounce = Duration::from_millis(config.reload_debounce_ms);
+    let reloader = reload::spawn(options.root.clone(), state.clone(), options.watch, debounce)?;
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown,
+        workers: threads,
+        reloader: Some(reloader),
+    })
+}
+
+/// One listener per worker, all on the same address; with port 0, the port
+/// the first one got.
+fn bind_all(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    let first = bind_one(addr)?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..count {
+        listeners.push(bind_one(addr)?);
+    }
+    Ok(listeners)
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_tcp_nodelay(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+/// What one worker thread needs.
+struct Worker {
+    state: Arc<State>,
+    limits: Limits,
+    permits: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Worker {
+    async fn run(self, listener: std::net::TcpListener) {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(error) => {
+                warn!("cannot use the listening socket: {error}");
+                return;
+            }
+        };
+        let builder = Arc::new(connection_builder(&self.limits));
+        // Every connection task holds a sender; when all are gone, all are closed.
+        let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let permit = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                permit = self.permits.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let (stream, peer) = tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|stop| *stop) => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        accept_error(error).await;
+                        continue;
+                    }
+                },
+            };
+            let connection = Connection {
+                state: self.state.clone(),
+                limits: self.limits.clone(),
+                builder: builder.clone(),
+                shutdown: self.shutdown.clone(),
+                _permit: permit,
+                _open: open_tx.clone(),
+            };
+            tokio::spawn(connection.serve(stream, peer));
+        }
+        drop(listener);
+        drop(open_tx);
+        if tokio::time::timeout(self.limits.shutdown_timeout, open_rx.recv())
+            .await
+            .is_err()
+        {
+            warn!(
+                "connections still open {} s after shutdown began: closing them",
+                self.limits.shutdown_timeout.as_secs_f64()
+            );
+        }
+    }
+}
+
+/// Errors of `accept` concern one connection (it was reset before we took
+/// it) or the process (out of file descriptors). Neither stops the server;
+/// for the second, pausing lets connections close before trying again.
+async fn accept_error(error: io::Error) {
+    match error.kind() {
+        io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::Interrupted => {
+            debug!("accept: {error}");
+        }
+        _ => {
+            warn!("accept: {error}; pausing 100 ms");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(128);
+    builder
+}
+
+/// One accepted connection and what it holds until it closes.
+struct Connection {
+    state: Arc<State>,
+    limits: Limits,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    shutdown: watch::Receiver<bool>,
+    /// A place under `max_connections`, given back on drop.
+    _permit: OwnedSemaphorePermit,
+    /// Tells the worker this connection is open, until dropped.
+    _open: mpsc::Sender<()>,
+}
+
+impl Connection {
+    async fn serve(mut self, stream: TcpStream, peer: SocketAddr) {
+        if let Err(error) = stream.set_nodelay(true) {
+            debug!("TCP_NODELAY: {error}");
+        }
+        let requests = Arc::new(AtomicU64::new(0));
+        let service = {
+            let state = self.state.clone();
+            let requests = requests.clone();
+            service_fn(move |request: Request<Incoming>| {
+                requests.fetch_add(1, Ordering::Relaxed);
+                std::future::ready(Ok::<_, Infallible>(answer(&state, &request, peer)))
+            })
+        };
+        let connection = self.builder.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        // The first period is the time to send a first request; each later
+        // one, the time to send another. Checked once per period.
+        let idle_check = tokio::time::sleep(self.limits.header_read_timeout);
+        tokio::pin!(idle_check);
+        let mut requests_seen = 0;
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                biased;
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        debug!(%peer, "connection ended: {error}");
+                    }
+                    break;
+                }
+                _ = self.shutdown.wait_for(|stop| *stop), if !closing => {
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                _ = &mut idle_check, if !closing => {
+                    let requests_now = requests.load(Ordering::Relaxed);
+                    if requests_now == requests_seen {
+                        debug!(%peer, "closing idle connection");
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    } else {
+                        requests_seen = requests_now;
+                        let next = tokio::time::Instant::now() + self.limits.keep_alive_timeout;
+                        idle_check.as_mut().reset(next);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Answers one request and writes its access-log line.
+fn answer(state: &State, request: &Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let started = Instant::now();
+    let response = respond(state, request);
+    info!(
+        target: "broadsheet::access",
+        %peer,
+        method = %request.method(),
+        path = %request.uri().path(),
+        status = response.status().as_u16(),
+        bytes = response.body().size_hint().exact().unwrap_or(0),
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        version = ?request.version(),
+    );
+    response
+}

@@ -1,0 +1,332 @@
+//! Hot reload: rebuild the site when `content/` or `config.toml` changes, or
+//! when asked (`SIGHUP`), and swap the new set in whole.
+//!
+//! One thread does it all, off the request path: it waits for a trigger, waits
+//! for quiet, builds, and publishes. The rules:
+//! - Debounce: after a change, wait until no change has come for the debounce
+//!   time (100 ms by default); every new change restarts the wait, so a burst
+//!   of writes (a `git checkout`, an editor's save) is one rebuild.
+//! - A build that saw a change arrive while it read the files is thrown away
+//!   and done again after the next quiet period, whether it succeeded or not:
+//!   it may have read a file half-written by an editor that truncates and
+//!   rewrites, or caught a temp-file-and-rename save halfway. Only a build
+//!   that no change overlapped is published.
+//! - A build with errors changes nothing served: every `path:line` error is
+//!   logged and kept for `/healthz` until a later build succeeds.
+//! - Representations of unchanged resources are reused from the served set,
+//!   so a reload compresses only what changed.
+//! - Watches: the site directory itself, not recursively (for `config.toml`,
+//!   which editors replace by renaming, and for `content/` being removed and
+//!   created again), and `content/` recursively. Before each build, if
+//!   `content/` is a different directory than the one watched (removed and
+//!   restored, or moved away and back), the recursive watch is set up again.
+//!   Events elsewhere in the site directory (`public/`, `target/`) and reads
+//!   (including the build's own) are ignored.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use notify::event::{AccessKind, AccessMode};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use tracing::{debug, error, info, warn};
+
+use super::site::ServedSite;
+use super::state::State;
+use crate::build::build_dir;
+use crate::config::Config;
+
+/// Why the reload thread wakes up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// A file that matters changed.
+    Changed,
+    /// Rebuild now (`SIGHUP`), changed or not.
+    Reload,
+    /// The server is stopping.
+    Stop,
+}
+
+/// The handle of the reload thread.
+#[derive(Debug)]
+pub(crate) struct Reloader {
+    tx: mpsc::Sender<Trigger>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Reloader {
+    /// Asks for a rebuild, as `SIGHUP` does.
+    pub(crate) fn reload(&self) {
+        let _ = self.tx.send(Trigger::Reload);
+    }
+
+    /// Stops the thread and waits for it (a build under way finishes first).
+    pub(crate) fn stop(mut self) {
+        let _ = self.tx.send(Trigger::Stop);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Reloader {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Trigger::Stop);
+    }
+}
+
+/// Starts the reload thread for the site in `root`; with `watch`, file changes trigger it too.
+pub(crate) fn spawn(
+    root: PathBuf,
+    state: Arc<State>,
+    watch: bool,
+    debounce: Duration,
+) -> std::io::Result<Reloader> {
+    let (tx, rx) = mpsc::channel();
+    let watcher_tx = tx.clone();
+    let thread = std::thread::Builder::new()
+        .name("broadsheet-reload".into())
+        .spawn(move || {
+            let mut watch = if watch {
+                match SiteWatch::new(&root, watcher_tx) {
+                    Ok(watch) => Some(watch),
+                    Err(error) => {
+                        warn!(
+                            "hot reload is off: cannot watch {}: {error}",
+                            root.display()
+                        );
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            run(&root, &state, &rx, &mut watch, debounce);
+        })?;
+    Ok(Reloader {
+        tx,
+        thread: Some(thread),
+    })
+}
+
+fn run(
+    root: &Path,
+    state: &State,
+    rx: &mpsc::Receiver<Trigger>,
+    watch: &mut Option<SiteWatch>,
+    debounce: Duration,
+) {
+    loop {
+        match rx.recv() {
+            Ok(Trigger::Stop) | Err(_) => return,
+            Ok(trigger) => debug!(?trigger, "reload triggered"),
+        }
+        loop {
+            if !wait_for_quiet(rx, debounce) {
+                return;
+            }
+            if let Some(watch) = watch {
+                watch.follow_content_dir();
+            }
+            let started = Instant::now();
+            let outcome = rebuild(root, state);
+            match rx.try_recv() {
+                Ok(Trigger::Stop) | Err(TryRecvError::Disconnected) => return,
+                Ok(_) => {
+                    debug!("files changed during the build; building again once they settle");
+                    continue;
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            match outcome {
+                Ok(site) => {
+                    info!(
+                        "reloaded {} articles, {} feeds, {} resources in {} ms",
+                        site.articles,
+                        site.feeds,
+                        site.len(),
+                        started.elapsed().as_millis()
+                    );
+                    state.publish(site);
+                }
+                Err(errors) => {
+                    for line in &errors {
+                        error!("{line}");
+                    }
+                    error!(
+                        "reload failed with {} problem(s); still serving the last good build",
+                        errors.len()
+                    );
+                    state.record_failure(errors);
+                }
+            }
+            break;
+        }
+    }
+}
+
+/// Waits until no trigger has come for `debounce`; false when told to stop.
+fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration) -> bool {
+    loop {
+        match rx.recv_timeout(debounce) {
+            Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
+            Ok(_) => continue,
+            Err(RecvTimeoutError::Timeout) => return true,
+        }
+    }
+}
+
+/// Builds the site in `root`, reusing the representations of `state`'s site.
+fn rebuild(root: &Path, state: &State) -> Result<ServedSite, Vec<String>> {
+    let built = build_dir(root, Utc::now())
+        .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    // The build read the configuration already and found it valid; it is read
+    // again only for the server's own settings, which the built set does not carry.
+    let config = Config::from_file(&root.join("config.toml")).map_err(|d| vec![d.to_string()])?;
+    let previous = state.site_arc();
+    Ok(ServedSite::new(
+        &built,
+        config.server.max_age,
+        Some(&previous),
+    ))
+}
+
+/// The file system watches of one site directory.
+struct SiteWatch {
+    watcher: RecommendedWatcher,
+    content: PathBuf,
+    /// The inode of the `content/` directory being watched, if one is.
+    watched_inode: Option<u64>,
+}
+
+impl SiteWatch {
+    fn new(root: &Path, tx: mpsc::Sender<Trigger>) -> notify::Result<SiteWatch> {
+        let root = fs::canonicalize(root)?;
+        let content = root.join("content");
+        let config = root.join("config.toml");
+        let filter_content = content.clone();
+        let mut watcher =
+            notify::recommended_watcher(move |result: notify::Result<Event>| match result {
+                Ok(event) if matters(&event, &filter_content, &config) => {
+                    debug!(kind = ?event.kind, paths = ?event.paths, "site changed");
+                    let _ = tx.send(Trigger::Changed);
+                }
+                Ok(_) => {}
+                Err(error) => warn!("file watch: {error}"),
+            })?;
+        watcher.watch(&root, RecursiveMode::NonRecursive)?;
+        let mut watch = SiteWatch {
+            watcher,
+            content,
+            watched_inode: None,
+        };
+        watch.follow_content_dir();
+        Ok(watch)
+    }
+
+    /// Watches `content/` recursively, again if it was replaced since the last call.
+    fn follow_content_dir(&mut self) {
+        let inode = fs::metadata(&self.content)
+            .ok()
+            .filter(|m| m.is_dir())
+            .map(|m| m.ino());
+        if inode == self.watched_inode {
+            return;
+        }
+        if self.watched_inode.is_some() {
+            let _ = self.watcher.unwatch(&self.content);
+        }
+        self.watched_inode = None;
+        if inode.is_some() {
+            match self.watcher.watch(&self.content, RecursiveMode::Recursive) {
+                Ok(()) => self.watched_inode = inode,
+                Err(error) => warn!("cannot watch {}: {error}", self.content.display()),
+            }
+        }
+    }
+}
+
+/// True for events that can change what is built: writes, creations, removals
+/// and renames under `content/` or of `config.toml`; not reads.
+fn matters(event: &Event, content: &Path, config: &Path) -> bool {
+    if let EventKind::Access(kind) = event.kind {
+        if kind != AccessKind::Close(AccessMode::Write) {
+            return false;
+        }
+    }
+    event
+        .paths
+        .iter()
+        .any(|path| path.starts_with(content) || path == config)
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, ModifyKind};
+
+    use super::*;
+
+    fn event(kind: EventKind, path: &str) -> Event {
+        Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    #[test]
+    fn only_changes_to_content_and_config_matter() {
+        let content = Path::new("/site/content");
+        let config = Path::new("/site/config.toml");
+        let modify = EventKind::Modify(ModifyKind::Any);
+        assert!(matters(
+            &event(modify, "/site/content/opinion/a.md"),
+            content,
+            config
+        ));
+        assert!(matters(
+            &event(modify, "/site/config.toml"),
+            content,
+            config
+        ));
+        assert!(matters(
+            &event(EventKind::Create(CreateKind::Folder), "/site/content"),
+            content,
+            config
+        ));
+        assert!(!matters(
+            &event(modify, "/site/public/rss.xml"),
+            content,
+            config
+        ));
+        assert!(!matters(
+            &event(modify, "/site/content-old/a.md"),
+            content,
+            config
+        ));
+        let open = EventKind::Access(AccessKind::Open(AccessMode::Any));
+        assert!(!matters(
+            &event(open, "/site/content/opinion/a.md"),
+            content,
+            config
+        ));
+        let closed = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        assert!(matters(
+            &event(closed, "/site/content/opinion/a.md"),
+            content,
+            config
+        ));
+    }
+
+    #[test]
+    fn quiet_waits_out_a_burst_and_stops_on_request() {
+        let (tx, rx) = mpsc::channel();
+        tx.send(Trigger::Changed).unwrap();
+        tx.send(Trigger::Changed).unwrap();
+        assert!(wait_for_quiet(&rx, Duration::from_millis(10)));
+        assert!(rx.try_recv().is_err());
+        tx.send(Trigger::Stop).unwrap();
+        assert!(!wait_for_quiet(&rx, Duration::from_millis(10)));
+    }
+}

@@ -1,0 +1,163 @@
+//! The set the server answers from: every resource of a [`BuiltSite`] with its
+//! representations and its response headers made once, when the set is built.
+//!
+//! A request does one hash-map lookup here and clones reference-counted bytes
+//! and header values; nothing is formatted, compressed or read from disk.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use headers::ETag;
+use http::HeaderValue;
+
+use crate::build::BuiltSite;
+use crate::encoding::{self, Coding, Representations};
+
+/// Everything served, by URL path, plus what `/healthz` reports about it.
+#[derive(Debug)]
+pub struct ServedSite {
+    resources: HashMap<String, Entry>,
+    /// Paths of the feeds and the OPML list (everything but HTML pages), sorted.
+    pub feed_paths: Vec<String>,
+    /// Published articles.
+    pub articles: usize,
+    /// Sections.
+    pub sections: usize,
+    /// Feeds rendered.
+    pub feeds: usize,
+    /// When this set was built (wall clock; not part of what is served).
+    pub built_at: SystemTime,
+    /// `Cache-Control` of every resource.
+    pub(crate) cache_control: HeaderValue,
+}
+
+/// One resource, ready to answer with.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub(crate) representations: Representations,
+    pub(crate) content_type: HeaderValue,
+    /// `Last-Modified`, formatted.
+    pub(crate) last_modified: HeaderValue,
+    /// The same instant, in whole seconds, for `If-Modified-Since`.
+    pub(crate) modified: SystemTime,
+    identity: Tagged,
+    gzip: Option<Tagged>,
+    brotli: Option<Tagged>,
+}
+
+/// A representation's bytes with its ETag, parsed for comparisons and formatted for the header.
+#[derive(Debug)]
+pub(crate) struct Tagged {
+    pub(crate) body: Bytes,
+    pub(crate) etag: ETag,
+    pub(crate) etag_header: HeaderValue,
+    pub(crate) content_length: HeaderValue,
+}
+
+impl Entry {
+    /// The representation in `coding`, if there is one.
+    pub(crate) fn get(&self, coding: Coding) -> Option<&Tagged> {
+        match coding {
+            Coding::Identity => Some(&self.identity),
+            Coding::Gzip => self.gzip.as_ref(),
+            Coding::Brotli => self.brotli.as_ref(),
+        }
+    }
+}
+
+impl ServedSite {
+    /// Prepares `built` for serving with `Cache-Control: public, max-age=<max_age>`.
+    /// Representations of resources whose bytes are the same as in `previous` are reused.
+    pub fn new(built: &BuiltSite, max_age: u32, previous: Option<&ServedSite>) -> ServedSite {
+        let encoded = encoding::encode_site(built, |path| {
+            previous
+                .and_then(|p| p.resources.get(path))
+                .map(|entry| &entry.representations)
+        });
+        let mut resources = HashMap::with_capacity(encoded.len());
+        let mut feed_paths = Vec::new();
+        for (path, representations) in encoded {
+            let resource = &built.resources[&path];
+            if !resource.content_type.starts_with("text/html") {
+                feed_paths.push(path.clone());
+            }
+            let modified = whole_seconds(SystemTime::from(resource.last_modified));
+            let entry = Entry {
+                content_type: HeaderValue::from_static(resource.content_type),
+                last_modified: header(&httpdate::fmt_http_date(modified)),
+                modified,
+                identity: tagged(&representations.identity),
+                gzip: representations.gzip.as_ref().map(tagged),
+                brotli: representations.brotli.as_ref().map(tagged),
+                representations,
+            };
+            resources.insert(path, entry);
+        }
+        feed_paths.sort();
+        ServedSite {
+            resources,
+            feed_paths,
+            articles: built.articles,
+            sections: built.sections,
+            feeds: built.feeds,
+            built_at: SystemTime::now(),
+            cache_control: header(&format!("public, max-age={max_age}")),
+        }
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Option<&Entry> {
+        self.resources.get(path)
+    }
+
+    /// True when `path` is served.
+    pub fn contains(&self, path: &str) -> bool {
+        self.resources.contains_key(path)
+    }
+
+    /// How many resources are served.
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// True when nothing is served.
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+
+    /// The bytes kept in memory for every representation.
+    pub fn total_bytes(&self) -> usize {
+        self.resources
+            .values()
+            .flat_map(|e| e.representations.iter())
+            .map(|r| r.body.len())
+            .sum()
+    }
+}
+
+fn tagged(representation: &encoding::Representation) -> Tagged {
+    Tagged {
+        body: representation.body.clone(),
+        // The tag is made of hex digits, a dash and letters: it always parses.
+        etag: representation
+            .etag
+            .parse()
+            .expect("generated ETag is valid"),
+        etag_header: header(&representation.etag),
+        content_length: HeaderValue::from(representation.body.len()),
+    }
+}
+
+/// A header value from text made here, which is always visible ASCII.
+fn header(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).expect("generated header value is valid")
+}
+
+/// HTTP dates have one-second resolution; comparing `If-Modified-Since`
+/// against the exact instant would make a client's own copy look older.
+fn whole_seconds(time: SystemTime) -> SystemTime {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}

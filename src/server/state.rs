@@ -1,0 +1,84 @@
+//! What the server threads share: the site being served, swapped whole on
+//! reload, and the outcome of the last reload.
+//!
+//! Requests read the site through [`arc_swap::ArcSwap`]: a lock-free load
+//! that gives each request one whole set, old or new, never a mix.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+
+use super::site::ServedSite;
+
+/// The shared state of one running server.
+#[derive(Debug)]
+pub struct State {
+    site: ArcSwap<ServedSite>,
+    reload: Mutex<ReloadStatus>,
+}
+
+/// What the reloads so far came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadStatus {
+    /// Reloads that replaced the site.
+    pub reloads: u64,
+    /// The errors of the last reload, when it failed and none has succeeded since.
+    pub last_error: Option<ReloadError>,
+}
+
+/// A reload that failed: the site served stayed as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadError {
+    /// When the reload was tried.
+    pub at: SystemTime,
+    /// Every problem found, as `path:line: message`.
+    pub errors: Vec<String>,
+}
+
+impl State {
+    /// State serving `site`.
+    pub fn new(site: ServedSite) -> State {
+        State {
+            site: ArcSwap::from_pointee(site),
+            reload: Mutex::new(ReloadStatus::default()),
+        }
+    }
+
+    /// The site as of now; a reload after this call does not change what it returns.
+    pub fn site(&self) -> arc_swap::Guard<Arc<ServedSite>> {
+        self.site.load()
+    }
+
+    /// A full reference to the site, for work that outlives a request (a rebuild).
+    pub fn site_arc(&self) -> Arc<ServedSite> {
+        self.site.load_full()
+    }
+
+    /// Serves `site` from now on and clears the last reload error.
+    pub fn publish(&self, site: ServedSite) {
+        self.site.store(Arc::new(site));
+        let mut status = self.reload_status_mut();
+        status.reloads += 1;
+        status.last_error = None;
+    }
+
+    /// Records a failed reload; the site served does not change.
+    pub fn record_failure(&self, errors: Vec<String>) {
+        self.reload_status_mut().last_error = Some(ReloadError {
+            at: SystemTime::now(),
+            errors,
+        });
+    }
+
+    /// The outcome of the reloads so far.
+    pub fn reload_status(&self) -> ReloadStatus {
+        self.reload_status_mut().clone()
+    }
+
+    fn reload_status_mut(&self) -> std::sync::MutexGuard<'_, ReloadStatus> {
+        // The status is plain data, whole after every assignment: a panic
+        // elsewhere while holding the lock cannot leave it half-written.
+        self.reload.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
