@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# bench/run.sh: the benchmark of issue 4. It prints figures; it asserts nothing.
+#
+#   bash bench/run.sh                  # everything (about 15-25 minutes on 2 cores)
+#   SIZES="1000 10000" bash bench/run.sh
+#   PARTS="build" bash bench/run.sh    # only the build benchmark
+#
+# What it does, in order (each part says so and is skipped when a tool it
+# needs is missing; this script installs nothing):
+#
+#  1. `cargo build --release` of broadsheet and of the corpus generator
+#     (examples/gen_corpus.rs).
+#  2. A work directory on a tmpfs: it mounts one when it can (root), or else
+#     uses /dev/shm when that is a tmpfs, or else a temporary directory on disk,
+#     and says which. (The root disk here is mounted with `discard`: writing
+#     100,000 files after deleting the previous run's gets slower run after
+#     run, which would make the figures drift.)
+#  3. Corpora of SIZES articles (default 1000 10000 100000) in 10 sections,
+#     seed 1 (deterministic).
+#  4. build: `broadsheet export` of each corpus, and `hugo` building the same
+#     corpus (bench/hugo: home and section RSS with full content, home,
+#     section and article HTML pages), RUNS times each (default 3), under
+#     `/usr/bin/time -v`: median wall time and median peak RSS.
+#     When `broadsheet export` accepts `[export] precompress = "all"`, that
+#     variant is measured too.
+#  5. serve: `wrk` (2 threads, 64 connections, 10 s; WRK_RUNS rounds,
+#     default 3, median) against `broadsheet serve` and nginx serving the
+#     export of the SERVE_SIZE corpus (default 10000) with
+#     bench/nginx-server.conf.in (sendfile on, access_log off, gzip_static on),
+#     on two loopback ports: (a) a ~60 KB feed, identity; (b) the same with
+#     `Accept-Encoding: gzip`; (c) a conditional GET answered 304; (d) a
+#     ~3 KB feed; (e) `Accept-Encoding: br` (broadsheet only). When the export
+#     has no `.gz` siblings, this script writes them with `gzip -9 -n` (and
+#     says so) so that nginx's gzip_static has something to send.
+#     Before measuring, it checks that both servers return the same identity
+#     bytes for each benchmarked path.
+#  6. reload: with the SERVE_SIZE corpus being served, append a sentence to
+#     one article and poll its section feed until the ETag changes (3 times,
+#     median), including the server's debounce.
+#  7. memory: resident memory (ps -o rss) of `broadsheet serve` with the
+#     largest corpus loaded, and the time it took to start listening.
+#
+# All traffic goes to 127.0.0.1; every wait is bounded. Results are printed
+# and written to RESULTS (default: results.txt in the work directory, which is
+# kept when it is not a tmpfs mounted here; set RESULTS=path to keep them).
+#
+# Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
+# WRK_THREADS (2), WRK_CONNECTIONS (64), BS_PORT (18080), NGINX_PORT (18081),
+# PARTS (any of: build serve reload memory; default all), TMPFS_SIZE (16g),
+# RESULTS, KEEP=1 (keep the work directory).
+#
+# Peers, when missing: `apt-get install hugo wrk nginx time curl`.
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$REPO/bench"
+SIZES=${SIZES:-"1000 10000 100000"}
+SERVE_SIZE=${SERVE_SIZE:-10000}
+RUNS=${RUNS:-3}
+WRK_RUNS=${WRK_RUNS:-3}
+WRK_DURATION=${WRK_DURATION:-10s}
+WRK_THREADS=${WRK_THREADS:-2}
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
+BS_PORT=${BS_PORT:-18080}
+NGINX_PORT=${NGINX_PORT:-18081}
+PARTS=${PARTS:-"build serve reload memory"}
+TMPFS_SIZE=${TMPFS_SIZE:-16g}
+SECTIONS=10
+SEED=1
+
+say() { printf '%s\n' "$*" >&2; }
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+have() { command -v "$1" >/dev/null 2>&1; }
+missing() { say "SKIPPED: $1 is not installed (Debian: apt-get install $2); $3"; }
+
+# ---------------------------------------------------------------- work area
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/broadsheet-bench.XXXXXX")
+MOUNTED=""
+STARTED_PIDS=()
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${STARTED_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [[ -n "${RESULTS_KEEP:-}" && -f "$WORK/results.txt" ]]; then
+        cp "$WORK/results.txt" "$RESULTS_KEEP"
+    fi
+    if [[ -z "${KEEP:-}" ]]; then
+        if [[ -n "$MOUNTED" ]]; then umount "$WORK" 2>/dev/null || true; fi
+        rm -rf "$WORK" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if mount -t tmpfs -o "size=$TMPFS_SIZE,mode=0755" broadsheet-bench "$WORK" 2>/dev/null; then
+    MOUNTED=1
+    STORAGE="a tmpfs mounted at $WORK (size $TMPFS_SIZE)"
+elif [[ "$(stat -f -c %T /dev/shm 2>/dev/null)" == tmpfs && -w /dev/shm ]]; then
+    rmdir "$WORK"
+    WORK=$(mktemp -d /dev/shm/broadsheet-bench.XXXXXX)
+    STORAGE="/dev/shm (a tmpfs; mounting one failed)"
+else
+    STORAGE="$WORK ON DISK: no tmpfs could be mounted and /dev/shm is not one; figures for large N may drift"
+fi
+# nginx's workers run as another user: they must be able to read the export.
+chmod 755 "$WORK"
+export HUGO_CACHEDIR="$WORK/hugo-cache"
+RESULTS_KEEP=${RESULTS:-}
+OUT="$WORK/results.txt"
+: >"$OUT"
+# `report` lines are the results: printed and kept in $OUT.
+report() { printf '%s\n' "$*" | tee -a "$OUT"; }
+
+report "# broadsheet benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+report "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' (with uncommitted changes in src/)')"
+report "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r)"
+report "storage: $STORAGE"
+
+# ---------------------------------------------------------------- build
+say "building broadsheet (release)..."
+(cd "$REPO" && cargo build --release --quiet --bin broadsheet --example gen_corpus)
+TARGET=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+TARGET=${TARGET:-$REPO/target}
+BS="$TARGET/release/broadsheet"
+GEN="$TARGET/release/examples/gen_corpus"
+report "broadsheet: $("$BS" --version 2>/dev/null || echo '?')"
+
+# ---------------------------------------------------------------- helpers
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# Runs a command under /usr/bin/time -v; prints "seconds kilobytes".
+timed() {
+    local log="$WORK/time.log"
+    if ! /usr/bin/time -v "$@" >"$WORK/cmd.out" 2>"$log"; then
+        say "command failed: $*"
+        tail -20 "$log" >&2
+        return 1
+    fi
+    awk -F': ' '
+        /Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i] }
+        /Maximum resident set size/ { kb = $2 }
+        END { printf "%.3f %d\n", s, kb }' "$log"
+}
+
+# Runs "$@" RUNS times after `rm -rf $OUTDIR`; prints "median_seconds median_MB".
+measure_build() {
+    local outdir=$1; shift
+    local secs=() kbs=() r line
+    for r in $(seq "$RUNS"); do
+        rm -rf "$outdir"
+        line=$(timed "$@") || return 1
+        secs+=("${line% *}"); kbs+=("${line#* }")
+        say "    run $r: ${line% *} s, $(( ${line#* } / 1024 )) MB"
+    done
+    rm -rf "$outdir"
+    printf '%s %s\n' "$(printf '%s\n' "${secs[@]}" | median)" \
+        "$(printf '%s\n' "${kbs[@]}" | median | awk '{printf "%.0f", $1/1024}')"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+corpus() {
+    local n=$1 dir="$WORK/corpus-$1"
+    if [[ ! -d "$dir" ]]; then
+        say "generating $n articles..."
+        "$GEN" "$dir" --articles "$n" --sections "$SECTIONS" --seed "$SEED" >&2
+    fi
+    printf '%s\n' "$dir"
+}
+
+# Waits (bounded) for "listening on http://ADDR" in a log; prints ADDR.
+wait_listening() {
+    local log=$1 pid=$2 limit=$3 i addr
+    for i in $(seq $((limit * 10))); do
+        addr=$(sed -n 's|.*listening on http://\([^/ ]*\).*|\1|p' "$log" | head -1)
+        if [[ -n "$addr" ]]; then printf '%s\n' "$addr"; return 0; fi
+        kill -0 "$pid" 2>/dev/null || { say "server exited:"; tail -20 "$log" >&2; return 1; }
+        sleep 0.1
+    done
+    say "server did not listen within $limit s"
+    return 1
+}
+
+start_serve() { # root port log -> sets SERVE_PID
+    "$BS" serve --root "$1" --bind "127.0.0.1:$2" >"$3" 2>"$3.err" &
+    SERVE_PID=$!
+    STARTED_PIDS+=("$SERVE_PID")
+}
+
+stop_pid() {
+    local pid=$1
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+etag_of() { # url -> the ETag header's value
+    curl -s --max-time 5 -o /dev/null -D - "$1" | tr -d '\r' |
+        sed -n 's/^[Ee][Tt][Aa][Gg]: //p' | head -1
+}
+
+# ---------------------------------------------------------------- 4. build benchmark
+if part build; then
+    report ""
+    report "## Build / export (median of $RUNS; wall s, peak RSS MB)"
+    HUGO=""
+    if ! have /usr/bin/time && [[ ! -x /usr/bin/time ]]; then
+        missing /usr/bin/time time "the build benchmark needs it"
+    else
+        if have hugo; then HUGO=$(command -v hugo); report "hugo: $(hugo version | head -1)"
+        else missing hugo hugo "broadsheet is measured alone"; fi
+        # Does this broadsheet know `[export] precompress`? Then measure "all" too.
+        PRECOMPRESS_ALL=""
+        probe="$WORK/probe"
+        "$GEN" "$probe" --articles 3 --sections 2 >/dev/null
+        printf '\n[export]\nprecompress = "all"\n' >>"$probe/config.toml"
+        if "$BS" check --root "$probe" >/dev/null 2>&1; then PRECOMPRESS_ALL=1; fi
+        rm -rf "$probe"
+
+        report "| articles | broadsheet s | broadsheet MB | hugo s | hugo MB | time ratio | memory ratio | broadsheet files |"
+        report "|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for n in $SIZES; do
+            dir=$(corpus "$n")
+            say "broadsheet export, $n articles:"
+            read -r bs_s bs_mb < <(measure_build "$WORK/out-bs" "$BS" export --root "$dir" "$WORK/out-bs")
+            "$BS" export --root "$dir" "$WORK/out-bs" >"$WORK/export.out" 2>&1
+            files=$(find "$WORK/out-bs" -type f | wc -l)
+            rm -rf "$WORK/out-bs"
+            hg_s="-"; hg_mb="-"
+            if [[ -n "$HUGO" ]]; then
+                say "hugo, $n articles:"
+                read -r hg_s hg_mb < <(measure_build "$WORK/out-hugo" \
+                    "$HUGO" --quiet --source "$dir" --config "$BENCH/hugo/hugo.toml" \
+                    --themesDir "$BENCH/hugo/themes" --destination "$WORK/out-hugo")
+            fi
+            report "| $n | $bs_s | $bs_mb | $hg_s | $hg_mb | $(ratio "$bs_s" "$hg_s") | $(ratio "$bs_mb" "$hg_mb") | $files |"
+            if [[ -n "$PRECOMPRESS_ALL" ]]; then
+                cp -r "$dir" "$WORK/corpus-all"
+                printf '\n[export]\nprecompress = "all"\n' >>"$WORK/corpus-all/config.toml"
+                say "broadsheet export with precompress = \"all\", $n articles:"
+                read -r all_s all_mb < <(measure_build "$WORK/out-bs" "$BS" export --root "$WORK/corpus-all" "$WORK/out-bs")
+                rm -rf "$WORK/corpus-all"
+                report "| $n (precompress all) | $all_s | $all_mb | | | $(ratio "$all_s" "$hg_s") | $(ratio "$all_mb" "$hg_mb") | |"
+            fi
+        done
+        [[ -n "$PRECOMPRESS_ALL" ]] || report "(this broadsheet has no \`[export] precompress\` setting: the \"all\" variant was not measured)"
+    fi
+fi
+
+# ---------------------------------------------------------------- 5. serving
+# Parses wrk's output into "requests_per_s p99_ms non2xx3xx errors".
+wrk_parse() {
+    awk '
+        /Requests\/sec:/ { rps = $2 }
+        /^ +99%/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+                   ms = (u == "us") ? v / 1000 : (u == "ms") ? v : (u == "s") ? v * 1000 : (u == "m") ? v * 60000 : v }
+        /Non-2xx or 3xx/ { bad = $NF }
+        /Socket errors/ { err = $0; sub(/.*Socket errors: /, "", err); gsub(/ /, "", err) }
+        END { printf "%s %s %s %s\n", rps, ms, (bad == "" ? 0 : bad), (err == "" ? "none" : err) }'
+}
+
+run_wrk() { # url [header] -> "rps p99"
+    local url=$1 header=${2:-} log="$WORK/wrk.log"
+    if [[ -n "$header" ]]; then
+        wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency -H "$header" "$url" >"$log" 2>&1
+    else
+        wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency "$url" >"$log" 2>&1
+    fi
+    wrk_parse <"$log"
+}
+
+if part serve; then
+    report ""
+    report "## Serving ($WRK_THREADS threads, $WRK_CONNECTIONS connections, $WRK_DURATION, median of $WRK_RUNS rounds; corpus of $SERVE_SIZE articles)"
+    if ! have wrk; then missing wrk wrk "no serving benchmark"
+    elif ! have curl; then missing curl curl "no serving benchmark"
+    else
+        dir=$(corpus "$SERVE_SIZE")
+        site="$WORK/site-$SERVE_SIZE"
+        rm -rf "$site"
+        "$BS" export --root "$dir" "$site" >&2
+        if [[ ! -f "$site/rss.xml.gz" ]]; then
+            report "note: the export has no .gz siblings; this script wrote them with \`gzip -9 -n -k\` for nginx's gzip_static"
+            find "$site" -type f \( -name '*.xml' -o -name '*.json' -o -name '*.opml' -o -name '*.html' \) \
+                -print0 | xargs -0 -r -n 500 gzip -9 -n -k -f
+        fi
+        start_serve "$dir" "$BS_PORT" "$WORK/serve.log"
+        bs_pid=$SERVE_PID
+        bs_addr=$(wait_listening "$WORK/serve.log" "$bs_pid" 600)
+        NGINX_PID=""
+        if have nginx || [[ -x /usr/sbin/nginx ]]; then
+            NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+            mkdir -p "$WORK/nginx"
+            sed -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$site|g" "$BENCH/nginx-server.conf.in" >"$WORK/nginx/server.conf"
+            sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@SERVER@|$WORK/nginx/server.conf|g" "$BENCH/nginx.conf.in" >"$WORK/nginx/nginx.conf"
+            "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx/out.log" 2>&1 &
+            NGINX_PID=$!
+            STARTED_PIDS+=("$NGINX_PID")
+            for _ in $(seq 100); do
+                curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && break
+                sleep 0.1
+            done
+            report "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'), worker_processes auto, config bench/nginx-server.conf.in"
+        else
+            missing nginx nginx "broadsheet is measured alone"
+        fi
+        BSU="http://$bs_addr"
+        NGU="http://127.0.0.1:$NGINX_PORT"
+        big=/rss.xml
+        small=/briefs/rss.xml
+        for p in $big $small; do
+            size=$(curl -s --max-time 5 "$BSU$p" | wc -c)
+            report "path $p: $size bytes identity, $(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$BSU$p" | wc -c) gzip, $(curl -s --max-time 5 -H 'Accept-Encoding: br' "$BSU$p" | wc -c) br (from broadsheet)"
+            if [[ -n "$NGINX_PID" ]]; then
+                if cmp -s <(curl -s --max-time 5 "$BSU$p") <(curl -s --max-time 5 "$NGU$p") &&
+                    cmp -s <(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$BSU$p" | gzip -dc) \
+                           <(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$NGU$p" | gzip -dc); then
+                    report "  broadsheet and nginx send the same bytes for $p (identity, and gzip once decoded)"
+                else
+                    report "  WARNING: broadsheet and nginx send different bytes for $p"
+                fi
+            fi
+        done
+        bs_etag=$(etag_of "$BSU$big")
+        ng_etag=""
+        [[ -z "$NGINX_PID" ]] || ng_etag=$(etag_of "$NGU$big")
+        report "304 check: broadsheet $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $bs_etag" "$BSU$big"), nginx $([[ -z "$NGINX_PID" ]] && echo - || curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $ng_etag" "$NGU$big")"
+
+        # name|path|header for broadsheet|header for nginx
+        cases=(
+            "a: ~60 KB feed, identity|$big||"
+            "b: ~60 KB feed, gzip|$big|Accept-Encoding: gzip|Accept-Encoding: gzip"
+            "c: conditional GET, 304|$big|If-None-Match: $bs_etag|If-None-Match: $ng_etag"
+            "d: ~3 KB feed, identity|$small||"
+            "e: ~60 KB feed, br|$big|Accept-Encoding: br|"
+        )
+        declare -A RPS P99
+        for round in $(seq "$WRK_RUNS"); do
+            for c in "${cases[@]}"; do
+                IFS='|' read -r name path hb hn <<<"$c"
+                key=${name%%:*}
+                say "round $round, case $name: broadsheet..."
+                read -r rps p99 bad err < <(run_wrk "$BSU$path" "$hb")
+                RPS[bs$key]+="$rps "; P99[bs$key]+="$p99 "
+                [[ "$bad" == 0 && "$err" == none ]] || say "    broadsheet: $bad non-2xx/3xx, socket errors $err"
+                if [[ -n "$NGINX_PID" && "$key" != e ]]; then
+                    say "round $round, case $name: nginx..."
+                    read -r rps p99 bad err < <(run_wrk "$NGU$path" "$hn")
+                    RPS[ng$key]+="$rps "; P99[ng$key]+="$p99 "
+                    [[ "$bad" == 0 && "$err" == none ]] || say "    nginx: $bad non-2xx/3xx, socket errors $err"
+                fi
+            done
+        done
+        report "| case | broadsheet req/s | broadsheet p99 ms | nginx req/s | nginx p99 ms | req/s ratio | p99 ratio |"
+        report "|---|---:|---:|---:|---:|---:|---:|"
+        for c in "${cases[@]}"; do
+            IFS='|' read -r name _ <<<"$c"
+            key=${name%%:*}
+            b_r=$(tr ' ' '\n' <<<"${RPS[bs$key]}" | grep . | median)
+            b_p=$(tr ' ' '\n' <<<"${P99[bs$key]}" | grep . | median)
+            n_r="-"; n_p="-"
+            if [[ -n "${RPS[ng$key]:-}" ]]; then
+                n_r=$(tr ' ' '\n' <<<"${RPS[ng$key]}" | grep . | median)
+                n_p=$(tr ' ' '\n' <<<"${P99[ng$key]}" | grep . | median)
+            fi
+            report "| $name | $b_r | $b_p | $n_r | $n_p | $(ratio "$b_r" "$n_r") | $(ratio "$b_p" "$n_p") |"
+            report "|   rounds | ${RPS[bs$key]} | ${P99[bs$key]} | ${RPS[ng$key]:-} | ${P99[ng$key]:-} | | |"
+        done
+        [[ -z "$NGINX_PID" ]] || stop_pid "$NGINX_PID"
+        report "broadsheet serve RSS with $SERVE_SIZE articles after the runs: $(( $(ps -o rss= -p "$bs_pid") / 1024 )) MB"
+        stop_pid "$bs_pid"
+    fi
+fi
+
+# ---------------------------------------------------------------- 6. hot reload
+if part reload; then
+    report ""
+    report "## Hot reload ($SERVE_SIZE articles; edit one article, poll its section feed's ETag)"
+    if ! have curl; then missing curl curl "no reload benchmark"
+    else
+        dir=$(corpus "$SERVE_SIZE")
+        start_serve "$dir" "$BS_PORT" "$WORK/reload.log"
+        bs_pid=$SERVE_PID
+        bs_addr=$(wait_listening "$WORK/reload.log" "$bs_pid" 600)
+        # The newest article of the first section: it is in that section's feed.
+        section=world
+        article=$(ls "$dir/content/$section" | grep -v '^_index' | sort -t- -k3 -n | head -1)
+        feed="http://$bs_addr/$section/rss.xml"
+        times=()
+        for round in 1 2 3; do
+            before=$(etag_of "$feed")
+            sleep 1   # let the watcher settle after the previous round
+            t0=$(date +%s%N)
+            printf '\nEdited for the reload benchmark, round %s.\n' "$round" >>"$dir/content/$section/$article"
+            changed=""
+            for _ in $(seq 6000); do  # at most ~60 s
+                now=$(etag_of "$feed")
+                if [[ -n "$now" && "$now" != "$before" ]]; then changed=1; break; fi
+                sleep 0.005
+            done
+            t1=$(date +%s%N)
+            if [[ -n "$changed" ]]; then
+                ms=$(( (t1 - t0) / 1000000 ))
+                times+=("$ms")
+                say "  round $round: new ETag after $ms ms"
+            else
+                report "  round $round: the ETag did not change within 60 s"
+            fi
+        done
+        if ((${#times[@]})); then
+            report "reload: median $(printf '%s\n' "${times[@]}" | median) ms (rounds: ${times[*]} ms), file: content/$section/$article, debounce included"
+        fi
+        grep -i 'rebuil\|reload' "$WORK/reload.log.err" | tail -3 | sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^/  server log: /' | tee -a "$OUT" >&2 || true
+        stop_pid "$bs_pid"
+    fi
+fi
+
+# ---------------------------------------------------------------- 7. memory while serving
+if part memory; then
+    largest=$(tr ' ' '\n' <<<"$SIZES" | grep . | sort -n | tail -1)
+    report ""
+    report "## Memory while serving ($largest articles)"
+    dir=$(corpus "$largest")
+    t0=$(date +%s%N)
+    start_serve "$dir" "$BS_PORT" "$WORK/memory.log"
+    bs_pid=$SERVE_PID
+    if bs_addr=$(wait_listening "$WORK/memory.log" "$bs_pid" 900); then
+        t1=$(date +%s%N)
+        curl -s --max-time 5 -o /dev/null "http://$bs_addr/rss.xml"
+        sleep 2
+        rss_kb=$(ps -o rss= -p "$bs_pid" | tr -d ' ')
+        hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$bs_pid/status")
+        report "serve: listening after $(( (t1 - t0) / 1000000 )) ms; resident $(( rss_kb / 1024 )) MB (ps -o rss), peak $(( hwm_kb / 1024 )) MB (VmHWM)"
+        grep -i 'built' "$WORK/memory.log.err" | tail -1 | sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^/  server log: /' | tee -a "$OUT" >&2 || true
+    fi
+    stop_pid "$bs_pid"
+fi
+
+report ""
+report "results: ${RESULTS_KEEP:-$OUT}"
