@@ -18,12 +18,7 @@ use crate::server::{self, ServeOptions, StartError};
 
 /// A feed publisher: Markdown articles in, RSS 2.0, Atom 1.0 and JSON Feed 1.1 out.
 #[derive(Debug, Parser)]
-#[command(
-    name = "broadsheet",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "broadsheet", version, about)]
 pub struct Cli {
     /// The site directory, holding `config.toml` and `content/`.
     #[arg(long, global = true, default_value = ".", value_name = "DIR")]
@@ -65,6 +60,15 @@ pub enum Command {
 pub fn main() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
+    if cli.command.is_some() && (cli.serve.bind.is_some() || cli.serve.no_watch) {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--bind and --no-watch go with `serve` or no subcommand at all",
+            )
+            .exit();
+    }
     match cli.command {
         None => run_serve(&cli.root, cli.serve),
         Some(Command::Serve(args)) => run_serve(&cli.root, args),

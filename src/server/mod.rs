@@ -27,13 +27,14 @@
 //!   within this time of opening or of its last response, or it is closed
 //!   (hyper's timer for HTTP/1.1; for a connection that has not yet sent a
 //!   single byte, and for HTTP/2, the idle check below).
-//! - `keep_alive_timeout`: a connection with no new request in that time is
-//!   closed gracefully (a response being written is finished first). It is
-//!   checked by a timer per connection that wakes once per period, so an idle
-//!   connection lives between one and two periods.
+//! - `keep_alive_timeout`: a connection with no new request in that time
+//!   since its latest one is closed gracefully (a response being written is
+//!   finished first; HTTP/2 gets a GOAWAY). One timer per connection, re-armed
+//!   only when it fires, so requests themselves only store a time stamp.
 //! - `max_header_bytes`: a larger request head gets `431`.
-//! - `max_connections`: one semaphore across workers; at the cap, workers stop
-//!   accepting and new connections wait in the kernel's accept backlog.
+//! - `max_connections`: one semaphore across workers; at the cap, each worker
+//!   holds at most one accepted connection until a place frees, and the rest
+//!   wait in the kernel's accept backlog. Nothing is refused or dropped.
 //! - Shutdown ([`RunningServer::shutdown`], wired to `SIGINT` and `SIGTERM`
 //!   by the CLI): listeners close, idle connections close, requests in flight
 //!   finish; connections still open after `shutdown_timeout` are dropped.
@@ -216,6 +217,8 @@ impl From<&ServerConfig> for Limits {
 /// never served, and its errors come back as [`StartError::Content`].
 pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let started = Instant::now();
+    // Watch before building, so that a change made during the build is seen.
+    let watching = reload::prepare(options.root.clone(), options.watch);
     let built = build_dir(&options.root, Utc::now()).map_err(StartError::Content)?;
     let config = Config::from_file(&options.root.join("config.toml"))
         .map_err(|d| StartError::Content(d.into()))?;
@@ -260,7 +263,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         threads.push(thread);
     }
     let debounce = Duration::from_millis(config.reload_debounce_ms);
-    let reloader = reload::spawn(options.root.clone(), state.clone(), options.watch, debounce)?;
+    let reloader = watching.spawn(state.clone(), debounce)?;
     Ok(RunningServer {
         addr,
         state,
@@ -315,14 +318,6 @@ impl Worker {
         let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
         let mut shutdown = self.shutdown.clone();
         loop {
-            let permit = tokio::select! {
-                biased;
-                _ = shutdown.wait_for(|stop| *stop) => break,
-                permit = self.permits.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
             let (stream, peer) = tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => break,
@@ -333,6 +328,24 @@ impl Worker {
                         continue;
                     }
                 },
+            };
+            // Accept first, then wait for a place: a worker only waits for a
+            // place when it holds a connection to give it to. (Waiting first
+            // could hand the freed place to a worker whose listener has
+            // nothing queued, while the other worker's queue waits.)
+            let permit = match self.permits.clone().try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    debug!(%peer, "at max_connections: the connection waits for a place");
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                        permit = self.permits.clone().acquire_owned() => match permit {
+                            Ok(permit) => permit,
+                            Err(_) => break,
+                        },
+                    }
+                }
             };
             let connection = Connection {
                 state: self.state.clone(),
@@ -408,22 +421,30 @@ impl Connection {
         if let Err(error) = stream.set_nodelay(true) {
             debug!("TCP_NODELAY: {error}");
         }
-        let requests = Arc::new(AtomicU64::new(0));
+        let opened = tokio::time::Instant::now();
+        // When the latest request came, in milliseconds after `opened`, plus
+        // one; 0 until the first request.
+        let last_request = Arc::new(AtomicU64::new(0));
         let service = {
             let state = self.state.clone();
-            let requests = requests.clone();
+            let last_request = last_request.clone();
             service_fn(move |request: Request<Incoming>| {
-                requests.fetch_add(1, Ordering::Relaxed);
+                let since_open =
+                    u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+                last_request.store(since_open + 1, Ordering::Relaxed);
                 std::future::ready(Ok::<_, Infallible>(answer(&state, &request, peer)))
             })
         };
         let connection = self.builder.serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
-        // The first period is the time to send a first request; each later
-        // one, the time to send another. Checked once per period.
-        let idle_check = tokio::time::sleep(self.limits.header_read_timeout);
+        // The timer never sleeps past the earliest time the connection could
+        // become idle for too long; a request only stores its time stamp.
+        let first_check = self
+            .limits
+            .header_read_timeout
+            .min(self.limits.keep_alive_timeout);
+        let idle_check = tokio::time::sleep_until(opened + first_check);
         tokio::pin!(idle_check);
-        let mut requests_seen = 0;
         let mut closing = false;
         loop {
             tokio::select! {
@@ -439,15 +460,27 @@ impl Connection {
                     closing = true;
                 }
                 _ = &mut idle_check, if !closing => {
-                    let requests_now = requests.load(Ordering::Relaxed);
-                    if requests_now == requests_seen {
+                    // Until the first request, the client has the header read
+                    // timeout to send one; after it, the keep-alive timeout
+                    // from the latest request.
+                    let now = tokio::time::Instant::now();
+                    let (deadline, next_check) = match last_request.load(Ordering::Relaxed) {
+                        0 => {
+                            let deadline = opened + self.limits.header_read_timeout;
+                            // A first request may come meanwhile and start the shorter clock.
+                            (deadline, deadline.min(now + self.limits.keep_alive_timeout))
+                        }
+                        n => {
+                            let deadline = opened + Duration::from_millis(n - 1) + self.limits.keep_alive_timeout;
+                            (deadline, deadline)
+                        }
+                    };
+                    if now >= deadline {
                         debug!(%peer, "closing idle connection");
                         connection.as_mut().graceful_shutdown();
                         closing = true;
                     } else {
-                        requests_seen = requests_now;
-                        let next = tokio::time::Instant::now() + self.limits.keep_alive_timeout;
-                        idle_check.as_mut().reset(next);
+                        idle_check.as_mut().reset(next_check);
                     }
                 }
             }

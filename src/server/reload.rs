@@ -80,38 +80,57 @@ impl Drop for Reloader {
     }
 }
 
-/// Starts the reload thread for the site in `root`; with `watch`, file changes trigger it too.
-pub(crate) fn spawn(
+/// The watches of a site, set up before its first build so that no change
+/// made while it builds is missed; [`Watching::spawn`] starts the thread.
+pub(crate) struct Watching {
     root: PathBuf,
-    state: Arc<State>,
-    watch: bool,
-    debounce: Duration,
-) -> std::io::Result<Reloader> {
+    tx: mpsc::Sender<Trigger>,
+    rx: mpsc::Receiver<Trigger>,
+    watch: Option<SiteWatch>,
+}
+
+/// Watches the site in `root` when `watch` is true; a reload can be asked for either way.
+pub(crate) fn prepare(root: PathBuf, watch: bool) -> Watching {
     let (tx, rx) = mpsc::channel();
-    let watcher_tx = tx.clone();
-    let thread = std::thread::Builder::new()
-        .name("broadsheet-reload".into())
-        .spawn(move || {
-            let mut watch = if watch {
-                match SiteWatch::new(&root, watcher_tx) {
-                    Ok(watch) => Some(watch),
-                    Err(error) => {
-                        warn!(
-                            "hot reload is off: cannot watch {}: {error}",
-                            root.display()
-                        );
-                        None
-                    }
-                }
-            } else {
+    let watch = if watch {
+        match SiteWatch::new(&root, tx.clone()) {
+            Ok(watch) => Some(watch),
+            Err(error) => {
+                warn!(
+                    "hot reload is off: cannot watch {}: {error}",
+                    root.display()
+                );
                 None
-            };
-            run(&root, &state, &rx, &mut watch, debounce);
-        })?;
-    Ok(Reloader {
+            }
+        }
+    } else {
+        None
+    };
+    Watching {
+        root,
         tx,
-        thread: Some(thread),
-    })
+        rx,
+        watch,
+    }
+}
+
+impl Watching {
+    /// Starts the reload thread, which rebuilds into `state`.
+    pub(crate) fn spawn(self, state: Arc<State>, debounce: Duration) -> std::io::Result<Reloader> {
+        let Watching {
+            root,
+            tx,
+            rx,
+            mut watch,
+        } = self;
+        let thread = std::thread::Builder::new()
+            .name("broadsheet-reload".into())
+            .spawn(move || run(&root, &state, &rx, &mut watch, debounce))?;
+        Ok(Reloader {
+            tx,
+            thread: Some(thread),
+        })
+    }
 }
 
 fn run(

@@ -69,6 +69,14 @@ impl Site {
 
     /// Starts a server for this site on 127.0.0.1, port 0.
     pub fn serve(&self, watch: bool) -> RunningServer {
+        // Server logs show with a failing test's output; RUST_LOG picks the level.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+            )
+            .with_writer(std::io::stderr)
+            .try_init();
         let options = ServeOptions {
             root: self.root().to_path_buf(),
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
