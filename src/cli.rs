@@ -155,6 +155,15 @@ fn run_check(root: &Path) -> ExitCode {
 /// Serves until `SIGINT` or `SIGTERM`; `SIGHUP` rebuilds. Prints one line
 /// `listening on http://ADDR`, then the URLs of the feeds, on stdout.
 fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
+    // Signal handlers go in before the address is printed: a script that
+    // reads the address and at once sends SIGTERM must get a clean exit.
+    let mut signals = match Signals::install() {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("error: cannot listen for signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let options = ServeOptions {
         root: root.to_path_buf(),
         bind: args.bind,
@@ -184,9 +193,7 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     }
     let _ = out.flush();
     drop(out);
-    if let Err(error) = wait_for_signals(&server) {
-        eprintln!("error: cannot listen for signals: {error}");
-    }
+    signals.wait(&server);
     tracing::info!("shutting down: finishing requests in flight");
     server.shutdown();
     server.join();
@@ -194,25 +201,55 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Returns on `SIGINT` or `SIGTERM`; reloads on each `SIGHUP`.
-fn wait_for_signals(server: &server::RunningServer) -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut hangup = signal(SignalKind::hangup())?;
-        let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut terminate = signal(SignalKind::terminate())?;
-        loop {
-            tokio::select! {
-                _ = hangup.recv() => {
-                    tracing::info!("SIGHUP: reloading");
-                    server.reload();
+/// `SIGHUP`, `SIGINT` and `SIGTERM`, caught from the moment of [`Signals::install`].
+struct Signals {
+    runtime: tokio::runtime::Runtime,
+    hangup: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (hangup, interrupt, terminate) = {
+            let _context = runtime.enter();
+            (
+                signal(SignalKind::hangup())?,
+                signal(SignalKind::interrupt())?,
+                signal(SignalKind::terminate())?,
+            )
+        };
+        Ok(Signals {
+            runtime,
+            hangup,
+            interrupt,
+            terminate,
+        })
+    }
+
+    /// Returns on `SIGINT` or `SIGTERM`; reloads `server` on each `SIGHUP`.
+    fn wait(&mut self, server: &server::RunningServer) {
+        let Signals {
+            runtime,
+            hangup,
+            interrupt,
+            terminate,
+        } = self;
+        runtime.block_on(async {
+            loop {
+                tokio::select! {
+                    _ = hangup.recv() => {
+                        tracing::info!("SIGHUP: reloading");
+                        server.reload();
+                    }
+                    _ = interrupt.recv() => return,
+                    _ = terminate.recv() => return,
                 }
-                _ = interrupt.recv() => return Ok(()),
-                _ = terminate.recv() => return Ok(()),
             }
-        }
-    })
+        });
+    }
 }
