@@ -258,3 +258,24 @@ async fn shutdown_finishes_the_request_in_flight() {
     assert_eq!(&whole[head_end..], &expected[..]);
     support::join_within(server, Duration::from_secs(10)).await;
 }
+
+#[test]
+fn a_port_in_use_is_an_error_not_shared() {
+    let site = Site::bundled("");
+    let first = site.serve(false);
+    let options = broadsheet::server::ServeOptions {
+        root: site.root().to_path_buf(),
+        bind: Some(first.local_addr()),
+        watch: false,
+    };
+    match broadsheet::server::start(options) {
+        Err(broadsheet::server::StartError::Bind { addr, source }) => {
+            assert_eq!(addr, first.local_addr());
+            assert_eq!(source.kind(), ErrorKind::AddrInUse);
+        }
+        other => panic!(
+            "a second server on {} started: {other:?}",
+            first.local_addr()
+        ),
+    }
+}

@@ -19,8 +19,8 @@
 //! responses such as `304`.) Sockets have `TCP_NODELAY`. Connections speak
 //! HTTP/1.1 with keep-alive, or HTTP/2 when the client opens with the HTTP/2
 //! preface (prior knowledge, `h2c`); `hyper_util`'s `auto` builder tells
-//! them apart. Caveat of `SO_REUSEPORT`: a second server started by the same
-//! user on the same address shares its port instead of failing to bind.
+//! them apart. Because `SO_REUSEPORT` would let a second server of the same
+//! user share a port silently, a port in use is first probed with a plain socket.
 //!
 //! Limits, from `[server]`:
 //! - `header_read_timeout`: a connection must send a whole request head
@@ -276,6 +276,15 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
 /// One listener per worker, all on the same address; with port 0, the port
 /// the first one got.
 fn bind_all(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::TcpListener>> {
+    if addr.port() != 0 {
+        // SO_REUSEPORT would let this server share a port that another
+        // process of the same user already listens on (say, a second
+        // broadsheet), splitting connections between the two. A plain socket
+        // cannot bind a port in use, so binding one first makes that an error.
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        probe.set_reuse_address(true)?;
+        probe.bind(&addr.into())?;
+    }
     let first = bind_one(addr)?;
     let addr = first.local_addr()?;
     let mut listeners = vec![first];
