@@ -22,6 +22,12 @@
 //! them apart. Because `SO_REUSEPORT` would let a second server of the same
 //! user share a port silently, a port in use is first probed with a plain socket.
 //!
+//! Access log: one `info` event per request under the target
+//! `broadsheet::access`, with `peer`, `method`, `path`, `status`, `bytes`
+//! (of the body sent), `micros` (time to answer, not to transmit) and
+//! `version`. `RUST_LOG` sets the level; `RUST_LOG=info,broadsheet::access=off`
+//! keeps the server's own messages and drops the access log (as a benchmark should).
+//!
 //! Limits, from `[server]`:
 //! - `header_read_timeout`: a connection must send a whole request head
 //!   within this time of opening or of its last response, or it is closed
