@@ -60,6 +60,16 @@ pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSite, Diagnosti
     loader::load(root, now).map(|site| build(&site))
 }
 
+/// Like [`build_dir`], reusing the articles that `cache` parsed in an earlier
+/// build and leaving this build's in it (see [`loader::ParseCache`]).
+pub fn build_dir_cached(
+    root: &Path,
+    now: DateTime<Utc>,
+    cache: &mut loader::ParseCache,
+) -> Result<BuiltSite, Diagnostics> {
+    loader::load_cached(root, now, cache).map(|site| build(&site))
+}
+
 /// Renders every output of `site`.
 pub fn build(site: &Site) -> BuiltSite {
     let mut built = BuiltSite {

@@ -73,19 +73,10 @@ pub fn main() -> ExitCode {
         None => run_serve(&cli.root, cli.serve),
         Some(Command::Serve(args)) => run_serve(&cli.root, args),
         Some(Command::Export { dir }) => {
-            let dir = dir.unwrap_or_else(|| display_root(&cli.root).join("public"));
+            let dir = dir.unwrap_or_else(|| crate::loader::display_root(&cli.root).join("public"));
             run_export(&cli.root, &dir)
         }
         Some(Command::Check) => run_check(&cli.root),
-    }
-}
-
-/// `.` is left out of printed paths, so messages read `public/`, not `./public`.
-fn display_root(root: &Path) -> PathBuf {
-    if root == Path::new(".") {
-        PathBuf::new()
-    } else {
-        root.to_path_buf()
     }
 }
 

@@ -131,8 +131,9 @@ pub fn load_cached(
     }
 }
 
-/// `.` is left out of printed paths, so errors read `content/a/b.md:3: …`.
-fn display_root(root: &Path) -> PathBuf {
+/// The site root as paths in messages start with it: `.` is left out, so
+/// they read `content/a/b.md:3: …` and `public/`, not `./content/…`.
+pub fn display_root(root: &Path) -> PathBuf {
     if root == Path::new(".") {
         PathBuf::new()
     } else {

@@ -30,7 +30,7 @@ fn disk_full_during_export_keeps_the_previous_export() {
 
     let script = r#"
         set -u
-        mount -t tmpfs -o size=600k tmpfs "$MNT" || exit 90
+        mount -t tmpfs -o size=4m tmpfs "$MNT" || exit 90
         "$BIN" --root "$SITE" export "$MNT/public" > "$OUT/first.out" 2>&1 || exit 91
         cp -a "$MNT/public" "$OUT/before"
         cp "$BIG" "$SITE/content/opinion/big.md"
@@ -49,7 +49,12 @@ fn disk_full_during_export_keeps_the_previous_export() {
         .env("RUST_LOG", "warn")
         .status()
         .expect("run unshare (util-linux)");
-    assert_eq!(status.code(), Some(0), "setting up the small disk failed");
+    let first = std::fs::read_to_string(out.join("first.out")).unwrap_or_default();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "setting up the small disk failed: {first}"
+    );
 
     let second_status = std::fs::read_to_string(out.join("second.status")).expect("status");
     assert_eq!(

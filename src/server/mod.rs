@@ -78,9 +78,10 @@ pub use handler::{respond, Body};
 pub use site::ServedSite;
 pub use state::{ReloadError, ReloadStatus, State};
 
-use crate::build::build_dir;
+use crate::build::build_dir_cached;
 use crate::config::{Config, ServerConfig};
 use crate::diagnostic::Diagnostics;
+use crate::loader::ParseCache;
 
 /// What to serve and how.
 #[derive(Debug, Clone)]
@@ -225,7 +226,10 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let started = Instant::now();
     // Watch before building, so that a change made during the build is seen.
     let watching = reload::prepare(options.root.clone(), options.watch);
-    let built = build_dir(&options.root, Utc::now()).map_err(StartError::Content)?;
+    // The parse cache goes to the reload thread, so a reload parses only what changed.
+    let mut parse_cache = ParseCache::default();
+    let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
+        .map_err(StartError::Content)?;
     let config = Config::from_file(&options.root.join("config.toml"))
         .map_err(|d| StartError::Content(d.into()))?;
     let config = config.server;
@@ -269,7 +273,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         threads.push(thread);
     }
     let debounce = Duration::from_millis(config.reload_debounce_ms);
-    let reloader = watching.spawn(state.clone(), debounce)?;
+    let reloader = watching.spawn(state.clone(), debounce, parse_cache)?;
     Ok(RunningServer {
         addr,
         state,

@@ -13,8 +13,10 @@
 //!   that no change overlapped is published.
 //! - A build with errors changes nothing served: every `path:line` error is
 //!   logged and kept for `/healthz` until a later build succeeds.
-//! - Representations of unchanged resources are reused from the served set,
-//!   so a reload compresses only what changed.
+//! - Articles whose file text is unchanged are not parsed again (the loader's
+//!   `ParseCache`, kept by this thread), and representations of unchanged
+//!   resources are reused from the served set, so a reload parses and
+//!   compresses only what changed.
 //! - Watches: the site directory itself, not recursively (for `config.toml`,
 //!   which editors replace by renaming, and for `content/` being removed and
 //!   created again), and `content/` recursively. Before each build, if
@@ -38,8 +40,9 @@ use tracing::{debug, error, info, warn};
 
 use super::site::ServedSite;
 use super::state::State;
-use crate::build::build_dir;
+use crate::build::build_dir_cached;
 use crate::config::Config;
+use crate::loader::ParseCache;
 
 /// Why the reload thread wakes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +119,12 @@ pub(crate) fn prepare(root: PathBuf, watch: bool) -> Watching {
 
 impl Watching {
     /// Starts the reload thread, which rebuilds into `state`.
-    pub(crate) fn spawn(self, state: Arc<State>, debounce: Duration) -> std::io::Result<Reloader> {
+    pub(crate) fn spawn(
+        self,
+        state: Arc<State>,
+        debounce: Duration,
+        mut cache: ParseCache,
+    ) -> std::io::Result<Reloader> {
         let Watching {
             root,
             tx,
@@ -125,7 +133,7 @@ impl Watching {
         } = self;
         let thread = std::thread::Builder::new()
             .name("broadsheet-reload".into())
-            .spawn(move || run(&root, &state, &rx, &mut watch, debounce))?;
+            .spawn(move || run(&root, &state, &rx, &mut watch, debounce, &mut cache))?;
         Ok(Reloader {
             tx,
             thread: Some(thread),
@@ -139,6 +147,7 @@ fn run(
     rx: &mpsc::Receiver<Trigger>,
     watch: &mut Option<SiteWatch>,
     debounce: Duration,
+    cache: &mut ParseCache,
 ) {
     loop {
         match rx.recv() {
@@ -153,7 +162,7 @@ fn run(
                 watch.follow_content_dir();
             }
             let started = Instant::now();
-            let outcome = rebuild(root, state);
+            let outcome = rebuild(root, state, cache);
             match rx.try_recv() {
                 Ok(Trigger::Stop) | Err(TryRecvError::Disconnected) => return,
                 Ok(_) => {
@@ -200,9 +209,10 @@ fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration) -> bool {
     }
 }
 
-/// Builds the site in `root`, reusing the representations of `state`'s site.
-fn rebuild(root: &Path, state: &State) -> Result<ServedSite, Vec<String>> {
-    let built = build_dir(root, Utc::now())
+/// Builds the site in `root`, reusing the articles parsed by earlier builds
+/// (`cache`) and the representations of `state`'s site.
+fn rebuild(root: &Path, state: &State, cache: &mut ParseCache) -> Result<ServedSite, Vec<String>> {
+    let built = build_dir_cached(root, Utc::now(), cache)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     // The build read the configuration already and found it valid; it is read
     // again only for the server's own settings, which the built set does not carry.
