@@ -121,6 +121,8 @@ report "# broadsheet benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 report "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' (with uncommitted changes in src/)')"
 report "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r)"
 report "storage: $STORAGE"
+# The machine is shared: other work running during the benchmark shows here.
+report "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- build
 say "building broadsheet (release)..."
@@ -445,4 +447,5 @@ if part memory; then
 fi
 
 report ""
+report "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 report "results: ${RESULTS_KEEP:-$OUT}"
