@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer};
@@ -77,6 +77,19 @@ pub struct ServerConfig {
     /// Milliseconds of quiet after a change to `content/` or `config.toml`
     /// before the site is rebuilt; every new change restarts the wait.
     pub reload_debounce_ms: u64,
+    /// Seconds a response may wait for the client to take more of it (no byte
+    /// accepted by the connection in that time) before the connection is
+    /// dropped: a client that stops reading cannot hold a place for ever.
+    pub send_timeout: Seconds,
+    /// Requests per second each client (IPv4 address, or IPv6 /64) may make
+    /// on average; more get `429 Too Many Requests` with `Retry-After`. A
+    /// `304` counts as a quarter of a request. `0` turns the limit off.
+    #[serde(deserialize_with = "requests_per_second")]
+    pub rate_limit: f64,
+    /// How many requests a client may make at once above `rate_limit` (the
+    /// size of its token bucket), so a reader fetching every feed after a
+    /// pause is not refused.
+    pub rate_burst: NonZeroU32,
 }
 
 impl Default for ServerConfig {
@@ -91,7 +104,22 @@ impl Default for ServerConfig {
             max_connections: 1024,
             shutdown_timeout: Seconds::from_secs(10),
             reload_debounce_ms: 100,
+            send_timeout: Seconds::from_secs(30),
+            rate_limit: 0.0,
+            rate_burst: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
         }
+    }
+}
+
+/// `rate_limit`: a finite number of requests per second, 0 (off) or more.
+fn requests_per_second<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    let rate = f64::deserialize(deserializer)?;
+    if rate.is_finite() && (0.0..=1_000_000.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{rate}` is not a number of requests per second between 0 (no limit) and 1000000"
+        )))
     }
 }
 
@@ -435,6 +463,35 @@ mod tests {
         let err = parse(&format!("{MINIMAL}[server]\nshutdown_timeout = 0\n")).unwrap_err();
         assert!(err.starts_with("config.toml:5: "), "{err}");
         assert!(err.contains("not a number of seconds"), "{err}");
+    }
+
+    #[test]
+    fn rate_limit_is_off_by_default_and_checked() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.server.rate_limit, 0.0);
+        assert_eq!(config.server.rate_burst.get(), 50);
+        assert_eq!(
+            config.server.send_timeout.duration(),
+            std::time::Duration::from_secs(30)
+        );
+        let config = parse(&format!(
+            "{MINIMAL}[server]\nrate_limit = 0.5\nrate_burst = 3\nsend_timeout = 2\n"
+        ))
+        .unwrap();
+        assert_eq!(config.server.rate_limit, 0.5);
+        assert_eq!(config.server.rate_burst.get(), 3);
+        let config = parse(&format!("{MINIMAL}[server]\nrate_limit = 4\n")).unwrap();
+        assert_eq!(config.server.rate_limit, 4.0);
+        for (line, expected) in [
+            ("rate_limit = -1", "not a number of requests per second"),
+            ("rate_limit = nan", "not a number of requests per second"),
+            ("rate_burst = 0", "nonzero"),
+            ("send_timeout = 0", "not a number of seconds"),
+        ] {
+            let err = parse(&format!("{MINIMAL}[server]\n{line}\n")).unwrap_err();
+            assert!(err.starts_with("config.toml:5: "), "{line}: {err}");
+            assert!(err.contains(expected), "{line}: {err}");
+        }
     }
 
     #[test]

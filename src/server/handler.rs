@@ -19,13 +19,26 @@
 //!   carries `Content-Length` except `304`, which has no content.
 //! - The query string is ignored for lookups: feed readers append cache
 //!   busters, and the same feed is the same bytes.
+//! - A request target longer than [`MAX_URI_BYTES`] is `414 URI Too Long`
+//!   (RFC 9110, section 15.5.15), whatever the method. RFC 9110 asks for at
+//!   least 8000 octets to be accepted, and no URL of a site is near that. A
+//!   request head larger than `[server] max_header_bytes` is refused by hyper
+//!   with `431` before any of it is parsed, even when the long part is the
+//!   target: the server stops reading at that size, before it can tell.
+//! - An HTTP/1.1 request without exactly one `Host` field is `400` (RFC
+//!   9112, section 3.2); HTTP/1.0 needs none, HTTP/2 carries `:authority`.
+//! - A client over the rate limit gets `429 Too Many Requests` with
+//!   `Retry-After` ([`too_many_requests`]; the limit itself is in
+//!   `rate_limit.rs`).
+//! - Other request fields are ignored: `Range` (every resource is small and
+//!   sent whole, `200`, without `Accept-Ranges`), `Expect`, cookies, bodies.
 
 use bytes::Bytes;
 use http::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED,
-    LOCATION, VARY,
+    ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HOST,
+    LAST_MODIFIED, LOCATION, RETRY_AFTER, VARY,
 };
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::Full;
 use percent_encoding::percent_decode_str;
 
@@ -38,10 +51,24 @@ use crate::encoding::Coding;
 /// The body of every response: bytes already in memory.
 pub type Body = Full<Bytes>;
 
+/// The longest request target served, in bytes; longer is `414`.
+pub const MAX_URI_BYTES: usize = 8000;
+
 /// Answers `request` from `state`.
 pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
     let method = request.method();
     let head = method == Method::HEAD;
+    if uri_len(request.uri()) > MAX_URI_BYTES {
+        return plain(StatusCode::URI_TOO_LONG, "URI too long\n", head);
+    }
+    if request.version() == Version::HTTP_11 && request.headers().get_all(HOST).iter().count() != 1
+    {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "bad request: one Host field is required\n",
+            head,
+        );
+    }
     if method != Method::GET && !head {
         let mut response = plain(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -110,6 +137,27 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
         *response.body_mut() = Full::new(chosen.body.clone());
     }
     response
+}
+
+/// `429 Too Many Requests`, to retry after `retry_after_secs` seconds.
+pub fn too_many_requests(retry_after_secs: u64, method: &Method) -> Response<Body> {
+    let mut response = plain(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many requests\n",
+        method == Method::HEAD,
+    );
+    let headers = response.headers_mut();
+    headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The length of the request target as sent: the path and query, plus the
+/// authority for an absolute URI.
+fn uri_len(uri: &http::Uri) -> usize {
+    let authority = uri.authority().map_or(0, |a| a.as_str().len());
+    let path = uri.path_and_query().map_or(0, |p| p.as_str().len());
+    authority + path
 }
 
 /// `/opinion` to `/opinion/`, when `/opinion/` is served.
@@ -205,7 +253,10 @@ mod tests {
         path: &str,
         fields: &[(&'static str, &'static str)],
     ) -> Response<Body> {
-        let mut request = Request::builder().method(method).uri(path);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "x");
         for (name, value) in fields {
             request = request.header(*name, *value);
         }
@@ -338,6 +389,57 @@ mod tests {
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
             assert_eq!(body(response), "not found\n");
         }
+    }
+
+    #[test]
+    fn over_long_uri_is_414() {
+        let state = state();
+        let long = format!("/{}", "a".repeat(MAX_URI_BYTES));
+        let response = get(&state, Method::GET, &long, &[]);
+        assert_eq!(response.status(), StatusCode::URI_TOO_LONG);
+        let at_limit = format!("/{}", "a".repeat(MAX_URI_BYTES - 1));
+        let response = get(&state, Method::GET, &at_limit, &[]);
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn http_1_1_needs_one_host() {
+        let state = state();
+        let request = Request::builder().uri("/rss.xml").body(()).unwrap();
+        assert_eq!(respond(&state, &request).status(), StatusCode::BAD_REQUEST);
+        let request = Request::builder()
+            .uri("/rss.xml")
+            .version(Version::HTTP_10)
+            .body(())
+            .unwrap();
+        assert_eq!(respond(&state, &request).status(), StatusCode::OK);
+        let request = Request::builder()
+            .uri("/rss.xml")
+            .version(Version::HTTP_2)
+            .body(())
+            .unwrap();
+        assert_eq!(respond(&state, &request).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn too_many_requests_has_retry_after_and_a_length() {
+        let response = too_many_requests(7, &Method::GET);
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&response, "retry-after"), "7");
+        assert_eq!(header(&response, "content-length"), "18");
+        assert_eq!(body(response), "too many requests\n");
+        let head = too_many_requests(7, &Method::HEAD);
+        assert_eq!(header(&head, "content-length"), "18");
+        assert!(body(head).is_empty());
+    }
+
+    #[test]
+    fn range_is_ignored_and_the_whole_resource_sent() {
+        let state = state();
+        let response = get(&state, Method::GET, "/rss.xml", &[("range", "bytes=0-9")]);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "accept-ranges"), "");
+        assert_eq!(body(response).len(), 18 * 40);
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! never compresses: it looks bytes up ([`site::ServedSite`]). A request sees
 //! one whole built set, old or new, never a mix ([`state::State`]).
 //!
+//! No path from a request is ever read on disk: the decoded path is only a
+//! key into the in-memory set, never joined to a directory, so `..`, `%2e%2e`,
+//! `//etc/passwd` or a NUL byte can only miss (`404`). Path traversal is
+//! impossible by construction, not prevented by a filter; the tests that try
+//! it (`tests/server.rs`, `tests/hostile_http.rs`) stay to keep it so.
+//!
 //! Threads: one worker per core (`[server] workers`), each running its own
 //! single-threaded tokio runtime with its own listening socket, all bound to
 //! the same address with `SO_REUSEPORT`, so the kernel spreads connections
@@ -37,7 +43,14 @@
 //!   since its latest one is closed gracefully (a response being written is
 //!   finished first; HTTP/2 gets a GOAWAY). One timer per connection, re-armed
 //!   only when it fires, so requests themselves only store a time stamp.
-//! - `max_header_bytes`: a larger request head gets `431`.
+//! - `max_header_bytes`: a larger request head gets `431`; so does a head of
+//!   more than 100 fields (hyper's cap), whatever their size. A request
+//!   target over [`handler::MAX_URI_BYTES`] that fits gets `414`.
+//! - `send_timeout`: a response that the client takes nothing of for this
+//!   long is abandoned and its connection dropped ([`send_timeout`]).
+//! - `rate_limit`, `rate_burst`: off by default; a per-client token bucket,
+//!   `429` with `Retry-After` beyond it, a `304` costing a quarter of a
+//!   request ([`rate_limit`]).
 //! - `max_connections`: one semaphore across workers; at the cap, each worker
 //!   holds at most one accepted connection until a place frees, and the rest
 //!   wait in the kernel's accept backlog. Nothing is refused or dropped.
@@ -49,7 +62,9 @@ mod conditional;
 pub mod handler;
 mod health;
 mod negotiate;
+mod rate_limit;
 mod reload;
+mod send_timeout;
 pub mod site;
 pub mod state;
 
@@ -82,6 +97,8 @@ use crate::build::build_dir_cached;
 use crate::config::{Config, ServerConfig};
 use crate::diagnostic::Diagnostics;
 use crate::loader::ParseCache;
+use rate_limit::{Admission, Client, RateLimiter};
+use send_timeout::SendTimeout;
 
 /// What to serve and how.
 #[derive(Debug, Clone)]
@@ -203,6 +220,7 @@ struct Limits {
     keep_alive_timeout: Duration,
     max_header_bytes: usize,
     shutdown_timeout: Duration,
+    send_timeout: Duration,
 }
 
 impl From<&ServerConfig> for Limits {
@@ -213,6 +231,7 @@ impl From<&ServerConfig> for Limits {
             // hyper does not accept a read buffer under 8 KiB.
             max_header_bytes: config.max_header_bytes.max(8192),
             shutdown_timeout: config.shutdown_timeout.duration(),
+            send_timeout: config.send_timeout.duration(),
         }
     }
 }
@@ -256,6 +275,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let (shutdown, shutdown_rx) = watch::channel(false);
     let limits = Limits::from(&config);
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let limiter = RateLimiter::new(config.rate_limit, config.rate_burst.get()).map(Arc::new);
     let mut threads = Vec::with_capacity(workers);
     for (i, listener) in listeners.into_iter().enumerate() {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -265,6 +285,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
             state: state.clone(),
             limits: limits.clone(),
             permits: permits.clone(),
+            limiter: limiter.clone(),
             shutdown: shutdown_rx.clone(),
         };
         let thread = std::thread::Builder::new()
@@ -320,6 +341,7 @@ struct Worker {
     state: Arc<State>,
     limits: Limits,
     permits: Arc<Semaphore>,
+    limiter: Option<Arc<RateLimiter>>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -370,6 +392,7 @@ impl Worker {
                 state: self.state.clone(),
                 limits: self.limits.clone(),
                 builder: builder.clone(),
+                limiter: self.limiter.clone(),
                 shutdown: self.shutdown.clone(),
                 _permit: permit,
                 _open: open_tx.clone(),
@@ -428,6 +451,7 @@ struct Connection {
     state: Arc<State>,
     limits: Limits,
     builder: Arc<auto::Builder<TokioExecutor>>,
+    limiter: Option<Arc<RateLimiter>>,
     shutdown: watch::Receiver<bool>,
     /// A place under `max_connections`, given back on drop.
     _permit: OwnedSemaphorePermit,
@@ -446,14 +470,17 @@ impl Connection {
         let last_request = Arc::new(AtomicU64::new(0));
         let service = {
             let state = self.state.clone();
+            let limiter = self.limiter.clone();
             let last_request = last_request.clone();
             service_fn(move |request: Request<Incoming>| {
                 let since_open =
                     u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
                 last_request.store(since_open + 1, Ordering::Relaxed);
-                std::future::ready(Ok::<_, Infallible>(answer(&state, &request, peer)))
+                let response = answer(&state, limiter.as_deref(), &request, peer);
+                std::future::ready(Ok::<_, Infallible>(response))
             })
         };
+        let stream = SendTimeout::new(stream, self.limits.send_timeout);
         let connection = self.builder.serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);
         // The timer never sleeps past the earliest time the connection could
@@ -507,10 +534,32 @@ impl Connection {
     }
 }
 
-/// Answers one request and writes its access-log line.
-fn answer(state: &State, request: &Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// Answers one request, within the rate limit if there is one, and writes
+/// its access-log line.
+fn answer(
+    state: &State,
+    limiter: Option<&RateLimiter>,
+    request: &Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let started = Instant::now();
-    let response = respond(state, request);
+    let response = match limiter {
+        None => respond(state, request),
+        Some(limiter) => {
+            let client = Client::from(peer.ip());
+            match limiter.admit(client, started) {
+                Admission::Admit => {
+                    let response = respond(state, request);
+                    let not_modified = response.status() == http::StatusCode::NOT_MODIFIED;
+                    limiter.charge(client, not_modified, started);
+                    response
+                }
+                Admission::Refuse { retry_after_secs } => {
+                    handler::too_many_requests(retry_after_secs, request.method())
+                }
+            }
+        }
+    };
     info!(
         target: "broadsheet::access",
         %peer,
