@@ -48,6 +48,10 @@
 //!   target over [`handler::MAX_URI_BYTES`] that fits gets `414`.
 //! - `send_timeout`: a response that the client takes nothing of for this
 //!   long is abandoned and its connection dropped ([`send_timeout`]).
+//! - Closing: a connection that ends (any way) is closed with a lingering
+//!   close of at most [`linger::LINGER`], so a client that sent more than was
+//!   read (pipelined requests at shutdown, a refused body) still gets the end
+//!   of its last response rather than a reset ([`linger`]).
 //! - `rate_limit`, `rate_burst`: off by default; a per-client token bucket,
 //!   `429` with `Retry-After` beyond it, a `304` costing a quarter of a
 //!   request ([`rate_limit`]).
@@ -61,6 +65,7 @@
 mod conditional;
 pub mod handler;
 mod health;
+mod linger;
 mod negotiate;
 mod rate_limit;
 mod reload;
@@ -98,7 +103,7 @@ use crate::config::{Config, ServerConfig};
 use crate::diagnostic::Diagnostics;
 use crate::loader::ParseCache;
 use rate_limit::{Admission, Client, RateLimiter};
-use send_timeout::SendTimeout;
+use send_timeout::{Returned, SendTimeout};
 
 /// What to serve and how.
 #[derive(Debug, Clone)]
@@ -480,56 +485,64 @@ impl Connection {
                 std::future::ready(Ok::<_, Infallible>(response))
             })
         };
-        let stream = SendTimeout::new(stream, self.limits.send_timeout);
-        let connection = self.builder.serve_connection(TokioIo::new(stream), service);
-        tokio::pin!(connection);
-        // The timer never sleeps past the earliest time the connection could
-        // become idle for too long; a request only stores its time stamp.
-        let first_check = self
-            .limits
-            .header_read_timeout
-            .min(self.limits.keep_alive_timeout);
-        let idle_check = tokio::time::sleep_until(opened + first_check);
-        tokio::pin!(idle_check);
-        let mut closing = false;
-        loop {
-            tokio::select! {
-                biased;
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        debug!(%peer, "connection ended: {error}");
+        let returned = Returned::default();
+        let stream = SendTimeout::new(stream, self.limits.send_timeout, returned.clone());
+        {
+            let connection = self.builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            // The timer never sleeps past the earliest time the connection could
+            // become idle for too long; a request only stores its time stamp.
+            let first_check = self
+                .limits
+                .header_read_timeout
+                .min(self.limits.keep_alive_timeout);
+            let idle_check = tokio::time::sleep_until(opened + first_check);
+            tokio::pin!(idle_check);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    biased;
+                    result = connection.as_mut() => {
+                        if let Err(error) = result {
+                            debug!(%peer, "connection ended: {error}");
+                        }
+                        break;
                     }
-                    break;
-                }
-                _ = self.shutdown.wait_for(|stop| *stop), if !closing => {
-                    connection.as_mut().graceful_shutdown();
-                    closing = true;
-                }
-                _ = &mut idle_check, if !closing => {
-                    // Until the first request, the client has the header read
-                    // timeout to send one; after it, the keep-alive timeout
-                    // from the latest request.
-                    let now = tokio::time::Instant::now();
-                    let (deadline, next_check) = match last_request.load(Ordering::Relaxed) {
-                        0 => {
-                            let deadline = opened + self.limits.header_read_timeout;
-                            // A first request may come meanwhile and start the shorter clock.
-                            (deadline, deadline.min(now + self.limits.keep_alive_timeout))
-                        }
-                        n => {
-                            let deadline = opened + Duration::from_millis(n - 1) + self.limits.keep_alive_timeout;
-                            (deadline, deadline)
-                        }
-                    };
-                    if now >= deadline {
-                        debug!(%peer, "closing idle connection");
+                    _ = self.shutdown.wait_for(|stop| *stop), if !closing => {
                         connection.as_mut().graceful_shutdown();
                         closing = true;
-                    } else {
-                        idle_check.as_mut().reset(next_check);
+                    }
+                    _ = &mut idle_check, if !closing => {
+                        // Until the first request, the client has the header read
+                        // timeout to send one; after it, the keep-alive timeout
+                        // from the latest request.
+                        let now = tokio::time::Instant::now();
+                        let (deadline, next_check) = match last_request.load(Ordering::Relaxed) {
+                            0 => {
+                                let deadline = opened + self.limits.header_read_timeout;
+                                // A first request may come meanwhile and start the shorter clock.
+                                (deadline, deadline.min(now + self.limits.keep_alive_timeout))
+                            }
+                            n => {
+                                let deadline = opened + Duration::from_millis(n - 1) + self.limits.keep_alive_timeout;
+                                (deadline, deadline)
+                            }
+                        };
+                        if now >= deadline {
+                            debug!(%peer, "closing idle connection");
+                            connection.as_mut().graceful_shutdown();
+                            closing = true;
+                        } else {
+                            idle_check.as_mut().reset(next_check);
+                        }
                     }
                 }
             }
+        }
+        // The connection is gone and its socket came back: close it without
+        // losing the end of the last response ([`linger`]).
+        if let Some(stream) = returned.take() {
+            linger::close(stream, linger::LINGER).await;
         }
     }
 }

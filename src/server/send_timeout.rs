@@ -14,10 +14,15 @@
 //! futures, and hyper has no write timeout), so it is a thin wrapper around
 //! the socket: every write that the socket cannot take at once arms one
 //! reusable timer, every write it takes disarms it.
+//!
+//! When hyper is done with the connection and drops the wrapper, the socket
+//! is not closed but handed back ([`Returned`]), for the lingering close in
+//! `linger.rs`.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,7 +33,9 @@ use tokio::time::{Instant, Sleep};
 /// A TCP stream whose writes fail with `TimedOut` after `timeout` without progress.
 #[derive(Debug)]
 pub(crate) struct SendTimeout {
-    stream: TcpStream,
+    /// Always `Some` until dropped, when it goes to `returned`.
+    stream: Option<TcpStream>,
+    returned: Returned,
     timeout: Duration,
     /// Allocated at the first stall and reused after.
     timer: Option<Pin<Box<Sleep>>>,
@@ -36,14 +43,42 @@ pub(crate) struct SendTimeout {
     armed: bool,
 }
 
+/// Where a [`SendTimeout`] puts its socket when dropped.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Returned(Arc<Mutex<Option<TcpStream>>>);
+
+impl Returned {
+    /// The socket, once the wrapper is dropped.
+    pub(crate) fn take(&self) -> Option<TcpStream> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+impl Drop for SendTimeout {
+    fn drop(&mut self) {
+        let mut slot = self.returned.0.lock().unwrap_or_else(|e| e.into_inner());
+        *slot = self.stream.take();
+    }
+}
+
 impl SendTimeout {
-    pub(crate) fn new(stream: TcpStream, timeout: Duration) -> SendTimeout {
+    /// Wraps `stream`; when dropped, it hands the stream to `returned`.
+    pub(crate) fn new(stream: TcpStream, timeout: Duration, returned: Returned) -> SendTimeout {
         SendTimeout {
-            stream,
+            stream: Some(stream),
+            returned,
             timeout,
             timer: None,
             armed: false,
         }
+    }
+
+    fn stream(&mut self) -> Pin<&mut TcpStream> {
+        Pin::new(
+            self.stream
+                .as_mut()
+                .expect("the stream is only taken when dropped"),
+        )
     }
 
     /// Records the outcome of a write: progress disarms the timer, a stall
@@ -84,7 +119,7 @@ impl AsyncRead for SendTimeout {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        self.get_mut().stream().poll_read(cx, buf)
     }
 }
 
@@ -95,7 +130,7 @@ impl AsyncWrite for SendTimeout {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
+        let polled = this.stream().poll_write(cx, buf);
         this.check(cx, polled)
     }
 
@@ -105,23 +140,25 @@ impl AsyncWrite for SendTimeout {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        let polled = this.stream().poll_write_vectored(cx, bufs);
         this.check(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        self.stream
+            .as_ref()
+            .is_some_and(TcpStream::is_write_vectored)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.stream).poll_flush(cx);
+        let polled = this.stream().poll_flush(cx);
         this.check(cx, polled)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.stream).poll_shutdown(cx);
+        let polled = this.stream().poll_shutdown(cx);
         this.check(cx, polled)
     }
 }
@@ -145,7 +182,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_stops_reading_times_out() {
         let (server, _client) = pair().await;
-        let mut stream = SendTimeout::new(server, Duration::from_millis(200));
+        let mut stream = SendTimeout::new(server, Duration::from_millis(200), Returned::default());
         let chunk = vec![b'x'; 64 * 1024];
         let started = std::time::Instant::now();
         let error = loop {
@@ -170,7 +207,7 @@ mod tests {
         socket2::SockRef::from(&client)
             .set_recv_buffer_size(64 * 1024)
             .unwrap();
-        let mut stream = SendTimeout::new(server, Duration::from_millis(200));
+        let mut stream = SendTimeout::new(server, Duration::from_millis(200), Returned::default());
         let total = 4 * 1024 * 1024;
         let started = std::time::Instant::now();
         let reader = tokio::spawn(async move {

@@ -1,0 +1,346 @@
+//! Property tests of the loader and the build: arbitrary bytes and
+//! arbitrary TOML-ish front matter (random keys and values, `+++` lines in
+//! random places, random Unicode, CRLF, byte order marks) written to a
+//! temporary site directory and built with `broadsheet::build::build_dir`.
+//!
+//! Whatever the files hold, the build never panics, and it either succeeds
+//! with outputs free of characters XML forbids and feeds that parse, or fails
+//! with errors that each read `path:line: message`, where the path is one of
+//! the site's files (or folders) and the line lies within that file (at most
+//! one past its last line).
+//!
+//! `cargo test` runs 256 cases of each property; a longer run:
+//! `PROPTEST_CASES=20000 cargo test --release --test fuzz_loader`.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use broadsheet::build::build_dir;
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+const CONFIG: &str = "title = \"Fuzz Times\"\n\
+base_url = \"https://fuzz.example.org/\"\n\
+tag_authority = \"fuzz.example.org\"\n";
+
+const SECTION_INDEX: &str = "+++\ntitle = \"News\"\n+++\n";
+
+/// Text that stresses parsers: quotes, escapes, fences, markup, controls,
+/// right-to-left marks, astral characters, non-characters.
+fn nasty_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("\"".to_string()),
+        Just("\\".to_string()),
+        Just("\\u0000".to_string()),
+        Just("\\uD800".to_string()),
+        Just("'''".to_string()),
+        Just("\"\"\"".to_string()),
+        Just("+++".to_string()),
+        Just("]]>".to_string()),
+        Just("<script>alert(1)</script>".to_string()),
+        Just("--".to_string()),
+        Just("&amp;&#0;&#x1;".to_string()),
+        Just("\u{200f}\u{202e}".to_string()),
+        Just("\u{feff}".to_string()),
+        Just("\u{fffe}\u{ffff}".to_string()),
+        Just("\u{1}\u{7f}\u{85}".to_string()),
+        Just("\r".to_string()),
+        Just("\n".to_string()),
+        Just("\t".to_string()),
+        Just("😀𝔘".to_string()),
+        "[a-z ]{0,12}",
+        any::<char>().prop_map(String::from),
+    ];
+    prop::collection::vec(piece, 0..6).prop_map(|pieces| pieces.concat())
+}
+
+/// A TOML value, valid or not.
+fn value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        nasty_text().prop_map(|t| format!("\"{t}\"")),
+        nasty_text().prop_map(|t| format!("'{t}'")),
+        nasty_text().prop_map(|t| format!("\"\"\"{t}\"\"\"")),
+        Just("\"2024-05-20T08:00:00+08:00\"".to_string()),
+        Just("2024-05-20T08:00:00+08:00".to_string()),
+        Just("2024-05-20T08:00:00Z".to_string()),
+        Just("2024-05-20".to_string()),
+        Just("2024-05-20T08:00:00".to_string()),
+        Just("08:00:00".to_string()),
+        Just("\"20 May 2024\"".to_string()),
+        Just("2024-13-45".to_string()),
+        Just("\"9999-12-31T23:59:59-23:59\"".to_string()),
+        Just("\"0000-01-01\"".to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(|n| n.to_string()),
+        Just("inf".to_string()),
+        Just("nan".to_string()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        Just("\"unterminated".to_string()),
+        Just(String::new()),
+        "[^\n]{0,16}",
+    ];
+    leaf.prop_recursive(2, 8, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
+            prop::collection::vec(
+                (prop_oneof![Just("name"), Just("role"), Just("x")], inner),
+                0..3
+            )
+            .prop_map(|fields| {
+                let fields: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                format!("{{ {} }}", fields.join(", "))
+            }),
+        ]
+    })
+}
+
+/// A key: one the loader knows, a near miss, or anything.
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop_oneof![
+            Just("title"),
+            Just("date"),
+            Just("updated"),
+            Just("authors"),
+            Just("description"),
+            Just("tags"),
+            Just("draft"),
+            Just("slug"),
+            Just("limit"),
+        ]
+        .prop_map(String::from),
+        1 => Just("tittle".to_string()),
+        1 => "[a-z_]{1,8}",
+        1 => nasty_text().prop_map(|t| format!("\"{}\"", t.replace(['"', '\\'], ""))),
+        1 => nasty_text(),
+    ]
+}
+
+/// One line of front matter, or of what should have been front matter.
+fn line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => (key(), value()).prop_map(|(k, v)| format!("{k} = {v}")),
+        1 => Just("+++".to_string()),
+        1 => Just("+++  ".to_string()),
+        1 => Just(" +++".to_string()),
+        1 => Just("[extra]".to_string()),
+        1 => Just("[[authors]]".to_string()),
+        1 => Just("# a comment".to_string()),
+        1 => Just(String::new()),
+        1 => nasty_text(),
+    ]
+}
+
+/// A whole content file as text: maybe a byte order mark, maybe an opening
+/// fence, front matter lines, maybe a closing fence, a body; LF or CRLF.
+fn article_text() -> impl Strategy<Value = String> {
+    (
+        any::<bool>(),
+        prop::option::weighted(0.9, Just("+++")),
+        prop::collection::vec(line(), 0..10),
+        prop::option::weighted(0.8, Just("+++")),
+        nasty_text(),
+        any::<bool>(),
+    )
+        .prop_map(|(bom, open, lines, close, body, crlf)| {
+            let mut all = Vec::new();
+            all.extend(open.map(String::from));
+            all.extend(lines);
+            all.extend(close.map(String::from));
+            all.push(body);
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let text = all.join(eol);
+            if bom {
+                format!("\u{feff}{text}")
+            } else {
+                text
+            }
+        })
+}
+
+/// The bytes of a content file: generated text, or bytes of any kind.
+fn file_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        6 => article_text().prop_map(String::into_bytes),
+        1 => prop::collection::vec(any::<u8>(), 0..512),
+        1 => (article_text(), prop::collection::vec(any::<u8>(), 1..8), any::<prop::sample::Index>())
+            .prop_map(|(text, junk, at)| {
+                // Valid text with a few raw bytes spliced in.
+                let mut bytes = text.into_bytes();
+                let at = at.index(bytes.len() + 1);
+                bytes.splice(at..at, junk);
+                bytes
+            }),
+    ]
+}
+
+/// A file name for an article: a good slug, a bad one, or odd.
+fn article_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "[a-z0-9_-]{1,8}".prop_map(|s| format!("{s}.md")),
+        1 => Just("Bad Name.md".to_string()),
+        1 => Just("ünï.md".to_string()),
+        1 => Just("-x.md".to_string()),
+        1 => Just(".hidden.md".to_string()),
+        1 => Just("notes.txt".to_string()),
+    ]
+}
+
+/// A site: the config, the section's `_index.md`, and articles by file name.
+#[derive(Debug, Clone)]
+struct Site {
+    config: Vec<u8>,
+    index: Vec<u8>,
+    articles: BTreeMap<String, Vec<u8>>,
+}
+
+fn site() -> impl Strategy<Value = Site> {
+    let config = prop_oneof![
+        6 => Just(CONFIG.as_bytes().to_vec()),
+        1 => prop::collection::vec(line(), 0..6).prop_map(|lines| {
+            format!("{CONFIG}{}\n", lines.join("\n")).into_bytes()
+        }),
+        1 => file_bytes(),
+    ];
+    let index = prop_oneof![
+        6 => Just(SECTION_INDEX.as_bytes().to_vec()),
+        2 => file_bytes(),
+    ];
+    let articles = prop::collection::btree_map(article_name(), file_bytes(), 1..4);
+    (config, index, articles).prop_map(|(config, index, articles)| Site {
+        config,
+        index,
+        articles,
+    })
+}
+
+/// Writes `site` under `root`; returns every file written, with its bytes.
+fn write(root: &Path, site: &Site) -> BTreeMap<PathBuf, Vec<u8>> {
+    let section = root.join("content").join("news");
+    fs::create_dir_all(&section).unwrap();
+    let mut files = BTreeMap::new();
+    files.insert(root.join("config.toml"), site.config.clone());
+    files.insert(section.join("_index.md"), site.index.clone());
+    for (name, bytes) in &site.articles {
+        files.insert(section.join(name), bytes.clone());
+    }
+    for (path, bytes) in &files {
+        fs::write(path, bytes).unwrap();
+    }
+    files
+}
+
+/// True for characters XML 1.0 allows (and does not discourage as controls).
+fn xml_char(c: char) -> bool {
+    match c {
+        '\t' | '\n' | '\r' => true,
+        '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' => false,
+        _ => true,
+    }
+}
+
+/// Builds `site` and checks the property; `Err` says what broke.
+fn check(site: &Site) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let files = write(root, site);
+    let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+    match build_dir(root, now) {
+        Ok(built) => {
+            for (path, resource) in &built.resources {
+                let text = std::str::from_utf8(&resource.body)
+                    .map_err(|e| TestCaseError::fail(format!("{path}: not UTF-8: {e}")))?;
+                if let Some(c) = text.chars().find(|&c| !xml_char(c)) {
+                    return Err(TestCaseError::fail(format!(
+                        "{path}: U+{:04X} reached an output",
+                        c as u32
+                    )));
+                }
+                if !resource.content_type.starts_with("text/html")
+                    && !resource.content_type.starts_with("text/x-opml")
+                {
+                    feed_rs::parser::parse(&resource.body[..]).map_err(|e| {
+                        TestCaseError::fail(format!("{path}: feed does not parse: {e}"))
+                    })?;
+                }
+            }
+        }
+        Err(diagnostics) => {
+            prop_assert!(!diagnostics.is_empty(), "an error with no diagnostic");
+            let folders = [root.join("content"), root.join("content").join("news")];
+            for diagnostic in diagnostics.iter() {
+                let shown = diagnostic.to_string();
+                prop_assert_eq!(
+                    &shown,
+                    &format!(
+                        "{}:{}: {}",
+                        diagnostic.path.display(),
+                        diagnostic.line,
+                        diagnostic.message
+                    )
+                );
+                prop_assert!(
+                    !diagnostic.message.trim().is_empty(),
+                    "empty message: {}",
+                    shown
+                );
+                prop_assert!(
+                    !diagnostic.message.contains('\n'),
+                    "a message on more than one line: {:?}",
+                    shown
+                );
+                prop_assert!(diagnostic.line >= 1, "line 0: {}", shown);
+                let last_line = match files.get(&diagnostic.path) {
+                    Some(bytes) => bytes.iter().filter(|&&b| b == b'\n').count() + 1,
+                    None if folders.contains(&diagnostic.path) => 1,
+                    None => {
+                        return Err(TestCaseError::fail(format!(
+                            "names a path that is not a file of the site: {shown}"
+                        )))
+                    }
+                };
+                prop_assert!(
+                    diagnostic.line <= last_line + 1,
+                    "line {} of a file of {} lines: {}",
+                    diagnostic.line,
+                    last_line,
+                    shown
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn config() -> ProptestConfig {
+    // The default reads PROPTEST_CASES (256 when unset); failures are kept
+    // beside this file, in proptest-regressions/, to be replayed first.
+    ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn any_site_builds_or_fails_with_path_line_errors(site in site()) {
+        check(&site)?;
+    }
+
+    #[test]
+    fn any_bytes_as_an_article_build_or_fail_with_path_line_errors(
+        bytes in prop::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        let site = Site {
+            config: CONFIG.as_bytes().to_vec(),
+            index: SECTION_INDEX.as_bytes().to_vec(),
+            articles: BTreeMap::from([("fuzzed.md".to_string(), bytes)]),
+        };
+        check(&site)?;
+    }
+}
