@@ -248,3 +248,236 @@ async fn new_article_in_a_new_section_is_picked_up() {
     fs::write(section.join("first.md"), article).unwrap();
     served_with(&server, "/letters/rss.xml", "Letter: ").await;
 }
+
+/// The identity bytes of every resource a fresh build of the site gives,
+/// compared with what the server serves; `None` while they differ.
+async fn serves_a_fresh_build(server: &RunningServer, site: &Site) -> Option<()> {
+    let built = broadsheet::build::build_dir(site.root(), chrono::Utc::now()).ok()?;
+    for (path, resource) in &built.resources {
+        let response = client().get(url(server, path)).send().await.ok()?;
+        if response.status() != 200 || response.bytes().await.ok()? != resource.body {
+            return None;
+        }
+    }
+    // And nothing of an older set is left over.
+    let opml = client()
+        .get(url(server, "/feeds.opml"))
+        .send()
+        .await
+        .ok()?
+        .bytes()
+        .await
+        .ok()?;
+    (opml == built.resources["/feeds.opml"].body).then_some(())
+}
+
+#[tokio::test]
+async fn articles_deleted_renamed_and_half_written_while_reloads_run() {
+    let site = Site::bundled("reload_debounce_ms = 20");
+    let server = site.serve(true);
+    let paths: Vec<String> = [
+        "content/comment/us-curbs-on-ai-models.md",
+        "content/hi-tech/future-air-taxi-unveiled.md",
+        "content/overseas-echoes/intelligent-manufacturing-envoys.md",
+        ARTICLE,
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
+    let originals: Vec<String> = paths.iter().map(|p| site.read(p)).collect();
+
+    // A poller reads every feed throughout: each answer is a 200 with a
+    // feed that parses, old or new, never a broken one.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let stop = stop.clone();
+        let base = url(&server, "");
+        tokio::spawn(async move {
+            let mut polls = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for feed in ["/rss.xml", "/atom.xml", "/feed.json", "/hi-tech/rss.xml"] {
+                    let response = client().get(format!("{base}{feed}")).send().await.unwrap();
+                    assert_eq!(response.status(), 200, "{feed}");
+                    let body = response.bytes().await.unwrap();
+                    feed_rs::parser::parse(&body[..])
+                        .unwrap_or_else(|e| panic!("{feed} does not parse: {e}"));
+                    polls += 1;
+                }
+            }
+            polls
+        })
+    };
+
+    // Changes at uneven, short intervals, so that some land while a
+    // reload is reading the files: deletions, renames, half-written files.
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    for step in 0..60 {
+        let i = next(paths.len() as u64) as usize;
+        let path = site.path(&paths[i]);
+        match next(4) {
+            0 => {
+                let _ = fs::remove_file(&path);
+            }
+            1 => {
+                let moved = path.with_file_name(format!("renamed-{step}.md"));
+                let _ = fs::rename(&path, &moved);
+                tokio::time::sleep(Duration::from_millis(next(40))).await;
+                let _ = fs::rename(&moved, &path);
+            }
+            2 => {
+                // Truncate, write half, pause, write the rest: a slow save.
+                let text = &originals[i];
+                let cut = text.len() * (1 + next(3) as usize) / 4;
+                let cut = (0..=cut).rev().find(|&c| text.is_char_boundary(c)).unwrap();
+                let mut file = fs::File::create(&path).unwrap();
+                file.write_all(&text.as_bytes()[..cut]).unwrap();
+                file.flush().unwrap();
+                tokio::time::sleep(Duration::from_millis(next(60))).await;
+                file.write_all(&text.as_bytes()[cut..]).unwrap();
+            }
+            _ => fs::write(
+                &path,
+                format!("{}\nStep {step}.\n", originals[i].trim_end()),
+            )
+            .unwrap(),
+        }
+        tokio::time::sleep(Duration::from_millis(next(50))).await;
+        if step % 3 == 0 && !path.exists() {
+            fs::write(&path, &originals[i]).unwrap();
+        }
+    }
+    // The last state: every article back, two of them edited.
+    for (i, path) in paths.iter().enumerate() {
+        fs::write(site.path(path), &originals[i]).unwrap();
+    }
+    site.write(
+        &paths[0],
+        &format!("{}\nThe final word.\n", originals[0].trim_end()),
+    );
+    fs::remove_file(site.path(&paths[1])).unwrap();
+
+    eventually(
+        RELOAD,
+        "the server to serve a fresh build of the final content",
+        || serves_a_fresh_build(&server, &site),
+    )
+    .await;
+    let report = health(&server).await;
+    assert_eq!(report["status"], "ok", "{report}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let polls = poller.await.expect("every poll was a whole feed");
+    assert!(polls > 0);
+    let gone = client()
+        .get(url(&server, "/hi-tech/future-air-taxi-unveiled/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404, "a deleted article is no longer served");
+}
+
+#[tokio::test]
+async fn half_written_article_left_in_place_keeps_the_last_good_set() {
+    let site = Site::bundled("");
+    let server = site.serve(true);
+    let (page_tag, page) = fetch(&server, ARTICLE_URL).await;
+    let text = site.read(ARTICLE);
+    // The save stopped inside the front matter: no closing `+++`.
+    let cut = text.find("tags = ").unwrap() + 9;
+    fs::write(site.path(ARTICLE), &text[..cut]).unwrap();
+    let errors = eventually(RELOAD, "the reload error in /healthz", || async {
+        health(&server).await["last_reload_error"]["errors"]
+            .as_array()
+            .cloned()
+    })
+    .await;
+    assert!(
+        errors.iter().any(|e| {
+            let e = e.as_str().unwrap();
+            e.contains("china-russia-energy-cooperation.md:") && !e.contains(".md:0:")
+        }),
+        "{errors:?}"
+    );
+    assert_eq!(fetch(&server, ARTICLE_URL).await, (page_tag.clone(), page));
+    let whole = format!("{}\nSaved whole at last.\n", text.trim_end());
+    fs::write(site.path(ARTICLE), whole).unwrap();
+    served_with(&server, ARTICLE_URL, "Saved whole at last.").await;
+    assert_eq!(health(&server).await["status"], "ok");
+}
+
+#[tokio::test]
+async fn invalid_or_missing_config_keeps_the_last_good_set_and_recovers() {
+    let site = Site::bundled("");
+    let server = site.serve(true);
+    let good = site.read("config.toml");
+    let (feed_tag, feed) = fetch(&server, "/rss.xml").await;
+
+    // A typo in a key.
+    let broken = format!("{good}titel = \"x\"\n");
+    site.write("config.toml", &broken);
+    let line = broken.lines().position(|l| l.starts_with("titel")).unwrap() + 1;
+    let expected = format!("config.toml:{line}: unknown field `titel`");
+    let errors = eventually(RELOAD, "the config error in /healthz", || async {
+        health(&server).await["last_reload_error"]["errors"]
+            .as_array()
+            .cloned()
+    })
+    .await;
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.as_str().unwrap().contains(&expected)),
+        "{expected} in {errors:?}"
+    );
+    assert_eq!(health(&server).await["status"], "stale");
+    assert_eq!(
+        fetch(&server, "/rss.xml").await,
+        (feed_tag.clone(), feed.clone())
+    );
+
+    // Not TOML at all.
+    site.write("config.toml", "title = \"unterminated\nbase_url = ");
+    eventually(RELOAD, "the TOML error in /healthz", || async {
+        let report = health(&server).await;
+        let errors = report["last_reload_error"]["errors"].as_array()?.clone();
+        errors
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("config.toml:1: "))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(fetch(&server, "/rss.xml").await.0, feed_tag);
+
+    // Gone.
+    fs::remove_file(site.path("config.toml")).unwrap();
+    eventually(RELOAD, "the missing config in /healthz", || async {
+        let report = health(&server).await;
+        let errors = report["last_reload_error"]["errors"].as_array()?.clone();
+        errors
+            .iter()
+            .any(|e| {
+                e.as_str()
+                    .unwrap()
+                    .contains("config.toml:1: cannot read file")
+            })
+            .then_some(())
+    })
+    .await;
+    assert_eq!(fetch(&server, "/rss.xml").await.0, feed_tag);
+
+    // Restored with a change: the next good build goes through.
+    site.write("config.toml", &good.replace("max_age = 300", "max_age = 7"));
+    eventually(RELOAD, "recovery with the new config", || async {
+        let response = client().get(url(&server, "/rss.xml")).send().await.unwrap();
+        (response.headers()["cache-control"] == "public, max-age=7").then_some(())
+    })
+    .await;
+    let report = health(&server).await;
+    assert_eq!(report["status"], "ok", "{report}");
+    assert!(report["last_reload_error"].is_null());
+}
