@@ -12,7 +12,7 @@ use std::path::Path;
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::config::Format;
+use crate::config::{Format, Precompress};
 use crate::diagnostic::Diagnostics;
 use crate::feed::{site_updated, FeedView};
 use crate::loader;
@@ -24,9 +24,25 @@ pub const HTML: &str = "text/html; charset=utf-8";
 /// Media type of the OPML list of feeds.
 pub const OPML: &str = "text/x-opml; charset=utf-8";
 
+/// What a resource is, for policies that treat them differently (which files
+/// get precompressed siblings, which representations are kept in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceKind {
+    /// A feed in one format.
+    Feed,
+    /// The OPML list of feeds.
+    Opml,
+    /// The home page or a section page: a list of articles.
+    Index,
+    /// An article's page.
+    Article,
+}
+
 /// One published file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
+    /// What it is.
+    pub kind: ResourceKind,
     /// The `Content-Type` it is served with.
     pub content_type: &'static str,
     /// Its bytes.
@@ -46,6 +62,8 @@ pub struct BuiltSite {
     pub sections: usize,
     /// How many feeds were rendered.
     pub feeds: usize,
+    /// Which files `export` gives precompressed siblings (from `[export]`).
+    pub precompress: Precompress,
 }
 
 impl BuiltSite {
@@ -75,6 +93,7 @@ pub fn build(site: &Site) -> BuiltSite {
     let mut built = BuiltSite {
         articles: site.article_count(),
         sections: site.sections.len(),
+        precompress: site.config.export.precompress,
         ..BuiltSite::default()
     };
     let mut feeds = vec![FeedView::site(site)];
@@ -91,20 +110,44 @@ pub fn build(site: &Site) -> BuiltSite {
                 Format::Atom => "application/atom+xml; charset=utf-8",
                 Format::Json => "application/feed+json; charset=utf-8",
             };
-            built.insert(&feed.path(format), content_type, body, feed.updated);
+            built.insert(
+                &feed.path(format),
+                ResourceKind::Feed,
+                content_type,
+                body,
+                feed.updated,
+            );
             built.feeds += 1;
         }
     }
     let updated = site_updated(site);
-    built.insert("feeds.opml", OPML, render::opml::render(site), updated);
+    built.insert(
+        "feeds.opml",
+        ResourceKind::Opml,
+        OPML,
+        render::opml::render(site),
+        updated,
+    );
     let site_feed = &feeds[0];
-    built.insert("", HTML, render::html::home(site, site_feed), updated);
+    built.insert(
+        "",
+        ResourceKind::Index,
+        HTML,
+        render::html::home(site, site_feed),
+        updated,
+    );
     for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
         let body = render::html::section(site, section, feed, site_feed);
-        built.insert(&feed.dir, HTML, body, feed.updated);
+        built.insert(&feed.dir, ResourceKind::Index, HTML, body, feed.updated);
         for article in &section.articles {
             let body = render::html::article(site, section, article, feed, site_feed);
-            built.insert(&article.path(), HTML, body, article.modified());
+            built.insert(
+                &article.path(),
+                ResourceKind::Article,
+                HTML,
+                body,
+                article.modified(),
+            );
         }
     }
     built
@@ -114,6 +157,7 @@ impl BuiltSite {
     fn insert(
         &mut self,
         path: &str,
+        kind: ResourceKind,
         content_type: &'static str,
         body: Vec<u8>,
         modified: DateTime<FixedOffset>,
@@ -121,6 +165,7 @@ impl BuiltSite {
         self.resources.insert(
             format!("/{path}"),
             Resource {
+                kind,
                 content_type,
                 body: Bytes::from(body),
                 last_modified: modified.with_timezone(&Utc),

@@ -47,6 +47,33 @@ pub struct Config {
     /// Settings of `broadsheet serve`.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Settings of `broadsheet export`.
+    #[serde(default)]
+    pub export: ExportConfig,
+}
+
+/// The `[export]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportConfig {
+    /// Which files get precompressed `.gz` and `.br` siblings.
+    pub precompress: Precompress,
+}
+
+/// Which exported files get precompressed siblings (`rss.xml.gz`,
+/// `rss.xml.br`), byte-identical to what `serve` sends for those codings, for
+/// web servers and CDNs that serve precompressed files (nginx `gzip_static`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precompress {
+    /// None.
+    None,
+    /// Feeds, the OPML list, the home page and section pages: what pollers
+    /// fetch over and over.
+    #[default]
+    Feeds,
+    /// Every file, article pages too (slower on large sites).
+    All,
 }
 
 /// The `[server]` table: settings of `broadsheet serve`. The timeouts are in

@@ -204,16 +204,23 @@ pub fn encode_site<'a>(
             _ => todo.push((path, resource)),
         }
     }
+    done.extend(encode_many(todo));
+    done
+}
+
+/// Computes the representations of each of `resources`, spread over the
+/// machine's cores.
+pub fn encode_many(resources: Vec<(&String, &Resource)>) -> Vec<(String, Representations)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(todo.len());
+        .min(resources.len());
     if threads <= 1 {
-        done.extend(
-            todo.into_iter()
-                .map(|(path, resource)| (path.clone(), encode(resource))),
-        );
-        return done;
+        return resources
+            .into_iter()
+            .map(|(path, resource)| (path.clone(), encode(resource)))
+            .collect();
     }
+    let mut todo = resources;
     // Largest first, handed out one at a time, so one big feed does not end
     // up last on a thread that already has its share.
     todo.sort_by_key(|(_, resource)| std::cmp::Reverse(resource.body.len()));
@@ -232,8 +239,7 @@ pub fn encode_site<'a>(
             });
         }
     });
-    done.extend(results.into_inner().unwrap_or_else(|e| e.into_inner()));
-    done
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -246,6 +252,7 @@ mod tests {
 
     fn resource(content_type: &'static str, body: &str) -> Resource {
         Resource {
+            kind: crate::build::ResourceKind::Feed,
             content_type,
             body: Bytes::copy_from_slice(body.as_bytes()),
             last_modified: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),

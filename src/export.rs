@@ -1,5 +1,12 @@
 //! Writing a [`BuiltSite`] to a directory, all or nothing.
 //!
+//! Beside each file that `[export] precompress` selects (by default the
+//! feeds, the OPML list and the index pages), `export` writes `.gz` and
+//! `.br` siblings made by the same encoder as `serve`'s variants, so a web
+//! server or CDN in front of the files (nginx `gzip_static`) sends exactly
+//! the bytes `serve` would. A sibling is written only when it is smaller
+//! than the file, as `serve` only keeps such variants.
+//!
 //! The new tree is written beside the target, then swapped in by renaming,
 //! so a failed export (a full disk, a permission error) leaves the previous
 //! export whole. A directory is only replaced if an earlier export made it
@@ -10,7 +17,9 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::build::BuiltSite;
+use crate::build::{BuiltSite, ResourceKind};
+use crate::config::Precompress;
+use crate::encoding::{encode_many, Coding};
 
 /// The file that marks a directory as written by `broadsheet export`.
 pub const MARKER: &str = ".broadsheet-export";
@@ -18,10 +27,21 @@ pub const MARKER: &str = ".broadsheet-export";
 /// What an export wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportSummary {
-    /// Files written (not counting the marker).
+    /// Files written (not counting the marker), precompressed siblings included.
     pub files: usize,
     /// Bytes written.
     pub bytes: usize,
+    /// Of `files`, how many are `.gz` or `.br` siblings.
+    pub precompressed: usize,
+}
+
+/// True when files of `kind` get precompressed siblings under `policy`.
+pub fn precompresses(policy: Precompress, kind: ResourceKind) -> bool {
+    match policy {
+        Precompress::None => false,
+        Precompress::Feeds => kind != ResourceKind::Article,
+        Precompress::All => true,
+    }
 }
 
 /// Why an export failed; in every case the target directory is as it was.
@@ -118,7 +138,11 @@ fn remove_if_present(path: &Path) -> Result<(), ExportError> {
 
 fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportError> {
     fs::create_dir(root).map_err(io(root))?;
-    let mut summary = ExportSummary { files: 0, bytes: 0 };
+    let mut summary = ExportSummary {
+        files: 0,
+        bytes: 0,
+        precompressed: 0,
+    };
     for (url_path, resource) in &built.resources {
         let path = root.join(file_for(url_path));
         if let Some(parent) = path.parent() {
@@ -127,6 +151,28 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
         write_file(&path, &resource.body)?;
         summary.files += 1;
         summary.bytes += resource.body.len();
+    }
+    let selected = built
+        .resources
+        .iter()
+        .filter(|(_, resource)| precompresses(built.precompress, resource.kind))
+        .collect();
+    for (url_path, representations) in encode_many(selected) {
+        let path = root.join(file_for(&url_path));
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            let (Some(representation), Some(extension)) =
+                (representations.get(coding), coding.extension())
+            else {
+                continue;
+            };
+            let mut sibling = path.clone().into_os_string();
+            sibling.push(".");
+            sibling.push(extension);
+            write_file(Path::new(&sibling), &representation.body)?;
+            summary.files += 1;
+            summary.precompressed += 1;
+            summary.bytes += representation.body.len();
+        }
     }
     write_file(
         &root.join(MARKER),

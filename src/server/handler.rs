@@ -217,7 +217,7 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
-    use crate::build::{BuiltSite, Resource};
+    use crate::build::{BuiltSite, Resource, ResourceKind};
 
     fn state() -> State {
         let mut built = BuiltSite::default();
@@ -238,6 +238,7 @@ mod tests {
             built.resources.insert(
                 path.into(),
                 Resource {
+                    kind: ResourceKind::Index,
                     content_type,
                     body: Bytes::from(body),
                     last_modified: when,
