@@ -6,7 +6,7 @@
 //! two can never disagree. Building is pure: the same site gives the same
 //! bytes (nothing here reads the clock).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use bytes::Bytes;
@@ -78,18 +78,48 @@ pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSite, Diagnosti
     loader::load(root, now).map(|site| build(&site))
 }
 
-/// Like [`build_dir`], reusing the articles that `cache` parsed in an earlier
-/// build and leaving this build's in it (see [`loader::ParseCache`]).
+/// What one build leaves for the next, so that a rebuild after a small edit
+/// does little work: the articles parsed (see [`loader::ParseCache`]) and the
+/// article pages rendered, each under a fingerprint of everything it shows.
+#[derive(Debug, Default)]
+pub struct BuildCache {
+    /// Parsed articles, by file.
+    pub parse: loader::ParseCache,
+    /// Rendered article pages, by URL path: (fingerprint, bytes).
+    pages: HashMap<String, (u64, Bytes)>,
+}
+
+impl BuildCache {
+    /// How many article pages the cache holds.
+    pub fn pages(&self) -> usize {
+        self.pages.len()
+    }
+}
+
+/// Like [`build_dir`], reusing what `cache` kept from an earlier build and
+/// leaving this build's work in it.
 pub fn build_dir_cached(
     root: &Path,
     now: DateTime<Utc>,
-    cache: &mut loader::ParseCache,
+    cache: &mut BuildCache,
 ) -> Result<BuiltSite, Diagnostics> {
-    loader::load_cached(root, now, cache).map(|site| build(&site))
+    let site = loader::load_cached(root, now, &mut cache.parse)?;
+    Ok(build_with(&site, &mut cache.pages))
 }
 
 /// Renders every output of `site`.
 pub fn build(site: &Site) -> BuiltSite {
+    build_with(site, &mut HashMap::new())
+}
+
+/// A hash of `value`'s debug form: a fingerprint of settings and headers.
+fn fingerprint(value: &impl std::fmt::Debug) -> u64 {
+    loader::text_hash(&format!("{value:?}"))
+}
+
+/// Renders every output of `site`, taking article pages from `pages` when
+/// nothing they show has changed, and leaving this build's pages there.
+fn build_with(site: &Site, pages: &mut HashMap<String, (u64, Bytes)>) -> BuiltSite {
     let mut built = BuiltSite {
         articles: site.article_count(),
         sections: site.sections.len(),
@@ -136,20 +166,33 @@ pub fn build(site: &Site) -> BuiltSite {
         render::html::home(site, site_feed),
         updated,
     );
+    // An article page shows the article, its section's header and the site's
+    // settings (titles, feed links); with all three unchanged, so is the page.
+    let config_fingerprint = fingerprint(&site.config);
+    let mut rendered = HashMap::with_capacity(pages.len());
     for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
         let body = render::html::section(site, section, feed, site_feed);
         built.insert(&feed.dir, ResourceKind::Index, HTML, body, feed.updated);
+        let section_fingerprint = fingerprint(&(
+            config_fingerprint,
+            &section.slug,
+            &section.title,
+            &section.description,
+        ));
         for article in &section.articles {
-            let body = render::html::article(site, section, article, feed, site_feed);
-            built.insert(
-                &article.path(),
-                ResourceKind::Article,
-                HTML,
-                body,
-                article.modified(),
-            );
+            let path = article.path();
+            let page_fingerprint = fingerprint(&(section_fingerprint, article.fingerprint));
+            let body = match pages.remove(&path) {
+                Some((old, body)) if old == page_fingerprint => body,
+                _ => Bytes::from(render::html::article(
+                    site, section, article, feed, site_feed,
+                )),
+            };
+            rendered.insert(path.clone(), (page_fingerprint, body.clone()));
+            built.insert_bytes(&path, ResourceKind::Article, HTML, body, article.modified());
         }
     }
+    *pages = rendered;
     built
 }
 
@@ -162,12 +205,23 @@ impl BuiltSite {
         body: Vec<u8>,
         modified: DateTime<FixedOffset>,
     ) {
+        self.insert_bytes(path, kind, content_type, Bytes::from(body), modified);
+    }
+
+    fn insert_bytes(
+        &mut self,
+        path: &str,
+        kind: ResourceKind,
+        content_type: &'static str,
+        body: Bytes,
+        modified: DateTime<FixedOffset>,
+    ) {
         self.resources.insert(
             format!("/{path}"),
             Resource {
                 kind,
                 content_type,
-                body: Bytes::from(body),
+                body,
                 last_modified: modified.with_timezone(&Utc),
             },
         );

@@ -52,7 +52,57 @@ pub struct ParseCache {
 #[derive(Debug)]
 struct CachedArticle {
     text_hash: u64,
+    /// The file's metadata when it was read.
+    stamp: Option<FileStamp>,
     parsed: ParsedArticle,
+}
+
+/// What `stat` says of a file: when its size, times and inode are all as
+/// they were, the file was not written since (the rule `make` and git use),
+/// and the next load does not read it at all. A file changed in the last
+/// [`RACY_WINDOW`] is not trusted this way (a write in the same clock tick
+/// may not show in its time stamps yet): it is read and compared again. The
+/// window is measured on the change time, which, unlike the modification
+/// time, no tool can set back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    inode: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+/// How long ago a file must have changed for its stamp to be trusted.
+const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl FileStamp {
+    /// The stamp of `path`, following links.
+    fn read(path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(path).ok()?;
+        Some(FileStamp {
+            len: meta.len(),
+            inode: meta.ino(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        })
+    }
+
+    /// True when the file last changed more than [`RACY_WINDOW`] before `now`.
+    fn is_settled(&self, now: std::time::SystemTime) -> bool {
+        let changed = std::time::UNIX_EPOCH
+            + std::time::Duration::new(
+                u64::try_from(self.ctime.0).unwrap_or(0),
+                u32::try_from(self.ctime.1).unwrap_or(0),
+            );
+        now.duration_since(changed)
+            .is_ok_and(|age| age > RACY_WINDOW)
+    }
+
+    /// The stamp of `path` if it is settled enough to be trusted.
+    fn trusted(path: &Path) -> Option<FileStamp> {
+        FileStamp::read(path).filter(|stamp| stamp.is_settled(std::time::SystemTime::now()))
+    }
 }
 
 impl ParseCache {
@@ -81,7 +131,7 @@ struct Reuse {
     parsed: usize,
 }
 
-fn text_hash(text: &str) -> u64 {
+pub(crate) fn text_hash(text: &str) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     text.hash(&mut hasher);
     hasher.finish()
@@ -299,7 +349,7 @@ fn load_section(
 
     let mut articles = Vec::new();
     // Slug -> the file that claimed it first, so a second one is reported against it.
-    let mut claimed: BTreeMap<String, (PathBuf, usize)> = BTreeMap::new();
+    let mut claimed: BTreeMap<String, PathBuf> = BTreeMap::new();
     for entry in entries {
         if entry.name == "_index.md" {
             continue;
@@ -315,9 +365,27 @@ fn load_section(
         if !entry.name.ends_with(".md") {
             continue;
         }
+        let stamp = FileStamp::trusted(&entry.path);
+        let cached = match reuse.previous.remove(&entry.path) {
+            Some(cached) if stamp.is_some() && cached.stamp == stamp => {
+                // Unchanged since it was parsed: not even read.
+                let parsed = cached.parsed.clone();
+                reuse.next.insert(entry.path.clone(), cached);
+                claim_and_keep(
+                    parsed,
+                    &entry.path,
+                    &mut claimed,
+                    &mut articles,
+                    now,
+                    diagnostics,
+                );
+                continue;
+            }
+            other => other,
+        };
         let parsed = read_content_file(&entry, content_dir).and_then(|text| {
             let hash = text_hash(&text);
-            let parsed = match reuse.previous.remove(&entry.path) {
+            let parsed = match cached {
                 Some(cached) if cached.text_hash == hash => cached.parsed,
                 _ => {
                     reuse.parsed += 1;
@@ -328,6 +396,7 @@ fn load_section(
                 entry.path.clone(),
                 CachedArticle {
                     text_hash: hash,
+                    stamp,
                     parsed: parsed.clone(),
                 },
             );
@@ -340,23 +409,14 @@ fn load_section(
                 continue;
             }
         };
-        let key = parsed.article.slug.clone();
-        if let Some((first, _)) = claimed.get(&key) {
-            diagnostics.push(Diagnostic::new(
-                &entry.path,
-                parsed.slug_line,
-                format!(
-                    "duplicate slug `{key}` (and id {}): {} already uses it",
-                    parsed.article.id,
-                    first.display()
-                ),
-            ));
-            continue;
-        }
-        claimed.insert(key, (entry.path.clone(), parsed.slug_line));
-        if !parsed.draft && parsed.article.published <= now {
-            articles.push(parsed.article);
-        }
+        claim_and_keep(
+            parsed,
+            &entry.path,
+            &mut claimed,
+            &mut articles,
+            now,
+            diagnostics,
+        );
     }
     let header = header?;
     if !ok {
@@ -370,6 +430,35 @@ fn load_section(
         limit: header.limit,
         articles,
     })
+}
+
+/// Claims `parsed`'s slug in its section (a slug claimed already is an error
+/// against the later file) and keeps the article if it is published by `now`.
+fn claim_and_keep(
+    parsed: ParsedArticle,
+    path: &Path,
+    claimed: &mut BTreeMap<String, PathBuf>,
+    articles: &mut Vec<Article>,
+    now: DateTime<Utc>,
+    diagnostics: &mut Diagnostics,
+) {
+    let key = parsed.article.slug.clone();
+    if let Some(first) = claimed.get(&key) {
+        diagnostics.push(Diagnostic::new(
+            path,
+            parsed.slug_line,
+            format!(
+                "duplicate slug `{key}` (and id {}): {} already uses it",
+                parsed.article.id,
+                first.display()
+            ),
+        ));
+        return;
+    }
+    claimed.insert(key, path.to_path_buf());
+    if !parsed.draft && parsed.article.published <= now {
+        articles.push(parsed.article);
+    }
 }
 
 /// Reads a content file as UTF-8 text, refusing what could never be an
@@ -617,6 +706,7 @@ pub(crate) fn parse_article(
         content_html: rendered.html,
         url,
         source: path.to_path_buf(),
+        fingerprint: text_hash(text),
     };
     Ok(ParsedArticle {
         article,
@@ -900,6 +990,63 @@ mod tests {
             site.sections[0].articles[0].url.as_str(),
             "https://f.com/s/a/"
         );
+    }
+
+    #[test]
+    fn only_files_changed_before_the_racy_window_are_trusted_by_stamp() {
+        let now = std::time::SystemTime::now();
+        let secs = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let stamp = |changed: i64| FileStamp {
+            len: 10,
+            inode: 1,
+            mtime: (0, 0),
+            ctime: (changed, 0),
+        };
+        assert!(stamp(secs - 3600).is_settled(now));
+        assert!(!stamp(secs).is_settled(now));
+        assert!(
+            !stamp(secs + 60).is_settled(now),
+            "a change time in the future"
+        );
+    }
+
+    #[test]
+    fn a_file_changed_just_now_is_read_again_on_every_load() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
+        )
+        .unwrap();
+        fs::create_dir_all(root.join("content/s")).unwrap();
+        fs::write(
+            root.join("content/s/_index.md"),
+            "+++\ntitle = \"S\"\n+++\n",
+        )
+        .unwrap();
+        let article = root.join("content/s/a.md");
+        fs::write(
+            &article,
+            "+++\ntitle = \"one\"\ndate = 2024-01-01\n+++\nA.\n",
+        )
+        .unwrap();
+        let now = Utc::now();
+        let mut cache = ParseCache::default();
+        load_cached(root, now, &mut cache).unwrap();
+        assert!(
+            cache.articles.values().all(|c| c.stamp.is_none()),
+            "a fresh file is not trusted"
+        );
+        // Same length, written again in the same instant as far as stamps may tell.
+        fs::write(
+            &article,
+            "+++\ntitle = \"two\"\ndate = 2024-01-01\n+++\nA.\n",
+        )
+        .unwrap();
+        let site = load_cached(root, now, &mut cache).unwrap();
+        assert_eq!(cache.parsed_last_load(), 1);
+        assert_eq!(site.sections[0].articles[0].title, "two");
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct Article {
     pub url: Url,
     /// The file it was read from.
     pub source: PathBuf,
+    /// A hash of the file's text: equal fingerprints, equal articles (within
+    /// one section and configuration). Lets a rebuild skip unchanged work.
+    pub fingerprint: u64,
 }
 
 impl Article {

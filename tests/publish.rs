@@ -603,3 +603,33 @@ fn hostile_but_valid_content_stays_well_formed_everywhere() {
         "title not escaped"
     );
 }
+
+#[test]
+fn index_pages_list_the_newest_hundred_articles() {
+    let site = SiteDir::minimal();
+    site.section("news", "News");
+    for i in 0..105 {
+        site.write(
+            &format!("content/news/a{i:03}.md"),
+            &format!(
+                "+++\ntitle = \"Story {i:03}\"\ndate = 2024-01-01T00:{:02}:{:02}Z\n+++\nText.\n",
+                i / 60,
+                i % 60
+            ),
+        );
+    }
+    let public = site.export();
+    for page in ["index.html", "news/index.html"] {
+        let html = String::from_utf8(read(&public, page)).expect("utf-8");
+        assert!(html.contains("The newest 100 of 105 articles."), "{page}");
+        assert!(
+            html.contains("Story 104") && html.contains("Story 005"),
+            "{page}"
+        );
+        assert!(!html.contains("Story 004"), "{page} lists more than 100");
+    }
+    assert!(
+        public.join("news/a000/index.html").is_file(),
+        "older articles keep their pages"
+    );
+}

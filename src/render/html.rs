@@ -139,12 +139,21 @@ fn page(title: &str, language: &str, feeds: &[&FeedView<'_>], body: Markup) -> V
     bytes
 }
 
+/// The most articles the home page and a section page list, newest first.
+/// Every article keeps its own page; a list of a hundred thousand would be
+/// megabytes that no reader scrolls, rebuilt on every change.
+pub const INDEX_PAGE_LIMIT: usize = 100;
+
 fn article_list(articles: &[&Article]) -> Markup {
+    let shown = &articles[..articles.len().min(INDEX_PAGE_LIMIT)];
     html! {
         @if articles.is_empty() {
             p { "Nothing published yet." }
         } @else {
-            ol.articles { @for article in articles {
+            @if shown.len() < articles.len() {
+                p.count { "The newest " (shown.len()) " of " (articles.len()) " articles." }
+            }
+            ol.articles { @for article in shown {
                 li {
                     a href=(article.url) { (article.title) }
                     " "

@@ -98,10 +98,9 @@ pub use handler::{respond, Body};
 pub use site::ServedSite;
 pub use state::{ReloadError, ReloadStatus, State};
 
-use crate::build::build_dir_cached;
+use crate::build::{build_dir_cached, BuildCache};
 use crate::config::{Config, ServerConfig};
 use crate::diagnostic::Diagnostics;
-use crate::loader::ParseCache;
 use rate_limit::{Admission, Client, RateLimiter};
 use send_timeout::{Returned, SendTimeout};
 
@@ -251,7 +250,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     // Watch before building, so that a change made during the build is seen.
     let watching = reload::prepare(options.root.clone(), options.watch);
     // The parse cache goes to the reload thread, so a reload parses only what changed.
-    let mut parse_cache = ParseCache::default();
+    let mut parse_cache = BuildCache::default();
     let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
         .map_err(StartError::Content)?;
     let config = Config::from_file(&options.root.join("config.toml"))

@@ -13,10 +13,10 @@
 //!   that no change overlapped is published.
 //! - A build with errors changes nothing served: every `path:line` error is
 //!   logged and kept for `/healthz` until a later build succeeds.
-//! - Articles whose file text is unchanged are not parsed again (the loader's
-//!   `ParseCache`, kept by this thread), and representations of unchanged
-//!   resources are reused from the served set, so a reload parses and
-//!   compresses only what changed.
+//! - Articles whose file text is unchanged are neither parsed nor rendered
+//!   again (the `BuildCache` this thread keeps), and representations of
+//!   unchanged resources are reused from the served set, so a reload parses,
+//!   renders and compresses only what changed.
 //! - Watches: the site directory itself, not recursively (for `config.toml`,
 //!   which editors replace by renaming, and for `content/` being removed and
 //!   created again), and `content/` recursively. Before each build, if
@@ -40,9 +40,8 @@ use tracing::{debug, error, info, warn};
 
 use super::site::ServedSite;
 use super::state::State;
-use crate::build::build_dir_cached;
+use crate::build::{build_dir_cached, BuildCache};
 use crate::config::Config;
-use crate::loader::ParseCache;
 
 /// Why the reload thread wakes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +122,7 @@ impl Watching {
         self,
         state: Arc<State>,
         debounce: Duration,
-        mut cache: ParseCache,
+        mut cache: BuildCache,
     ) -> std::io::Result<Reloader> {
         let Watching {
             root,
@@ -147,7 +146,7 @@ fn run(
     rx: &mpsc::Receiver<Trigger>,
     watch: &mut Option<SiteWatch>,
     debounce: Duration,
-    cache: &mut ParseCache,
+    cache: &mut BuildCache,
 ) {
     loop {
         match rx.recv() {
@@ -211,7 +210,7 @@ fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration) -> bool {
 
 /// Builds the site in `root`, reusing the articles parsed by earlier builds
 /// (`cache`) and the representations of `state`'s site.
-fn rebuild(root: &Path, state: &State, cache: &mut ParseCache) -> Result<ServedSite, Vec<String>> {
+fn rebuild(root: &Path, state: &State, cache: &mut BuildCache) -> Result<ServedSite, Vec<String>> {
     let built = build_dir_cached(root, Utc::now(), cache)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     // The build read the configuration already and found it valid; it is read
