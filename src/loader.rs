@@ -689,6 +689,19 @@ pub(crate) fn parse_article(
 
     let url = config.base_url.join(&format!("{section}/{slug}/"));
     let rendered = markdown::render(split.body, &url);
+    if let Some((offset, c)) = rendered.forbidden {
+        let body_start = text.len() - split.body.len();
+        return Err(Diagnostic::at_offset(
+            path,
+            text,
+            body_start + offset,
+            format!(
+                "a character reference here is character U+{:04X}, which is not allowed in a feed: remove it",
+                c as u32
+            ),
+        )
+        .into());
+    }
     let summary = match front.description {
         Some(description) => description.split_whitespace().collect::<Vec<_>>().join(" "),
         None => rendered.first_paragraph,
@@ -927,6 +940,24 @@ mod tests {
                 "{text:?}\n  got: {err}\n  expected: {expected}"
             );
         }
+    }
+
+    #[test]
+    fn escapes_of_forbidden_characters_are_refused() {
+        let err = check("+++\ntitle = \"a\\u0001b\"\ndate = 2024-01-01\n+++\n").unwrap_err();
+        assert!(
+            err.starts_with("content/s/a.md:2: escape `\\u0001` is character U+0001"),
+            "{err}"
+        );
+        let err = check("+++\ntitle = \"x\"\ndate = 2024-01-01\n+++\n\nfine\n\nbad &#x7f; ref\n")
+            .unwrap_err();
+        assert!(
+            err.starts_with("content/s/a.md:8: a character reference here is character U+007F"),
+            "{err}"
+        );
+        assert!(
+            check("+++\ntitle = \"caf\\u00e9\"\ndate = 2024-01-01\n+++\n&#0; &#xe9;\n").is_ok()
+        );
     }
 
     #[test]

@@ -12,6 +12,9 @@ use url::Url;
 pub(crate) struct Rendered {
     pub html: String,
     pub first_paragraph: String,
+    /// The first character that XML cannot carry that a character reference
+    /// (`&#x1;`) decoded to, with the byte offset of its source in `markdown`.
+    pub forbidden: Option<(usize, char)>,
 }
 
 /// Renders `markdown`, resolving relative URLs against `page_url`.
@@ -19,10 +22,18 @@ pub(crate) fn render(markdown: &str, page_url: &Url) -> Rendered {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let mut first_paragraph = String::new();
     let mut paragraph_state = ParagraphState::NotYet;
-    let events = Parser::new_ext(markdown, options).map(|event| {
-        paragraph_state.observe(&event, &mut first_paragraph);
-        absolutize(event, page_url)
-    });
+    let mut forbidden = None;
+    let events = Parser::new_ext(markdown, options)
+        .into_offset_iter()
+        .map(|(event, range)| {
+            if let Event::Text(text) | Event::Code(text) = &event {
+                if let Some(c) = text.chars().find(|&c| !crate::loader::is_xml_char(c)) {
+                    forbidden.get_or_insert((range.start, c));
+                }
+            }
+            paragraph_state.observe(&event, &mut first_paragraph);
+            absolutize(event, page_url)
+        });
     let mut html = String::with_capacity(markdown.len() * 5 / 4);
     pulldown_cmark::html::push_html(&mut html, events);
     Rendered {
@@ -31,6 +42,7 @@ pub(crate) fn render(markdown: &str, page_url: &Url) -> Rendered {
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" "),
+        forbidden,
     }
 }
 

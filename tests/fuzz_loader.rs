@@ -33,9 +33,9 @@ fn nasty_text() -> impl Strategy<Value = String> {
     // Characters XML forbids are rare here, so that many cases get past
     // the check for them and into the TOML, the dates and the renderers.
     //
-    // Left out until the loader refuses them (see KNOWN_ESCAPES_OF_FORBIDDEN
-    // below): TOML escapes (`\u0001`) and Markdown character references
-    // (`&#x1;`) that decode to characters XML forbids.
+    // Markdown character references that decode to characters XML forbids
+    // (`&#x1;`) must be refused with a `path:line` error like the characters
+    // themselves (see ESCAPES_OF_FORBIDDEN for TOML escapes).
     let piece = prop_oneof![
         2 => Just("\"".to_string()),
         2 => Just("\\".to_string()),
@@ -48,6 +48,7 @@ fn nasty_text() -> impl Strategy<Value = String> {
         2 => Just("<script>alert(1)</script>".to_string()),
         2 => Just("--".to_string()),
         2 => Just("&amp;&#0;&#xe9;&#x1F600;".to_string()),
+        1 => Just("&#x1;&#x7f;&#x85;&#xFFFE;".to_string()),
         2 => Just("\u{200f}\u{202e}".to_string()),
         1 => Just("\u{feff}".to_string()),
         2 => Just("\r".to_string()),
@@ -173,13 +174,10 @@ fn article_text() -> impl Strategy<Value = String> {
         })
 }
 
-/// Found by this test and not fixed yet: escapes that decode to characters
-/// XML forbids, which the loader's check of the raw file text lets through,
-/// and which then reach every output (feeds that are not well-formed XML).
-/// Once the loader refuses them with a `path:line` error, put them back in
-/// `nasty_text` (and drop this list); `known_escapes_of_forbidden_characters`
-/// prints what each does meanwhile.
-const KNOWN_ESCAPES_OF_FORBIDDEN: [(&str, &str); 4] = [
+/// Found by this test: escapes that decode to characters XML forbids, which
+/// a check of the raw file text alone lets through into every output (feeds
+/// that are not well-formed XML). Each must be refused on its own line.
+const ESCAPES_OF_FORBIDDEN: [(&str, &str); 4] = [
     ("title = \"a\\u0001b\"", "body"),
     ("title = \"ok\"", "a &#x1; b"),
     ("title = \"ok\"", "&#x7f; &#x85;"),
@@ -436,21 +434,28 @@ proptest! {
     }
 }
 
-/// Not an assertion yet (the bug is open; see `KNOWN_ESCAPES_OF_FORBIDDEN`):
-/// builds each known case and prints whether a forbidden character reached
-/// an output, so the fix can be seen here first.
+/// Regression test for escapes of forbidden characters reaching the outputs:
+/// each is refused, on the line of the escape.
 #[test]
-fn known_escapes_of_forbidden_characters() {
-    for (front, body) in KNOWN_ESCAPES_OF_FORBIDDEN {
+fn escapes_of_forbidden_characters_are_refused_on_their_line() {
+    for (front, body) in ESCAPES_OF_FORBIDDEN {
         let article = format!("+++\n{front}\ndate = 2024-05-20\n+++\n{body}\n");
         let site = Site {
             config: CONFIG.as_bytes().to_vec(),
             index: SECTION_INDEX.as_bytes().to_vec(),
             articles: BTreeMap::from([("known.md".to_string(), article.into_bytes())]),
         };
-        match check(&site) {
-            Ok(()) => eprintln!("fixed: {front} / {body}"),
-            Err(error) => eprintln!("still open: {front} / {body}: {error}"),
-        }
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), &site);
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+        let errors = build_dir(dir.path(), now).expect_err("a forbidden character was accepted");
+        let line = if body == "body" { 2 } else { 5 };
+        let first = errors.iter().next().expect("one error").to_string();
+        assert!(
+            first.contains(&format!("known.md:{line}: "))
+                && first.contains("not allowed in a feed"),
+            "{front} / {body}: {first}"
+        );
+        check(&site).expect("the refusal is a proper path:line error");
     }
 }
