@@ -72,6 +72,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
 
 /// The file a URL path is written to, relative to the export directory:
 /// `/` is `index.html`, `/opinion/` is `opinion/index.html`.
+///
+/// ```
+/// use std::path::Path;
+/// use broadsheet::export::file_for;
+///
+/// assert_eq!(file_for("/"), Path::new("index.html"));
+/// assert_eq!(file_for("/opinion/"), Path::new("opinion/index.html"));
+/// assert_eq!(file_for("/opinion/atom.xml"), Path::new("opinion/atom.xml"));
+/// ```
 pub fn file_for(url_path: &str) -> PathBuf {
     let relative = url_path.trim_start_matches('/');
     if relative.is_empty() || relative.ends_with('/') {
