@@ -38,6 +38,17 @@ pub enum ResourceKind {
     Article,
 }
 
+impl Precompress {
+    /// True when resources of `kind` are compressed ahead of time under this policy.
+    pub fn covers(self, kind: ResourceKind) -> bool {
+        match self {
+            Precompress::None => false,
+            Precompress::Feeds => kind != ResourceKind::Article,
+            Precompress::All => true,
+        }
+    }
+}
+
 /// One published file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
@@ -62,7 +73,7 @@ pub struct BuiltSite {
     pub sections: usize,
     /// How many feeds were rendered.
     pub feeds: usize,
-    /// Which files `export` gives precompressed siblings (from `[export]`).
+    /// Which resources are compressed ahead of time (`precompress` in config.toml).
     pub precompress: Precompress,
 }
 
@@ -123,7 +134,7 @@ fn build_with(site: &Site, pages: &mut HashMap<String, (u64, Bytes)>) -> BuiltSi
     let mut built = BuiltSite {
         articles: site.article_count(),
         sections: site.sections.len(),
-        precompress: site.config.export.precompress,
+        precompress: site.config.precompress,
         ..BuiltSite::default()
     };
     let mut feeds = vec![FeedView::site(site)];

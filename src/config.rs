@@ -44,35 +44,32 @@ pub struct Config {
     /// Which feed formats to publish.
     #[serde(default = "default_formats")]
     pub formats: Formats,
+    /// Which resources are compressed ahead of time.
+    #[serde(default)]
+    pub precompress: Precompress,
     /// Settings of `broadsheet serve`.
     #[serde(default)]
     pub server: ServerConfig,
-    /// Settings of `broadsheet export`.
-    #[serde(default)]
-    pub export: ExportConfig,
 }
 
-/// The `[export]` table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ExportConfig {
-    /// Which files get precompressed `.gz` and `.br` siblings.
-    pub precompress: Precompress,
-}
-
-/// Which exported files get precompressed siblings (`rss.xml.gz`,
-/// `rss.xml.br`), byte-identical to what `serve` sends for those codings, for
-/// web servers and CDNs that serve precompressed files (nginx `gzip_static`).
+/// Which resources are compressed (gzip and brotli) ahead of time, once per
+/// build: `serve` keeps those variants in memory and sends them to clients
+/// that accept them, and `export` writes them as `.gz` and `.br` siblings
+/// (`rss.xml.gz`), byte for byte the same, for web servers and CDNs that
+/// serve precompressed files (nginx `gzip_static`). Other resources are
+/// served and exported as they are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precompress {
-    /// None.
+    /// Nothing.
     None,
     /// Feeds, the OPML list, the home page and section pages: what pollers
-    /// fetch over and over.
+    /// and readers fetch over and over. Article pages, by far the most
+    /// numerous, are left as they are, which keeps builds fast and a large
+    /// site's memory small.
     #[default]
     Feeds,
-    /// Every file, article pages too (slower on large sites).
+    /// Everything, article pages too.
     All,
 }
 

@@ -107,6 +107,9 @@ pub struct Representations {
     pub gzip: Option<Representation>,
     /// The brotli variant, when smaller than identity.
     pub brotli: Option<Representation>,
+    /// Whether compression was tried (the resource is covered by the
+    /// `precompress` policy), whatever came of it.
+    pub compressed: bool,
 }
 
 impl Representations {
@@ -163,8 +166,10 @@ pub fn brotli_quality(content_type: &str, len: usize) -> i32 {
     }
 }
 
-/// Computes every representation of `resource`.
-pub fn encode(resource: &Resource) -> Representations {
+/// Computes every representation of `resource`: with `compress`, its gzip
+/// and brotli variants too (each kept only when smaller); without, only the
+/// identity bytes and their tag.
+pub fn encode(resource: &Resource, compress: bool) -> Representations {
     let hash = content_hash(&resource.body);
     let variant = |coding: Coding, bytes: Vec<u8>| {
         (bytes.len() < resource.body.len()).then(|| Representation {
@@ -175,8 +180,13 @@ pub fn encode(resource: &Resource) -> Representations {
     };
     let quality = brotli_quality(resource.content_type, resource.body.len());
     Representations {
-        gzip: variant(Coding::Gzip, gzip(&resource.body)),
-        brotli: variant(Coding::Brotli, brotli(&resource.body, quality)),
+        gzip: compress
+            .then(|| variant(Coding::Gzip, gzip(&resource.body)))
+            .flatten(),
+        brotli: compress
+            .then(|| variant(Coding::Brotli, brotli(&resource.body, quality)))
+            .flatten(),
+        compressed: compress,
         identity: Representation {
             coding: Coding::Identity,
             body: resource.body.clone(),
@@ -185,11 +195,13 @@ pub fn encode(resource: &Resource) -> Representations {
     }
 }
 
-/// Computes the representations of every resource of `built`, by URL path.
+/// Computes the representations of every resource of `built`, by URL path,
+/// compressing those that `built.precompress` covers.
 ///
 /// `previous` looks up the representations of a path in the last build; they
-/// are reused when the identity bytes are unchanged, so a reload after an edit
-/// to one article compresses only what that edit changed.
+/// are reused when the identity bytes and the policy for them are unchanged,
+/// so a reload after an edit to one article compresses only what that edit
+/// changed.
 pub fn encode_site<'a>(
     built: &BuiltSite,
     previous: impl Fn(&str) -> Option<&'a Representations> + Sync,
@@ -197,41 +209,47 @@ pub fn encode_site<'a>(
     let mut done = BTreeMap::new();
     let mut todo = Vec::new();
     for (path, resource) in &built.resources {
+        let compress = built.precompress.covers(resource.kind);
         match previous(path) {
-            Some(old) if old.identity.body == resource.body => {
+            Some(old) if old.compressed == compress && old.identity.body == resource.body => {
                 done.insert(path.clone(), old.clone());
             }
-            _ => todo.push((path, resource)),
+            _ => todo.push((path, resource, compress)),
         }
     }
     done.extend(encode_many(todo));
     done
 }
 
-/// Computes the representations of each of `resources`, spread over the
-/// machine's cores.
-pub fn encode_many(resources: Vec<(&String, &Resource)>) -> Vec<(String, Representations)> {
+/// Computes the representations of each of `resources` (path, resource,
+/// whether to compress it), spread over the machine's cores.
+pub fn encode_many(resources: Vec<(&String, &Resource, bool)>) -> Vec<(String, Representations)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(resources.len());
     if threads <= 1 {
         return resources
             .into_iter()
-            .map(|(path, resource)| (path.clone(), encode(resource)))
+            .map(|(path, resource, compress)| (path.clone(), encode(resource, compress)))
             .collect();
     }
     let mut todo = resources;
     // Largest first, handed out one at a time, so one big feed does not end
     // up last on a thread that already has its share.
-    todo.sort_by_key(|(_, resource)| std::cmp::Reverse(resource.body.len()));
+    // Only compression takes time: those first, largest first.
+    todo.sort_by_key(|(_, resource, compress)| {
+        std::cmp::Reverse(if *compress { resource.body.len() } else { 0 })
+    });
     let queue = Mutex::new(todo.into_iter());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| loop {
                 let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                let Some((path, resource)) = next else { break };
-                let encoded = encode(resource);
+                let Some((path, resource, compress)) = next else {
+                    break;
+                };
+                let encoded = encode(resource, compress);
                 results
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -278,7 +296,7 @@ mod tests {
     #[test]
     fn variants_decode_to_the_identity_bytes() {
         let text = "<rss><channel><item>energy</item></channel></rss>\n".repeat(50);
-        let encoded = encode(&resource("application/rss+xml; charset=utf-8", &text));
+        let encoded = encode(&resource("application/rss+xml; charset=utf-8", &text), true);
         assert_eq!(
             gunzip(&encoded.gzip.as_ref().unwrap().body),
             text.as_bytes()
@@ -292,7 +310,7 @@ mod tests {
     #[test]
     fn etags_are_strong_quoted_and_distinct_per_coding() {
         let text = "<p>hello</p>\n".repeat(40);
-        let encoded = encode(&resource("text/html; charset=utf-8", &text));
+        let encoded = encode(&resource("text/html; charset=utf-8", &text), true);
         let tags: Vec<&str> = encoded.iter().map(|r| r.etag.as_str()).collect();
         let hash = content_hash(text.as_bytes());
         assert_eq!(
@@ -308,16 +326,19 @@ mod tests {
     #[test]
     fn same_bytes_same_tags_and_variants() {
         let text = "same content ".repeat(30);
-        let a = encode(&resource("text/html; charset=utf-8", &text));
-        let b = encode(&resource("text/html; charset=utf-8", &text));
+        let a = encode(&resource("text/html; charset=utf-8", &text), true);
+        let b = encode(&resource("text/html; charset=utf-8", &text), true);
         assert_eq!(a, b);
-        let c = encode(&resource("text/html; charset=utf-8", &format!("{text}!")));
+        let c = encode(
+            &resource("text/html; charset=utf-8", &format!("{text}!")),
+            true,
+        );
         assert_ne!(a.identity.etag, c.identity.etag);
     }
 
     #[test]
     fn variants_that_are_not_smaller_are_dropped() {
-        let encoded = encode(&resource("text/html; charset=utf-8", "x"));
+        let encoded = encode(&resource("text/html; charset=utf-8", "x"), true);
         assert!(encoded.gzip.is_none());
         assert!(encoded.brotli.is_none());
         assert_eq!(encoded.iter().count(), 1);
@@ -334,6 +355,37 @@ mod tests {
             brotli_quality("application/atom+xml; charset=utf-8", 10_000_000),
             5
         );
+    }
+
+    #[test]
+    fn only_resources_the_policy_covers_are_compressed() {
+        use crate::build::ResourceKind;
+        use crate::config::Precompress;
+        let mut built = BuiltSite::default();
+        let mut page = resource("text/html; charset=utf-8", &"<p>page</p>".repeat(100));
+        page.kind = ResourceKind::Article;
+        built.resources.insert("/s/a/".into(), page);
+        built.resources.insert(
+            "/rss.xml".into(),
+            resource("application/rss+xml; charset=utf-8", &"<item/>".repeat(100)),
+        );
+        let encoded = encode_site(&built, |_| None);
+        assert!(encoded["/rss.xml"].gzip.is_some() && encoded["/rss.xml"].brotli.is_some());
+        assert_eq!(
+            encoded["/s/a/"].iter().count(),
+            1,
+            "article pages stay identity by default"
+        );
+
+        built.precompress = Precompress::All;
+        let all = encode_site(&built, |path| encoded.get(path));
+        assert!(
+            all["/s/a/"].gzip.is_some(),
+            "a policy change is not hidden by reuse"
+        );
+        built.precompress = Precompress::None;
+        let none = encode_site(&built, |path| all.get(path));
+        assert!(none.values().all(|r| r.iter().count() == 1));
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Writing a [`BuiltSite`] to a directory, all or nothing.
 //!
-//! Beside each file that `[export] precompress` selects (by default the
-//! feeds, the OPML list and the index pages), `export` writes `.gz` and
-//! `.br` siblings made by the same encoder as `serve`'s variants, so a web
-//! server or CDN in front of the files (nginx `gzip_static`) sends exactly
-//! the bytes `serve` would. A sibling is written only when it is smaller
-//! than the file, as `serve` only keeps such variants.
+//! Beside each file that `precompress` selects (by default the feeds, the
+//! OPML list and the index pages), `export` writes `.gz` and `.br` siblings
+//! made by the same encoder as `serve`'s variants, so a web server or CDN in
+//! front of the files (nginx `gzip_static`) sends exactly the bytes `serve`
+//! would. A sibling is written only when it is smaller than the file, as
+//! `serve` only keeps such variants.
 //!
 //! The new tree is written beside the target, then swapped in by renaming,
 //! so a failed export (a full disk, a permission error) leaves the previous
@@ -17,8 +17,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::build::{BuiltSite, ResourceKind};
-use crate::config::Precompress;
+use crate::build::BuiltSite;
 use crate::encoding::{encode_many, Coding};
 
 /// The file that marks a directory as written by `broadsheet export`.
@@ -33,15 +32,6 @@ pub struct ExportSummary {
     pub bytes: usize,
     /// Of `files`, how many are `.gz` or `.br` siblings.
     pub precompressed: usize,
-}
-
-/// True when files of `kind` get precompressed siblings under `policy`.
-pub fn precompresses(policy: Precompress, kind: ResourceKind) -> bool {
-    match policy {
-        Precompress::None => false,
-        Precompress::Feeds => kind != ResourceKind::Article,
-        Precompress::All => true,
-    }
 }
 
 /// Why an export failed; in every case the target directory is as it was.
@@ -164,7 +154,8 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
     let selected = built
         .resources
         .iter()
-        .filter(|(_, resource)| precompresses(built.precompress, resource.kind))
+        .filter(|(_, resource)| built.precompress.covers(resource.kind))
+        .map(|(path, resource)| (path, resource, true))
         .collect();
     for (url_path, representations) in encode_many(selected) {
         let path = root.join(file_for(&url_path));

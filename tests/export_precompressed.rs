@@ -102,20 +102,15 @@ async fn siblings_decode_to_the_file_and_equal_what_serve_sends() {
 #[test]
 fn precompress_all_covers_article_pages_and_none_writes_no_siblings() {
     let site = Site::bundled("");
+    let original = site.read("config.toml");
     for (setting, article_siblings, any_siblings) in [
         ("\"all\"", true, true),
         ("\"none\"", false, false),
         ("\"feeds\"", false, true),
     ] {
-        let config = site.read("config.toml");
-        let config = match config.find("\n[export]") {
-            Some(i) => config[..i].to_string(),
-            None => config,
-        };
-        site.write(
-            "config.toml",
-            &format!("{config}\n[export]\nprecompress = {setting}\n"),
-        );
+        // A top-level key, so it goes before the config's first table.
+        let config = original.clone();
+        site.write("config.toml", &format!("precompress = {setting}\n{config}"));
         let built = build_dir(site.root(), Utc::now()).expect("build");
         let out = tempfile::TempDir::new().expect("temp dir");
         let dir = out.path().join("public");

@@ -5,7 +5,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use broadsheet::build::build_dir;
+use broadsheet::build::{build_dir, ResourceKind};
 use broadsheet::export::{export, file_for};
 use chrono::Utc;
 use reqwest::header::HeaderMap;
@@ -190,6 +190,12 @@ async fn each_encoding_decodes_to_the_identity_bytes() {
         for (coding, decode) in [("gzip", gunzip as fn(&[u8]) -> Vec<u8>), ("br", unbrotli)] {
             let response = get(&server, path, &[("accept-encoding", coding)]).await;
             let headers = response.headers().clone();
+            if built.resources[path].kind == ResourceKind::Article {
+                // `precompress = "feeds"` (the default) leaves article pages as they are.
+                assert_eq!(header(&headers, "content-encoding"), "", "{path}");
+                assert_eq!(response.bytes().await.unwrap(), identity, "{path}");
+                continue;
+            }
             assert_eq!(header(&headers, "content-encoding"), coding, "{path}");
             assert_eq!(header(&headers, "vary"), "accept-encoding", "{path}");
             let body = response.bytes().await.unwrap();
@@ -221,7 +227,12 @@ async fn each_encoding_decodes_to_the_identity_bytes() {
         }
         tags.sort();
         tags.dedup();
-        assert_eq!(tags.len(), 3, "{path}: one ETag per coding");
+        let codings = if built.resources[path].kind == ResourceKind::Article {
+            1
+        } else {
+            3
+        };
+        assert_eq!(tags.len(), codings, "{path}: one ETag per coding");
     }
 }
 
