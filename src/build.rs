@@ -23,6 +23,8 @@ use crate::render;
 pub const HTML: &str = "text/html; charset=utf-8";
 /// Media type of the OPML list of feeds.
 pub const OPML: &str = "text/x-opml; charset=utf-8";
+/// Media type of the pages' stylesheet.
+pub const CSS: &str = "text/css; charset=utf-8";
 
 /// What a resource is, for policies that treat them differently (which files
 /// get precompressed siblings, which representations are kept in memory).
@@ -36,6 +38,8 @@ pub enum ResourceKind {
     Index,
     /// An article's page.
     Article,
+    /// A file the pages use, such as the stylesheet.
+    Asset,
 }
 
 impl Precompress {
@@ -168,6 +172,15 @@ fn build_with(site: &Site, pages: &mut HashMap<String, (u64, Bytes)>) -> BuiltSi
         OPML,
         render::opml::render(site),
         updated,
+    );
+    // The stylesheet never changes with the content: its time is the epoch's,
+    // so it stays the same from build to build.
+    built.insert(
+        render::html::STYLESHEET_PATH,
+        ResourceKind::Asset,
+        CSS,
+        render::html::stylesheet(),
+        DateTime::UNIX_EPOCH.fixed_offset(),
     );
     let site_feed = &feeds[0];
     built.insert(

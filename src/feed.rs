@@ -48,7 +48,12 @@ impl<'a> FeedView<'a> {
     pub fn section(site: &'a Site, section: &'a Section) -> FeedView<'a> {
         let config = &site.config;
         let limit = section.limit.unwrap_or(config.limit).get();
-        let items: Vec<&Article> = section.articles.iter().take(limit).collect();
+        let items: Vec<&Article> = section
+            .articles
+            .iter()
+            .take(limit)
+            .map(|a| a.as_ref())
+            .collect();
         FeedView {
             config,
             title: format!("{}: {}", config.title, section.title),

@@ -16,6 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::de::{self, MapAccess, Visitor};
@@ -422,7 +423,7 @@ fn load_section(
     if !ok {
         return None;
     }
-    articles.sort_by(newest_first);
+    articles.sort_by(|a, b| newest_first(a, b));
     Some(Section {
         slug,
         title: header.title,
@@ -438,7 +439,7 @@ fn claim_and_keep(
     parsed: ParsedArticle,
     path: &Path,
     claimed: &mut BTreeMap<String, PathBuf>,
-    articles: &mut Vec<Article>,
+    articles: &mut Vec<Arc<Article>>,
     now: DateTime<Utc>,
     diagnostics: &mut Diagnostics,
 ) {
@@ -597,7 +598,8 @@ struct ArticleFrontMatter {
 /// An article as parsed, with what the loader needs beyond the model.
 #[derive(Debug, Clone)]
 pub(crate) struct ParsedArticle {
-    pub article: Article,
+    /// Shared between the cache and the model.
+    pub article: Arc<Article>,
     pub draft: bool,
     /// The line of the `slug` key, or 1 when the slug is the file name.
     pub slug_line: usize,
@@ -722,7 +724,7 @@ pub(crate) fn parse_article(
         fingerprint: text_hash(text),
     };
     Ok(ParsedArticle {
-        article,
+        article: Arc::new(article),
         draft: front.draft,
         slug_line,
     })

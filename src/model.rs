@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 use url::Url;
@@ -33,8 +34,10 @@ pub struct Section {
     pub description: String,
     /// The most items this section's feeds hold, overriding the site's `limit`.
     pub limit: Option<NonZeroUsize>,
-    /// Published articles (no drafts, nothing dated in the future), newest first.
-    pub articles: Vec<Article>,
+    /// Published articles (no drafts, nothing dated in the future), newest
+    /// first. Shared with the loader's cache, so a large site holds each
+    /// article once.
+    pub articles: Vec<Arc<Article>>,
 }
 
 /// One published article.
@@ -157,7 +160,11 @@ impl fmt::Display for ArticleId {
 impl Site {
     /// Every published article of every section, newest first.
     pub fn articles(&self) -> Vec<&Article> {
-        let mut all: Vec<&Article> = self.sections.iter().flat_map(|s| &s.articles).collect();
+        let mut all: Vec<&Article> = self
+            .sections
+            .iter()
+            .flat_map(|s| s.articles.iter().map(Arc::as_ref))
+            .collect();
         all.sort_by(|a, b| newest_first(a, b));
         all
     }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use broadsheet::build::build_dir;
+use broadsheet::build::{build_dir, ResourceKind};
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -348,9 +348,7 @@ fn check(site: &Site) -> Result<(), TestCaseError> {
                         c as u32
                     )));
                 }
-                if !resource.content_type.starts_with("text/html")
-                    && !resource.content_type.starts_with("text/x-opml")
-                {
+                if resource.kind == ResourceKind::Feed {
                     feed_rs::parser::parse(&resource.body[..]).map_err(|e| {
                         TestCaseError::fail(format!("{path}: feed does not parse: {e}"))
                     })?;

@@ -71,7 +71,11 @@ fn html_text(html: &str) -> String {
 fn bundled_site_exports_every_url_of_the_layout() {
     let site = SiteDir::bundled();
     let public = site.export();
-    let mut expected = vec!["index.html".to_string(), "feeds.opml".to_string()];
+    let mut expected = vec![
+        "index.html".to_string(),
+        "feeds.opml".to_string(),
+        "style.css".to_string(),
+    ];
     expected.extend(FEEDS.iter().map(|f| f.to_string()));
     for (section, slug, _, _) in BUNDLED {
         expected.push(format!("{section}/index.html"));
@@ -449,6 +453,10 @@ fn every_page_carries_autodiscovery_links_to_its_feeds() {
                 html.contains(r#"href="http://127.0.0.1:8080/rss.xml""#),
                 "{page} lacks the site feed"
             );
+            assert!(
+                html.contains(r#"<link rel="stylesheet" href="http://127.0.0.1:8080/style.css">"#),
+                "{page} lacks the stylesheet"
+            );
         }
         let article_page =
             String::from_utf8(read(&public, &format!("{section}/{slug}/index.html")))
@@ -535,7 +543,7 @@ fn export_prints_one_summary_line() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(
-        lines[0].starts_with("exported 5 articles in 5 sections: 80 files (50 precompressed), "),
+        lines[0].starts_with("exported 5 articles in 5 sections: 83 files (52 precompressed), "),
         "{stdout}"
     );
     assert!(lines[0].contains(" bytes to public in "), "{stdout}");

@@ -9,6 +9,7 @@
 use chrono::{DateTime, FixedOffset};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
+use crate::config::Config;
 use crate::feed::FeedView;
 use crate::model::{Article, Section, Site};
 use crate::render::{GENERATOR, VERSION};
@@ -28,12 +29,7 @@ pub fn home(site: &Site, site_feed: &FeedView<'_>) -> Vec<u8> {
         main { (article_list(&site.articles())) }
         (feeds_footer(&[site_feed], site))
     };
-    page(
-        config.title.as_str(),
-        config.language.as_str(),
-        &[site_feed],
-        body,
-    )
+    page(config, config.title.as_str(), &[site_feed], body)
 }
 
 /// A section's page: its articles, newest first. The feeds are the
@@ -45,7 +41,7 @@ pub fn section(
     site_feed: &FeedView<'_>,
 ) -> Vec<u8> {
     let config = &site.config;
-    let articles: Vec<&Article> = section.articles.iter().collect();
+    let articles: Vec<&Article> = section.articles.iter().map(|a| a.as_ref()).collect();
     let body = html! {
         header {
             p.masthead { a href=(config.base_url.url()) { (config.title) } }
@@ -56,12 +52,7 @@ pub fn section(
         (feeds_footer(&[section_feed, site_feed], site))
     };
     let title = format!("{} | {}", section.title, config.title);
-    page(
-        &title,
-        config.language.as_str(),
-        &[section_feed, site_feed],
-        body,
-    )
+    page(config, &title, &[section_feed, site_feed], body)
 }
 
 /// An article's page. The feeds are its section's and the site's, built
@@ -105,18 +96,13 @@ pub fn article(
         (feeds_footer(&[section_feed, site_feed], site))
     };
     let title = format!("{} | {}", article.title, config.title);
-    page(
-        &title,
-        config.language.as_str(),
-        &[section_feed, site_feed],
-        body,
-    )
+    page(config, &title, &[section_feed, site_feed], body)
 }
 
-fn page(title: &str, language: &str, feeds: &[&FeedView<'_>], body: Markup) -> Vec<u8> {
+fn page(config: &Config, title: &str, feeds: &[&FeedView<'_>], body: Markup) -> Vec<u8> {
     let markup = html! {
         (DOCTYPE)
-        html lang=(language) {
+        html lang=(config.language.as_str()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -129,7 +115,7 @@ fn page(title: &str, language: &str, feeds: &[&FeedView<'_>], body: Markup) -> V
                             href=(feed.url(format));
                     }
                 }
-                style { (PreEscaped(STYLE)) }
+                link rel="stylesheet" href=(config.base_url.join(STYLESHEET_PATH));
             }
             body { (body) }
         }
@@ -183,6 +169,18 @@ fn feeds_footer(feeds: &[&FeedView<'_>], site: &Site) -> Markup {
 
 fn time(date: DateTime<FixedOffset>) -> Markup {
     html! { time datetime=(date.to_rfc3339()) { (date.format("%-d %B %Y")) } }
+}
+
+/// Where the pages' stylesheet is published, relative to the site root. One
+/// file, not a `<style>` in every page: a large site's pages stay small, and
+/// browsers fetch it once.
+pub const STYLESHEET_PATH: &str = "style.css";
+
+/// The stylesheet of every page.
+pub fn stylesheet() -> Vec<u8> {
+    let mut bytes = STYLE.as_bytes().to_vec();
+    bytes.push(b'\n');
+    bytes
 }
 
 const STYLE: &str = "body{font-family:Georgia,serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.55;color:#222}\

@@ -83,15 +83,19 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_keeps_sending_is_cut_off_after_the_limit() {
         let (server, mut client) = pair().await;
-        let started = std::time::Instant::now();
         let closing = tokio::spawn(close(server, Duration::from_millis(300)));
-        while !closing.is_finished() {
+        // Without the limit the close would wait on this client forever; the
+        // deadline only bounds the test on a loaded machine, it measures nothing.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !closing.is_finished() && tokio::time::Instant::now() < deadline {
             if client.write_all(b"more").await.is_err() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        closing.await.unwrap();
-        assert!(started.elapsed() < Duration::from_secs(3));
+        tokio::time::timeout_at(deadline, closing)
+            .await
+            .expect("the close ended while the client kept sending")
+            .unwrap();
     }
 }

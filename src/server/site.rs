@@ -11,7 +11,7 @@ use bytes::Bytes;
 use headers::ETag;
 use http::HeaderValue;
 
-use crate::build::BuiltSite;
+use crate::build::{BuiltSite, ResourceKind};
 use crate::encoding::{self, Coding, Representations};
 
 /// Everything served, by URL path, plus what `/healthz` reports about it.
@@ -79,7 +79,7 @@ impl ServedSite {
         let mut feed_paths = Vec::new();
         for (path, representations) in encoded {
             let resource = &built.resources[&path];
-            if !resource.content_type.starts_with("text/html") {
+            if matches!(resource.kind, ResourceKind::Feed | ResourceKind::Opml) {
                 feed_paths.push(path.clone());
             }
             let modified = whole_seconds(SystemTime::from(resource.last_modified));
