@@ -42,6 +42,14 @@ pub enum ResourceKind {
     Asset,
 }
 
+/// `body` as `Bytes` holding no spare capacity: renderers grow their
+/// buffers by doubling, and a large site keeps every page for as long as it
+/// is served, so the slack would cost up to as much again as the pages.
+fn exact_bytes(mut body: Vec<u8>) -> Bytes {
+    body.shrink_to_fit();
+    Bytes::from(body)
+}
+
 impl Precompress {
     /// True when resources of `kind` are compressed ahead of time under this policy.
     pub fn covers(self, kind: ResourceKind) -> bool {
@@ -208,7 +216,7 @@ fn build_with(site: &Site, pages: &mut HashMap<String, (u64, Bytes)>) -> BuiltSi
             let page_fingerprint = fingerprint(&(section_fingerprint, article.fingerprint));
             let body = match pages.remove(&path) {
                 Some((old, body)) if old == page_fingerprint => body,
-                _ => Bytes::from(render::html::article(
+                _ => exact_bytes(render::html::article(
                     site, section, article, feed, site_feed,
                 )),
             };
@@ -229,7 +237,7 @@ impl BuiltSite {
         body: Vec<u8>,
         modified: DateTime<FixedOffset>,
     ) {
-        self.insert_bytes(path, kind, content_type, Bytes::from(body), modified);
+        self.insert_bytes(path, kind, content_type, exact_bytes(body), modified);
     }
 
     fn insert_bytes(

@@ -36,6 +36,8 @@ pub(crate) fn render(markdown: &str, page_url: &Url) -> Rendered {
         });
     let mut html = String::with_capacity(markdown.len() * 5 / 4);
     pulldown_cmark::html::push_html(&mut html, events);
+    // Parsed articles are kept between builds: no spare capacity.
+    html.shrink_to_fit();
     Rendered {
         html,
         first_paragraph: first_paragraph
