@@ -26,7 +26,8 @@
 #  5. serve: `wrk` (2 threads, 64 connections, 10 s; WRK_RUNS rounds,
 #     default 3, median) against `broadsheet serve` and nginx serving the
 #     export of the SERVE_SIZE corpus (default 10000) with
-#     bench/nginx-server.conf.in (sendfile on, access_log off, gzip_static on),
+#     bench/nginx-server.conf.in (sendfile on, access_log off, gzip_static on;
+#     broadsheet's access log is off too: RUST_LOG=info,broadsheet::access=off),
 #     on two loopback ports: (a) a ~60 KB feed, identity; (b) the same with
 #     `Accept-Encoding: gzip`; (c) a conditional GET answered 304; (d) a
 #     ~3 KB feed; (e) `Accept-Encoding: br` (broadsheet only). When the export
@@ -47,7 +48,8 @@
 # Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), BS_PORT (18080), NGINX_PORT (18081),
 # PARTS (any of: build serve reload memory; default all), TMPFS_SIZE (16g),
-# RESULTS, KEEP=1 (keep the work directory).
+# RESULTS, KEEP=1 (keep the work directory), BS_RUST_LOG (RUST_LOG of
+# `broadsheet serve`; default info,broadsheet::access=off).
 #
 # Peers, when missing: `apt-get install hugo wrk nginx time curl`.
 
@@ -119,7 +121,7 @@ report() { printf '%s\n' "$*" | tee -a "$OUT"; }
 
 report "# broadsheet benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 report "commit: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO" diff --quiet HEAD -- src Cargo.toml 2>/dev/null || echo ' (with uncommitted changes in src/)')"
-report "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r)"
+report "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo) RAM, kernel $(uname -r)"
 report "storage: $STORAGE"
 # The machine is shared: other work running during the benchmark shows here.
 report "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -181,7 +183,7 @@ corpus() {
 wait_listening() {
     local log=$1 pid=$2 limit=$3 i addr
     for i in $(seq $((limit * 10))); do
-        addr=$(sed -n 's|.*listening on http://\([^/ ]*\).*|\1|p' "$log" | head -1)
+        addr=$(sed -n 's|.*listening on http://\([^/ ]*\).*|\1|p' "$log" | sed -n 1p)
         if [[ -n "$addr" ]]; then printf '%s\n' "$addr"; return 0; fi
         kill -0 "$pid" 2>/dev/null || { say "server exited:"; tail -20 "$log" >&2; return 1; }
         sleep 0.1
@@ -191,7 +193,10 @@ wait_listening() {
 }
 
 start_serve() { # root port log -> sets SERVE_PID
-    "$BS" serve --root "$1" --bind "127.0.0.1:$2" >"$3" 2>"$3.err" &
+    # nginx runs with `access_log off`; so does broadsheet (its access log is
+    # one line per request on stderr), keeping its own messages.
+    RUST_LOG=${BS_RUST_LOG:-info,broadsheet::access=off} \
+        "$BS" serve --root "$1" --bind "127.0.0.1:$2" >"$3" 2>"$3.err" &
     SERVE_PID=$!
     STARTED_PIDS+=("$SERVE_PID")
 }
@@ -206,7 +211,7 @@ stop_pid() {
 
 etag_of() { # url -> the ETag header's value
     curl -s --max-time 5 -o /dev/null -D - "$1" | tr -d '\r' |
-        sed -n 's/^[Ee][Tt][Aa][Gg]: //p' | head -1
+        sed -n 's/^[Ee][Tt][Aa][Gg]: //p' | sed -n 1p
 }
 
 # ---------------------------------------------------------------- 4. build benchmark
@@ -217,7 +222,7 @@ if part build; then
     if ! have /usr/bin/time && [[ ! -x /usr/bin/time ]]; then
         missing /usr/bin/time time "the build benchmark needs it"
     else
-        if have hugo; then HUGO=$(command -v hugo); report "hugo: $(hugo version | head -1)"
+        if have hugo; then HUGO=$(command -v hugo); report "hugo: $(hugo version | sed -n 1p)"
         else missing hugo hugo "broadsheet is measured alone"; fi
         # Does this broadsheet know `[export] precompress`? Then measure "all" too.
         PRECOMPRESS_ALL=""
@@ -352,12 +357,12 @@ if part serve; then
                 say "round $round, case $name: broadsheet..."
                 read -r rps p99 bad err < <(run_wrk "$BSU$path" "$hb")
                 RPS[bs$key]+="$rps "; P99[bs$key]+="$p99 "
-                [[ "$bad" == 0 && "$err" == none ]] || say "    broadsheet: $bad non-2xx/3xx, socket errors $err"
+                [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: round $round, case $key, broadsheet: $bad responses not 2xx/3xx, socket errors $err"
                 if [[ -n "$NGINX_PID" && "$key" != e ]]; then
                     say "round $round, case $name: nginx..."
                     read -r rps p99 bad err < <(run_wrk "$NGU$path" "$hn")
                     RPS[ng$key]+="$rps "; P99[ng$key]+="$p99 "
-                    [[ "$bad" == 0 && "$err" == none ]] || say "    nginx: $bad non-2xx/3xx, socket errors $err"
+                    [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: round $round, case $key, nginx: $bad responses not 2xx/3xx, socket errors $err"
                 fi
             done
         done
@@ -394,7 +399,7 @@ if part reload; then
         bs_addr=$(wait_listening "$WORK/reload.log" "$bs_pid" 600)
         # The newest article of the first section: it is in that section's feed.
         section=world
-        article=$(ls "$dir/content/$section" | grep -v '^_index' | sort -t- -k3 -n | head -1)
+        article=$(ls "$dir/content/$section" | grep -v '^_index' | sort -t- -k3 -n | sed -n 1p)
         feed="http://$bs_addr/$section/rss.xml"
         times=()
         for round in 1 2 3; do
