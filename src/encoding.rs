@@ -211,7 +211,9 @@ pub fn encode_site<'a>(
     for (path, resource) in &built.resources {
         let compress = built.precompress.covers(resource.kind);
         match previous(path) {
-            Some(old) if old.compressed == compress && old.identity.body == resource.body => {
+            Some(old)
+                if old.compressed == compress && same_bytes(&old.identity.body, &resource.body) =>
+            {
                 done.insert(path.clone(), old.clone());
             }
             _ => todo.push((path, resource, compress)),
@@ -219,6 +221,13 @@ pub fn encode_site<'a>(
     }
     done.extend(encode_many(todo));
     done
+}
+
+/// True when `a` and `b` hold the same bytes. Pages reused from the build
+/// cache share their allocation with the last build's, which settles it
+/// without reading them.
+fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 
 /// Computes the representations of each of `resources` (path, resource,
