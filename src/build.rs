@@ -7,7 +7,8 @@
 //! bytes (nothing here reads the clock).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -16,7 +17,7 @@ use crate::config::{Format, Precompress};
 use crate::diagnostic::Diagnostics;
 use crate::feed::{site_updated, FeedView};
 use crate::loader;
-use crate::model::Site;
+use crate::model::{Html, Site};
 use crate::render;
 
 /// Media type of the HTML pages.
@@ -108,8 +109,8 @@ pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSite, Diagnosti
 pub struct BuildCache {
     /// Parsed articles, by file.
     pub parse: loader::ParseCache,
-    /// Rendered article pages, by URL path: (fingerprint, bytes).
-    pages: HashMap<String, (u64, Bytes)>,
+    /// Rendered article pages.
+    pages: PageCache,
 }
 
 impl BuildCache {
@@ -127,12 +128,15 @@ pub fn build_dir_cached(
     cache: &mut BuildCache,
 ) -> Result<BuiltSite, Diagnostics> {
     let site = loader::load_cached(root, now, &mut cache.parse)?;
-    Ok(build_with(&site, &mut cache.pages))
+    let (built, shared) = build_with(&site, &mut cache.pages);
+    drop(site);
+    cache.parse.share_content(shared);
+    Ok(built)
 }
 
 /// Renders every output of `site`.
 pub fn build(site: &Site) -> BuiltSite {
-    build_with(site, &mut HashMap::new())
+    build_with(site, &mut HashMap::new()).0
 }
 
 /// A hash of `value`'s debug form: a fingerprint of settings and headers.
@@ -140,9 +144,15 @@ fn fingerprint(value: &impl std::fmt::Debug) -> u64 {
     loader::text_hash(&format!("{value:?}"))
 }
 
+/// Rendered article pages by URL path: the fingerprint of what the page
+/// shows, its bytes, and where the article's body stands in them.
+type PageCache = HashMap<String, (u64, Bytes, Range<usize>)>;
+
 /// Renders every output of `site`, taking article pages from `pages` when
 /// nothing they show has changed, and leaving this build's pages there.
-fn build_with(site: &Site, pages: &mut HashMap<String, (u64, Bytes)>) -> BuiltSite {
+/// Also returns, by source file, the bodies that now stand in a page and
+/// can be shared with it.
+fn build_with(site: &Site, pages: &mut PageCache) -> (BuiltSite, Vec<(PathBuf, Html)>) {
     let mut built = BuiltSite {
         articles: site.article_count(),
         sections: site.sections.len(),
@@ -202,6 +212,7 @@ fn build_with(site: &Site, pages: &mut HashMap<String, (u64, Bytes)>) -> BuiltSi
     // settings (titles, feed links); with all three unchanged, so is the page.
     let config_fingerprint = fingerprint(&site.config);
     let mut rendered = HashMap::with_capacity(pages.len());
+    let mut shared = Vec::new();
     for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
         let body = render::html::section(site, section, feed, site_feed);
         built.insert(&feed.dir, ResourceKind::Index, HTML, body, feed.updated);
@@ -214,18 +225,28 @@ fn build_with(site: &Site, pages: &mut HashMap<String, (u64, Bytes)>) -> BuiltSi
         for article in &section.articles {
             let path = article.path();
             let page_fingerprint = fingerprint(&(section_fingerprint, article.fingerprint));
-            let body = match pages.remove(&path) {
-                Some((old, body)) if old == page_fingerprint => body,
-                _ => exact_bytes(render::html::article(
-                    site, section, article, feed, site_feed,
-                )),
+            let (body, content) = match pages.remove(&path) {
+                Some((old, body, content)) if old == page_fingerprint => (body, content),
+                _ => {
+                    let (bytes, content) =
+                        render::html::article(site, section, article, feed, site_feed);
+                    (exact_bytes(bytes), content)
+                }
             };
-            rendered.insert(path.clone(), (page_fingerprint, body.clone()));
+            // The page holds the article's body verbatim: the cache can keep
+            // that slice instead of a copy of its own.
+            let in_page = body.slice(content.clone());
+            if article.content_html.bytes().as_ptr() != in_page.as_ptr() {
+                if let Some(html) = Html::from_bytes(in_page) {
+                    shared.push((article.source.clone(), html));
+                }
+            }
+            rendered.insert(path.clone(), (page_fingerprint, body.clone(), content));
             built.insert_bytes(&path, ResourceKind::Article, HTML, body, article.modified());
         }
     }
     *pages = rendered;
-    built
+    (built, shared)
 }
 
 impl BuiltSite {

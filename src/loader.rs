@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::front_matter;
 use crate::markdown;
-use crate::model::{newest_first, Article, ArticleId, Author, Section, Site};
+use crate::model::{newest_first, Article, ArticleId, Author, Html, Section, Site};
 use crate::toml_source;
 
 /// The largest content file read, in bytes; anything larger is a mistake.
@@ -115,6 +115,21 @@ impl ParseCache {
     /// How many articles the last load had to parse (the rest were reused).
     pub fn parsed_last_load(&self) -> usize {
         self.parsed_last_load
+    }
+
+    /// Has the cached article of each named file keep its body as the given
+    /// `Html` (the same text, held inside its rendered page), so the body is
+    /// in memory once.
+    pub(crate) fn share_content(&mut self, bodies: Vec<(PathBuf, Html)>) {
+        for (path, html) in bodies {
+            if let Some(cached) = self.articles.get_mut(&path) {
+                if cached.parsed.article.content_html.as_str() == html.as_str() {
+                    let mut article = Article::clone(&cached.parsed.article);
+                    article.content_html = html;
+                    cached.parsed.article = Arc::new(article);
+                }
+            }
+        }
     }
 
     /// True when the cache holds nothing.
@@ -718,7 +733,7 @@ pub(crate) fn parse_article(
         authors,
         summary,
         tags,
-        content_html: rendered.html,
+        content_html: Html::new(rendered.html),
         url,
         source: path.to_path_buf(),
         fingerprint: text_hash(text),
@@ -892,7 +907,10 @@ mod tests {
         assert_eq!(a.summary, "First para.");
         assert_eq!(a.id.as_str(), "tag:example.com,2024-05-20:s/a");
         assert_eq!(a.url.as_str(), "https://example.com/s/a/");
-        assert!(a.content_html.contains("https://example.com/s/a/img.png"));
+        assert!(a
+            .content_html
+            .as_str()
+            .contains("https://example.com/s/a/img.png"));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use chrono::{DateTime, FixedOffset};
 use url::Url;
 
@@ -62,7 +64,7 @@ pub struct Article {
     /// Topics, in the order the author gave them.
     pub tags: Vec<String>,
     /// The body as HTML, every link absolute.
-    pub content_html: String,
+    pub content_html: Html,
     /// Its absolute URL (the article's HTML page).
     pub url: Url,
     /// The file it was read from.
@@ -81,6 +83,36 @@ impl Article {
     /// When the article last changed: `updated`, else `published`.
     pub fn modified(&self) -> DateTime<FixedOffset> {
         self.updated.unwrap_or(self.published)
+    }
+}
+
+/// HTML text held in shared bytes, so that an article's body can live inside
+/// its rendered page rather than beside it: a large site then holds each
+/// body once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Html(Bytes);
+
+impl Html {
+    /// HTML from a string.
+    pub fn new(html: String) -> Html {
+        Html(Bytes::from(html))
+    }
+
+    /// HTML from bytes that hold UTF-8 text (a slice of a rendered page);
+    /// `None` when they do not.
+    pub fn from_bytes(bytes: Bytes) -> Option<Html> {
+        std::str::from_utf8(&bytes).is_ok().then_some(Html(bytes))
+    }
+
+    /// The HTML text.
+    pub fn as_str(&self) -> &str {
+        // Only UTF-8 ever gets in (see the constructors).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The bytes, shared.
+    pub fn bytes(&self) -> &Bytes {
+        &self.0
     }
 }
 

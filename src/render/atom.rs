@@ -46,7 +46,7 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
             }],
             summary: (!article.summary.is_empty()).then(|| Text::plain(article.summary.clone())),
             content: Some(Content {
-                value: Some(article.content_html.clone()),
+                value: Some(article.content_html.as_str().to_string()),
                 content_type: Some("html".to_string()),
                 ..Default::default()
             }),

@@ -7,6 +7,8 @@
 //! browsers and readers given the page's URL find the feeds themselves.
 
 use chrono::{DateTime, FixedOffset};
+use std::ops::Range;
+
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::config::Config;
@@ -55,15 +57,16 @@ pub fn section(
     page(config, &title, &[section_feed, site_feed], body)
 }
 
-/// An article's page. The feeds are its section's and the site's, built
-/// once by the caller rather than once per page.
+/// An article's page, and where in it the article's body stands (its bytes
+/// are `article.content_html`, verbatim). The feeds are its section's and
+/// the site's, built once by the caller rather than once per page.
 pub fn article(
     site: &Site,
     section: &Section,
     article: &Article,
     section_feed: &FeedView<'_>,
     site_feed: &FeedView<'_>,
-) -> Vec<u8> {
+) -> (Vec<u8>, Range<usize>) {
     let config = &site.config;
     let body = html! {
         header {
@@ -87,7 +90,7 @@ pub fn article(
                         " · updated " (time(updated))
                     }
                 }
-                (PreEscaped(&article.content_html))
+                (PreEscaped(BODY_MARK))
                 @if !article.tags.is_empty() {
                     ul.tags { @for tag in &article.tags { li { (tag) } } }
                 }
@@ -96,8 +99,23 @@ pub fn article(
         (feeds_footer(&[section_feed, site_feed], site))
     };
     let title = format!("{} | {}", article.title, config.title);
-    page(config, &title, &[section_feed, site_feed], body)
+    let frame = page(config, &title, &[section_feed, site_feed], body);
+    // The mark is a NUL, which no content can hold (the loader refuses it),
+    // so the one found is the one placed.
+    let at = frame
+        .iter()
+        .position(|&b| b == BODY_MARK.as_bytes()[0])
+        .unwrap_or(frame.len());
+    let content = article.content_html.as_str().as_bytes();
+    let mut bytes = Vec::with_capacity(frame.len() + content.len());
+    bytes.extend_from_slice(&frame[..at]);
+    bytes.extend_from_slice(content);
+    bytes.extend_from_slice(frame.get(at + 1..).unwrap_or_default());
+    (bytes, at..at + content.len())
 }
+
+/// Where an article's body goes in its page while the page is rendered.
+const BODY_MARK: &str = "\0";
 
 fn page(config: &Config, title: &str, feeds: &[&FeedView<'_>], body: Markup) -> Vec<u8> {
     let markup = html! {

@@ -59,7 +59,7 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
                 id: article.id.as_str(),
                 url: article.url.as_str(),
                 title: &article.title,
-                content_html: &article.content_html,
+                content_html: article.content_html.as_str(),
                 summary: &article.summary,
                 date_published: article.published.to_rfc3339(),
                 date_modified: article.modified().to_rfc3339(),

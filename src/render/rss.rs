@@ -35,7 +35,7 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
                 permalink: false,
             }),
             pub_date: Some(article.published.to_rfc2822()),
-            content: Some(article.content_html.clone()),
+            content: Some(article.content_html.as_str().to_string()),
             dublin_core_ext: (!article.authors.is_empty()).then(|| DublinCoreExtension {
                 creators: article.authors.iter().map(|a| a.display_name()).collect(),
                 ..Default::default()

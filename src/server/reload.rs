@@ -180,6 +180,7 @@ fn run(
                         started.elapsed().as_millis()
                     );
                     state.publish(site);
+                    super::release_freed_memory();
                 }
                 Err(errors) => {
                     for line in &errors {
