@@ -16,6 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Read;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
@@ -363,9 +364,9 @@ fn load_section(
     };
     let header = header.map_err(|d| diagnostics.extend(d.0)).ok();
 
-    let mut articles = Vec::new();
-    // Slug -> the file that claimed it first, so a second one is reported against it.
-    let mut claimed: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // First, in file order: which articles the cache settles without reading
+    // them, and which must be read (and parsed, if their text changed).
+    let mut slots = Vec::new();
     for entry in entries {
         if entry.name == "_index.md" {
             continue;
@@ -382,9 +383,44 @@ fn load_section(
             continue;
         }
         let stamp = FileStamp::trusted(&entry.path);
-        let cached = match reuse.previous.remove(&entry.path) {
-            Some(cached) if stamp.is_some() && cached.stamp == stamp => {
-                // Unchanged since it was parsed: not even read.
+        let slot = match reuse.previous.remove(&entry.path) {
+            // Unchanged since it was parsed: not even read.
+            Some(cached) if stamp.is_some() && cached.stamp == stamp => Slot::Done(Ok(cached)),
+            cached => Slot::Todo { cached, stamp },
+        };
+        slots.push((entry, slot));
+    }
+    // Then reading and parsing, the slow part, on every core.
+    let parsed = AtomicUsize::new(0);
+    for_each_parallel(&mut slots, |(entry, slot)| {
+        if let Slot::Todo { cached, stamp } = slot {
+            let outcome = read_content_file(entry, content_dir).and_then(|text| {
+                let text_hash = text_hash(&text);
+                let article = match cached.take() {
+                    Some(cached) if cached.text_hash == text_hash => cached.parsed,
+                    _ => {
+                        parsed.fetch_add(1, Ordering::Relaxed);
+                        parse_article(&entry.path, &text, &slug, config)?
+                    }
+                };
+                Ok(CachedArticle {
+                    text_hash,
+                    stamp: *stamp,
+                    parsed: article,
+                })
+            });
+            *slot = Slot::Done(outcome);
+        }
+    });
+    reuse.parsed += parsed.into_inner();
+    // Last, in file order again: slugs, errors, and what is published.
+    let mut articles = Vec::new();
+    // Slug -> the file that claimed it first, so a second one is reported against it.
+    let mut claimed: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (entry, slot) in slots {
+        let Slot::Done(outcome) = slot else { continue };
+        match outcome {
+            Ok(cached) => {
                 let parsed = cached.parsed.clone();
                 reuse.next.insert(entry.path.clone(), cached);
                 claim_and_keep(
@@ -395,44 +431,9 @@ fn load_section(
                     now,
                     diagnostics,
                 );
-                continue;
             }
-            other => other,
-        };
-        let parsed = read_content_file(&entry, content_dir).and_then(|text| {
-            let hash = text_hash(&text);
-            let parsed = match cached {
-                Some(cached) if cached.text_hash == hash => cached.parsed,
-                _ => {
-                    reuse.parsed += 1;
-                    parse_article(&entry.path, &text, &slug, config)?
-                }
-            };
-            reuse.next.insert(
-                entry.path.clone(),
-                CachedArticle {
-                    text_hash: hash,
-                    stamp,
-                    parsed: parsed.clone(),
-                },
-            );
-            Ok(parsed)
-        });
-        let parsed = match parsed {
-            Ok(parsed) => parsed,
-            Err(errors) => {
-                diagnostics.extend(errors.0);
-                continue;
-            }
-        };
-        claim_and_keep(
-            parsed,
-            &entry.path,
-            &mut claimed,
-            &mut articles,
-            now,
-            diagnostics,
-        );
+            Err(errors) => diagnostics.extend(errors.0),
+        }
     }
     let header = header?;
     if !ok {
@@ -446,6 +447,41 @@ fn load_section(
         limit: header.limit,
         articles,
     })
+}
+
+/// One article file of a section on its way through [`load_section`].
+enum Slot {
+    /// To be read: what the cache had for it, and its stamp if settled.
+    Todo {
+        cached: Option<CachedArticle>,
+        stamp: Option<FileStamp>,
+    },
+    /// Read and parsed (or reused), or what was wrong with it.
+    Done(Result<CachedArticle, Diagnostics>),
+}
+
+/// Runs `work` on every item, spread over the machine's cores; items are
+/// handed out one at a time, so a slow one does not hold up a whole share.
+fn for_each_parallel<T: Send>(items: &mut [T], work: impl Fn(&mut T) + Sync) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        items.iter_mut().for_each(work);
+        return;
+    }
+    let queue = std::sync::Mutex::new(items.iter_mut());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                match next {
+                    Some(item) => work(item),
+                    None => break,
+                }
+            });
+        }
+    });
 }
 
 /// Claims `parsed`'s slug in its section (a slug claimed already is an error
