@@ -18,6 +18,7 @@ use crate::diagnostic::Diagnostics;
 use crate::feed::{site_updated, FeedView};
 use crate::loader;
 use crate::model::{Html, Site};
+use crate::parallel;
 use crate::render;
 
 /// Media type of the HTML pages.
@@ -222,16 +223,31 @@ fn build_with(site: &Site, pages: &mut PageCache) -> (BuiltSite, Vec<(PathBuf, H
             &section.title,
             &section.description,
         ));
-        for article in &section.articles {
-            let path = article.path();
-            let page_fingerprint = fingerprint(&(section_fingerprint, article.fingerprint));
-            let (body, content) = match pages.remove(&path) {
-                Some((old, body, content)) if old == page_fingerprint => (body, content),
-                _ => {
-                    let (bytes, content) =
-                        render::html::article(site, section, article, feed, site_feed);
-                    (exact_bytes(bytes), content)
-                }
+        // Pages whose fingerprint is unchanged come from the cache; the rest
+        // are rendered on every core.
+        let mut slots: Vec<_> = section
+            .articles
+            .iter()
+            .map(|article| {
+                let path = article.path();
+                let page_fingerprint = fingerprint(&(section_fingerprint, article.fingerprint));
+                let page = match pages.remove(&path) {
+                    Some((old, body, content)) if old == page_fingerprint => Some((body, content)),
+                    _ => None,
+                };
+                (article, path, page_fingerprint, page)
+            })
+            .collect();
+        parallel::for_each(&mut slots, |(article, _, _, page)| {
+            if page.is_none() {
+                let (bytes, content) =
+                    render::html::article(site, section, article, feed, site_feed);
+                *page = Some((exact_bytes(bytes), content));
+            }
+        });
+        for (article, path, page_fingerprint, page) in slots {
+            let Some((body, content)) = page else {
+                continue;
             };
             // The page holds the article's body verbatim: the cache can keep
             // that slice instead of a copy of its own.

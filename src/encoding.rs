@@ -31,7 +31,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Mutex;
 
 use bytes::Bytes;
 use xxhash_rust::xxh3::xxh3_64;
@@ -233,40 +232,22 @@ fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
 /// Computes the representations of each of `resources` (path, resource,
 /// whether to compress it), spread over the machine's cores.
 pub fn encode_many(resources: Vec<(&String, &Resource, bool)>) -> Vec<(String, Representations)> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(resources.len());
-    if threads <= 1 {
-        return resources
-            .into_iter()
-            .map(|(path, resource, compress)| (path.clone(), encode(resource, compress)))
-            .collect();
-    }
-    let mut todo = resources;
-    // Largest first, handed out one at a time, so one big feed does not end
-    // up last on a thread that already has its share.
-    // Only compression takes time: those first, largest first.
-    todo.sort_by_key(|(_, resource, compress)| {
+    let mut slots: Vec<_> = resources
+        .into_iter()
+        .map(|(path, resource, compress)| (path, resource, compress, None))
+        .collect();
+    // Only compression takes time: those first, largest first, so one big
+    // feed does not end up last on a thread that already has its share.
+    slots.sort_by_key(|(_, resource, compress, _)| {
         std::cmp::Reverse(if *compress { resource.body.len() } else { 0 })
     });
-    let queue = Mutex::new(todo.into_iter());
-    let results = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                let Some((path, resource, compress)) = next else {
-                    break;
-                };
-                let encoded = encode(resource, compress);
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((path.clone(), encoded));
-            });
-        }
+    crate::parallel::for_each(&mut slots, |(_, resource, compress, out)| {
+        *out = Some(encode(resource, *compress));
     });
-    results.into_inner().unwrap_or_else(|e| e.into_inner())
+    slots
+        .into_iter()
+        .filter_map(|(path, _, _, out)| out.map(|encoded| (path.clone(), encoded)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ mod front_matter;
 pub mod loader;
 mod markdown;
 pub mod model;
+mod parallel;
 pub mod render;
 pub mod server;
 mod toml_source;

@@ -29,6 +29,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::front_matter;
 use crate::markdown;
 use crate::model::{newest_first, Article, ArticleId, Author, Html, Section, Site};
+use crate::parallel;
 use crate::toml_source;
 
 /// The largest content file read, in bytes; anything larger is a mistake.
@@ -392,7 +393,7 @@ fn load_section(
     }
     // Then reading and parsing, the slow part, on every core.
     let parsed = AtomicUsize::new(0);
-    for_each_parallel(&mut slots, |(entry, slot)| {
+    parallel::for_each(&mut slots, |(entry, slot)| {
         if let Slot::Todo { cached, stamp } = slot {
             let outcome = read_content_file(entry, content_dir).and_then(|text| {
                 let text_hash = text_hash(&text);
@@ -458,30 +459,6 @@ enum Slot {
     },
     /// Read and parsed (or reused), or what was wrong with it.
     Done(Result<CachedArticle, Diagnostics>),
-}
-
-/// Runs `work` on every item, spread over the machine's cores; items are
-/// handed out one at a time, so a slow one does not hold up a whole share.
-fn for_each_parallel<T: Send>(items: &mut [T], work: impl Fn(&mut T) + Sync) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    if threads <= 1 {
-        items.iter_mut().for_each(work);
-        return;
-    }
-    let queue = std::sync::Mutex::new(items.iter_mut());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-                match next {
-                    Some(item) => work(item),
-                    None => break,
-                }
-            });
-        }
-    });
 }
 
 /// Claims `parsed`'s slug in its section (a slug claimed already is an error
