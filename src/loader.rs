@@ -1003,21 +1003,27 @@ mod tests {
         assert!(check_xml_chars(Path::new("a.md"), "tab\t, 中文, emoji 🎉, rtl \u{200f}").is_ok());
     }
 
-    #[test]
-    fn reload_parses_only_changed_articles() {
+    /// A temporary site: a config and one section, `s`, with no articles.
+    fn site_with_one_section() -> tempfile::TempDir {
         let dir = tempfile::TempDir::new().unwrap();
-        let root = dir.path();
         fs::write(
-            root.join("config.toml"),
+            dir.path().join("config.toml"),
             "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
         )
         .unwrap();
-        fs::create_dir_all(root.join("content/s")).unwrap();
+        fs::create_dir_all(dir.path().join("content/s")).unwrap();
         fs::write(
-            root.join("content/s/_index.md"),
+            dir.path().join("content/s/_index.md"),
             "+++\ntitle = \"S\"\n+++\n",
         )
         .unwrap();
+        dir
+    }
+
+    #[test]
+    fn reload_parses_only_changed_articles() {
+        let dir = site_with_one_section();
+        let root = dir.path();
         for name in ["a", "b", "c"] {
             let text = format!("+++\ntitle = \"{name}\"\ndate = 2024-01-01\n+++\nBody {name}.\n");
             fs::write(root.join(format!("content/s/{name}.md")), text).unwrap();
@@ -1076,19 +1082,8 @@ mod tests {
 
     #[test]
     fn a_file_changed_just_now_is_read_again_on_every_load() {
-        let dir = tempfile::TempDir::new().unwrap();
+        let dir = site_with_one_section();
         let root = dir.path();
-        fs::write(
-            root.join("config.toml"),
-            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
-        )
-        .unwrap();
-        fs::create_dir_all(root.join("content/s")).unwrap();
-        fs::write(
-            root.join("content/s/_index.md"),
-            "+++\ntitle = \"S\"\n+++\n",
-        )
-        .unwrap();
         let article = root.join("content/s/a.md");
         fs::write(
             &article,

@@ -86,18 +86,9 @@ impl Site {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("create dir");
-    for entry in fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).expect("copy file");
-        }
-    }
-}
+#[path = "../common/mod.rs"]
+mod common;
+use common::copy_dir;
 
 /// The URL of `path` on `server`.
 pub fn url(server: &RunningServer, path: &str) -> String {
