@@ -18,16 +18,14 @@
 //!   MB/s, brotli at 1 to 70 MB/s depending on quality), so [`encode_site`]
 //!   reuses the variants of every resource whose bytes did not change since
 //!   the previous build, and spreads the rest over the machine's cores.
-//!   Brotli quality [`BROTLI_FEED_QUALITY`] (10) is used for resources up to
-//!   [`BROTLI_FEED_LIMIT`] bytes that are not HTML pages (feeds and the OPML
-//!   list, fetched over and over by aggregators); everything else uses
-//!   quality [`BROTLI_FAST_QUALITY`] (5). Measured on the bundled feeds
-//!   (20 KB): quality 10 is 2-3% larger than 11 at 2.5 times its speed (about
-//!   3 MB/s against 1 MB/s), which keeps a reload that changes a handful of
-//!   feeds within tens of milliseconds; quality 5 is 20% larger than 11 but
-//!   runs at tens of MB/s, right for many pages; 6 gives the same bytes as 5
-//!   there, and 7 to 9 are slower than 10 for no gain (the `brotli` crate
-//!   zero-fills a large hash table on every call at those levels).
+//!   Brotli runs at quality [`BROTLI_QUALITY`] (5) for everything. Measured
+//!   on a 60 KB feed of the benchmark corpus: quality 5 gives 13.9 KB
+//!   (gzip 9: 14.6 KB), quality 10 gives 13.0 KB, 7% smaller, at a tenth of
+//!   the speed (about 3 MB/s): a reload after an edit recompresses the six
+//!   feeds the article is in, and quality 10 made that 250 ms instead of
+//!   190 ms at 10,000 articles, over the reload target; 6 gives the same
+//!   bytes as 5, and 7 to 9 are slower than 10 for no gain (the `brotli`
+//!   crate zero-fills a large hash table on every call at those levels).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -37,13 +35,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::build::{BuiltSite, Resource};
 
-/// The brotli quality for HTML pages and large resources: fast (tens of MB/s)
-/// and still well ahead of gzip.
-pub const BROTLI_FAST_QUALITY: i32 = 5;
-/// The brotli quality for feeds: close to the best (11) at 2.5 times its speed.
-pub const BROTLI_FEED_QUALITY: i32 = 10;
-/// The largest resource compressed at [`BROTLI_FEED_QUALITY`].
-pub const BROTLI_FEED_LIMIT: usize = 256 * 1024;
+/// The brotli quality: fast (tens of MB/s) and still ahead of gzip's best.
+pub const BROTLI_QUALITY: i32 = 5;
 /// gzip level: the best; gzip is fast enough at every level.
 pub const GZIP_LEVEL: u32 = 9;
 
@@ -156,15 +149,6 @@ pub fn brotli(bytes: &[u8], quality: i32) -> Vec<u8> {
     out
 }
 
-/// The brotli quality used for a resource of this type and size.
-pub fn brotli_quality(content_type: &str, len: usize) -> i32 {
-    if len <= BROTLI_FEED_LIMIT && !content_type.starts_with("text/html") {
-        BROTLI_FEED_QUALITY
-    } else {
-        BROTLI_FAST_QUALITY
-    }
-}
-
 /// Computes every representation of `resource`: with `compress`, its gzip
 /// and brotli variants too (each kept only when smaller); without, only the
 /// identity bytes and their tag.
@@ -177,13 +161,12 @@ pub fn encode(resource: &Resource, compress: bool) -> Representations {
             etag: format!("\"{hash}{}\"", coding.etag_suffix()),
         })
     };
-    let quality = brotli_quality(resource.content_type, resource.body.len());
     Representations {
         gzip: compress
             .then(|| variant(Coding::Gzip, gzip(&resource.body)))
             .flatten(),
         brotli: compress
-            .then(|| variant(Coding::Brotli, brotli(&resource.body, quality)))
+            .then(|| variant(Coding::Brotli, brotli(&resource.body, BROTLI_QUALITY)))
             .flatten(),
         compressed: compress,
         identity: Representation {
@@ -332,19 +315,6 @@ mod tests {
         assert!(encoded.gzip.is_none());
         assert!(encoded.brotli.is_none());
         assert_eq!(encoded.iter().count(), 1);
-    }
-
-    #[test]
-    fn feeds_get_a_high_brotli_quality_and_pages_a_fast_one() {
-        assert_eq!(
-            brotli_quality("application/atom+xml; charset=utf-8", 60_000),
-            BROTLI_FEED_QUALITY
-        );
-        assert_eq!(brotli_quality("text/html; charset=utf-8", 6_000), 5);
-        assert_eq!(
-            brotli_quality("application/atom+xml; charset=utf-8", 10_000_000),
-            5
-        );
     }
 
     #[test]
