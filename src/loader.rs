@@ -76,7 +76,7 @@ struct FileStamp {
 }
 
 /// How long ago a file must have changed for its stamp to be trusted.
-const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl FileStamp {
     /// The stamp of `path`, following links.
