@@ -598,3 +598,19 @@ pub(crate) fn release_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Helpers for the server modules' unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A connected pair of sockets on loopback: (server's end, client's end).
+    pub(crate) async fn tcp_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (server, client)
+    }
+}

@@ -166,18 +166,10 @@ impl AsyncWrite for SendTimeout {
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
 
     use super::*;
 
-    async fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        (server, client)
-    }
+    use crate::server::tests_support::tcp_pair as pair;
 
     #[tokio::test]
     async fn a_client_that_stops_reading_times_out() {
