@@ -98,7 +98,15 @@ fn newest_change(items: &[&Article], site: &Site) -> DateTime<FixedOffset> {
         .iter()
         .map(|a| a.modified())
         .max()
-        .or_else(|| site.articles().iter().map(|a| a.modified()).max())
+        // The newest of all: a plain maximum, not `Site::articles`, which
+        // would collect and sort every article of the site to find it.
+        .or_else(|| {
+            site.sections
+                .iter()
+                .flat_map(|section| section.articles.iter())
+                .map(|a| a.modified())
+                .max()
+        })
         .unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
 }
 
