@@ -36,6 +36,14 @@
 #     says so) so that nginx's gzip_static has something to send.
 #     Before measuring, it checks that both servers return the same identity
 #     bytes for each benchmarked path.
+#     Two passes: "saturated" (the issue's method: each connection asks again
+#     as soon as it is answered; requests per second) and "paced" (each
+#     connection waits PACE_MS, default 1, between an answer and its next
+#     request, through wrk's Lua `delay`: both servers get the same load,
+#     below what either can answer, so p99 is the servers' and not the load
+#     generator's; PACE_MS=0 skips it). Each run also records wrk's CPU
+#     share (200% = 2 CPUs) from /usr/bin/time, which shows when wrk itself
+#     was the bottleneck.
 #  6. reload: with the SERVE_SIZE corpus being served, append a sentence to
 #     one article and poll its section feed until the ETag changes (3 times,
 #     median), including the server's debounce.
@@ -47,7 +55,7 @@
 # kept when it is not a tmpfs mounted here; set RESULTS=path to keep them).
 #
 # Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
-# WRK_THREADS (2), WRK_CONNECTIONS (64), BS_PORT (18080), NGINX_PORT (18081),
+# WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
 # PARTS (any of: build serve reload memory; default all), TMPFS_SIZE (16g),
 # RESULTS, KEEP=1 (keep the work directory), BS_RUST_LOG (RUST_LOG of
 # `broadsheet serve`; default info,broadsheet::access=off).
@@ -67,6 +75,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 BS_PORT=${BS_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18081}
+PACE_MS=${PACE_MS:-1}
 PARTS=${PARTS:-"build serve reload memory"}
 TMPFS_SIZE=${TMPFS_SIZE:-16g}
 SECTIONS=10
@@ -286,14 +295,23 @@ wrk_parse() {
         END { printf "%s %s %s %s\n", rps, ms, (bad == "" ? 0 : bad), (err == "" ? "none" : err) }'
 }
 
-run_wrk() { # url [header] -> "rps p99"
-    local url=$1 header=${2:-} log="$WORK/wrk.log"
-    if [[ -n "$header" ]]; then
-        wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency -H "$header" "$url" >"$log" 2>&1
+# Runs wrk against url (with one header, or none) and prints
+# "requests_per_s p99_ms non2xx3xx errors wrk_cpu_percent". With PACE set to
+# a Lua script, each connection waits between requests (see PACE_MS).
+# wrk's own CPU share (from /usr/bin/time, "-" without it) shows whether the
+# load generator was saturated: 200% is both CPUs of this machine.
+run_wrk() { # url [header] [pace-script]
+    local url=$1 header=${2:-} pace=${3:-} log="$WORK/wrk.log" cpu="-"
+    local args=(-t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency)
+    [[ -z "$header" ]] || args+=(-H "$header")
+    [[ -z "$pace" ]] || args+=(-s "$pace")
+    if [[ -x /usr/bin/time ]]; then
+        /usr/bin/time -f 'wrk-cpu %P' -o "$WORK/wrk.time" wrk "${args[@]}" "$url" >"$log" 2>&1
+        cpu=$(sed -n 's/^wrk-cpu \([0-9]*\)%.*/\1/p' "$WORK/wrk.time")
     else
-        wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency "$url" >"$log" 2>&1
+        wrk "${args[@]}" "$url" >"$log" 2>&1
     fi
-    wrk_parse <"$log"
+    printf '%s %s\n' "$(wrk_parse <"$log")" "${cpu:--}"
 }
 
 if part serve; then
@@ -361,37 +379,65 @@ if part serve; then
             "d: ~3 KB feed, identity|$small||"
             "e: ~60 KB feed, br|$big|Accept-Encoding: br|"
         )
-        declare -A RPS P99
-        for round in $(seq "$WRK_RUNS"); do
-            for c in "${cases[@]}"; do
-                IFS='|' read -r name path hb hn <<<"$c"
-                key=${name%%:*}
-                say "round $round, case $name: broadsheet..."
-                read -r rps p99 bad err < <(run_wrk "$BSU$path" "$hb")
-                RPS[bs$key]+="$rps "; P99[bs$key]+="$p99 "
-                [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: round $round, case $key, broadsheet: $bad responses not 2xx/3xx, socket errors $err"
-                if [[ -n "$NGINX_PID" && "$key" != e ]]; then
-                    say "round $round, case $name: nginx..."
-                    read -r rps p99 bad err < <(run_wrk "$NGU$path" "$hn")
-                    RPS[ng$key]+="$rps "; P99[ng$key]+="$p99 "
-                    [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: round $round, case $key, nginx: $bad responses not 2xx/3xx, socket errors $err"
-                fi
+        # Two passes over the cases. "saturated" is the issue's method: every
+        # connection sends its next request as soon as the answer arrives, so
+        # this measures the most requests per second each server answers. Its
+        # p99 is the load generator's as much as the server's: when a server
+        # answers faster than wrk can ask (wrk's CPU share near 100% of the
+        # 200%), wrk's threads never sleep, share the two CPUs with the
+        # server's and are descheduled for whole 4 ms scheduler ticks, and
+        # the answers wait in their sockets meanwhile. "paced" offers both
+        # servers the same load, below what either can answer: each
+        # connection waits PACE_MS between an answer and its next request
+        # (wrk's Lua `delay`), so wrk sleeps between requests and p99 is the
+        # servers' latency.
+        passes=(saturated)
+        if [[ "$PACE_MS" != 0 ]]; then
+            printf 'function delay()\n    return %d\nend\n' "$PACE_MS" >"$WORK/pace.lua"
+            passes+=(paced)
+        fi
+        declare -A RPS P99 CPU
+        for pass in "${passes[@]}"; do
+            pace=""
+            [[ "$pass" == saturated ]] || pace="$WORK/pace.lua"
+            for round in $(seq "$WRK_RUNS"); do
+                for c in "${cases[@]}"; do
+                    IFS='|' read -r name path hb hn <<<"$c"
+                    key=${name%%:*}
+                    say "$pass, round $round, case $name: broadsheet..."
+                    read -r rps p99 bad err cpu < <(run_wrk "$BSU$path" "$hb" "$pace")
+                    RPS[$pass-bs$key]+="$rps "; P99[$pass-bs$key]+="$p99 "; CPU[$pass-bs$key]+="$cpu "
+                    [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: $pass, round $round, case $key, broadsheet: $bad responses not 2xx/3xx, socket errors $err"
+                    if [[ -n "$NGINX_PID" && "$key" != e ]]; then
+                        say "$pass, round $round, case $name: nginx..."
+                        read -r rps p99 bad err cpu < <(run_wrk "$NGU$path" "$hn" "$pace")
+                        RPS[$pass-ng$key]+="$rps "; P99[$pass-ng$key]+="$p99 "; CPU[$pass-ng$key]+="$cpu "
+                        [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: $pass, round $round, case $key, nginx: $bad responses not 2xx/3xx, socket errors $err"
+                    fi
+                done
             done
         done
-        report "| case | broadsheet req/s | broadsheet p99 ms | nginx req/s | nginx p99 ms | req/s ratio | p99 ratio |"
-        report "|---|---:|---:|---:|---:|---:|---:|"
-        for c in "${cases[@]}"; do
-            IFS='|' read -r name _ <<<"$c"
-            key=${name%%:*}
-            b_r=$(tr ' ' '\n' <<<"${RPS[bs$key]}" | grep . | median)
-            b_p=$(tr ' ' '\n' <<<"${P99[bs$key]}" | grep . | median)
-            n_r="-"; n_p="-"
-            if [[ -n "${RPS[ng$key]:-}" ]]; then
-                n_r=$(tr ' ' '\n' <<<"${RPS[ng$key]}" | grep . | median)
-                n_p=$(tr ' ' '\n' <<<"${P99[ng$key]}" | grep . | median)
+        med() { tr ' ' '\n' <<<"${1:-}" | grep . | median; }
+        for pass in "${passes[@]}"; do
+            report ""
+            if [[ "$pass" == saturated ]]; then
+                report "### saturated: each connection asks again as soon as it is answered (the issue's method)"
+            else
+                report "### paced: each connection waits $PACE_MS ms between an answer and its next request (the same offered load for both)"
             fi
-            report "| $name | $b_r | $b_p | $n_r | $n_p | $(ratio "$b_r" "$n_r") | $(ratio "$b_p" "$n_p") |"
-            report "|   rounds | ${RPS[bs$key]} | ${P99[bs$key]} | ${RPS[ng$key]:-} | ${P99[ng$key]:-} | | |"
+            report "| case | broadsheet req/s | broadsheet p99 ms | wrk CPU % | nginx req/s | nginx p99 ms | wrk CPU % | req/s ratio | p99 ratio |"
+            report "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            for c in "${cases[@]}"; do
+                IFS='|' read -r name _ <<<"$c"
+                key=${name%%:*}
+                b_r=$(med "${RPS[$pass-bs$key]}"); b_p=$(med "${P99[$pass-bs$key]}"); b_c=$(med "${CPU[$pass-bs$key]}")
+                n_r="-"; n_p="-"; n_c="-"
+                if [[ -n "${RPS[$pass-ng$key]:-}" ]]; then
+                    n_r=$(med "${RPS[$pass-ng$key]}"); n_p=$(med "${P99[$pass-ng$key]}"); n_c=$(med "${CPU[$pass-ng$key]}")
+                fi
+                report "| $name | $b_r | $b_p | ${b_c:--} | $n_r | $n_p | ${n_c:--} | $(ratio "$b_r" "$n_r") | $(ratio "$b_p" "$n_p") |"
+                report "|   rounds | ${RPS[$pass-bs$key]} | ${P99[$pass-bs$key]} | ${CPU[$pass-bs$key]} | ${RPS[$pass-ng$key]:-} | ${P99[$pass-ng$key]:-} | ${CPU[$pass-ng$key]:-} | | |"
+            done
         done
         [[ -z "$NGINX_PID" ]] || stop_pid "$NGINX_PID"
         report "broadsheet serve RSS with $SERVE_SIZE articles after the runs: $(( $(ps -o rss= -p "$bs_pid") / 1024 )) MB"
