@@ -31,8 +31,7 @@ impl<'a> FeedView<'a> {
     /// The site-wide feed: every section's articles.
     pub fn site(site: &'a Site) -> FeedView<'a> {
         let config = &site.config;
-        let mut items = site.articles();
-        items.truncate(config.limit.get());
+        let items = site.newest(config.limit.get());
         let description = non_empty(&config.description, config.title.as_str());
         FeedView {
             config,

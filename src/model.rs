@@ -208,15 +208,18 @@ impl fmt::Display for ArticleId {
 }
 
 impl Site {
-    /// Every published article of every section, newest first.
-    pub fn articles(&self) -> Vec<&Article> {
-        let mut all: Vec<&Article> = self
+    /// The site's `n` newest articles, newest first. Each section's list is
+    /// sorted already, so the newest `n` of the site are among the first `n`
+    /// of each section: only those are sorted, not every article.
+    pub fn newest(&self, n: usize) -> Vec<&Article> {
+        let mut newest: Vec<&Article> = self
             .sections
             .iter()
-            .flat_map(|s| s.articles.iter().map(Arc::as_ref))
+            .flat_map(|s| s.articles.iter().take(n).map(Arc::as_ref))
             .collect();
-        all.sort_by(|a, b| newest_first(a, b));
-        all
+        newest.sort_by(|a, b| newest_first(a, b));
+        newest.truncate(n);
+        newest
     }
 
     /// How many articles are published.

@@ -641,3 +641,67 @@ fn index_pages_list_the_newest_hundred_articles() {
         "older articles keep their pages"
     );
 }
+
+#[test]
+fn site_lists_merge_the_sections_newest_first() {
+    let site = SiteDir::minimal();
+    site.write(
+        "config.toml",
+        &format!(
+            "{}limit = 11\nformats = [\"atom\"]\n",
+            common::MINIMAL_CONFIG
+        ),
+    );
+    let stamp = |seconds: u32| format!("2024-02-01T00:{:02}:{:02}Z", seconds / 60, seconds % 60);
+    let article = |section: &str, name: &str, title: &str, date: &str| {
+        site.write(
+            &format!("content/{section}/{name}.md"),
+            &format!("+++\ntitle = \"{title}\"\ndate = {date}\n+++\nText.\n"),
+        );
+    };
+    for section in ["new", "mid", "old"] {
+        site.section(section, section);
+    }
+    // 101 articles two seconds apart; one in another section between the
+    // 91st and the 92nd newest of them; three older than all.
+    for i in 0..=100 {
+        article(
+            "new",
+            &format!("n{i:03}"),
+            &format!("New {i:03}"),
+            &stamp(2 * i),
+        );
+    }
+    article("mid", "m", "Mid", &stamp(181));
+    for i in 0..3 {
+        article(
+            "old",
+            &format!("o{i}"),
+            &format!("Old {i}"),
+            &format!("2024-01-0{}", i + 1),
+        );
+    }
+    let public = site.export();
+
+    let feed = parse_feed(&read(&public, "atom.xml"));
+    let titles: Vec<_> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.clone().expect("title").content)
+        .collect();
+    let mut expected: Vec<String> = (91..=100).rev().map(|i| format!("New {i:03}")).collect();
+    expected.push("Mid".into());
+    assert_eq!(titles, expected);
+
+    let home = String::from_utf8(read(&public, "index.html")).expect("utf-8");
+    assert!(home.contains("The newest 100 of 105 articles."));
+    let listed = |title: &str| home.contains(&format!(">{title}</a>"));
+    assert!(listed("Mid") && listed("New 100") && listed("New 002"));
+    assert!(
+        !listed("New 001") && !listed("Old 2"),
+        "home lists more than the newest 100"
+    );
+    let mid = home.find(">Mid</a>").expect("Mid listed");
+    assert!(home.find(">New 091</a>").expect("listed") < mid);
+    assert!(mid < home.find(">New 090</a>").expect("listed"));
+}

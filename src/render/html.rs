@@ -28,7 +28,7 @@ pub fn home(site: &Site, site_feed: &FeedView<'_>) -> Vec<u8> {
                 li { a href=(config.base_url.join(&format!("{}/", section.slug))) { (section.title) } }
             } } }
         }
-        main { (article_list(&site.articles())) }
+        main { (article_list(&site.newest(INDEX_PAGE_LIMIT), site.article_count())) }
         (feeds_footer(&[site_feed], site))
     };
     page(config, config.title.as_str(), &[site_feed], body)
@@ -43,14 +43,19 @@ pub fn section(
     site_feed: &FeedView<'_>,
 ) -> Vec<u8> {
     let config = &site.config;
-    let articles: Vec<&Article> = section.articles.iter().map(|a| a.as_ref()).collect();
+    let newest: Vec<&Article> = section
+        .articles
+        .iter()
+        .take(INDEX_PAGE_LIMIT)
+        .map(|a| a.as_ref())
+        .collect();
     let body = html! {
         header {
             p.masthead { a href=(config.base_url.url()) { (config.title) } }
             h1 { (section.title) }
             @if !section.description.is_empty() { p.description { (section.description) } }
         }
-        main { (article_list(&articles)) }
+        main { (article_list(&newest, section.articles.len())) }
         (feeds_footer(&[section_feed, site_feed], site))
     };
     let title = format!("{} | {}", section.title, config.title);
@@ -148,14 +153,13 @@ fn page(config: &Config, title: &str, feeds: &[&FeedView<'_>], body: Markup) -> 
 /// megabytes that no reader scrolls, rebuilt on every change.
 pub const INDEX_PAGE_LIMIT: usize = 100;
 
-fn article_list(articles: &[&Article]) -> Markup {
-    let shown = &articles[..articles.len().min(INDEX_PAGE_LIMIT)];
+fn article_list(shown: &[&Article], total: usize) -> Markup {
     html! {
-        @if articles.is_empty() {
+        @if shown.is_empty() {
             p { "Nothing published yet." }
         } @else {
-            @if shown.len() < articles.len() {
-                p.count { "The newest " (shown.len()) " of " (articles.len()) " articles." }
+            @if shown.len() < total {
+                p.count { "The newest " (shown.len()) " of " (total) " articles." }
             }
             ol.articles { @for article in shown {
                 li {
