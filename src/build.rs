@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::config::{Format, Precompress};
+use crate::config::{Format, Precompress, ServerConfig};
 use crate::diagnostic::Diagnostics;
 use crate::feed::{site_updated, FeedView};
 use crate::loader;
@@ -77,7 +77,7 @@ pub struct Resource {
 }
 
 /// Everything the site publishes, by URL path.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct BuiltSite {
     /// URL path (always starting with `/`; directories end with `/`) to resource.
     pub resources: BTreeMap<String, Resource>,
@@ -89,6 +89,9 @@ pub struct BuiltSite {
     pub feeds: usize,
     /// Which resources are compressed ahead of time (`precompress` in config.toml).
     pub precompress: Precompress,
+    /// The `[server]` settings of the configuration this set was built from,
+    /// so that a server need not read config.toml a second time.
+    pub server: ServerConfig,
 }
 
 impl BuiltSite {
@@ -158,6 +161,7 @@ fn build_with(site: &Site, pages: &mut PageCache) -> (BuiltSite, Vec<(PathBuf, H
         articles: site.article_count(),
         sections: site.sections.len(),
         precompress: site.config.precompress,
+        server: site.config.server.clone(),
         ..BuiltSite::default()
     };
     let mut feeds = vec![FeedView::site(site)];

@@ -99,7 +99,7 @@ pub use site::ServedSite;
 pub use state::{ReloadError, ReloadStatus, State};
 
 use crate::build::{build_dir_cached, BuildCache};
-use crate::config::{Config, ServerConfig};
+use crate::config::ServerConfig;
 use crate::diagnostic::Diagnostics;
 use rate_limit::{Admission, Client, RateLimiter};
 use send_timeout::{Returned, SendTimeout};
@@ -253,9 +253,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let mut parse_cache = BuildCache::default();
     let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
         .map_err(StartError::Content)?;
-    let config = Config::from_file(&options.root.join("config.toml"))
-        .map_err(|d| StartError::Content(d.into()))?;
-    let config = config.server;
+    let config = built.server.clone();
     let site = ServedSite::new(&built, config.max_age, None);
     info!(
         "built {} articles, {} feeds, {} resources ({} bytes with compressed variants) in {} ms",

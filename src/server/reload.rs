@@ -41,7 +41,6 @@ use tracing::{debug, error, info, warn};
 use super::site::ServedSite;
 use super::state::State;
 use crate::build::{build_dir_cached, BuildCache};
-use crate::config::Config;
 
 /// Why the reload thread wakes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,13 +213,10 @@ fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration) -> bool {
 fn rebuild(root: &Path, state: &State, cache: &mut BuildCache) -> Result<ServedSite, Vec<String>> {
     let built = build_dir_cached(root, Utc::now(), cache)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    // The build read the configuration already and found it valid; it is read
-    // again only for the server's own settings, which the built set does not carry.
-    let config = Config::from_file(&root.join("config.toml")).map_err(|d| vec![d.to_string()])?;
     let previous = state.site_arc();
     Ok(ServedSite::new(
         &built,
-        config.server.max_age,
+        built.server.max_age,
         Some(&previous),
     ))
 }
