@@ -128,13 +128,7 @@ fn no_subcommand_serves_and_sigint_exits_0() {
 #[test]
 fn broken_site_is_not_served() {
     let site = Site::bundled("");
-    let broken = site.read(ARTICLE).replacen("title = ", "tittle = ", 1);
-    let line = broken
-        .lines()
-        .position(|l| l.starts_with("tittle = "))
-        .unwrap()
-        + 1;
-    site.write(ARTICLE, &broken);
+    let line = site.misspell_title(ARTICLE);
     let output = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
         .args(["serve", "--bind", "127.0.0.1:0", "--root"])
         .arg(site.root())

@@ -120,13 +120,7 @@ async fn broken_edit_keeps_the_last_good_set_and_reports_the_error() {
     let (page_tag, _) = fetch(&server, ARTICLE_URL).await;
 
     // A typo in the front matter: an unknown field on line 6.
-    let broken = good.replacen("title = ", "tittle = ", 1);
-    let line = broken
-        .lines()
-        .position(|l| l.starts_with("tittle = "))
-        .unwrap()
-        + 1;
-    site.write(ARTICLE, &broken);
+    let line = site.misspell_title(ARTICLE);
     let errors = eventually(RELOAD, "the reload error in /healthz", || async {
         let report = health(&server).await;
         report["last_reload_error"]["errors"].as_array().cloned()

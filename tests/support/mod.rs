@@ -67,6 +67,19 @@ impl Site {
         fs::rename(&temp, &path).expect("rename over file");
     }
 
+    /// Misspells `title` as `tittle` in the article at `relative` (an
+    /// unknown front matter field) and returns the line it is on, 1-based.
+    pub fn misspell_title(&self, relative: &str) -> usize {
+        let broken = self.read(relative).replacen("title = ", "tittle = ", 1);
+        let line = broken
+            .lines()
+            .position(|l| l.starts_with("tittle = "))
+            .expect("the article has a title")
+            + 1;
+        self.write(relative, &broken);
+        line
+    }
+
     /// Starts a server for this site on 127.0.0.1, port 0.
     pub fn serve(&self, watch: bool) -> RunningServer {
         // Server logs show with a failing test's output; RUST_LOG picks the level.
