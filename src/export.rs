@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::build::BuiltSite;
 use crate::encoding::{encode_many, Coding};
+use crate::parallel;
 
 /// The file that marks a directory as written by `broadsheet export`.
 pub const MARKER: &str = ".broadsheet-export";
@@ -142,23 +143,26 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
         bytes: 0,
         precompressed: 0,
     };
-    for (url_path, resource) in &built.resources {
-        let path = root.join(file_for(url_path));
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        write_file(&path, &resource.body)?;
-        summary.files += 1;
-        summary.bytes += resource.body.len();
-    }
+    let mut files: Vec<FileToWrite<'_>> = built
+        .resources
+        .iter()
+        .map(|(url_path, resource)| FileToWrite::new(root.join(file_for(url_path)), &resource.body))
+        .collect();
+    write_all(&mut files)?;
+    summary.files += files.len();
+    summary.bytes += files.iter().map(|f| f.bytes.len()).sum::<usize>();
+    drop(files);
+
     let selected = built
         .resources
         .iter()
         .filter(|(_, resource)| built.precompress.covers(resource.kind))
         .map(|(path, resource)| (path, resource, true))
         .collect();
-    for (url_path, representations) in encode_many(selected) {
-        let path = root.join(file_for(&url_path));
+    let encoded = encode_many(selected);
+    let mut siblings = Vec::new();
+    for (url_path, representations) in &encoded {
+        let path = root.join(file_for(url_path));
         for coding in [Coding::Gzip, Coding::Brotli] {
             let (Some(representation), Some(extension)) =
                 (representations.get(coding), coding.extension())
@@ -168,17 +172,58 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
             let mut sibling = path.clone().into_os_string();
             sibling.push(".");
             sibling.push(extension);
-            write_file(Path::new(&sibling), &representation.body)?;
-            summary.files += 1;
-            summary.precompressed += 1;
-            summary.bytes += representation.body.len();
+            siblings.push(FileToWrite::new(sibling.into(), &representation.body));
         }
     }
+    write_all(&mut siblings)?;
+    summary.files += siblings.len();
+    summary.precompressed += siblings.len();
+    summary.bytes += siblings.iter().map(|f| f.bytes.len()).sum::<usize>();
+
     write_file(
         &root.join(MARKER),
         b"Written by `broadsheet export`, which replaces this directory whole on every export.\n",
     )?;
     Ok(summary)
+}
+
+/// One file of the export, and how writing it went.
+struct FileToWrite<'a> {
+    path: PathBuf,
+    bytes: &'a [u8],
+    result: Result<(), ExportError>,
+}
+
+impl<'a> FileToWrite<'a> {
+    fn new(path: PathBuf, bytes: &'a [u8]) -> FileToWrite<'a> {
+        FileToWrite {
+            path,
+            bytes,
+            result: Ok(()),
+        }
+    }
+}
+
+/// Writes `files` (and their directories) on every core: creating a hundred
+/// thousand files is most of an export's time. The error reported is that
+/// of the first file, in order, that failed, whatever the threads did first.
+fn write_all(files: &mut [FileToWrite<'_>]) -> Result<(), ExportError> {
+    parallel::for_each(files, |file| {
+        file.result = create_parent(&file.path).and_then(|()| write_file(&file.path, file.bytes));
+    });
+    files
+        .iter_mut()
+        .find(|file| file.result.is_err())
+        .map_or(Ok(()), |file| std::mem::replace(&mut file.result, Ok(())))
+}
+
+/// `create_dir_all` of the file's directory: safe when two threads create
+/// the same directory at once.
+fn create_parent(path: &Path) -> Result<(), ExportError> {
+    match path.parent() {
+        Some(parent) => fs::create_dir_all(parent).map_err(io(parent)),
+        None => Ok(()),
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
