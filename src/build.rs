@@ -92,6 +92,9 @@ pub struct BuiltSite {
     /// The `[server]` settings of the configuration this set was built from,
     /// so that a server need not read config.toml a second time.
     pub server: ServerConfig,
+    /// When an article left out for being dated later is due: a server
+    /// rebuilds then, so that it appears on time with no edit.
+    pub next_publication: Option<DateTime<Utc>>,
 }
 
 impl BuiltSite {
@@ -162,6 +165,7 @@ fn build_with(site: &Site, pages: &mut PageCache) -> (BuiltSite, Vec<(PathBuf, H
         sections: site.sections.len(),
         precompress: site.config.precompress,
         server: site.config.server.clone(),
+        next_publication: site.next_publication,
         ..BuiltSite::default()
     };
     let mut feeds = vec![FeedView::site(site)];

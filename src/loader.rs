@@ -184,6 +184,7 @@ pub fn load_cached(
     };
     cache.articles = reuse.next;
     cache.parsed_last_load = reuse.parsed;
+    let next_publication = next_publication(&cache.articles, now);
     tracing::debug!(
         parsed = reuse.parsed,
         reused = cache.articles.len() - reuse.parsed,
@@ -194,9 +195,26 @@ pub fn load_cached(
             diagnostics.0.insert(0, error);
             Err(diagnostics)
         }
-        Ok(config) if diagnostics.is_empty() => Ok(Site { config, sections }),
+        Ok(config) if diagnostics.is_empty() => Ok(Site {
+            config,
+            sections,
+            next_publication,
+        }),
         Ok(_) => Err(diagnostics),
     }
+}
+
+/// The earliest date after `now` of the articles just loaded, drafts aside.
+fn next_publication(
+    articles: &HashMap<PathBuf, CachedArticle>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    articles
+        .values()
+        .filter(|cached| !cached.parsed.draft)
+        .map(|cached| cached.parsed.article.published.with_timezone(&Utc))
+        .filter(|published| *published > now)
+        .min()
 }
 
 /// The site root as paths in messages start with it: `.` is left out, so
@@ -533,7 +551,9 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
     // Sized from the file's length, the buffer takes the text in one read
     // (growing from empty took nine reads and as many copies per article).
     // The length is only a hint: a file that grows meanwhile is still capped.
-    let hint = file.metadata().map_or(0, |m| m.len().min(MAX_FILE_BYTES + 1));
+    let hint = file
+        .metadata()
+        .map_or(0, |m| m.len().min(MAX_FILE_BYTES + 1));
     let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0) + 1);
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -1047,6 +1067,39 @@ mod tests {
         )
         .unwrap();
         dir
+    }
+
+    #[test]
+    fn next_publication_is_the_earliest_later_article_that_is_no_draft() {
+        let dir = site_with_one_section();
+        let root = dir.path();
+        let articles = [
+            ("old", "2024-01-01T00:00:00Z", false),
+            ("draft", "2024-03-01T00:00:00Z", true),
+            ("soon", "2024-03-02T00:00:00+08:00", false),
+            ("later", "2024-04-01T00:00:00Z", false),
+        ];
+        for (name, date, draft) in articles {
+            let text =
+                format!("+++\ntitle = \"{name}\"\ndate = {date}\ndraft = {draft}\n+++\nText.\n");
+            fs::write(root.join(format!("content/s/{name}.md")), text).unwrap();
+        }
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let site = load(root, at("2024-02-01T00:00:00Z")).unwrap();
+        assert_eq!(site.next_publication, Some(at("2024-03-01T16:00:00Z")));
+        let site = load(root, at("2024-03-01T16:00:00Z")).unwrap();
+        assert_eq!(site.next_publication, Some(at("2024-04-01T00:00:00Z")));
+        assert_eq!(site.sections[0].articles.len(), 2);
+        assert_eq!(
+            load(root, at("2025-01-01T00:00:00Z"))
+                .unwrap()
+                .next_publication,
+            None
+        );
     }
 
     #[test]

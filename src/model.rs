@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
 use url::Url;
 
 use crate::config::Config;
@@ -23,6 +23,9 @@ pub struct Site {
     pub config: Config,
     /// The sections, sorted by slug.
     pub sections: Vec<Section>,
+    /// The earliest date of an article left out because it is dated after
+    /// the load (drafts aside): when the site changes next with no edit.
+    pub next_publication: Option<DateTime<Utc>>,
 }
 
 /// One folder of `content/`: a column of the publication, with its own feeds.

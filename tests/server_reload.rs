@@ -475,3 +475,40 @@ async fn invalid_or_missing_config_keeps_the_last_good_set_and_recovers() {
     assert_eq!(report["status"], "ok", "{report}");
     assert!(report["last_reload_error"].is_null());
 }
+
+#[tokio::test]
+async fn an_article_dated_later_appears_at_its_time_without_an_edit() {
+    use chrono::{SecondsFormat, SubsecRound, Utc};
+    let site = Site::bundled("");
+    let due = (Utc::now() + chrono::Duration::seconds(3)).trunc_subsecs(0);
+    site.write(
+        "content/opinion/later.md",
+        &format!(
+            "+++\ntitle = \"Scheduled piece\"\ndate = {}\n+++\nDue soon.\n",
+            due.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ),
+    );
+    // Not watching files: nothing but the schedule can rebuild.
+    let server = site.serve(false);
+    let (_, feed) = fetch(&server, "/opinion/rss.xml").await;
+    assert!(!feed.contains("Scheduled piece"), "published early");
+    assert_eq!(
+        health(&server).await["next_publication"],
+        due.to_rfc3339_opts(SecondsFormat::Millis, true)
+    );
+
+    let asked = eventually(RELOAD, "the scheduled article in its feed", || async {
+        let asked = Utc::now();
+        let (_, feed) = fetch(&server, "/opinion/rss.xml").await;
+        feed.contains("Scheduled piece").then_some(asked)
+    })
+    .await;
+    assert!(asked >= due, "served at {asked}, before its date {due}");
+    for path in ["/rss.xml", "/opinion/later/", "/"] {
+        let (_, body) = fetch(&server, path).await;
+        assert!(body.contains("Scheduled piece"), "{path}");
+    }
+    let report = health(&server).await;
+    assert_eq!(report["next_publication"], serde_json::Value::Null);
+    assert_eq!(report["reloads"], 1);
+}

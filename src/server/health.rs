@@ -5,8 +5,10 @@
 //! `last_reload_error` for operators and monitors to act on. Fields:
 //! `status` (`"ok"`, or `"stale"` after a failed reload), `articles`,
 //! `sections`, `feeds`, `resources`, `built_at` (RFC 3339, when the served set
-//! was built), `reloads` (successful reloads since start) and
-//! `last_reload_error` (`null`, or `{"at": …, "errors": ["path:line: message", …]}`).
+//! was built), `next_publication` (`null`, or when the earliest article dated
+//! after that build is due: the server rebuilds then), `reloads` (successful
+//! reloads since start) and `last_reload_error` (`null`, or
+//! `{"at": …, "errors": ["path:line: message", …]}`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
@@ -32,6 +34,7 @@ pub fn report(state: &State) -> Vec<u8> {
         "feeds": site.feeds,
         "resources": site.len(),
         "built_at": rfc3339(site.built_at),
+        "next_publication": site.next_publication.map(rfc3339),
         "reloads": status.reloads,
         "last_reload_error": error,
     });
@@ -40,6 +43,6 @@ pub fn report(state: &State) -> Vec<u8> {
     bytes
 }
 
-fn rfc3339(time: std::time::SystemTime) -> String {
-    DateTime::<Utc>::from(time).to_rfc3339_opts(SecondsFormat::Millis, true)
+fn rfc3339(time: impl Into<DateTime<Utc>>) -> String {
+    time.into().to_rfc3339_opts(SecondsFormat::Millis, true)
 }

@@ -1,5 +1,6 @@
-//! Hot reload: rebuild the site when `content/` or `config.toml` changes, or
-//! when asked (`SIGHUP`), and swap the new set in whole.
+//! Hot reload: rebuild the site when `content/` or `config.toml` changes,
+//! when asked (`SIGHUP`), or when a scheduled article is due, and swap the
+//! new set in whole.
 //!
 //! One thread does it all, off the request path: it waits for a trigger, waits
 //! for quiet, builds, and publishes. The rules:
@@ -17,6 +18,9 @@
 //!   again (the `BuildCache` this thread keeps), and representations of
 //!   unchanged resources are reused from the served set, so a reload parses,
 //!   renders and compresses only what changed.
+//! - Scheduled articles: when the served set leaves out an article dated
+//!   after its build, the thread also wakes at that date and rebuilds, so
+//!   the article appears on time with no edit (and with watching off).
 //! - Watches: the site directory itself, not recursively (for `config.toml`,
 //!   which editors replace by renaming, and for `content/` being removed and
 //!   created again), and `content/` recursively. Before each build, if
@@ -33,7 +37,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tracing::{debug, error, info, warn};
@@ -49,6 +53,8 @@ enum Trigger {
     Changed,
     /// Rebuild now (`SIGHUP`), changed or not.
     Reload,
+    /// An article dated after the last build is due.
+    Due,
     /// The server is stopping.
     Stop,
 }
@@ -147,10 +153,11 @@ fn run(
     debounce: Duration,
     cache: &mut BuildCache,
 ) {
+    let mut announced = None;
     loop {
-        match rx.recv() {
-            Ok(Trigger::Stop) | Err(_) => return,
-            Ok(trigger) => debug!(?trigger, "reload triggered"),
+        match wait_for_trigger(rx, state, &mut announced) {
+            None => return,
+            Some(trigger) => debug!(?trigger, "reload triggered"),
         }
         loop {
             if !wait_for_quiet(rx, debounce) {
@@ -193,6 +200,48 @@ fn run(
                 }
             }
             break;
+        }
+    }
+}
+
+/// The longest the thread sleeps towards a publication time before looking
+/// at the clock again: the wait runs on the monotonic clock, and the wall
+/// clock that articles are dated by may jump (a suspend, a time sync).
+const MAX_WAIT_FOR_DUE: Duration = Duration::from_secs(60);
+
+/// Waits for a trigger or, when the served set holds back an article dated
+/// later, for its time; `None` when told to stop. `announced` is the time
+/// logged last, so each one is logged once.
+fn wait_for_trigger(
+    rx: &mpsc::Receiver<Trigger>,
+    state: &State,
+    announced: &mut Option<DateTime<Utc>>,
+) -> Option<Trigger> {
+    loop {
+        let now = Utc::now();
+        // A due time already past means the set holding it was built before
+        // it and could not be replaced (the rebuild failed): wait for an edit.
+        let due = state.site().next_publication.filter(|at| *at > now);
+        if due.is_some() && due != *announced {
+            if let Some(at) = due {
+                info!("an article is due at {}: rebuilding then", at.to_rfc3339());
+            }
+            *announced = due;
+        }
+        let received = match due {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(at) => {
+                let wait = (at - now).to_std().unwrap_or_default();
+                rx.recv_timeout(wait.min(MAX_WAIT_FOR_DUE))
+            }
+        };
+        match received {
+            Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return None,
+            Ok(trigger) => return Some(trigger),
+            Err(RecvTimeoutError::Timeout) if due.is_some_and(|at| Utc::now() >= at) => {
+                return Some(Trigger::Due)
+            }
+            Err(RecvTimeoutError::Timeout) => continue,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use headers::ETag;
 use http::HeaderValue;
 
@@ -28,6 +29,9 @@ pub struct ServedSite {
     pub feeds: usize,
     /// When this set was built (wall clock; not part of what is served).
     pub built_at: SystemTime,
+    /// When an article not yet published in this set is due (the reload
+    /// thread rebuilds then).
+    pub next_publication: Option<DateTime<Utc>>,
     /// `Cache-Control` of every resource.
     pub(crate) cache_control: HeaderValue,
 }
@@ -102,6 +106,7 @@ impl ServedSite {
             sections: built.sections,
             feeds: built.feeds,
             built_at: SystemTime::now(),
+            next_publication: built.next_publication,
             cache_control: header(&format!("public, max-age={max_age}")),
         }
     }
