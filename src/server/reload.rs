@@ -153,9 +153,9 @@ fn run(
     debounce: Duration,
     cache: &mut BuildCache,
 ) {
-    let mut announced = None;
+    let mut schedule = Schedule::default();
     loop {
-        match wait_for_trigger(rx, state, &mut announced) {
+        match wait_for_trigger(rx, state, &mut schedule) {
             None => return,
             Some(trigger) => debug!(?trigger, "reload triggered"),
         }
@@ -167,7 +167,8 @@ fn run(
                 watch.follow_content_dir();
             }
             let started = Instant::now();
-            let outcome = rebuild(root, state, cache);
+            let built_for = Utc::now();
+            let outcome = rebuild(root, built_for, state, cache);
             match rx.try_recv() {
                 Ok(Trigger::Stop) | Err(TryRecvError::Disconnected) => return,
                 Ok(_) => {
@@ -186,6 +187,7 @@ fn run(
                         started.elapsed().as_millis()
                     );
                     state.publish(site);
+                    schedule.failed_for = None;
                     super::release_freed_memory();
                 }
                 Err(errors) => {
@@ -197,6 +199,7 @@ fn run(
                         errors.len()
                     );
                     state.record_failure(errors);
+                    schedule.failed_for = Some(built_for);
                 }
             }
             break;
@@ -209,38 +212,60 @@ fn run(
 /// clock that articles are dated by may jump (a suspend, a time sync).
 const MAX_WAIT_FOR_DUE: Duration = Duration::from_secs(60);
 
+/// How long after a failed build for a due article the next one is tried.
+const RETRY_DUE: Duration = Duration::from_secs(60);
+
+/// What the thread remembers between builds about scheduled articles.
+#[derive(Debug, Default)]
+struct Schedule {
+    /// The due time logged last, so that each is logged once.
+    announced: Option<DateTime<Utc>>,
+    /// The time the last build was made for, when it failed; `None` after a
+    /// build that succeeded.
+    failed_for: Option<DateTime<Utc>>,
+}
+
+impl Schedule {
+    /// When to rebuild, unasked, for an article due at `due`: then, or, when
+    /// a build made for that time or later failed, [`RETRY_DUE`] after it.
+    /// A due time that passed during a build (its set was made for an
+    /// earlier time) is due at once.
+    fn wake_at(&self, due: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.failed_for {
+            Some(failed) if failed >= due => {
+                failed.checked_add_signed(chrono::TimeDelta::from_std(RETRY_DUE).ok()?)
+            }
+            _ => Some(due),
+        }
+    }
+}
+
 /// Waits for a trigger or, when the served set holds back an article dated
-/// later, for its time; `None` when told to stop. `announced` is the time
-/// logged last, so each one is logged once.
+/// later, for its time; `None` when told to stop.
 fn wait_for_trigger(
     rx: &mpsc::Receiver<Trigger>,
     state: &State,
-    announced: &mut Option<DateTime<Utc>>,
+    schedule: &mut Schedule,
 ) -> Option<Trigger> {
     loop {
+        let due = state.site().next_publication;
         let now = Utc::now();
-        // A due time already past means the set holding it was built before
-        // it and could not be replaced (the rebuild failed): wait for an edit.
-        let due = state.site().next_publication.filter(|at| *at > now);
-        if due.is_some() && due != *announced {
-            if let Some(at) = due {
-                info!("an article is due at {}: rebuilding then", at.to_rfc3339());
-            }
-            *announced = due;
+        if let Some(at) = due.filter(|at| *at > now && schedule.announced != Some(*at)) {
+            info!("an article is due at {}: rebuilding then", at.to_rfc3339());
+            schedule.announced = Some(at);
         }
-        let received = match due {
-            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        let received = match due.and_then(|due| schedule.wake_at(due)) {
+            Some(at) if at <= now => return Some(Trigger::Due),
             Some(at) => {
                 let wait = (at - now).to_std().unwrap_or_default();
                 rx.recv_timeout(wait.min(MAX_WAIT_FOR_DUE))
             }
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match received {
             Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return None,
             Ok(trigger) => return Some(trigger),
-            Err(RecvTimeoutError::Timeout) if due.is_some_and(|at| Utc::now() >= at) => {
-                return Some(Trigger::Due)
-            }
+            // Look at the clock again: due by now, or still waiting.
             Err(RecvTimeoutError::Timeout) => continue,
         }
     }
@@ -257,10 +282,15 @@ fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration) -> bool {
     }
 }
 
-/// Builds the site in `root`, reusing the articles parsed by earlier builds
-/// (`cache`) and the representations of `state`'s site.
-fn rebuild(root: &Path, state: &State, cache: &mut BuildCache) -> Result<ServedSite, Vec<String>> {
-    let built = build_dir_cached(root, Utc::now(), cache)
+/// Builds the site in `root` as of `now`, reusing the articles parsed by
+/// earlier builds (`cache`) and the representations of `state`'s site.
+fn rebuild(
+    root: &Path,
+    now: DateTime<Utc>,
+    state: &State,
+    cache: &mut BuildCache,
+) -> Result<ServedSite, Vec<String>> {
+    let built = build_dir_cached(root, now, cache)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let previous = state.site_arc();
     Ok(ServedSite::new(
@@ -344,6 +374,55 @@ mod tests {
     use notify::event::{CreateKind, ModifyKind};
 
     use super::*;
+
+    /// A served set whose next article is due at `due`, and a channel that
+    /// holds a `Stop`: `wait_for_trigger` returns `None` if it waited on the
+    /// channel, and `Some(Due)` if the article was due without waiting.
+    fn due_at(due: DateTime<Utc>) -> (State, mpsc::Receiver<Trigger>) {
+        let built = crate::build::BuiltSite {
+            next_publication: Some(due),
+            ..Default::default()
+        };
+        let state = State::new(ServedSite::new(&built, 0, None));
+        let (tx, rx) = mpsc::channel();
+        tx.send(Trigger::Stop).unwrap();
+        (state, rx)
+    }
+
+    #[test]
+    fn an_article_due_during_the_last_build_is_built_at_once() {
+        let (state, rx) = due_at(Utc::now() - chrono::TimeDelta::seconds(1));
+        let mut schedule = Schedule::default();
+        assert_eq!(
+            wait_for_trigger(&rx, &state, &mut schedule),
+            Some(Trigger::Due)
+        );
+    }
+
+    #[test]
+    fn a_failed_build_for_a_due_article_is_retried_later_not_at_once() {
+        let due = Utc::now() - chrono::TimeDelta::seconds(1);
+        let (state, rx) = due_at(due);
+        let mut schedule = Schedule {
+            failed_for: Some(due),
+            ..Default::default()
+        };
+        assert_eq!(wait_for_trigger(&rx, &state, &mut schedule), None);
+        assert_eq!(
+            schedule.wake_at(due),
+            Some(due + chrono::TimeDelta::from_std(RETRY_DUE).unwrap())
+        );
+        // A failure of a build made before the article was due says nothing of it.
+        schedule.failed_for = Some(due - chrono::TimeDelta::seconds(5));
+        assert_eq!(schedule.wake_at(due), Some(due));
+    }
+
+    #[test]
+    fn a_later_article_is_waited_for() {
+        let (state, rx) = due_at(Utc::now() + chrono::TimeDelta::hours(1));
+        let mut schedule = Schedule::default();
+        assert_eq!(wait_for_trigger(&rx, &state, &mut schedule), None);
+    }
 
     fn event(kind: EventKind, path: &str) -> Event {
         Event::new(kind).add_path(PathBuf::from(path))
