@@ -16,6 +16,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::build::BuiltSite;
 use crate::encoding::{encode_many, Coding};
@@ -205,11 +206,19 @@ impl<'a> FileToWrite<'a> {
 }
 
 /// Writes `files` (and their directories) on every core: creating a hundred
-/// thousand files is most of an export's time. The error reported is that
-/// of the first file, in order, that failed, whatever the threads did first.
+/// thousand files is most of an export's time. Once one fails, the others
+/// are not tried (on a full disk each would fail in turn). The error
+/// reported is that of the first file, in order, that failed.
 fn write_all(files: &mut [FileToWrite<'_>]) -> Result<(), ExportError> {
+    let failed = AtomicBool::new(false);
     parallel::for_each(files, |file| {
+        if failed.load(Ordering::Relaxed) {
+            return;
+        }
         file.result = create_parent(&file.path).and_then(|()| write_file(&file.path, file.bytes));
+        if file.result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
     });
     files
         .iter_mut()
