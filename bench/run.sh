@@ -39,7 +39,7 @@
 #     Two passes: "saturated" (the issue's method: each connection asks again
 #     as soon as it is answered; requests per second) and "paced" (each
 #     connection waits PACE_MS, default 1, between an answer and its next
-#     request, through wrk's Lua `delay`: both servers get the same load,
+#     request, through wrk's Lua `delay`: both servers get about the same load,
 #     below what either can answer, so p99 is the servers' and not the load
 #     generator's; PACE_MS=0 skips it). Each run also records wrk's CPU
 #     share (200% = 2 CPUs) from /usr/bin/time, which shows when wrk itself
@@ -76,6 +76,7 @@ WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 BS_PORT=${BS_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18081}
 PACE_MS=${PACE_MS:-1}
+[[ "$PACE_MS" =~ ^[0-9]+$ ]] || { printf 'PACE_MS must be a whole number of milliseconds (0: no paced pass)\n' >&2; exit 2; }
 PARTS=${PARTS:-"build serve reload memory"}
 TMPFS_SIZE=${TMPFS_SIZE:-16g}
 SECTIONS=10
@@ -292,7 +293,7 @@ wrk_parse() {
                    ms = (u == "us") ? v / 1000 : (u == "ms") ? v : (u == "s") ? v * 1000 : (u == "m") ? v * 60000 : v }
         /Non-2xx or 3xx/ { bad = $NF }
         /Socket errors/ { err = $0; sub(/.*Socket errors: /, "", err); gsub(/ /, "", err) }
-        END { printf "%s %s %s %s\n", rps, ms, (bad == "" ? 0 : bad), (err == "" ? "none" : err) }'
+        END { printf "%s %s %s %s\n", (rps == "" ? "-" : rps), (ms == "" ? "-" : ms), (bad == "" ? 0 : bad), (err == "" ? "none" : err) }'
 }
 
 # Runs wrk against url (with one header, or none) and prints
@@ -387,12 +388,12 @@ if part serve; then
         # 200%), wrk's threads never sleep, share the two CPUs with the
         # server's and are descheduled for whole 4 ms scheduler ticks, and
         # the answers wait in their sockets meanwhile. "paced" offers both
-        # servers the same load, below what either can answer: each
+        # servers about the same load, below what either can answer: each
         # connection waits PACE_MS between an answer and its next request
         # (wrk's Lua `delay`), so wrk sleeps between requests and p99 is the
         # servers' latency.
         passes=(saturated)
-        if [[ "$PACE_MS" != 0 ]]; then
+        if (( PACE_MS > 0 )); then
             printf 'function delay()\n    return %d\nend\n' "$PACE_MS" >"$WORK/pace.lua"
             passes+=(paced)
         fi
@@ -417,13 +418,13 @@ if part serve; then
                 done
             done
         done
-        med() { tr ' ' '\n' <<<"${1:-}" | grep . | median; }
+        med() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median; }
         for pass in "${passes[@]}"; do
             report ""
             if [[ "$pass" == saturated ]]; then
                 report "### saturated: each connection asks again as soon as it is answered (the issue's method)"
             else
-                report "### paced: each connection waits $PACE_MS ms between an answer and its next request (the same offered load for both)"
+                report "### paced: each connection waits $PACE_MS ms between an answer and its next request (about the same offered load for both: $WRK_CONNECTIONS / ($PACE_MS ms + latency) per second)"
             fi
             report "| case | broadsheet req/s | broadsheet p99 ms | wrk CPU % | nginx req/s | nginx p99 ms | wrk CPU % | req/s ratio | p99 ratio |"
             report "|---|---:|---:|---:|---:|---:|---:|---:|---:|"

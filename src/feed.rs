@@ -97,8 +97,7 @@ fn newest_change(items: &[&Article], site: &Site) -> DateTime<FixedOffset> {
         .iter()
         .map(|a| a.modified())
         .max()
-        // The newest of all: a plain maximum, not `Site::articles`, which
-        // would collect and sort every article of the site to find it.
+        // With no items, the newest change of any article: a plain maximum.
         .or_else(|| {
             site.sections
                 .iter()

@@ -16,7 +16,8 @@ use crate::feed::FeedView;
 use crate::model::{Article, Section, Site};
 use crate::render::{GENERATOR, VERSION};
 
-/// The home page: every section, and every article newest first.
+/// The home page: every section, and the site's newest articles (at most
+/// [`INDEX_PAGE_LIMIT`]), newest first.
 /// `site_feed` is the site-wide feed, for the autodiscovery links.
 pub fn home(site: &Site, site_feed: &FeedView<'_>) -> Vec<u8> {
     let config = &site.config;
@@ -34,8 +35,8 @@ pub fn home(site: &Site, site_feed: &FeedView<'_>) -> Vec<u8> {
     page(config, config.title.as_str(), &[site_feed], body)
 }
 
-/// A section's page: its articles, newest first. The feeds are the
-/// section's and the site's, for the autodiscovery links.
+/// A section's page: its newest articles (at most [`INDEX_PAGE_LIMIT`]).
+/// The feeds are the section's and the site's, for the autodiscovery links.
 pub fn section(
     site: &Site,
     section: &Section,
