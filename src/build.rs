@@ -42,6 +42,8 @@ pub enum ResourceKind {
     Article,
     /// A file the pages use, such as the stylesheet.
     Asset,
+    /// A file of an article (an image, a recording), published as it is.
+    Media,
 }
 
 /// `body` as `Bytes` holding no spare capacity: renderers grow their
@@ -56,6 +58,8 @@ impl Precompress {
     /// True when resources of `kind` are compressed ahead of time under this policy.
     pub fn covers(self, kind: ResourceKind) -> bool {
         match self {
+            // Images and recordings are compressed formats already.
+            _ if kind == ResourceKind::Media => false,
             Precompress::None => false,
             Precompress::Feeds => kind != ResourceKind::Article,
             Precompress::All => true,
@@ -225,6 +229,15 @@ fn build_with(site: &Site, pages: &mut PageCache) -> (BuiltSite, Vec<(PathBuf, H
     for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
         let body = render::html::section(site, section, feed, site_feed);
         built.insert(&feed.dir, ResourceKind::Index, HTML, body, feed.updated);
+        for media in &section.media {
+            built.insert_bytes(
+                &media.path,
+                ResourceKind::Media,
+                media_type(&media.path),
+                media.bytes.clone(),
+                media.modified.fixed_offset(),
+            );
+        }
         let section_fingerprint = fingerprint(&(
             config_fingerprint,
             &section.slug,
@@ -271,6 +284,33 @@ fn build_with(site: &Site, pages: &mut PageCache) -> (BuiltSite, Vec<(PathBuf, H
     }
     *pages = rendered;
     (built, shared)
+}
+
+/// The `Content-Type` of an article's file, by its extension (any case);
+/// `application/octet-stream` for one not listed.
+pub fn media_type(path: &str) -> &'static str {
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "oga" => "audio/ogg",
+        "opus" => "audio/opus",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        _ => "application/octet-stream",
+    }
 }
 
 impl BuiltSite {

@@ -6,11 +6,13 @@
 //! `parse_section`); `load` does the IO around it.
 //!
 //! Layout: `content/<section>/_index.md` holds a section's title and
-//! description; `content/<section>/<slug>.md` is an article. Hidden files and
-//! editor leftovers (`.#x`, `x~`, `x.swp`) are skipped; other non-Markdown
-//! files are not published.
+//! description; `content/<section>/<slug>.md` is an article, and the folder
+//! `content/<section>/<slug>/`, if there is one, holds its files (images,
+//! audio), published beside its page. Hidden files and editor leftovers
+//! (`.#x`, `x~`, `x.swp`) are skipped; other non-Markdown files in a section
+//! are not published.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -28,7 +31,7 @@ use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::front_matter;
 use crate::markdown;
-use crate::model::{newest_first, Article, ArticleId, Author, Html, Section, Site};
+use crate::model::{newest_first, Article, ArticleId, Author, Html, Media, Section, Site};
 use crate::parallel;
 use crate::toml_source;
 
@@ -49,7 +52,16 @@ pub fn load(root: &Path, now: DateTime<Utc>) -> Result<Site, Diagnostics> {
 pub struct ParseCache {
     config_hash: u64,
     articles: HashMap<PathBuf, CachedArticle>,
+    /// Articles' files (images, audio), read again only when their stat changes.
+    media: HashMap<PathBuf, CachedMedia>,
     parsed_last_load: usize,
+}
+
+#[derive(Debug)]
+struct CachedMedia {
+    stamp: Option<FileStamp>,
+    bytes: Bytes,
+    modified: DateTime<Utc>,
 }
 
 #[derive(Debug)]
@@ -146,6 +158,8 @@ impl ParseCache {
 struct Reuse {
     previous: HashMap<PathBuf, CachedArticle>,
     next: HashMap<PathBuf, CachedArticle>,
+    media_previous: HashMap<PathBuf, CachedMedia>,
+    media_next: HashMap<PathBuf, CachedMedia>,
     parsed: usize,
 }
 
@@ -170,6 +184,8 @@ pub fn load_cached(
     let mut reuse = Reuse {
         previous: std::mem::take(&mut cache.articles),
         next: HashMap::new(),
+        media_previous: std::mem::take(&mut cache.media),
+        media_next: HashMap::new(),
         parsed: 0,
     };
     let sections = match &config {
@@ -183,6 +199,7 @@ pub fn load_cached(
         Err(_) => Vec::new(),
     };
     cache.articles = reuse.next;
+    cache.media = reuse.media_next;
     cache.parsed_last_load = reuse.parsed;
     let next_publication = next_publication(&cache.articles, now);
     tracing::debug!(
@@ -384,18 +401,16 @@ fn load_section(
     let header = header.map_err(|d| diagnostics.extend(d.0)).ok();
 
     // First, in file order: which articles the cache settles without reading
-    // them, and which must be read (and parsed, if their text changed).
+    // them, and which must be read (and parsed, if their text changed). Folders
+    // hold articles' files, read once the articles are known.
     let mut slots = Vec::new();
+    let mut media_dirs = Vec::new();
     for entry in entries {
         if entry.name == "_index.md" {
             continue;
         }
         if entry.is_dir {
-            diagnostics.push(Diagnostic::new(
-                &entry.path,
-                1,
-                "folders inside a section are not read: put articles directly in the section folder",
-            ));
+            media_dirs.push(entry);
             continue;
         }
         if !entry.name.ends_with(".md") {
@@ -477,6 +492,28 @@ fn load_section(
             Err(errors) => diagnostics.extend(errors.0),
         }
     }
+    let mut media = Vec::new();
+    let published: HashSet<&str> = if media_dirs.is_empty() {
+        HashSet::new()
+    } else {
+        articles.iter().map(|a| a.slug.as_str()).collect()
+    };
+    for dir in media_dirs {
+        if !claimed.contains_key(&dir.name) {
+            diagnostics.push(Diagnostic::new(
+                &dir.path,
+                1,
+                format!(
+                    "no article in this section has the slug `{}`: a folder in a section holds \
+                     the files (images, audio) of the article whose slug is its name",
+                    dir.name
+                ),
+            ));
+        } else if published.contains(dir.name.as_str()) {
+            // A draft's or a later article's files wait with it.
+            load_media(&dir, &slug, content_dir, diagnostics, reuse, &mut media);
+        }
+    }
     let header = header?;
     if !ok {
         return None;
@@ -488,7 +525,124 @@ fn load_section(
         description: header.description,
         limit: header.limit,
         articles,
+        media,
     })
+}
+
+/// The largest file an article's folder may hold: the server keeps every
+/// published file in memory.
+pub const MAX_MEDIA_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Reads the files of the article whose folder is `dir`, in section
+/// `section`, into `media`; unchanged files come from the cache unread.
+fn load_media(
+    dir: &Entry,
+    section: &str,
+    content_dir: &Path,
+    diagnostics: &mut Diagnostics,
+    reuse: &mut Reuse,
+    media: &mut Vec<Media>,
+) {
+    if let Err(error) = check_inside(dir, content_dir) {
+        diagnostics.push(error);
+        return;
+    }
+    let entries = match sorted_entries(&dir.path) {
+        Ok(entries) => entries,
+        Err(error) => {
+            diagnostics.push(Diagnostic::new(
+                &dir.path,
+                1,
+                format!("cannot read the article's folder: {error}"),
+            ));
+            return;
+        }
+    };
+    for entry in entries {
+        let refused = if entry.is_dir {
+            Some("folders inside an article's folder are not read: put its files directly in it")
+        } else if entry.name.ends_with(".md") {
+            Some("an article's folder holds its files, not articles: move this one to the section folder")
+        } else if entry.name.starts_with("index.html") {
+            Some("`index.html` is the article's own page: rename this file")
+        } else if entry.name.ends_with(".gz") || entry.name.ends_with(".br") {
+            Some("names ending in `.gz` and `.br` are those of precompressed copies, which web servers send in place of the file: rename this one")
+        } else if !is_media_name(&entry.name) {
+            Some("a file name in an article's folder is part of its URL: use ASCII letters, digits, `-`, `_` and `.`")
+        } else {
+            None
+        };
+        if let Some(message) = refused {
+            diagnostics.push(Diagnostic::new(&entry.path, 1, message));
+            continue;
+        }
+        if let Err(error) = check_inside(&entry, content_dir) {
+            diagnostics.push(error);
+            continue;
+        }
+        let stamp = FileStamp::trusted(&entry.path);
+        let cached = match reuse.media_previous.remove(&entry.path) {
+            Some(cached) if stamp.is_some() && cached.stamp == stamp => Ok(cached),
+            _ => read_media(&entry.path).map(|(bytes, modified)| CachedMedia {
+                stamp,
+                bytes,
+                modified,
+            }),
+        };
+        match cached {
+            Ok(cached) => {
+                media.push(Media {
+                    path: format!("{section}/{}/{}", dir.name, entry.name),
+                    bytes: cached.bytes.clone(),
+                    modified: cached.modified,
+                });
+                reuse.media_next.insert(entry.path, cached);
+            }
+            Err(error) => diagnostics.push(error),
+        }
+    }
+}
+
+/// A file name that can stand in a URL as it is, and is no hidden file.
+fn is_media_name(name: &str) -> bool {
+    !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Reads an article's file whole: its bytes and modification time.
+fn read_media(path: &Path) -> Result<(Bytes, DateTime<Utc>), Diagnostic> {
+    let cannot_read =
+        |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
+    let file = fs::File::open(path).map_err(cannot_read)?;
+    let meta = file.metadata().map_err(cannot_read)?;
+    if meta.len() > MAX_MEDIA_BYTES {
+        return Err(Diagnostic::new(
+            path,
+            1,
+            format!(
+                "file is larger than the {} MiB an article's file may be",
+                MAX_MEDIA_BYTES >> 20
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_MEDIA_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > MAX_MEDIA_BYTES {
+        return Err(Diagnostic::new(
+            path,
+            1,
+            "file grew past the limit while it was read",
+        ));
+    }
+    let modified = meta
+        .modified()
+        .map(DateTime::<Utc>::from)
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    Ok((Bytes::from(bytes), modified))
 }
 
 /// One article file of a section on its way through [`load_section`].

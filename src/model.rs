@@ -43,6 +43,21 @@ pub struct Section {
     /// first. Shared with the loader's cache, so a large site holds each
     /// article once.
     pub articles: Vec<Arc<Article>>,
+    /// The files of the published articles (images, audio), by path.
+    pub media: Vec<Media>,
+}
+
+/// A file an article shows or links to (an image, a recording), read from
+/// the folder named after the article's slug beside it, and published beside
+/// the article's page, where the article's relative references point.
+#[derive(Debug, Clone)]
+pub struct Media {
+    /// Its URL path below the site root: `<section>/<slug>/<file name>`.
+    pub path: String,
+    /// The file's bytes, as they are.
+    pub bytes: Bytes,
+    /// The file's modification time, for `Last-Modified`.
+    pub modified: DateTime<Utc>,
 }
 
 /// One published article.

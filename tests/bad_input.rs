@@ -299,3 +299,29 @@ fn section_folder_linked_from_outside_content() {
         .expect("symlink");
     check(&site, &["content/elsewhere:1: links to "]);
 }
+
+#[test]
+fn article_folders_that_cannot_be_published() {
+    let site = site_with(
+        "content/news/story.md",
+        "+++\ntitle = \"Story\"\ndate = 2024-01-01\n+++\n![A photo](photo.png)\n",
+    );
+    site.write_bytes("content/news/story/photo.png", b"\x89PNG")
+        .write_bytes("content/news/orphan/x.png", b"\x89PNG")
+        .write_bytes("content/news/story/deeper/y.png", b"\x89PNG")
+        .write("content/news/story/index.html", "<p>mine</p>")
+        .write_bytes("content/news/story/my photo.png", b"\x89PNG")
+        .write("content/news/story/notes.md", "notes")
+        .write_bytes("content/news/story/photo.png.gz", b"\x1f\x8b");
+    check(
+        &site,
+        &[
+            "content/news/orphan:1: no article in this section has the slug `orphan`",
+            "content/news/story/deeper:1: folders inside an article's folder are not read",
+            "content/news/story/index.html:1: `index.html` is the article's own page",
+            "content/news/story/my photo.png:1: a file name in an article's folder is part of its URL",
+            "content/news/story/notes.md:1: an article's folder holds its files, not articles",
+            "content/news/story/photo.png.gz:1: names ending in `.gz` and `.br` are those of precompressed copies",
+        ],
+    );
+}

@@ -705,3 +705,47 @@ fn site_lists_merge_the_sections_newest_first() {
     assert!(home.find(">New 091</a>").expect("listed") < mid);
     assert!(mid < home.find(">New 090</a>").expect("listed"));
 }
+
+#[test]
+fn an_articles_files_are_published_beside_its_page() {
+    let site = SiteDir::minimal();
+    site.write(
+        "config.toml",
+        &format!("precompress = \"all\"\n{}", common::MINIMAL_CONFIG),
+    );
+    site.section("news", "News");
+    site.write(
+        "content/news/story.md",
+        "+++\ntitle = \"Story\"\ndate = 2024-01-01\n+++\n![A photo](photo.png)\n\n[Listen](talk.MP3)\n",
+    );
+    let photo: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x01\x02\xff not really a picture";
+    site.write_bytes("content/news/story/photo.png", photo)
+        .write_bytes("content/news/story/talk.MP3", b"ID3 not really a recording");
+    site.write(
+        "content/news/unfinished.md",
+        "+++\ntitle = \"Unfinished\"\ndate = 2024-01-02\ndraft = true\n+++\n![x](secret.png)\n",
+    );
+    site.write_bytes("content/news/unfinished/secret.png", b"\x89PNG secret");
+    let public = site.export();
+
+    assert_eq!(read(&public, "news/story/photo.png"), photo);
+    assert_eq!(
+        read(&public, "news/story/talk.MP3"),
+        b"ID3 not really a recording"
+    );
+    let page = String::from_utf8(read(&public, "news/story/index.html")).expect("utf-8");
+    assert!(
+        page.contains("src=\"https://news.example.org/news/story/photo.png\""),
+        "{page}"
+    );
+    assert!(
+        page.contains("href=\"https://news.example.org/news/story/talk.MP3\""),
+        "{page}"
+    );
+    // Already compressed formats get no siblings, even with precompress = "all".
+    assert!(public.join("news/story/index.html.gz").is_file());
+    assert!(!public.join("news/story/photo.png.gz").exists());
+    assert!(!public.join("news/story/photo.png.br").exists());
+    // A draft's files wait with it.
+    assert!(!public.join("news/unfinished").exists());
+}

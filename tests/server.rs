@@ -469,3 +469,24 @@ async fn serve_and_export_publish_the_same_bytes() {
     }
     assert_eq!(compared.len(), server.state().site().len());
 }
+
+#[tokio::test]
+async fn an_articles_files_are_served_as_they_are() {
+    let site = Site::bundled("");
+    let folder = site.path("content/opinion/china-russia-energy-cooperation");
+    std::fs::create_dir_all(&folder).expect("article folder");
+    let photo: &[u8] = b"\xff\xd8\xff\xe0 not really a JPEG";
+    std::fs::write(folder.join("pipeline.JPG"), photo).expect("write photo");
+    let server = site.serve(false);
+    let path = "/opinion/china-russia-energy-cooperation/pipeline.JPG";
+    let response = get(&server, path, &[("accept-encoding", "gzip, br")]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers().clone();
+    assert_eq!(header(&headers, "content-type"), "image/jpeg");
+    assert_eq!(header(&headers, "content-encoding"), "", "sent as it is");
+    assert!(httpdate::parse_http_date(header(&headers, "last-modified")).is_ok());
+    let etag = header(&headers, "etag").to_string();
+    assert_eq!(&response.bytes().await.unwrap()[..], photo);
+    let again = get(&server, path, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+}

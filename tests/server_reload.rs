@@ -512,3 +512,29 @@ async fn an_article_dated_later_appears_at_its_time_without_an_edit() {
     assert_eq!(report["next_publication"], serde_json::Value::Null);
     assert_eq!(report["reloads"], 1);
 }
+
+#[tokio::test]
+async fn a_replaced_article_file_is_served_new() {
+    let site = Site::bundled("");
+    let folder = site.path("content/opinion/china-russia-energy-cooperation");
+    fs::create_dir_all(&folder).expect("article folder");
+    fs::write(folder.join("chart.png"), b"first chart").expect("write");
+    let server = site.serve(true);
+    let path = "/opinion/china-russia-energy-cooperation/chart.png";
+    assert_eq!(fetch(&server, path).await.1, "first chart");
+    site.write(
+        "content/opinion/china-russia-energy-cooperation/chart.png",
+        "second chart",
+    );
+    served_with(&server, path, "second chart").await;
+    fs::remove_file(folder.join("chart.png")).expect("remove");
+    eventually(RELOAD, "the removed file to be gone", || async {
+        let response = client()
+            .get(url(&server, path))
+            .send()
+            .await
+            .expect("request");
+        (response.status() == 404).then_some(())
+    })
+    .await;
+}

@@ -14,8 +14,8 @@
 //! - A resource's coding is negotiated ([`super::negotiate`]), then the
 //!   validators are checked against that representation
 //!   ([`super::conditional`]). Every `200` and `304` carries `ETag`,
-//!   `Last-Modified`, `Cache-Control` and `Vary: Accept-Encoding` (every
-//!   resource served is text, so every one is compressible). Every response
+//!   `Last-Modified`, `Cache-Control` and `Vary: Accept-Encoding` (one rule
+//!   for caches, also on articles' files, which are never compressed). Every response
 //!   carries `Content-Length` except `304`, which has no content.
 //! - The query string is ignored for lookups: feed readers append cache
 //!   busters, and the same feed is the same bytes.
