@@ -309,6 +309,12 @@ pub fn media_type(path: &str) -> &'static str {
         "pdf" => "application/pdf",
         "txt" => "text/plain; charset=utf-8",
         "csv" => "text/csv; charset=utf-8",
+        // As the README's nginx block types them, so both serve one file alike.
+        "html" => HTML,
+        "css" => CSS,
+        "opml" => OPML,
+        "xml" => "application/xml; charset=utf-8",
+        "json" => "application/json; charset=utf-8",
         _ => "application/octet-stream",
     }
 }

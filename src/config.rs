@@ -69,7 +69,8 @@ pub enum Precompress {
     /// site's memory small.
     #[default]
     Feeds,
-    /// Everything, article pages too.
+    /// Everything, article pages too (articles' files, images and the like,
+    /// are never compressed).
     All,
 }
 

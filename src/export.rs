@@ -17,8 +17,9 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
-use crate::build::BuiltSite;
+use crate::build::{BuiltSite, ResourceKind};
 use crate::encoding::{encode_many, Coding};
 use crate::parallel;
 
@@ -147,7 +148,15 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
     let mut files: Vec<FileToWrite<'_>> = built
         .resources
         .iter()
-        .map(|(url_path, resource)| FileToWrite::new(root.join(file_for(url_path)), &resource.body))
+        .map(|(url_path, resource)| {
+            let mut file = FileToWrite::new(root.join(file_for(url_path)), &resource.body);
+            // An article's file keeps its own time, so that a web server
+            // serving the export sends the `Last-Modified` that `serve` does.
+            if resource.kind == ResourceKind::Media {
+                file.modified = Some(resource.last_modified.into());
+            }
+            file
+        })
         .collect();
     write_all(&mut files)?;
     summary.files += files.len();
@@ -184,6 +193,7 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
     write_file(
         &root.join(MARKER),
         b"Written by `broadsheet export`, which replaces this directory whole on every export.\n",
+        None,
     )?;
     Ok(summary)
 }
@@ -192,6 +202,8 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
 struct FileToWrite<'a> {
     path: PathBuf,
     bytes: &'a [u8],
+    /// The modification time to give it; `None`: the time of writing.
+    modified: Option<SystemTime>,
     result: Result<(), ExportError>,
 }
 
@@ -200,6 +212,7 @@ impl<'a> FileToWrite<'a> {
         FileToWrite {
             path,
             bytes,
+            modified: None,
             result: Ok(()),
         }
     }
@@ -215,7 +228,8 @@ fn write_all(files: &mut [FileToWrite<'_>]) -> Result<(), ExportError> {
         if failed.load(Ordering::Relaxed) {
             return;
         }
-        file.result = create_parent(&file.path).and_then(|()| write_file(&file.path, file.bytes));
+        file.result = create_parent(&file.path)
+            .and_then(|()| write_file(&file.path, file.bytes, file.modified));
         if file.result.is_err() {
             failed.store(true, Ordering::Relaxed);
         }
@@ -235,12 +249,16 @@ fn create_parent(path: &Path) -> Result<(), ExportError> {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+fn write_file(path: &Path, bytes: &[u8], modified: Option<SystemTime>) -> Result<(), ExportError> {
     let mut file = fs::File::create(path).map_err(io(path))?;
     // No fsync per file: it would multiply the time of a large export, and
     // the file systems in use reserve space at write time, so a full disk
     // fails here, before the swap.
-    file.write_all(bytes).map_err(io(path))
+    file.write_all(bytes).map_err(io(path))?;
+    match modified {
+        Some(time) => file.set_modified(time).map_err(io(path)),
+        None => Ok(()),
+    }
 }
 
 /// Puts `staging` at `dir`, moving an existing `dir` to `retired` first and

@@ -470,14 +470,19 @@ fn load_section(
     let mut articles = Vec::new();
     // Slug -> the file that claimed it first, so a second one is reported against it.
     let mut claimed: BTreeMap<String, PathBuf> = BTreeMap::new();
+    // File name without `.md` -> the slug of its article, or `None` when the
+    // file has errors (reported already): what a folder beside it may be named.
+    let mut slug_of_file: HashMap<String, Option<String>> = HashMap::new();
     for (entry, slot) in slots {
         let outcome = match slot {
             Slot::Fresh(cached) => Ok(cached),
             Slot::Done(outcome) => outcome,
             Slot::Todo { .. } => continue,
         };
+        let stem = entry.name.trim_end_matches(".md").to_string();
         match outcome {
             Ok(cached) => {
+                slug_of_file.insert(stem, Some(cached.parsed.article.slug.clone()));
                 let parsed = cached.parsed.clone();
                 reuse.next.insert(entry.path.clone(), cached);
                 claim_and_keep(
@@ -489,7 +494,10 @@ fn load_section(
                     diagnostics,
                 );
             }
-            Err(errors) => diagnostics.extend(errors.0),
+            Err(errors) => {
+                slug_of_file.insert(stem, None);
+                diagnostics.extend(errors.0);
+            }
         }
     }
     let mut media = Vec::new();
@@ -499,8 +507,30 @@ fn load_section(
         articles.iter().map(|a| a.slug.as_str()).collect()
     };
     for dir in media_dirs {
-        if !claimed.contains_key(&dir.name) {
-            diagnostics.push(Diagnostic::new(
+        if claimed.contains_key(&dir.name) {
+            // A draft's or a later article's files are checked, and wait with it.
+            let publish = published.contains(dir.name.as_str());
+            let place = MediaPlace {
+                section: &slug,
+                content_dir,
+                now,
+                publish,
+            };
+            load_media(&dir, &place, diagnostics, reuse, &mut media);
+            continue;
+        }
+        match slug_of_file.get(&dir.name) {
+            // The article has errors: those are reported, not its folder.
+            Some(None) => {}
+            Some(Some(article_slug)) => diagnostics.push(Diagnostic::new(
+                &dir.path,
+                1,
+                format!(
+                    "the article in {}.md has the slug `{article_slug}`: name its folder `{article_slug}`",
+                    dir.name
+                ),
+            )),
+            None => diagnostics.push(Diagnostic::new(
                 &dir.path,
                 1,
                 format!(
@@ -508,10 +538,7 @@ fn load_section(
                      the files (images, audio) of the article whose slug is its name",
                     dir.name
                 ),
-            ));
-        } else if published.contains(dir.name.as_str()) {
-            // A draft's or a later article's files wait with it.
-            load_media(&dir, &slug, content_dir, diagnostics, reuse, &mut media);
+            )),
         }
     }
     let header = header?;
@@ -533,17 +560,26 @@ fn load_section(
 /// published file in memory.
 pub const MAX_MEDIA_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Reads the files of the article whose folder is `dir`, in section
-/// `section`, into `media`; unchanged files come from the cache unread.
+/// Where an article's folder is, and whether its files are published now.
+struct MediaPlace<'a> {
+    section: &'a str,
+    content_dir: &'a Path,
+    now: DateTime<Utc>,
+    /// False for a draft or a later article: its files are checked, not read.
+    publish: bool,
+}
+
+/// Checks the files of the article whose folder is `dir` and, when it is
+/// published, reads them into `media`; unchanged files come from the cache
+/// unread.
 fn load_media(
     dir: &Entry,
-    section: &str,
-    content_dir: &Path,
+    place: &MediaPlace<'_>,
     diagnostics: &mut Diagnostics,
     reuse: &mut Reuse,
     media: &mut Vec<Media>,
 ) {
-    if let Err(error) = check_inside(dir, content_dir) {
+    if let Err(error) = check_inside(dir, place.content_dir) {
         diagnostics.push(error);
         return;
     }
@@ -558,43 +594,79 @@ fn load_media(
             return;
         }
     };
+    // Lower-cased names seen, so that two names differing only in case (one
+    // file on a case-insensitive disk, or behind a CDN) are refused.
+    let mut seen: HashMap<String, String> = HashMap::new();
     for entry in entries {
+        let lower = entry.name.to_ascii_lowercase();
         let refused = if entry.is_dir {
-            Some("folders inside an article's folder are not read: put its files directly in it")
-        } else if entry.name.ends_with(".md") {
-            Some("an article's folder holds its files, not articles: move this one to the section folder")
-        } else if entry.name.starts_with("index.html") {
-            Some("`index.html` is the article's own page: rename this file")
-        } else if entry.name.ends_with(".gz") || entry.name.ends_with(".br") {
-            Some("names ending in `.gz` and `.br` are those of precompressed copies, which web servers send in place of the file: rename this one")
+            Some(
+                "folders inside an article's folder are not read: put its files directly in it"
+                    .to_string(),
+            )
+        } else if lower.ends_with(".md") {
+            Some("an article's folder holds its files, not articles: move this one to the section folder".to_string())
+        } else if lower.starts_with("index.html") {
+            Some("`index.html` is the article's own page: rename this file".to_string())
+        } else if lower.ends_with(".gz") || lower.ends_with(".br") {
+            Some("names ending in `.gz` and `.br` are those of precompressed copies, which web servers send in place of the file: rename this one".to_string())
+        } else if matches!(lower.as_str(), "rss.xml" | "atom.xml" | "feed.json") {
+            Some(
+                "this is the name of a feed, which web servers serve as one: rename this file"
+                    .to_string(),
+            )
         } else if !is_media_name(&entry.name) {
-            Some("a file name in an article's folder is part of its URL: use ASCII letters, digits, `-`, `_` and `.`")
+            Some("a file name in an article's folder is part of its URL: use ASCII letters, digits, `-`, `_` and `.`".to_string())
         } else {
-            None
+            seen.get(&lower).map(|first| {
+                format!("differs from `{first}` only in case: the two are one file on some disks and servers")
+            })
         };
         if let Some(message) = refused {
             diagnostics.push(Diagnostic::new(&entry.path, 1, message));
             continue;
         }
-        if let Err(error) = check_inside(&entry, content_dir) {
+        seen.insert(lower, entry.name.clone());
+        if let Err(error) = check_inside(&entry, place.content_dir) {
             diagnostics.push(error);
             continue;
         }
+        let file = match media_file(&entry.path) {
+            Ok(file) => file,
+            Err(error) => {
+                diagnostics.push(error);
+                continue;
+            }
+        };
+        if !place.publish {
+            continue;
+        }
         let stamp = FileStamp::trusted(&entry.path);
-        let cached = match reuse.media_previous.remove(&entry.path) {
+        let previous = reuse.media_previous.remove(&entry.path);
+        let cached = match previous {
             Some(cached) if stamp.is_some() && cached.stamp == stamp => Ok(cached),
-            _ => read_media(&entry.path).map(|(bytes, modified)| CachedMedia {
-                stamp,
-                bytes,
-                modified,
+            previous => read_media(&entry.path, file).map(|bytes| {
+                // The same bytes as before keep their allocation: the served
+                // set holds that one, and should not hold a second copy.
+                let bytes = match previous {
+                    Some(previous) if previous.bytes == bytes => previous.bytes,
+                    _ => bytes,
+                };
+                CachedMedia {
+                    stamp,
+                    bytes,
+                    modified: file.modified,
+                }
             }),
         };
         match cached {
             Ok(cached) => {
                 media.push(Media {
-                    path: format!("{section}/{}/{}", dir.name, entry.name),
+                    path: format!("{}/{}/{}", place.section, dir.name, entry.name),
                     bytes: cached.bytes.clone(),
-                    modified: cached.modified,
+                    // Never later than the build: a clock set wrong when the
+                    // file was written must not make a date in the future.
+                    modified: cached.modified.min(place.now),
                 });
                 reuse.media_next.insert(entry.path, cached);
             }
@@ -611,12 +683,27 @@ fn is_media_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-/// Reads an article's file whole: its bytes and modification time.
-fn read_media(path: &Path) -> Result<(Bytes, DateTime<Utc>), Diagnostic> {
-    let cannot_read =
-        |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
-    let file = fs::File::open(path).map_err(cannot_read)?;
-    let meta = file.metadata().map_err(cannot_read)?;
+/// What `stat` says of an article's file, once it is known to be a regular
+/// file of an allowed size.
+#[derive(Debug, Clone, Copy)]
+struct MediaFile {
+    len: u64,
+    modified: DateTime<Utc>,
+}
+
+/// Checks, without opening it, that `path` is a regular file (a named pipe
+/// would block the build) within [`MAX_MEDIA_BYTES`].
+fn media_file(path: &Path) -> Result<MediaFile, Diagnostic> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path)
+        .map_err(|error| Diagnostic::new(path, 1, format!("cannot read file: {error}")))?;
+    if !meta.is_file() {
+        return Err(Diagnostic::new(
+            path,
+            1,
+            "not a regular file: an article's folder holds files",
+        ));
+    }
     if meta.len() > MAX_MEDIA_BYTES {
         return Err(Diagnostic::new(
             path,
@@ -627,8 +714,24 @@ fn read_media(path: &Path) -> Result<(Bytes, DateTime<Utc>), Diagnostic> {
             ),
         ));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(MAX_MEDIA_BYTES + 1)
+    let modified = u32::try_from(meta.mtime_nsec())
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(meta.mtime(), nanos))
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    Ok(MediaFile {
+        len: meta.len(),
+        modified,
+    })
+}
+
+/// Reads an article's file whole.
+fn read_media(path: &Path, file: MediaFile) -> Result<Bytes, Diagnostic> {
+    let cannot_read =
+        |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
+    let mut bytes = Vec::with_capacity(usize::try_from(file.len).unwrap_or(0));
+    fs::File::open(path)
+        .map_err(cannot_read)?
+        .take(MAX_MEDIA_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(cannot_read)?;
     if bytes.len() as u64 > MAX_MEDIA_BYTES {
@@ -638,11 +741,7 @@ fn read_media(path: &Path) -> Result<(Bytes, DateTime<Utc>), Diagnostic> {
             "file grew past the limit while it was read",
         ));
     }
-    let modified = meta
-        .modified()
-        .map(DateTime::<Utc>::from)
-        .unwrap_or(DateTime::UNIX_EPOCH);
-    Ok((Bytes::from(bytes), modified))
+    Ok(Bytes::from(bytes))
 }
 
 /// One article file of a section on its way through [`load_section`].
@@ -701,13 +800,16 @@ fn read_content_file(entry: &Entry, content_dir: &Path) -> Result<String, Diagno
 pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let cannot_read =
         |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
+    // Checked before opening: opening a named pipe would wait for a writer.
+    let meta = fs::metadata(path).map_err(cannot_read)?;
+    if !meta.is_file() {
+        return Err(Diagnostic::new(path, 1, "not a regular file"));
+    }
     let file = fs::File::open(path).map_err(cannot_read)?;
     // Sized from the file's length, the buffer takes the text in one read
     // (growing from empty took nine reads and as many copies per article).
     // The length is only a hint: a file that grows meanwhile is still capped.
-    let hint = file
-        .metadata()
-        .map_or(0, |m| m.len().min(MAX_FILE_BYTES + 1));
+    let hint = meta.len().min(MAX_FILE_BYTES + 1);
     let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0) + 1);
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -1254,6 +1356,26 @@ mod tests {
                 .next_publication,
             None
         );
+    }
+
+    #[test]
+    fn an_unchanged_article_file_read_again_keeps_its_allocation() {
+        let dir = site_with_one_section();
+        let root = dir.path();
+        fs::write(
+            root.join("content/s/a.md"),
+            "+++\ntitle = \"A\"\ndate = 2024-01-01\n+++\n![x](x.png)\n",
+        )
+        .unwrap();
+        fs::create_dir(root.join("content/s/a")).unwrap();
+        // Just written: its stamp is not trusted yet, so each load reads it.
+        fs::write(root.join("content/s/a/x.png"), b"\x89PNG same bytes").unwrap();
+        let mut cache = ParseCache::default();
+        let first = load_cached(root, Utc::now(), &mut cache).unwrap();
+        let second = load_cached(root, Utc::now(), &mut cache).unwrap();
+        let bytes = |site: &Site| site.sections[0].media[0].bytes.clone();
+        assert_eq!(bytes(&first), &b"\x89PNG same bytes"[..]);
+        assert_eq!(bytes(&first).as_ptr(), bytes(&second).as_ptr());
     }
 
     #[test]

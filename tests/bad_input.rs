@@ -306,22 +306,84 @@ fn article_folders_that_cannot_be_published() {
         "content/news/story.md",
         "+++\ntitle = \"Story\"\ndate = 2024-01-01\n+++\n![A photo](photo.png)\n",
     );
-    site.write_bytes("content/news/story/photo.png", b"\x89PNG")
-        .write_bytes("content/news/orphan/x.png", b"\x89PNG")
+    site.write_bytes("content/news/orphan/x.png", b"\x89PNG")
+        .write_bytes("content/news/story/INDEX.HTML", b"<p>mine</p>")
+        .write_bytes("content/news/story/Photo.png", b"\x89PNG")
         .write_bytes("content/news/story/deeper/y.png", b"\x89PNG")
+        .write("content/news/story/feed.json", "{}")
         .write("content/news/story/index.html", "<p>mine</p>")
         .write_bytes("content/news/story/my photo.png", b"\x89PNG")
         .write("content/news/story/notes.md", "notes")
-        .write_bytes("content/news/story/photo.png.gz", b"\x1f\x8b");
+        .write_bytes("content/news/story/photo.png", b"\x89PNG")
+        .write_bytes("content/news/story/photo.png.gz", b"\x1f\x8b")
+        .write_bytes("content/news/story/talk.br", b"x")
+        .write_bytes("elsewhere.png", b"\x89PNG");
+    // 33 MiB, without writing them: a sparse file.
+    std::fs::File::create(site.path("content/news/story/huge.mp4"))
+        .and_then(|file| file.set_len(33 << 20))
+        .expect("sparse file");
+    std::os::unix::fs::symlink(
+        site.path("elsewhere.png"),
+        site.path("content/news/story/outside.png"),
+    )
+    .expect("symlink");
+    // A named pipe would block a reader that opened it.
+    let made = std::process::Command::new("mkfifo")
+        .arg(site.path("content/news/story/pipe.mp3"))
+        .status()
+        .expect("run mkfifo (coreutils)");
+    assert!(made.success(), "mkfifo");
     check(
         &site,
         &[
             "content/news/orphan:1: no article in this section has the slug `orphan`",
+            "content/news/story/INDEX.HTML:1: `index.html` is the article's own page",
             "content/news/story/deeper:1: folders inside an article's folder are not read",
+            "content/news/story/feed.json:1: this is the name of a feed",
+            "content/news/story/huge.mp4:1: file is larger than the 32 MiB an article's file may be",
             "content/news/story/index.html:1: `index.html` is the article's own page",
             "content/news/story/my photo.png:1: a file name in an article's folder is part of its URL",
             "content/news/story/notes.md:1: an article's folder holds its files, not articles",
+            "content/news/story/outside.png:1: links to ",
+            "content/news/story/photo.png:1: differs from `Photo.png` only in case",
             "content/news/story/photo.png.gz:1: names ending in `.gz` and `.br` are those of precompressed copies",
+            "content/news/story/pipe.mp3:1: not a regular file",
+            "content/news/story/talk.br:1: names ending in `.gz` and `.br`",
+        ],
+    );
+}
+
+#[test]
+fn article_folders_are_matched_to_slugs_and_checked_before_publication() {
+    let site = site_with(
+        "content/news/c.md",
+        "+++\ntitle = \"C\"\nslug = \"cee\"\ndate = 2024-01-01\n+++\nText.\n",
+    );
+    site.write_bytes("content/news/c/x.png", b"\x89PNG")
+        .write(
+            "content/news/broken.md",
+            "+++\ntittle = \"Broken\"\n+++\nText.\n",
+        )
+        .write_bytes("content/news/broken/x.png", b"\x89PNG")
+        .write(
+            "content/news/later.md",
+            "+++\ntitle = \"Later\"\ndate = 2099-01-01\n+++\n![x](bad name.png)\n",
+        )
+        .write_bytes("content/news/later/bad name.png", b"\x89PNG")
+        .write(
+            "content/news/story.md",
+            "+++\ntitle = \"Story\"\ndate = 2024-01-01\n+++\nText.\n",
+        )
+        .write_bytes("photos/x.png", b"\x89PNG");
+    std::os::unix::fs::symlink(site.path("photos"), site.path("content/news/story"))
+        .expect("symlink");
+    check(
+        &site,
+        &[
+            "content/news/broken.md:2: unknown field `tittle`",
+            "content/news/c:1: the article in c.md has the slug `cee`: name its folder `cee`",
+            "content/news/later/bad name.png:1: a file name in an article's folder is part of its URL",
+            "content/news/story:1: links to ",
         ],
     );
 }

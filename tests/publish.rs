@@ -729,6 +729,16 @@ fn an_articles_files_are_published_beside_its_page() {
     let public = site.export();
 
     assert_eq!(read(&public, "news/story/photo.png"), photo);
+    let mtime = |path: &Path| {
+        std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .expect("mtime")
+    };
+    assert_eq!(
+        mtime(&public.join("news/story/photo.png")),
+        mtime(&site.path("content/news/story/photo.png")),
+        "an exported file keeps its time, for a web server's Last-Modified"
+    );
     assert_eq!(
         read(&public, "news/story/talk.MP3"),
         b"ID3 not really a recording"

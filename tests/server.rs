@@ -489,4 +489,67 @@ async fn an_articles_files_are_served_as_they_are() {
     assert_eq!(&response.bytes().await.unwrap()[..], photo);
     let again = get(&server, path, &[("if-none-match", &etag)]).await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let modified = header(&headers, "last-modified").to_string();
+    let again = get(&server, path, &[("if-modified-since", &modified)]).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    let file_time = std::fs::metadata(folder.join("pipeline.JPG"))
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    assert_eq!(
+        modified,
+        httpdate::fmt_http_date(file_time),
+        "Last-Modified is the file's"
+    );
+}
+
+#[tokio::test]
+async fn an_articles_files_are_sent_in_parts_when_asked() {
+    let site = Site::bundled("");
+    let folder = site.path("content/opinion/china-russia-energy-cooperation");
+    std::fs::create_dir_all(&folder).expect("article folder");
+    let recording: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    std::fs::write(folder.join("interview.mp3"), &recording).expect("write");
+    let server = site.serve(false);
+    let path = "/opinion/china-russia-energy-cooperation/interview.mp3";
+
+    let whole = get(&server, path, &[]).await;
+    assert_eq!(header(whole.headers(), "accept-ranges"), "bytes");
+    let etag = header(whole.headers(), "etag").to_string();
+
+    let part = get(&server, path, &[("range", "bytes=100-199")]).await;
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        header(part.headers(), "content-range"),
+        "bytes 100-199/1000"
+    );
+    assert_eq!(header(part.headers(), "content-length"), "100");
+    assert_eq!(&part.bytes().await.unwrap()[..], &recording[100..200]);
+
+    let tail = get(
+        &server,
+        path,
+        &[("range", "bytes=-10"), ("if-range", &etag)],
+    )
+    .await;
+    assert_eq!(tail.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&tail.bytes().await.unwrap()[..], &recording[990..]);
+
+    let past = get(&server, path, &[("range", "bytes=1000-")]).await;
+    assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(header(past.headers(), "content-range"), "bytes */1000");
+
+    // A range of a version the client no longer has: the whole file.
+    let changed = get(
+        &server,
+        path,
+        &[("range", "bytes=0-9"), ("if-range", "\"old\"")],
+    )
+    .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(changed.bytes().await.unwrap().len(), 1000);
+
+    // Feeds are always sent whole.
+    let feed = get(&server, "/opinion/rss.xml", &[("range", "bytes=0-9")]).await;
+    assert_eq!(feed.status(), StatusCode::OK);
+    assert_eq!(header(feed.headers(), "accept-ranges"), "");
 }

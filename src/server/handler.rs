@@ -30,19 +30,23 @@
 //! - A client over the rate limit gets `429 Too Many Requests` with
 //!   `Retry-After` ([`too_many_requests`]; the limit itself is in
 //!   `rate_limit.rs`).
-//! - Other request fields are ignored: `Range` (every resource is small and
-//!   sent whole, `200`, without `Accept-Ranges`), `Expect`, cookies, bodies.
+//! - `Range` on a `GET` of an article's file (image, audio, video) gets the
+//!   part asked for, `206`, and those files carry `Accept-Ranges: bytes`
+//!   ([`super::range`]); feeds and pages are sent whole, `200`, whatever the
+//!   request asks.
+//! - Other request fields are ignored: `Expect`, cookies, bodies.
 
 use bytes::Bytes;
 use http::header::{
-    ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HOST,
-    LAST_MODIFIED, LOCATION, RETRY_AFTER, VARY,
+    ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_TYPE, ETAG, HOST, LAST_MODIFIED, LOCATION, RETRY_AFTER, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::Full;
 use percent_encoding::percent_decode_str;
 
 use super::conditional::{self, Outcome};
+use super::range::{self, Ranged};
 use super::site::{Entry, ServedSite};
 use super::state::State;
 use super::{health, negotiate};
@@ -114,6 +118,9 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
     headers.insert(LAST_MODIFIED, entry.last_modified.clone());
     headers.insert(CACHE_CONTROL, site.cache_control.clone());
     headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    if entry.accepts_ranges {
+        headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
     match conditional::evaluate(request, &chosen.etag, entry.modified) {
         Outcome::Send => {}
         Outcome::NotModified => {
@@ -129,14 +136,41 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
         }
     }
     headers.insert(CONTENT_TYPE, entry.content_type.clone());
-    headers.insert(CONTENT_LENGTH, chosen.content_length.clone());
     if coding != Coding::Identity {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
     }
-    if !head {
-        *response.body_mut() = Full::new(chosen.body.clone());
+    let len = chosen.body.len();
+    let ranged = if entry.accepts_ranges && !head {
+        range::evaluate(request, len, &chosen.etag_header, entry.modified)
+    } else {
+        Ranged::Whole
+    };
+    match ranged {
+        Ranged::Whole => {
+            headers.insert(CONTENT_LENGTH, chosen.content_length.clone());
+            if !head {
+                *response.body_mut() = Full::new(chosen.body.clone());
+            }
+        }
+        Ranged::Part(part) => {
+            let content_range = format!("bytes {}-{}/{len}", part.start, part.end - 1);
+            headers.insert(CONTENT_RANGE, digits_value(content_range));
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(part.len()));
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            *response.body_mut() = Full::new(chosen.body.slice(part));
+        }
+        Ranged::Unsatisfiable => {
+            headers.insert(CONTENT_RANGE, digits_value(format!("bytes */{len}")));
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+            *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+        }
     }
     response
+}
+
+/// A field value made of ASCII text (`bytes 0-9/10`): always valid.
+fn digits_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `429 Too Many Requests`, to retry after `retry_after_secs` seconds.

@@ -4,6 +4,7 @@
 //! - `mod.rs` (here): [`start`], listeners, worker threads, connections, limits, shutdown.
 //! - [`handler`]: request + state -> response, a plain function.
 //! - [`negotiate`]: `Accept-Encoding`. [`conditional`]: `If-None-Match` and friends.
+//!   [`range`]: `Range` and `If-Range`, for articles' files.
 //! - [`site`]: the served set with its headers made ahead. [`state`]: what the threads share.
 //! - [`reload`]: file watching, debounce, rebuild and swap. [`health`]: `/healthz`.
 //!
@@ -67,6 +68,7 @@ pub mod handler;
 mod health;
 mod linger;
 mod negotiate;
+mod range;
 mod rate_limit;
 mod reload;
 mod send_timeout;

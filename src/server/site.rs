@@ -45,6 +45,8 @@ pub(crate) struct Entry {
     pub(crate) last_modified: HeaderValue,
     /// The same instant, in whole seconds, for `If-Modified-Since`.
     pub(crate) modified: SystemTime,
+    /// Whether a `Range` request gets part of it (an article's file).
+    pub(crate) accepts_ranges: bool,
     identity: Tagged,
     gzip: Option<Tagged>,
     brotli: Option<Tagged>,
@@ -79,6 +81,7 @@ impl ServedSite {
                 .and_then(|p| p.resources.get(path))
                 .map(|entry| &entry.representations)
         });
+        let built_at = SystemTime::now();
         let mut resources = HashMap::with_capacity(encoded.len());
         let mut feed_paths = Vec::new();
         for (path, representations) in encoded {
@@ -86,11 +89,15 @@ impl ServedSite {
             if matches!(resource.kind, ResourceKind::Feed | ResourceKind::Opml) {
                 feed_paths.push(path.clone());
             }
-            let modified = whole_seconds(SystemTime::from(resource.last_modified));
+            // Never later than now (RFC 9110 section 8.8.2.1): an article's
+            // `updated` may lie ahead, and a date past the year 9999 has no
+            // HTTP form.
+            let modified = whole_seconds(SystemTime::from(resource.last_modified).min(built_at));
             let entry = Entry {
                 content_type: HeaderValue::from_static(resource.content_type),
                 last_modified: header(&httpdate::fmt_http_date(modified)),
                 modified,
+                accepts_ranges: resource.kind == ResourceKind::Media,
                 identity: tagged(&representations.identity),
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),
@@ -105,7 +112,7 @@ impl ServedSite {
             articles: built.articles,
             sections: built.sections,
             feeds: built.feeds,
-            built_at: SystemTime::now(),
+            built_at,
             next_publication: built.next_publication,
             cache_control: header(&format!("public, max-age={max_age}")),
         }
