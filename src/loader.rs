@@ -479,10 +479,13 @@ fn load_section(
             Slot::Done(outcome) => outcome,
             Slot::Todo { .. } => continue,
         };
-        let stem = entry.name.trim_end_matches(".md").to_string();
+        // Only needed, and only built, when the section has folders.
+        let stem = (!media_dirs.is_empty()).then(|| entry.name.trim_end_matches(".md").to_string());
         match outcome {
             Ok(cached) => {
-                slug_of_file.insert(stem, Some(cached.parsed.article.slug.clone()));
+                if let Some(stem) = stem {
+                    slug_of_file.insert(stem, Some(cached.parsed.article.slug.clone()));
+                }
                 let parsed = cached.parsed.clone();
                 reuse.next.insert(entry.path.clone(), cached);
                 claim_and_keep(
@@ -495,7 +498,9 @@ fn load_section(
                 );
             }
             Err(errors) => {
-                slug_of_file.insert(stem, None);
+                if let Some(stem) = stem {
+                    slug_of_file.insert(stem, None);
+                }
                 diagnostics.extend(errors.0);
             }
         }
