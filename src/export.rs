@@ -145,6 +145,7 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
         bytes: 0,
         precompressed: 0,
     };
+    let now = SystemTime::now();
     let mut files: Vec<FileToWrite<'_>> = built
         .resources
         .iter()
@@ -152,8 +153,9 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
             let mut file = FileToWrite::new(root.join(file_for(url_path)), &resource.body);
             // An article's file keeps its own time, so that a web server
             // serving the export sends the `Last-Modified` that `serve` does.
+            // (Never in the future, as `serve` holds it back too.)
             if resource.kind == ResourceKind::Media {
-                file.modified = Some(resource.last_modified.into());
+                file.modified = Some(SystemTime::from(resource.last_modified).min(now));
             }
             file
         })

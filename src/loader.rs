@@ -480,7 +480,13 @@ fn load_section(
             Slot::Todo { .. } => continue,
         };
         // Only needed, and only built, when the section has folders.
-        let stem = (!media_dirs.is_empty()).then(|| entry.name.trim_end_matches(".md").to_string());
+        let stem = (!media_dirs.is_empty()).then(|| {
+            entry
+                .name
+                .strip_suffix(".md")
+                .unwrap_or(&entry.name)
+                .to_string()
+        });
         match outcome {
             Ok(cached) => {
                 if let Some(stem) = stem {
@@ -518,7 +524,6 @@ fn load_section(
             let place = MediaPlace {
                 section: &slug,
                 content_dir,
-                now,
                 publish,
             };
             load_media(&dir, &place, diagnostics, reuse, &mut media);
@@ -569,7 +574,6 @@ pub const MAX_MEDIA_BYTES: u64 = 32 * 1024 * 1024;
 struct MediaPlace<'a> {
     section: &'a str,
     content_dir: &'a Path,
-    now: DateTime<Utc>,
     /// False for a draft or a later article: its files are checked, not read.
     publish: bool,
 }
@@ -669,9 +673,7 @@ fn load_media(
                 media.push(Media {
                     path: format!("{}/{}/{}", place.section, dir.name, entry.name),
                     bytes: cached.bytes.clone(),
-                    // Never later than the build: a clock set wrong when the
-                    // file was written must not make a date in the future.
-                    modified: cached.modified.min(place.now),
+                    modified: cached.modified,
                 });
                 reuse.media_next.insert(entry.path, cached);
             }
@@ -719,10 +721,16 @@ fn media_file(path: &Path) -> Result<MediaFile, Diagnostic> {
             ),
         ));
     }
+    // A time past what a date can hold is the latest one; the server and the
+    // export hold any time in the future back to their own.
     let modified = u32::try_from(meta.mtime_nsec())
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(meta.mtime(), nanos))
-        .unwrap_or(DateTime::UNIX_EPOCH);
+        .unwrap_or(if meta.mtime() > 0 {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::UNIX_EPOCH
+        });
     Ok(MediaFile {
         len: meta.len(),
         modified,

@@ -537,6 +537,26 @@ async fn an_articles_files_are_sent_in_parts_when_asked() {
     let past = get(&server, path, &[("range", "bytes=1000-")]).await;
     assert_eq!(past.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(header(past.headers(), "content-range"), "bytes */1000");
+    assert_eq!(header(past.headers(), "cache-control"), "no-store");
+    assert_eq!(header(past.headers(), "content-type"), "");
+
+    // Conditions come first: a client that has the file gets 304, not a part.
+    let held = get(
+        &server,
+        path,
+        &[("range", "bytes=0-9"), ("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(held.status(), StatusCode::NOT_MODIFIED);
+    // HEAD tells the whole length; ranges are for GET.
+    let head = client()
+        .head(url(&server, path))
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .expect("HEAD");
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(header(head.headers(), "content-length"), "1000");
 
     // A range of a version the client no longer has: the whole file.
     let changed = get(

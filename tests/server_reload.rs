@@ -536,3 +536,52 @@ async fn a_replaced_article_file_is_served_new() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_file_dated_in_the_future_keeps_one_last_modified_across_reloads() {
+    let site = Site::bundled("");
+    let folder = site.path("content/opinion/china-russia-energy-cooperation");
+    fs::create_dir_all(&folder).expect("article folder");
+    let file = folder.join("chart.png");
+    fs::write(&file, b"a chart").expect("write");
+    // A clock that was years ahead when the file was written.
+    let ahead = std::time::SystemTime::now() + Duration::from_secs(5 * 365 * 24 * 3600);
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .and_then(|f| f.set_modified(ahead))
+        .expect("set the file's time");
+    let server = site.serve(true);
+    let path = "/opinion/china-russia-energy-cooperation/chart.png";
+    let last_modified = |response: &reqwest::Response| {
+        response.headers()["last-modified"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = client().get(url(&server, path)).send().await.expect("GET");
+    let before = last_modified(&first);
+    let date = httpdate::parse_http_date(&before).expect("HTTP date");
+    assert!(
+        date <= std::time::SystemTime::now(),
+        "Last-Modified {before} is in the future"
+    );
+
+    // An unrelated edit, in a later second, rebuilds the site; the file's
+    // Last-Modified stays.
+    eventually(RELOAD, "the clock to pass the next second", || async {
+        (std::time::SystemTime::now() >= date + Duration::from_secs(1)).then_some(())
+    })
+    .await;
+    site.write(ARTICLE, &edited(&site, "A paragraph added later."));
+    served_with(&server, "/opinion/rss.xml", "A paragraph added later.").await;
+    let second = client().get(url(&server, path)).send().await.expect("GET");
+    assert_eq!(last_modified(&second), before);
+    let revalidated = client()
+        .get(url(&server, path))
+        .header("if-modified-since", &before)
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(revalidated.status(), 304);
+}

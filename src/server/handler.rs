@@ -141,7 +141,7 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
     }
     let len = chosen.body.len();
     let ranged = if entry.accepts_ranges && !head {
-        range::evaluate(request, len, &chosen.etag_header, entry.modified)
+        range::evaluate(request, len, &chosen.etag_header)
     } else {
         Ranged::Whole
     };
@@ -162,6 +162,9 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
         Ranged::Unsatisfiable => {
             headers.insert(CONTENT_RANGE, digits_value(format!("bytes */{len}")));
             headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+            // Not the file: no type, and no cache may keep it for the URL.
+            headers.remove(CONTENT_TYPE);
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
         }
     }

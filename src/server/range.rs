@@ -4,13 +4,14 @@
 //!
 //! One range per request (`bytes=0-99`, `bytes=100-`, `bytes=-100`). A set
 //! of several ranges, another unit or a malformed field is ignored and the
-//! whole file is sent, as section 14.2 allows. A range that starts past the
-//! end is `416` with `Content-Range: bytes */<length>`. `If-Range` applies a
-//! range only to the representation it names: an exact strong ETag or the
-//! `Last-Modified` date; anything else sends the whole file.
+//! whole file is sent, as section 14.2 allows; so is a request with the
+//! field twice. A range that starts past the end is `416` with
+//! `Content-Range: bytes */<length>`. `If-Range` applies a range only to the
+//! representation it names by its strong ETag (every response carries one);
+//! a date, which one second's resolution cannot make a strong validator
+//! (section 13.1.5), or anything else sends the whole file.
 
 use std::ops::Range;
-use std::time::SystemTime;
 
 use http::header::{IF_RANGE, RANGE};
 use http::{HeaderMap, HeaderValue};
@@ -27,43 +28,41 @@ pub(crate) enum Ranged {
 }
 
 /// The `Range` and `If-Range` fields of `request` against a representation
-/// of `len` bytes with strong ETag `etag` and modification time `modified`.
-pub(crate) fn evaluate(
-    request: &HeaderMap,
-    len: usize,
-    etag: &HeaderValue,
-    modified: SystemTime,
-) -> Ranged {
-    let Some(range) = request.get(RANGE).and_then(|v| v.to_str().ok()) else {
+/// of `len` bytes with strong ETag `etag`.
+pub(crate) fn evaluate(request: &HeaderMap, len: usize, etag: &HeaderValue) -> Ranged {
+    let Some(range) = single(request, &RANGE).and_then(|v| v.to_str().ok()) else {
         return Ranged::Whole;
     };
-    if let Some(if_range) = request.get(IF_RANGE) {
-        if !validates(if_range, etag, modified) {
-            return Ranged::Whole;
+    if request.contains_key(IF_RANGE) {
+        match single(request, &IF_RANGE) {
+            Some(if_range) if validates(if_range, etag) => {}
+            _ => return Ranged::Whole,
         }
     }
     parse(range, len)
 }
 
-/// True when `If-Range` names this representation.
-fn validates(if_range: &HeaderValue, etag: &HeaderValue, modified: SystemTime) -> bool {
-    let value = if_range.as_bytes();
-    if value.starts_with(b"\"") {
-        // A strong comparison: weak tags (`W/"…"`) never match.
-        return value == etag.as_bytes();
-    }
-    if_range
-        .to_str()
-        .ok()
-        .and_then(|date| httpdate::parse_http_date(date).ok())
-        .is_some_and(|date| date == modified)
+/// The field's value when it is sent once (neither is a list).
+fn single<'a>(request: &'a HeaderMap, name: &http::HeaderName) -> Option<&'a HeaderValue> {
+    let mut values = request.get_all(name).iter();
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
+}
+
+/// True when `If-Range` names this representation: a strong comparison of
+/// entity tags, so weak tags (`W/"…"`) and dates never match.
+fn validates(if_range: &HeaderValue, etag: &HeaderValue) -> bool {
+    if_range.as_bytes() == etag.as_bytes()
 }
 
 /// One `bytes=` range of a representation of `len` bytes.
 fn parse(field: &str, len: usize) -> Ranged {
-    let Some(spec) = field.trim().strip_prefix("bytes=") else {
+    let Some((unit, spec)) = field.trim().split_once('=') else {
         return Ranged::Whole;
     };
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return Ranged::Whole;
+    }
     let spec = spec.trim();
     if spec.contains(',') {
         return Ranged::Whole;
@@ -109,18 +108,16 @@ fn parse(field: &str, len: usize) -> Ranged {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use super::*;
 
     fn ranged(fields: &[(http::HeaderName, &str)], len: usize) -> Ranged {
         let mut request = HeaderMap::new();
         for (name, value) in fields {
-            request.insert(name, HeaderValue::from_str(value).unwrap());
+            request.append(name, HeaderValue::from_str(value).unwrap());
         }
-        let etag = HeaderValue::from_static("\"abc\"");
-        let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        evaluate(&request, len, &etag, modified)
+        evaluate(&request, len, &HeaderValue::from_static("\"abc\""))
     }
 
     #[test]
@@ -177,21 +174,36 @@ mod tests {
             ranged(&[range.clone(), (IF_RANGE, "W/\"abc\"")], 10),
             Ranged::Whole
         );
+        // A date is no strong validator at one second's resolution.
         let date =
             httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
         assert_eq!(
             ranged(&[range.clone(), (IF_RANGE, &date)], 10),
-            Ranged::Part(0..1)
-        );
-        let earlier =
-            httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000));
-        assert_eq!(
-            ranged(&[range.clone(), (IF_RANGE, &earlier)], 10),
             Ranged::Whole
         );
         assert_eq!(
             ranged(&[range, (IF_RANGE, "not a date")], 10),
             Ranged::Whole
         );
+    }
+
+    #[test]
+    fn a_field_sent_twice_sends_the_whole_and_the_unit_has_any_case() {
+        assert_eq!(
+            ranged(&[(RANGE, "bytes=0-4"), (RANGE, "bytes=10-20")], 30),
+            Ranged::Whole
+        );
+        assert_eq!(
+            ranged(
+                &[
+                    (RANGE, "bytes=0-4"),
+                    (IF_RANGE, "\"abc\""),
+                    (IF_RANGE, "\"abc\"")
+                ],
+                30
+            ),
+            Ranged::Whole
+        );
+        assert_eq!(ranged(&[(RANGE, "Bytes=0-4")], 30), Ranged::Part(0..5));
     }
 }

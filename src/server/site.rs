@@ -45,6 +45,8 @@ pub(crate) struct Entry {
     pub(crate) last_modified: HeaderValue,
     /// The same instant, in whole seconds, for `If-Modified-Since`.
     pub(crate) modified: SystemTime,
+    /// The time the built set gave, before it was held back to the build's.
+    source_modified: DateTime<Utc>,
     /// Whether a `Range` request gets part of it (an article's file).
     pub(crate) accepts_ranges: bool,
     identity: Tagged,
@@ -89,16 +91,26 @@ impl ServedSite {
             if matches!(resource.kind, ResourceKind::Feed | ResourceKind::Opml) {
                 feed_paths.push(path.clone());
             }
+            let identity = tagged(&representations.identity);
             // Never later than now (RFC 9110 section 8.8.2.1): an article's
-            // `updated` may lie ahead, and a date past the year 9999 has no
-            // HTTP form.
-            let modified = whole_seconds(SystemTime::from(resource.last_modified).min(built_at));
+            // `updated` may lie ahead, a file's clock may have been wrong, and
+            // a date past the year 9999 has no HTTP form. Such a time is held
+            // back to the build's, and kept from build to build while the
+            // resource does not change, so that validators stay put.
+            let unchanged = previous.and_then(|p| p.resources.get(&path)).filter(|old| {
+                old.source_modified == resource.last_modified && old.identity.etag == identity.etag
+            });
+            let modified = match unchanged {
+                Some(old) => old.modified,
+                None => whole_seconds(SystemTime::from(resource.last_modified).min(built_at)),
+            };
             let entry = Entry {
                 content_type: HeaderValue::from_static(resource.content_type),
                 last_modified: header(&httpdate::fmt_http_date(modified)),
                 modified,
+                source_modified: resource.last_modified,
                 accepts_ranges: resource.kind == ResourceKind::Media,
-                identity: tagged(&representations.identity),
+                identity,
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),
                 representations,
