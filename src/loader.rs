@@ -93,14 +93,18 @@ const RACY_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
 impl FileStamp {
     /// The stamp of `path`, following links.
     fn read(path: &Path) -> Option<FileStamp> {
+        fs::metadata(path).ok().map(|meta| FileStamp::of(&meta))
+    }
+
+    /// The stamp in metadata already read.
+    fn of(meta: &fs::Metadata) -> FileStamp {
         use std::os::unix::fs::MetadataExt;
-        let meta = fs::metadata(path).ok()?;
-        Some(FileStamp {
+        FileStamp {
             len: meta.len(),
             inode: meta.ino(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
             ctime: (meta.ctime(), meta.ctime_nsec()),
-        })
+        }
     }
 
     /// True when the file last changed more than [`RACY_WINDOW`] before `now`.
@@ -650,7 +654,7 @@ fn load_media(
         if !place.publish {
             continue;
         }
-        let stamp = FileStamp::trusted(&entry.path);
+        let stamp = Some(file.stamp).filter(|stamp| stamp.is_settled(std::time::SystemTime::now()));
         let previous = reuse.media_previous.remove(&entry.path);
         let cached = match previous {
             Some(cached) if stamp.is_some() && cached.stamp == stamp => Ok(cached),
@@ -694,7 +698,7 @@ fn is_media_name(name: &str) -> bool {
 /// file of an allowed size.
 #[derive(Debug, Clone, Copy)]
 struct MediaFile {
-    len: u64,
+    stamp: FileStamp,
     modified: DateTime<Utc>,
 }
 
@@ -732,29 +736,39 @@ fn media_file(path: &Path) -> Result<MediaFile, Diagnostic> {
             DateTime::UNIX_EPOCH
         });
     Ok(MediaFile {
-        len: meta.len(),
+        stamp: FileStamp::of(&meta),
         modified,
     })
 }
 
 /// Reads an article's file whole.
 fn read_media(path: &Path, file: MediaFile) -> Result<Bytes, Diagnostic> {
-    let cannot_read =
-        |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
-    let mut bytes = Vec::with_capacity(usize::try_from(file.len).unwrap_or(0));
-    fs::File::open(path)
-        .map_err(cannot_read)?
-        .take(MAX_MEDIA_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot_read)?;
-    if bytes.len() as u64 > MAX_MEDIA_BYTES {
-        return Err(Diagnostic::new(
+    match read_capped(path, file.stamp.len, MAX_MEDIA_BYTES)? {
+        Some(bytes) => Ok(Bytes::from(bytes)),
+        None => Err(Diagnostic::new(
             path,
             1,
             "file grew past the limit while it was read",
-        ));
+        )),
     }
-    Ok(Bytes::from(bytes))
+}
+
+/// Reads the regular file `path`, of `len` bytes by its metadata, into a
+/// buffer of that size, so that it takes one read (growing one from empty
+/// took nine reads and as many copies per article). The length is only a
+/// hint: a file that grows meanwhile is still capped, and `None` says it
+/// went past `max`.
+fn read_capped(path: &Path, len: u64, max: u64) -> Result<Option<Vec<u8>>, Diagnostic> {
+    let cannot_read =
+        |error: std::io::Error| Diagnostic::new(path, 1, format!("cannot read file: {error}"));
+    let hint = len.min(max + 1);
+    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0) + 1);
+    fs::File::open(path)
+        .map_err(cannot_read)?
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }
 
 /// One article file of a section on its way through [`load_section`].
@@ -818,16 +832,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
     if !meta.is_file() {
         return Err(Diagnostic::new(path, 1, "not a regular file"));
     }
-    let file = fs::File::open(path).map_err(cannot_read)?;
-    // Sized from the file's length, the buffer takes the text in one read
-    // (growing from empty took nine reads and as many copies per article).
-    // The length is only a hint: a file that grows meanwhile is still capped.
-    let hint = meta.len().min(MAX_FILE_BYTES + 1);
-    let mut bytes = Vec::with_capacity(usize::try_from(hint).unwrap_or(0) + 1);
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(cannot_read)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    let Some(bytes) = read_capped(path, meta.len(), MAX_FILE_BYTES)? else {
         return Err(Diagnostic::new(
             path,
             1,
@@ -836,7 +841,7 @@ pub(crate) fn read_text(path: &Path) -> Result<String, Diagnostic> {
                 MAX_FILE_BYTES >> 20
             ),
         ));
-    }
+    };
     String::from_utf8(bytes).map_err(|error| {
         let offset = error.utf8_error().valid_up_to();
         let line = crate::diagnostic::line_of_offset(
