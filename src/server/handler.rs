@@ -282,7 +282,7 @@ mod tests {
                 },
             );
         }
-        State::new(ServedSite::new(&built, 300, None))
+        State::new(ServedSite::new(&built, None))
     }
 
     fn get(

@@ -256,7 +256,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
         .map_err(StartError::Content)?;
     let config = built.server.clone();
-    let site = ServedSite::new(&built, config.max_age, None);
+    let site = ServedSite::new(&built, None);
     info!(
         "built {} articles, {} feeds, {} resources ({} bytes with compressed variants) in {} ms",
         site.articles,

@@ -293,11 +293,7 @@ fn rebuild(
     let built = build_dir_cached(root, now, cache)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let previous = state.site_arc();
-    Ok(ServedSite::new(
-        &built,
-        built.server.max_age,
-        Some(&previous),
-    ))
+    Ok(ServedSite::new(&built, Some(&previous)))
 }
 
 /// The file system watches of one site directory.
@@ -383,7 +379,7 @@ mod tests {
             next_publication: Some(due),
             ..Default::default()
         };
-        let state = State::new(ServedSite::new(&built, 0, None));
+        let state = State::new(ServedSite::new(&built, None));
         let (tx, rx) = mpsc::channel();
         tx.send(Trigger::Stop).unwrap();
         (state, rx)

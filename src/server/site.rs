@@ -75,9 +75,11 @@ impl Entry {
 }
 
 impl ServedSite {
-    /// Prepares `built` for serving with `Cache-Control: public, max-age=<max_age>`.
-    /// Representations of resources whose bytes are the same as in `previous` are reused.
-    pub fn new(built: &BuiltSite, max_age: u32, previous: Option<&ServedSite>) -> ServedSite {
+    /// Prepares `built` for serving with `Cache-Control: public,
+    /// max-age=<max_age>` from its `[server]` settings. Representations of
+    /// resources whose bytes are the same as in `previous` are reused.
+    pub fn new(built: &BuiltSite, previous: Option<&ServedSite>) -> ServedSite {
+        let max_age = built.server.max_age;
         let encoded = encoding::encode_site(built, |path| {
             previous
                 .and_then(|p| p.resources.get(path))
