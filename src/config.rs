@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::diagnostic::Diagnostic;
+use crate::format::Format;
 use crate::toml_source;
 
 /// The settings in `config.toml`. The README documents every key.
@@ -183,50 +184,6 @@ impl<'de> Deserialize<'de> for Seconds {
     }
 }
 
-/// A feed format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// RSS 2.0, at `rss.xml`.
-    Rss,
-    /// Atom 1.0 (RFC 4287), at `atom.xml`.
-    Atom,
-    /// JSON Feed 1.1, at `feed.json`.
-    Json,
-}
-
-impl Format {
-    /// Every format, in the order feeds are listed.
-    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
-
-    /// The file name of this format's feed in each feed directory.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Format::Rss => "rss.xml",
-            Format::Atom => "atom.xml",
-            Format::Json => "feed.json",
-        }
-    }
-
-    /// The media type the feed is served with.
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Rss => "application/rss+xml",
-            Format::Atom => "application/atom+xml",
-            Format::Json => "application/feed+json",
-        }
-    }
-
-    /// The name readers show for the format.
-    pub fn label(self) -> &'static str {
-        match self {
-            Format::Rss => "RSS 2.0",
-            Format::Atom => "Atom 1.0",
-            Format::Json => "JSON Feed 1.1",
-        }
-    }
-}
-
 /// The formats to publish: a non-empty set, kept in [`Format::ALL`] order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Formats(Vec<Format>);
@@ -235,11 +192,6 @@ impl Formats {
     /// The formats, in [`Format::ALL`] order.
     pub fn iter(&self) -> impl Iterator<Item = Format> + '_ {
         self.0.iter().copied()
-    }
-
-    /// True when `format` is published.
-    pub fn contains(&self, format: Format) -> bool {
-        self.0.contains(&format)
     }
 }
 
@@ -415,12 +367,6 @@ impl Config {
     /// Parses the text of `config.toml`; `path` is only used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostic> {
         toml_source::parse(path, text, text, 0)
-    }
-
-    /// Reads and parses `path`.
-    pub fn from_file(path: &Path) -> Result<Config, Diagnostic> {
-        let text = crate::loader::read_text(path)?;
-        Config::parse(path, &text)
     }
 
     /// The name feeds give as the publication's author.

@@ -7,7 +7,8 @@
 use chrono::{DateTime, FixedOffset};
 use url::Url;
 
-use crate::config::{Config, Format};
+use crate::config::Config;
+use crate::format::Format;
 use crate::model::{Article, Section, Site};
 
 /// One feed's contents, ready to render in any format.

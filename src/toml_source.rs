@@ -61,7 +61,7 @@ fn forbidden_escape(toml_text: &str) -> Option<(usize, char)> {
             let c = hex
                 .and_then(|h| u32::from_str_radix(h, 16).ok())
                 .and_then(char::from_u32);
-            if let Some(c) = c.filter(|&c| !crate::loader::is_xml_char(c)) {
+            if let Some(c) = c.filter(|&c| !crate::xml_char::is_xml_char(c)) {
                 return Some((i, c));
             }
             i += 2;

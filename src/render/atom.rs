@@ -8,8 +8,8 @@ use atom_syndication::{
     Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
 };
 
-use crate::config::Format;
 use crate::feed::FeedView;
+use crate::format::Format;
 use crate::render::{GENERATOR, GENERATOR_URI, VERSION};
 
 /// The Atom document of `feed`.

@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
-use crate::config::Format;
 use crate::feed::FeedView;
+use crate::format::Format;
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {

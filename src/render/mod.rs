@@ -9,6 +9,18 @@ pub mod json;
 pub mod opml;
 pub mod rss;
 
+use crate::feed::FeedView;
+use crate::format::Format;
+
+/// The bytes of `feed` in `format`: the one place a format meets its renderer.
+pub fn feed(format: Format, feed: &FeedView<'_>) -> Vec<u8> {
+    match format {
+        Format::Rss => rss::render(feed),
+        Format::Atom => atom::render(feed),
+        Format::Json => json::render(feed),
+    }
+}
+
 /// The name and version written in every feed's generator element.
 pub const GENERATOR: &str = "broadsheet";
 /// This program's version.

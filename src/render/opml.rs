@@ -58,7 +58,7 @@ fn write(writer: &mut Writer<Vec<u8>>, site: &Site, feeds: &[FeedView<'_>]) -> s
                 ("xmlUrl", xml_url.as_str()),
                 ("htmlUrl", html_url.as_str()),
                 ("language", site.config.language.as_str()),
-                ("version", version_attr(format)),
+                ("version", format.spec().opml_version),
             ]);
             writer.write_event(Event::Empty(outline))?;
         }
@@ -67,14 +67,6 @@ fn write(writer: &mut Writer<Vec<u8>>, site: &Site, feeds: &[FeedView<'_>]) -> s
     writer.write_event(Event::End(BytesEnd::new("body")))?;
     writer.write_event(Event::End(BytesEnd::new("opml")))?;
     Ok(())
-}
-
-fn version_attr(format: crate::config::Format) -> &'static str {
-    match format {
-        crate::config::Format::Rss => "RSS2",
-        crate::config::Format::Atom => "ATOM",
-        crate::config::Format::Json => "JSONFEED",
-    }
 }
 
 fn text_element(writer: &mut Writer<Vec<u8>>, name: &str, text: &str) -> std::io::Result<()> {

@@ -9,8 +9,8 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Guid, Item};
 
-use crate::config::Format;
 use crate::feed::FeedView;
+use crate::format::Format;
 use crate::render::{GENERATOR, VERSION};
 
 /// The RSS 2.0 document of `feed`.

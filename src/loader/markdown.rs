@@ -27,7 +27,7 @@ pub(crate) fn render(markdown: &str, page_url: &Url) -> Rendered {
         .into_offset_iter()
         .map(|(event, range)| {
             if let Event::Text(text) | Event::Code(text) = &event {
-                if let Some(c) = text.chars().find(|&c| !crate::loader::is_xml_char(c)) {
+                if let Some(c) = text.chars().find(|&c| !crate::xml_char::is_xml_char(c)) {
                     forbidden.get_or_insert((range.start, c));
                 }
             }
@@ -40,10 +40,7 @@ pub(crate) fn render(markdown: &str, page_url: &Url) -> Rendered {
     html.shrink_to_fit();
     Rendered {
         html,
-        first_paragraph: first_paragraph
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" "),
+        first_paragraph: super::fields::collapse_whitespace(&first_paragraph),
         forbidden,
     }
 }

@@ -1,0 +1,69 @@
+//! The incremental build: owns what one build leaves for the next (the
+//! articles parsed and the article pages rendered), so that a rebuild after
+//! editing one article parses one article and renders the pages that show
+//! it. What it publishes is exactly what [`super::build`] publishes from the
+//! same content; only the work differs.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use super::publish::{publish, ArticlePage};
+use super::BuiltSite;
+use crate::diagnostic::Diagnostics;
+use crate::loader::{self, ParseCache};
+
+/// What one build leaves for the next, so that a rebuild after a small edit
+/// does little work: the articles parsed (see [`ParseCache`]) and the
+/// article pages rendered, each under a fingerprint of everything it shows.
+#[derive(Debug, Default)]
+pub struct BuildCache {
+    /// Parsed articles, by file.
+    parse: ParseCache,
+    /// Rendered article pages.
+    pages: PageCache,
+}
+
+/// Rendered article pages by URL path: the fingerprint of what the page
+/// shows, its bytes, and where the article's body stands in them.
+type PageCache = HashMap<String, (u64, Bytes, Range<usize>)>;
+
+/// Loads the site in `root` as of `now` and builds it, reusing what `cache`
+/// kept from an earlier build and leaving this build's work in it.
+pub fn build_dir_cached(
+    root: &Path,
+    now: DateTime<Utc>,
+    cache: &mut BuildCache,
+) -> Result<BuiltSite, Diagnostics> {
+    let site = loader::load_cached(root, now, &mut cache.parse)?;
+    let mut previous = std::mem::take(&mut cache.pages);
+    let (built, pages) = publish(
+        &site,
+        &mut |path, fingerprint| match previous.remove(path) {
+            Some((old, body, content)) if old == fingerprint => Some((body, content)),
+            _ => None,
+        },
+    );
+    drop(site);
+    cache.pages = HashMap::with_capacity(pages.len());
+    let mut shared = Vec::new();
+    for page in pages {
+        let ArticlePage {
+            path,
+            fingerprint,
+            body,
+            content,
+            source,
+            body_to_share,
+        } = page;
+        if let Some(html) = body_to_share {
+            shared.push((source, html));
+        }
+        cache.pages.insert(path, (fingerprint, body, content));
+    }
+    cache.parse.share_bodies(shared);
+    Ok(built)
+}

@@ -1,0 +1,182 @@
+//! The build: a loaded site in, the set of everything published out.
+//!
+//! [`BuiltSite`] maps each URL path (`/`, `/rss.xml`, `/opinion/atom.xml`,
+//! `/opinion/energy/`) to its bytes, media type and modification time.
+//! `export` writes this set to files and `serve` answers from it, so the
+//! two can never disagree. Building is pure: the same site gives the same
+//! bytes (nothing here reads the clock).
+//!
+//! - `publish`: the pure part, a loaded site in, every published resource out
+//! - `incremental`: the part that owns caches, so a rebuild after a small
+//!   edit parses and renders only what changed
+
+mod incremental;
+mod publish;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::config::{Precompress, ServerConfig};
+use crate::diagnostic::Diagnostics;
+use crate::loader;
+use crate::model::Site;
+
+pub use incremental::{build_dir_cached, BuildCache};
+
+/// Media type of the HTML pages.
+pub const HTML: &str = "text/html; charset=utf-8";
+/// Media type of the OPML list of feeds.
+pub const OPML: &str = "text/x-opml; charset=utf-8";
+/// Media type of the pages' stylesheet.
+pub const CSS: &str = "text/css; charset=utf-8";
+
+/// What a resource is, for policies that treat them differently (which files
+/// get precompressed siblings, which representations are kept in memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceKind {
+    /// A feed in one format.
+    Feed,
+    /// The OPML list of feeds.
+    Opml,
+    /// The home page or a section page: a list of articles.
+    Index,
+    /// An article's page.
+    Article,
+    /// A file the pages use, such as the stylesheet.
+    Asset,
+    /// A file of an article (an image, a recording), published as it is.
+    Media,
+}
+
+/// `body` as `Bytes` holding no spare capacity: renderers grow their
+/// buffers by doubling, and a large site keeps every page for as long as it
+/// is served, so the slack would cost up to as much again as the pages.
+fn exact_bytes(mut body: Vec<u8>) -> Bytes {
+    body.shrink_to_fit();
+    Bytes::from(body)
+}
+
+impl Precompress {
+    /// True when resources of `kind` are compressed ahead of time under this policy.
+    pub fn covers(self, kind: ResourceKind) -> bool {
+        match self {
+            // Images and recordings are compressed formats already.
+            _ if kind == ResourceKind::Media => false,
+            Precompress::None => false,
+            Precompress::Feeds => kind != ResourceKind::Article,
+            Precompress::All => true,
+        }
+    }
+}
+
+/// One published file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// What it is.
+    pub kind: ResourceKind,
+    /// The `Content-Type` it is served with.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub body: Bytes,
+    /// When what it shows last changed.
+    pub last_modified: DateTime<Utc>,
+}
+
+/// Everything the site publishes, by URL path.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuiltSite {
+    /// URL path (always starting with `/`; directories end with `/`) to resource.
+    pub resources: BTreeMap<String, Resource>,
+    /// How many articles are published.
+    pub articles: usize,
+    /// How many sections there are.
+    pub sections: usize,
+    /// How many feeds were rendered.
+    pub feeds: usize,
+    /// Which resources are compressed ahead of time (`precompress` in config.toml).
+    pub precompress: Precompress,
+    /// The `[server]` settings of the configuration this set was built from,
+    /// so that a server need not read config.toml a second time.
+    pub server: ServerConfig,
+    /// When an article left out for being dated later is due: a server
+    /// rebuilds then, so that it appears on time with no edit.
+    pub next_publication: Option<DateTime<Utc>>,
+}
+
+/// Loads the site in `root` as of `now` and builds it.
+pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSite, Diagnostics> {
+    loader::load(root, now).map(|site| build(&site))
+}
+
+/// Renders every output of `site`.
+pub fn build(site: &Site) -> BuiltSite {
+    publish::publish(site, &mut |_, _| None).0
+}
+
+/// The `Content-Type` of an article's file, by its extension (any case);
+/// `application/octet-stream` for one not listed.
+pub fn media_type(path: &str) -> &'static str {
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "svg" => "image/svg+xml",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "oga" => "audio/ogg",
+        "opus" => "audio/opus",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        // As the README's nginx block types them, so both serve one file alike.
+        "html" => HTML,
+        "css" => CSS,
+        "opml" => OPML,
+        "xml" => "application/xml; charset=utf-8",
+        "json" => "application/json; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+impl BuiltSite {
+    pub(crate) fn insert(
+        &mut self,
+        path: &str,
+        kind: ResourceKind,
+        content_type: &'static str,
+        body: Vec<u8>,
+        modified: DateTime<FixedOffset>,
+    ) {
+        self.insert_bytes(path, kind, content_type, exact_bytes(body), modified);
+    }
+
+    pub(crate) fn insert_bytes(
+        &mut self,
+        path: &str,
+        kind: ResourceKind,
+        content_type: &'static str,
+        body: Bytes,
+        modified: DateTime<FixedOffset>,
+    ) {
+        self.resources.insert(
+            format!("/{path}"),
+            Resource {
+                kind,
+                content_type,
+                body,
+                last_modified: modified.with_timezone(&Utc),
+            },
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! The pure build: a loaded site in, every published resource out. Feeds in
+//! each format, the OPML list, the stylesheet, the home page, section pages,
+//! article pages and articles' files, each at its URL path with its media
+//! type and time. No IO, no clock: the same site gives the same bytes.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use chrono::DateTime;
+
+use super::{exact_bytes, media_type, BuiltSite, ResourceKind, CSS, HTML, OPML};
+use crate::feed::{site_updated, FeedView};
+use crate::fingerprint;
+use crate::model::{Article, Html, Section, Site};
+use crate::parallel;
+use crate::render;
+
+/// An article page as this build published it, for the incremental build
+/// to keep: its URL path, the fingerprint of what it shows, its bytes and
+/// where the article's body stands in them; and, when the article still
+/// holds its body in an allocation of its own, the body as the slice of the
+/// page, to be shared so the text is in memory once.
+pub(super) struct ArticlePage {
+    pub path: String,
+    pub fingerprint: u64,
+    pub body: Bytes,
+    pub content: Range<usize>,
+    /// The article's file.
+    pub source: PathBuf,
+    pub body_to_share: Option<Html>,
+}
+
+/// A page rendered by an earlier build, given its URL path and the
+/// fingerprint of what it must show: `Some((bytes, body range))` when that
+/// page still shows exactly this.
+pub(super) type EarlierPage<'a> = dyn FnMut(&str, u64) -> Option<(Bytes, Range<usize>)> + 'a;
+
+/// Renders every output of `site`, taking article pages from `earlier`
+/// when nothing they show has changed.
+pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSite, Vec<ArticlePage>) {
+    let mut built = BuiltSite {
+        articles: site.article_count(),
+        sections: site.sections.len(),
+        precompress: site.config.precompress,
+        server: site.config.server.clone(),
+        next_publication: site.next_publication,
+        ..BuiltSite::default()
+    };
+    let mut feeds = vec![FeedView::site(site)];
+    feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
+    publish_feeds(site, &feeds, &mut built);
+    publish_site_pages(site, &feeds[0], &mut built);
+    // An article page shows the article, its section's header and the site's
+    // settings (titles, feed links); with all three unchanged, so is the page.
+    let config_fingerprint = fingerprint::of_debug(&site.config);
+    let mut pages = Vec::new();
+    for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
+        let body = render::html::section(site, section, feed, &feeds[0]);
+        built.insert(&feed.dir, ResourceKind::Index, HTML, body, feed.updated);
+        for media in &section.media {
+            built.insert_bytes(
+                &media.path,
+                ResourceKind::Media,
+                media_type(&media.path),
+                media.bytes.clone(),
+                media.modified.fixed_offset(),
+            );
+        }
+        let section_fingerprint = fingerprint::of_debug(&(
+            config_fingerprint,
+            &section.slug,
+            &section.title,
+            &section.description,
+        ));
+        let place = PagePlace {
+            site,
+            section,
+            feed,
+            site_feed: &feeds[0],
+            fingerprint: section_fingerprint,
+        };
+        publish_article_pages(&place, earlier, &mut built, &mut pages);
+    }
+    (built, pages)
+}
+
+/// Every feed of the site in every published format.
+fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSite) {
+    for feed in feeds {
+        for format in site.config.formats.iter() {
+            built.insert(
+                &feed.path(format),
+                ResourceKind::Feed,
+                format.spec().content_type,
+                render::feed(format, feed),
+                feed.updated,
+            );
+            built.feeds += 1;
+        }
+    }
+}
+
+/// The OPML list of feeds, the stylesheet and the home page.
+fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSite) {
+    let updated = site_updated(site);
+    built.insert(
+        "feeds.opml",
+        ResourceKind::Opml,
+        OPML,
+        render::opml::render(site),
+        updated,
+    );
+    // The stylesheet never changes with the content: its time is the epoch's,
+    // so it stays the same from build to build.
+    built.insert(
+        render::html::STYLESHEET_PATH,
+        ResourceKind::Asset,
+        CSS,
+        render::html::stylesheet(),
+        DateTime::UNIX_EPOCH.fixed_offset(),
+    );
+    built.insert(
+        "",
+        ResourceKind::Index,
+        HTML,
+        render::html::home(site, site_feed),
+        updated,
+    );
+}
+
+/// What a section's article pages show besides their article, and its fingerprint.
+struct PagePlace<'a> {
+    site: &'a Site,
+    section: &'a Section,
+    feed: &'a FeedView<'a>,
+    site_feed: &'a FeedView<'a>,
+    fingerprint: u64,
+}
+
+/// The article pages of one section: those whose fingerprint is unchanged
+/// come from `earlier`; the rest are rendered on every core.
+fn publish_article_pages(
+    place: &PagePlace<'_>,
+    earlier: &mut EarlierPage<'_>,
+    built: &mut BuiltSite,
+    pages: &mut Vec<ArticlePage>,
+) {
+    type Slot<'a> = (&'a Article, String, u64, Option<(Bytes, Range<usize>)>);
+    let mut slots: Vec<Slot<'_>> = place
+        .section
+        .articles
+        .iter()
+        .map(|article| {
+            let path = article.path();
+            let page_fingerprint = fingerprint::of_debug(&(place.fingerprint, article.fingerprint));
+            let page = earlier(&path, page_fingerprint);
+            (article.as_ref(), path, page_fingerprint, page)
+        })
+        .collect();
+    parallel::for_each(&mut slots, |(article, _, _, page)| {
+        if page.is_none() {
+            let (bytes, content) = render::html::article(
+                place.site,
+                place.section,
+                article,
+                place.feed,
+                place.site_feed,
+            );
+            *page = Some((exact_bytes(bytes), content));
+        }
+    });
+    for (article, path, fingerprint, page) in slots {
+        let Some((body, content)) = page else {
+            continue;
+        };
+        // The page holds the article's body verbatim: the parse cache can
+        // keep that slice instead of a copy of its own.
+        let in_page = body.slice(content.clone());
+        let body_to_share = (article.content_html.bytes().as_ptr() != in_page.as_ptr())
+            .then(|| Html::from_bytes(in_page))
+            .flatten();
+        built.insert_bytes(
+            &path,
+            ResourceKind::Article,
+            HTML,
+            body.clone(),
+            article.modified(),
+        );
+        pages.push(ArticlePage {
+            path,
+            fingerprint,
+            body,
+            content,
+            source: article.source.clone(),
+            body_to_share,
+        });
+    }
+}
