@@ -92,14 +92,16 @@ fn init_logging() {
 }
 
 fn load(root: &Path) -> Result<BuiltSite, ExitCode> {
-    build_dir(root, Utc::now()).map_err(|diagnostics| report(&diagnostics))
+    build_dir(root, Utc::now()).map_err(|diagnostics| report(&diagnostics, "nothing was written"))
 }
 
-fn report(diagnostics: &Diagnostics) -> ExitCode {
+/// Prints every `path:line: message`, then their count and `outcome` (what
+/// the command did not do because of them).
+fn report(diagnostics: &Diagnostics, outcome: &str) -> ExitCode {
     eprintln!("{diagnostics}");
     let n = diagnostics.len();
     eprintln!(
-        "error: {n} problem{} found; nothing was written",
+        "error: {n} problem{} found; {outcome}",
         if n == 1 { "" } else { "s" }
     );
     ExitCode::FAILURE
@@ -169,15 +171,7 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     };
     let server = match server::start(options) {
         Ok(server) => server,
-        Err(StartError::Content(diagnostics)) => {
-            eprintln!("{diagnostics}");
-            let n = diagnostics.len();
-            eprintln!(
-                "error: {n} problem{} found; not serving",
-                if n == 1 { "" } else { "s" }
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(StartError::Content(diagnostics)) => return report(&diagnostics, "not serving"),
         Err(error) => {
             eprintln!("error: {error:#}");
             return ExitCode::FAILURE;
