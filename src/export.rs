@@ -155,7 +155,7 @@ fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportErr
             // serving the export sends the `Last-Modified` that `serve` does.
             // (Never in the future, as `serve` holds it back too.)
             if resource.kind == ResourceKind::Media {
-                file.modified = Some(SystemTime::from(resource.last_modified).min(now));
+                file.modified = Some(resource.modified_by(now));
             }
             file
         })

@@ -85,6 +85,17 @@ pub struct Resource {
     pub last_modified: DateTime<Utc>,
 }
 
+impl Resource {
+    /// Its modification time as published at `now`: never later than `now`
+    /// (RFC 9110 section 8.8.2.1), since an article's `updated` may lie
+    /// ahead, a file's clock may have been wrong, and a date past the year
+    /// 9999 has no HTTP form. `serve` sends it as `Last-Modified`; `export`
+    /// gives it to the file, whose time a web server sends instead.
+    pub fn modified_by(&self, now: std::time::SystemTime) -> std::time::SystemTime {
+        std::time::SystemTime::from(self.last_modified).min(now)
+    }
+}
+
 /// Everything the site publishes, by URL path.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BuiltSite {
