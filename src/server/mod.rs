@@ -117,17 +117,6 @@ pub struct ServeOptions {
     pub watch: bool,
 }
 
-impl ServeOptions {
-    /// Serve the site in `root` on its configured address, watching for changes.
-    pub fn new(root: impl Into<PathBuf>) -> ServeOptions {
-        ServeOptions {
-            root: root.into(),
-            bind: None,
-            watch: true,
-        }
-    }
-}
-
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -182,11 +171,6 @@ impl RunningServer {
         self.shutdown.send_replace(true);
     }
 
-    /// A handle that can stop the server from elsewhere (a signal handler, another thread).
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(self.shutdown.clone())
-    }
-
     /// Waits until the server has stopped: every worker has drained its
     /// connections (or given up after `shutdown_timeout`) and the reload
     /// thread has ended. Call [`RunningServer::shutdown`] first, or this waits forever.
@@ -205,17 +189,6 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
-    }
-}
-
-/// Stops a [`RunningServer`] from another thread.
-#[derive(Debug, Clone)]
-pub struct ShutdownHandle(watch::Sender<bool>);
-
-impl ShutdownHandle {
-    /// As [`RunningServer::shutdown`].
-    pub fn shutdown(&self) {
-        self.0.send_replace(true);
     }
 }
 
