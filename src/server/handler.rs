@@ -47,7 +47,7 @@ use percent_encoding::percent_decode_str;
 
 use super::conditional::{self, Outcome};
 use super::range::{self, Ranged};
-use super::site::{Entry, ServedSite};
+use super::served::{Entry, ServedSet};
 use super::state::State;
 use super::{health, negotiate};
 use crate::encoding::Coding;
@@ -95,16 +95,16 @@ pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
     let Ok(path) = percent_decode_str(raw_path).decode_utf8() else {
         return not_found(head);
     };
-    let site = state.site();
-    match site.get(&path) {
-        Some(entry) => serve(&site, entry, request.headers(), head),
+    let served = state.site();
+    match served.get(&path) {
+        Some(entry) => serve(&served, entry, request.headers(), head),
         None => {
-            redirect(&site, &path, request.uri().query(), head).unwrap_or_else(|| not_found(head))
+            redirect(&served, &path, request.uri().query(), head).unwrap_or_else(|| not_found(head))
         }
     }
 }
 
-fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> Response<Body> {
+fn serve(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) -> Response<Body> {
     let coding = negotiate::choose(request, |coding| entry.get(coding).is_some());
     let chosen = match entry.get(coding) {
         Some(chosen) => chosen,
@@ -116,7 +116,7 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
     let headers = response.headers_mut();
     headers.insert(ETAG, chosen.etag_header.clone());
     headers.insert(LAST_MODIFIED, entry.last_modified.clone());
-    headers.insert(CACHE_CONTROL, site.cache_control.clone());
+    headers.insert(CACHE_CONTROL, served.cache_control.clone());
     headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     if entry.accepts_ranges {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -199,7 +199,7 @@ fn uri_len(uri: &http::Uri) -> usize {
 
 /// `/opinion` to `/opinion/`, when `/opinion/` is served.
 fn redirect(
-    site: &ServedSite,
+    served: &ServedSet,
     path: &str,
     query: Option<&str>,
     head: bool,
@@ -208,7 +208,7 @@ fn redirect(
         return None;
     }
     let target = format!("{path}/");
-    if !site.contains(&target) {
+    if !served.contains(&target) {
         return None;
     }
     let location = match query {
@@ -282,7 +282,7 @@ mod tests {
                 },
             );
         }
-        State::new(ServedSite::new(&built, None))
+        State::new(ServedSet::new(&built, None))
     }
 
     fn get(

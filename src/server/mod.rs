@@ -5,11 +5,11 @@
 //! - [`handler`]: request + state -> response, a plain function.
 //! - [`negotiate`]: `Accept-Encoding`. [`conditional`]: `If-None-Match` and friends.
 //!   [`range`]: `Range` and `If-Range`, for articles' files.
-//! - [`site`]: the served set with its headers made ahead. [`state`]: what the threads share.
+//! - [`served`]: the served set with its headers made ahead. [`state`]: what the threads share.
 //! - [`reload`]: file watching, debounce, rebuild and swap. [`health`]: `/healthz`.
 //!
 //! Invariants: a request never touches the file system, never renders and
-//! never compresses: it looks bytes up ([`site::ServedSite`]). A request sees
+//! never compresses: it looks bytes up ([`served::ServedSet`]). A request sees
 //! one whole built set, old or new, never a mix ([`state::State`]).
 //!
 //! No path from a request is ever read on disk: the decoded path is only a
@@ -72,7 +72,7 @@ mod range;
 mod rate_limit;
 mod reload;
 mod send_timeout;
-pub mod site;
+pub mod served;
 pub mod state;
 
 use std::convert::Infallible;
@@ -97,7 +97,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
 
 pub use handler::{respond, Body};
-pub use site::ServedSite;
+pub use served::ServedSet;
 pub use state::{ReloadError, ReloadStatus, State};
 
 use crate::build::{build_dir_cached, BuildCache};
@@ -154,12 +154,12 @@ impl RunningServer {
         self.addr
     }
 
-    /// The shared state: the site served and the reload status.
+    /// The shared state: the served set and the reload status.
     pub fn state(&self) -> &Arc<State> {
         &self.state
     }
 
-    /// Rebuilds and swaps in the site, as `SIGHUP` does.
+    /// Rebuilds the site and swaps in its new served set, as `SIGHUP` does.
     pub fn reload(&self) {
         if let Some(reloader) = &self.reloader {
             reloader.reload();
@@ -229,16 +229,16 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
         .map_err(StartError::Content)?;
     let config = built.server.clone();
-    let site = ServedSite::new(&built, None);
+    let served = ServedSet::new(&built, None);
     info!(
         "built {} articles, {} feeds, {} resources ({} bytes with compressed variants) in {} ms",
-        site.articles,
-        site.feeds,
-        site.len(),
-        site.total_bytes(),
+        served.articles,
+        served.feeds,
+        served.len(),
+        served.total_bytes(),
         started.elapsed().as_millis()
     );
-    let state = Arc::new(State::new(site));
+    let state = Arc::new(State::new(served));
     release_freed_memory();
 
     let bind = options.bind.unwrap_or(config.bind);

@@ -17,7 +17,7 @@ use crate::encoding::{self, Coding, Representations};
 
 /// Everything served, by URL path, plus what `/healthz` reports about it.
 #[derive(Debug)]
-pub struct ServedSite {
+pub struct ServedSet {
     resources: HashMap<String, Entry>,
     /// Paths of the feeds and the OPML list (everything but HTML pages), sorted.
     pub feed_paths: Vec<String>,
@@ -74,11 +74,11 @@ impl Entry {
     }
 }
 
-impl ServedSite {
+impl ServedSet {
     /// Prepares `built` for serving with `Cache-Control: public,
     /// max-age=<max_age>` from its `[server]` settings. Representations of
     /// resources whose bytes are the same as in `previous` are reused.
-    pub fn new(built: &BuiltSite, previous: Option<&ServedSite>) -> ServedSite {
+    pub fn new(built: &BuiltSite, previous: Option<&ServedSet>) -> ServedSet {
         let max_age = built.server.max_age;
         let encoded = encoding::encode_site(built, |path| {
             previous
@@ -120,7 +120,7 @@ impl ServedSite {
             resources.insert(path, entry);
         }
         feed_paths.sort();
-        ServedSite {
+        ServedSet {
             resources,
             feed_paths,
             articles: built.articles,
