@@ -67,6 +67,7 @@ mod conditional;
 pub mod handler;
 mod health;
 mod linger;
+mod listen;
 mod negotiate;
 mod range;
 mod rate_limit;
@@ -91,7 +92,6 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
@@ -246,8 +246,8 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let listeners =
-        bind_all(bind, workers).map_err(|source| StartError::Bind { addr: bind, source })?;
+    let listeners = listen::bind_all(bind, workers)
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
     let addr = listeners[0].local_addr()?;
 
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -280,38 +280,6 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         workers: threads,
         reloader: Some(reloader),
     })
-}
-
-/// One listener per worker, all on the same address; with port 0, the port
-/// the first one got.
-fn bind_all(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::TcpListener>> {
-    if addr.port() != 0 {
-        // SO_REUSEPORT would let this server share a port that another
-        // process of the same user already listens on (say, a second
-        // broadsheet), splitting connections between the two. A plain socket
-        // cannot bind a port in use, so binding one first makes that an error.
-        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        probe.set_reuse_address(true)?;
-        probe.bind(&addr.into())?;
-    }
-    let first = bind_one(addr)?;
-    let addr = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..count {
-        listeners.push(bind_one(addr)?);
-    }
-    Ok(listeners)
-}
-
-fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.set_tcp_nodelay(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
 }
 
 /// What one worker thread needs.
