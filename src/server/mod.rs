@@ -63,7 +63,9 @@
 //!   by the CLI): listeners close, idle connections close, requests in flight
 //!   finish; connections still open after `shutdown_timeout` are dropped.
 
+mod access_log;
 mod conditional;
+mod connection;
 pub mod handler;
 mod health;
 mod linger;
@@ -76,24 +78,16 @@ mod send_timeout;
 pub mod served;
 pub mod state;
 
-use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hyper::body::Body as _;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Semaphore};
 use tracing::{debug, info, warn};
 
 pub use handler::{respond, Body};
@@ -101,10 +95,9 @@ pub use served::ServedSet;
 pub use state::{ReloadError, ReloadStatus, State};
 
 use crate::build::{build_dir_cached, BuildCache};
-use crate::config::ServerConfig;
 use crate::diagnostic::Diagnostics;
-use rate_limit::{Admission, Client, RateLimiter};
-use send_timeout::{Returned, SendTimeout};
+use connection::{Connection, Limits};
+use rate_limit::RateLimiter;
 
 /// What to serve and how.
 #[derive(Debug, Clone)]
@@ -189,29 +182,6 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
-    }
-}
-
-/// The limits every connection is served under.
-#[derive(Debug, Clone)]
-struct Limits {
-    header_read_timeout: Duration,
-    keep_alive_timeout: Duration,
-    max_header_bytes: usize,
-    shutdown_timeout: Duration,
-    send_timeout: Duration,
-}
-
-impl From<&ServerConfig> for Limits {
-    fn from(config: &ServerConfig) -> Self {
-        Limits {
-            header_read_timeout: config.header_read_timeout.duration(),
-            keep_alive_timeout: config.keep_alive_timeout.duration(),
-            // hyper does not accept a read buffer under 8 KiB.
-            max_header_bytes: config.max_header_bytes.max(8192),
-            shutdown_timeout: config.shutdown_timeout.duration(),
-            send_timeout: config.send_timeout.duration(),
-        }
     }
 }
 
@@ -300,7 +270,7 @@ impl Worker {
                 return;
             }
         };
-        let builder = Arc::new(connection_builder(&self.limits));
+        let builder = Arc::new(connection::builder(&self.limits));
         // Every connection task holds a sender; when all are gone, all are closed.
         let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
         let mut shutdown = self.shutdown.clone();
@@ -374,157 +344,6 @@ async fn accept_error(error: io::Error) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-}
-
-fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(128);
-    builder
-}
-
-/// One accepted connection and what it holds until it closes.
-struct Connection {
-    state: Arc<State>,
-    limits: Limits,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    limiter: Option<Arc<RateLimiter>>,
-    shutdown: watch::Receiver<bool>,
-    /// A place under `max_connections`, given back on drop.
-    _permit: OwnedSemaphorePermit,
-    /// Tells the worker this connection is open, until dropped.
-    _open: mpsc::Sender<()>,
-}
-
-impl Connection {
-    async fn serve(mut self, stream: TcpStream, peer: SocketAddr) {
-        if let Err(error) = stream.set_nodelay(true) {
-            debug!("TCP_NODELAY: {error}");
-        }
-        let opened = tokio::time::Instant::now();
-        // When the latest request came, in milliseconds after `opened`, plus
-        // one; 0 until the first request.
-        let last_request = Arc::new(AtomicU64::new(0));
-        let service = {
-            let state = self.state.clone();
-            let limiter = self.limiter.clone();
-            let last_request = last_request.clone();
-            service_fn(move |request: Request<Incoming>| {
-                let since_open =
-                    u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-                last_request.store(since_open + 1, Ordering::Relaxed);
-                let response = answer(&state, limiter.as_deref(), &request, peer);
-                std::future::ready(Ok::<_, Infallible>(response))
-            })
-        };
-        let returned = Returned::default();
-        let stream = SendTimeout::new(stream, self.limits.send_timeout, returned.clone());
-        {
-            let connection = self.builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            // The timer never sleeps past the earliest time the connection could
-            // become idle for too long; a request only stores its time stamp.
-            let first_check = self
-                .limits
-                .header_read_timeout
-                .min(self.limits.keep_alive_timeout);
-            let idle_check = tokio::time::sleep_until(opened + first_check);
-            tokio::pin!(idle_check);
-            let mut closing = false;
-            loop {
-                tokio::select! {
-                    biased;
-                    result = connection.as_mut() => {
-                        if let Err(error) = result {
-                            debug!(%peer, "connection ended: {error}");
-                        }
-                        break;
-                    }
-                    _ = self.shutdown.wait_for(|stop| *stop), if !closing => {
-                        connection.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
-                    _ = &mut idle_check, if !closing => {
-                        // Until the first request, the client has the header read
-                        // timeout to send one; after it, the keep-alive timeout
-                        // from the latest request.
-                        let now = tokio::time::Instant::now();
-                        let (deadline, next_check) = match last_request.load(Ordering::Relaxed) {
-                            0 => {
-                                let deadline = opened + self.limits.header_read_timeout;
-                                // A first request may come meanwhile and start the shorter clock.
-                                (deadline, deadline.min(now + self.limits.keep_alive_timeout))
-                            }
-                            n => {
-                                let deadline = opened + Duration::from_millis(n - 1) + self.limits.keep_alive_timeout;
-                                (deadline, deadline)
-                            }
-                        };
-                        if now >= deadline {
-                            debug!(%peer, "closing idle connection");
-                            connection.as_mut().graceful_shutdown();
-                            closing = true;
-                        } else {
-                            idle_check.as_mut().reset(next_check);
-                        }
-                    }
-                }
-            }
-        }
-        // The connection is gone and its socket came back: close it without
-        // losing the end of the last response ([`linger`]).
-        if let Some(stream) = returned.take() {
-            linger::close(stream, linger::LINGER).await;
-        }
-    }
-}
-
-/// Answers one request, within the rate limit if there is one, and writes
-/// its access-log line.
-fn answer(
-    state: &State,
-    limiter: Option<&RateLimiter>,
-    request: &Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<Body> {
-    let started = Instant::now();
-    let response = match limiter {
-        None => respond(state, request),
-        Some(limiter) => {
-            let client = Client::from(peer.ip());
-            match limiter.admit(client, started) {
-                Admission::Admit => {
-                    let response = respond(state, request);
-                    let not_modified = response.status() == http::StatusCode::NOT_MODIFIED;
-                    limiter.charge(client, not_modified, started);
-                    response
-                }
-                Admission::Refuse { retry_after_secs } => {
-                    handler::too_many_requests(retry_after_secs, request.method())
-                }
-            }
-        }
-    };
-    info!(
-        target: "broadsheet::access",
-        %peer,
-        method = %request.method(),
-        path = %request.uri().path(),
-        status = response.status().as_u16(),
-        bytes = response.body().size_hint().exact().unwrap_or(0),
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        version = ?request.version(),
-    );
-    response
 }
 
 /// Hands the memory freed by a build back to the system. A build holds the
