@@ -77,6 +77,7 @@ mod reload;
 mod send_timeout;
 pub mod served;
 pub mod state;
+mod worker;
 
 use std::io;
 use std::net::SocketAddr;
@@ -86,9 +87,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Semaphore};
-use tracing::{debug, info, warn};
+use tokio::sync::watch;
+use tracing::{info, warn};
 
 pub use handler::{respond, Body};
 pub use served::ServedSet;
@@ -96,8 +96,6 @@ pub use state::{ReloadError, ReloadStatus, State};
 
 use crate::build::{build_dir_cached, BuildCache};
 use crate::diagnostic::Diagnostics;
-use connection::{Connection, Limits};
-use rate_limit::RateLimiter;
 
 /// What to serve and how.
 #[derive(Debug, Clone)]
@@ -212,35 +210,13 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     release_freed_memory();
 
     let bind = options.bind.unwrap_or(config.bind);
-    let workers = match config.workers {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
+    let workers = worker::count(config.workers);
     let listeners = listen::bind_all(bind, workers)
         .map_err(|source| StartError::Bind { addr: bind, source })?;
     let addr = listeners[0].local_addr()?;
 
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let limits = Limits::from(&config);
-    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let limiter = RateLimiter::new(config.rate_limit, config.rate_burst.get()).map(Arc::new);
-    let mut threads = Vec::with_capacity(workers);
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let worker = Worker {
-            state: state.clone(),
-            limits: limits.clone(),
-            permits: permits.clone(),
-            limiter: limiter.clone(),
-            shutdown: shutdown_rx.clone(),
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("broadsheet-worker-{i}"))
-            .spawn(move || runtime.block_on(worker.run(listener)))?;
-        threads.push(thread);
-    }
+    let threads = worker::spawn_all(listeners, &state, &config, &shutdown_rx)?;
     let debounce = Duration::from_millis(config.reload_debounce_ms);
     let reloader = watching.spawn(state.clone(), debounce, parse_cache)?;
     Ok(RunningServer {
@@ -250,100 +226,6 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         workers: threads,
         reloader: Some(reloader),
     })
-}
-
-/// What one worker thread needs.
-struct Worker {
-    state: Arc<State>,
-    limits: Limits,
-    permits: Arc<Semaphore>,
-    limiter: Option<Arc<RateLimiter>>,
-    shutdown: watch::Receiver<bool>,
-}
-
-impl Worker {
-    async fn run(self, listener: std::net::TcpListener) {
-        let listener = match TcpListener::from_std(listener) {
-            Ok(listener) => listener,
-            Err(error) => {
-                warn!("cannot use the listening socket: {error}");
-                return;
-            }
-        };
-        let builder = Arc::new(connection::builder(&self.limits));
-        // Every connection task holds a sender; when all are gone, all are closed.
-        let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
-        let mut shutdown = self.shutdown.clone();
-        loop {
-            let (stream, peer) = tokio::select! {
-                biased;
-                _ = shutdown.wait_for(|stop| *stop) => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        accept_error(error).await;
-                        continue;
-                    }
-                },
-            };
-            // Accept first, then wait for a place: a worker only waits for a
-            // place when it holds a connection to give it to. (Waiting first
-            // could hand the freed place to a worker whose listener has
-            // nothing queued, while the other worker's queue waits.)
-            let permit = match self.permits.clone().try_acquire_owned() {
-                Ok(permit) => permit,
-                Err(_) => {
-                    debug!(%peer, "at max_connections: the connection waits for a place");
-                    tokio::select! {
-                        biased;
-                        _ = shutdown.wait_for(|stop| *stop) => break,
-                        permit = self.permits.clone().acquire_owned() => match permit {
-                            Ok(permit) => permit,
-                            Err(_) => break,
-                        },
-                    }
-                }
-            };
-            let connection = Connection {
-                state: self.state.clone(),
-                limits: self.limits.clone(),
-                builder: builder.clone(),
-                limiter: self.limiter.clone(),
-                shutdown: self.shutdown.clone(),
-                _permit: permit,
-                _open: open_tx.clone(),
-            };
-            tokio::spawn(connection.serve(stream, peer));
-        }
-        drop(listener);
-        drop(open_tx);
-        if tokio::time::timeout(self.limits.shutdown_timeout, open_rx.recv())
-            .await
-            .is_err()
-        {
-            warn!(
-                "connections still open {} s after shutdown began: closing them",
-                self.limits.shutdown_timeout.as_secs_f64()
-            );
-        }
-    }
-}
-
-/// Errors of `accept` concern one connection (it was reset before we took
-/// it) or the process (out of file descriptors). Neither stops the server;
-/// for the second, pausing lets connections close before trying again.
-async fn accept_error(error: io::Error) {
-    match error.kind() {
-        io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::Interrupted => {
-            debug!("accept: {error}");
-        }
-        _ => {
-            warn!("accept: {error}; pausing 100 ms");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 /// Hands the memory freed by a build back to the system. A build holds the
