@@ -70,6 +70,7 @@ pub mod handler;
 mod health;
 mod linger;
 mod listen;
+mod memory;
 mod negotiate;
 mod range;
 mod rate_limit;
@@ -207,7 +208,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         started.elapsed().as_millis()
     );
     let state = Arc::new(State::new(served));
-    release_freed_memory();
+    memory::release_freed();
 
     let bind = options.bind.unwrap_or(config.bind);
     let workers = worker::count(config.workers);
@@ -226,19 +227,6 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         workers: threads,
         reloader: Some(reloader),
     })
-}
-
-/// Hands the memory freed by a build back to the system. A build holds the
-/// parsed site and the rendered set at once; once the site is dropped, the
-/// C allocator keeps the freed pages in the middle of its heap unless asked,
-/// and the server's resident size would stay at the build's peak.
-pub(crate) fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of the allocator's own heap
-    // to the kernel; it takes no pointers and has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Helpers for the server modules' unit tests.

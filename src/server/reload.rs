@@ -42,6 +42,7 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tracing::{debug, error, info, warn};
 
+use super::memory;
 use super::served::ServedSet;
 use super::state::State;
 use crate::build::{build_dir_cached, BuildCache};
@@ -188,7 +189,7 @@ fn run(
                     );
                     state.publish(served);
                     schedule.failed_for = None;
-                    super::release_freed_memory();
+                    memory::release_freed();
                 }
                 Err(errors) => {
                     for line in &errors {
