@@ -78,6 +78,8 @@ mod reload;
 mod send_timeout;
 pub mod served;
 pub mod state;
+#[cfg(test)]
+mod tests_support;
 mod worker;
 
 use std::io;
@@ -227,20 +229,4 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         workers: threads,
         reloader: Some(reloader),
     })
-}
-
-/// Helpers for the server modules' unit tests.
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use tokio::net::{TcpListener, TcpStream};
-
-    /// A connected pair of sockets on loopback: (server's end, client's end).
-    pub(crate) async fn tcp_pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        (server, client)
-    }
 }
