@@ -47,7 +47,7 @@ use percent_encoding::percent_decode_str;
 
 use super::conditional::{self, Outcome};
 use super::range::{self, Ranged};
-use super::served::{Entry, ServedSet};
+use super::served::{Entry, ServedSet, Tagged};
 use super::state::State;
 use super::{health, negotiate};
 use crate::encoding::Coding;
@@ -97,14 +97,16 @@ pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
     };
     let served = state.site();
     match served.get(&path) {
-        Some(entry) => serve(&served, entry, request.headers(), head),
+        Some(entry) => resource(&served, entry, request.headers(), head),
         None => {
             redirect(&served, &path, request.uri().query(), head).unwrap_or_else(|| not_found(head))
         }
     }
 }
 
-fn serve(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) -> Response<Body> {
+/// The response for `entry`, a resource of `served`, in the coding the
+/// request prefers and under its validators and `Range`.
+fn resource(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) -> Response<Body> {
     let coding = negotiate::choose(request, |coding| entry.get(coding).is_some());
     let chosen = match entry.get(coding) {
         Some(chosen) => chosen,
@@ -139,12 +141,20 @@ fn serve(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) -> 
     if coding != Coding::Identity {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
     }
-    let len = chosen.body.len();
     let ranged = if entry.accepts_ranges && !head {
-        range::evaluate(request, len, &chosen.etag_header)
+        range::evaluate(request, chosen.body.len(), &chosen.etag_header)
     } else {
         Ranged::Whole
     };
+    set_content(&mut response, chosen, ranged, head);
+    response
+}
+
+/// Puts in `response` what `ranged` says of `chosen`: all of it (without
+/// the body for `HEAD`), a part with `206`, or nothing with `416`.
+fn set_content(response: &mut Response<Body>, chosen: &Tagged, ranged: Ranged, head: bool) {
+    let len = chosen.body.len();
+    let headers = response.headers_mut();
     match ranged {
         Ranged::Whole => {
             headers.insert(CONTENT_LENGTH, chosen.content_length.clone());
@@ -168,7 +178,6 @@ fn serve(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) -> 
             *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
         }
     }
-    response
 }
 
 /// A field value made of ASCII text (`bytes 0-9/10`): always valid.
