@@ -53,13 +53,13 @@ use super::{health, negotiate};
 use crate::encoding::Coding;
 
 /// The body of every response: bytes already in memory.
-pub type Body = Full<Bytes>;
+pub(crate) type Body = Full<Bytes>;
 
 /// The longest request target served, in bytes; longer is `414`.
 pub const MAX_URI_BYTES: usize = 8000;
 
 /// Answers `request` from `state`.
-pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
+pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
     let method = request.method();
     let head = method == Method::HEAD;
     if uri_len(request.uri()) > MAX_URI_BYTES {
@@ -186,7 +186,7 @@ fn digits_value(text: String) -> HeaderValue {
 }
 
 /// `429 Too Many Requests`, to retry after `retry_after_secs` seconds.
-pub fn too_many_requests(retry_after_secs: u64, method: &Method) -> Response<Body> {
+pub(crate) fn too_many_requests(retry_after_secs: u64, method: &Method) -> Response<Body> {
     let mut response = plain(
         StatusCode::TOO_MANY_REQUESTS,
         "too many requests\n",

@@ -17,10 +17,10 @@ use super::state::State;
 
 /// The path it is served at. It never collides with the served set: its
 /// paths that are directories end with `/`, and `healthz` has no extension.
-pub const PATH: &str = "/healthz";
+pub(crate) const PATH: &str = "/healthz";
 
 /// The JSON report.
-pub fn report(state: &State) -> Vec<u8> {
+pub(crate) fn report(state: &State) -> Vec<u8> {
     let served = state.site();
     let status = state.reload_status();
     let error = status

@@ -76,8 +76,8 @@ mod range;
 mod rate_limit;
 mod reload;
 mod send_timeout;
-pub mod served;
-pub mod state;
+mod served;
+mod state;
 #[cfg(test)]
 mod tests_support;
 mod worker;
@@ -93,12 +93,10 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-pub use handler::{respond, Body};
-pub use served::ServedSet;
-pub use state::{ReloadError, ReloadStatus, State};
-
 use crate::build::{build_dir_cached, BuildCache};
 use crate::diagnostic::Diagnostics;
+use served::ServedSet;
+use state::State;
 
 /// What to serve and how.
 #[derive(Debug, Clone)]

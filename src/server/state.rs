@@ -12,6 +12,10 @@ use arc_swap::ArcSwap;
 use super::served::ServedSet;
 
 /// The shared state of one running server.
+///
+/// `pub` only because `RunningServer::state` returns it (the CLI and the
+/// tests read the served set through it); its module is private, so it
+/// cannot be named outside the crate.
 #[derive(Debug)]
 pub struct State {
     served: ArcSwap<ServedSet>,
@@ -20,25 +24,25 @@ pub struct State {
 
 /// What the reloads so far came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReloadStatus {
+pub(crate) struct ReloadStatus {
     /// Reloads that replaced the served set.
-    pub reloads: u64,
+    pub(crate) reloads: u64,
     /// The errors of the last reload, when it failed and none has succeeded since.
-    pub last_error: Option<ReloadError>,
+    pub(crate) last_error: Option<ReloadError>,
 }
 
 /// A reload that failed: the served set stayed as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReloadError {
+pub(crate) struct ReloadError {
     /// When the reload was tried.
-    pub at: SystemTime,
+    pub(crate) at: SystemTime,
     /// Every problem found, as `path:line: message`.
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 impl State {
     /// State serving `served`.
-    pub fn new(served: ServedSet) -> State {
+    pub(crate) fn new(served: ServedSet) -> State {
         State {
             served: ArcSwap::from_pointee(served),
             reload: Mutex::new(ReloadStatus::default()),
@@ -52,12 +56,12 @@ impl State {
     }
 
     /// A full reference to the served set, for work that outlives a request (a rebuild).
-    pub fn site_arc(&self) -> Arc<ServedSet> {
+    pub(crate) fn site_arc(&self) -> Arc<ServedSet> {
         self.served.load_full()
     }
 
     /// Serves `served` from now on and clears the last reload error.
-    pub fn publish(&self, served: ServedSet) {
+    pub(crate) fn publish(&self, served: ServedSet) {
         self.served.store(Arc::new(served));
         let mut status = self.reload_status_mut();
         status.reloads += 1;
@@ -65,7 +69,7 @@ impl State {
     }
 
     /// Records a failed reload; the served set does not change.
-    pub fn record_failure(&self, errors: Vec<String>) {
+    pub(crate) fn record_failure(&self, errors: Vec<String>) {
         self.reload_status_mut().last_error = Some(ReloadError {
             at: SystemTime::now(),
             errors,
@@ -73,7 +77,7 @@ impl State {
     }
 
     /// The outcome of the reloads so far.
-    pub fn reload_status(&self) -> ReloadStatus {
+    pub(crate) fn reload_status(&self) -> ReloadStatus {
         self.reload_status_mut().clone()
     }
 
