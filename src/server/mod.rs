@@ -1,12 +1,21 @@
 //! `broadsheet serve`: the built set, served over HTTP from memory.
 //!
-//! Code map:
-//! - `mod.rs` (here): [`start`], listeners, worker threads, connections, limits, shutdown.
-//! - [`handler`]: request + state -> response, a plain function.
-//! - [`negotiate`]: `Accept-Encoding`. [`conditional`]: `If-None-Match` and friends.
-//!   [`range`]: `Range` and `If-Range`, for articles' files.
-//! - [`served`]: the served set with its headers made ahead. [`state`]: what the threads share.
-//! - [`reload`]: file watching, debounce, rebuild and swap. [`health`]: `/healthz`.
+//! This file is the server's public face: [`start`], [`ServeOptions`],
+//! [`RunningServer`] and [`StartError`]. Everything else is one concern per
+//! module:
+//! - [`listen`]: binding, one `SO_REUSEPORT` listener per worker.
+//! - [`worker`]: a worker thread, its runtime and accept loop, `max_connections`.
+//! - [`connection`]: one connection: its limits and timeouts, the hyper
+//!   builder, and the per-request path (rate limit, handler, access log).
+//! - [`handler`]: request + state -> response, a plain function, with
+//!   [`negotiate`] (`Accept-Encoding`), [`conditional`] (`If-None-Match` and
+//!   friends), [`range`] (`Range` and `If-Range`, for articles' files) and
+//!   [`health`] (`/healthz`).
+//! - [`served`]: the served set, with its headers made ahead.
+//!   [`state`]: what the threads share.
+//! - [`reload`]: file watching, debounce, rebuild and swap. [`memory`]: the
+//!   memory a build freed, given back after it.
+//! - [`access_log`], [`rate_limit`], [`send_timeout`], [`linger`]: one rule each.
 //!
 //! Invariants: a request never touches the file system, never renders and
 //! never compresses: it looks bytes up ([`served::ServedSet`]). A request sees
@@ -18,50 +27,9 @@
 //! impossible by construction, not prevented by a filter; the tests that try
 //! it (`tests/server.rs`, `tests/hostile_http.rs`) stay to keep it so.
 //!
-//! Threads: one worker per core (`[server] workers`), each running its own
-//! single-threaded tokio runtime with its own listening socket, all bound to
-//! the same address with `SO_REUSEPORT`, so the kernel spreads connections
-//! over the workers and no request crosses threads. (On this kind of
-//! machine that beat one multi-threaded runtime, chiefly on small responses
-//! such as `304`, and beat nginx serving the same files; see issue 4.) Sockets have `TCP_NODELAY`. Connections speak
-//! HTTP/1.1 with keep-alive, or HTTP/2 when the client opens with the HTTP/2
-//! preface (prior knowledge, `h2c`); `hyper_util`'s `auto` builder tells
-//! them apart. Because `SO_REUSEPORT` would let a second server of the same
-//! user share a port silently, a port in use is first probed with a plain socket.
-//!
-//! Access log: one `info` event per request under the target
-//! `broadsheet::access`, with `peer`, `method`, `path`, `status`, `bytes`
-//! (of the body sent), `micros` (time to answer, not to transmit) and
-//! `version`. `RUST_LOG` sets the level; `RUST_LOG=info,broadsheet::access=off`
-//! keeps the server's own messages and drops the access log (as a benchmark should).
-//!
-//! Limits, from `[server]`:
-//! - `header_read_timeout`: a connection must send a whole request head
-//!   within this time of opening or of its last response, or it is closed
-//!   (hyper's timer for HTTP/1.1; for a connection that has not yet sent a
-//!   single byte, and for HTTP/2, the idle check below).
-//! - `keep_alive_timeout`: a connection with no new request in that time
-//!   since its latest one is closed gracefully (a response being written is
-//!   finished first; HTTP/2 gets a GOAWAY). One timer per connection, re-armed
-//!   only when it fires, so requests themselves only store a time stamp.
-//! - `max_header_bytes`: a larger request head gets `431`; so does a head of
-//!   more than 100 fields (hyper's cap), whatever their size. A request
-//!   target over [`handler::MAX_URI_BYTES`] that fits gets `414`.
-//! - `send_timeout`: a response that the client takes nothing of for this
-//!   long is abandoned and its connection dropped ([`send_timeout`]).
-//! - Closing: a connection that ends (any way) is closed with a lingering
-//!   close of at most [`linger::LINGER`], so a client that sent more than was
-//!   read (pipelined requests at shutdown, a refused body) still gets the end
-//!   of its last response rather than a reset ([`linger`]).
-//! - `rate_limit`, `rate_burst`: off by default; a per-client token bucket,
-//!   `429` with `Retry-After` beyond it, a `304` costing a quarter of a
-//!   request ([`rate_limit`]).
-//! - `max_connections`: one semaphore across workers; at the cap, each worker
-//!   holds at most one accepted connection until a place frees, and the rest
-//!   wait in the kernel's accept backlog. Nothing is refused or dropped.
-//! - Shutdown ([`RunningServer::shutdown`], wired to `SIGINT` and `SIGTERM`
-//!   by the CLI): listeners close, idle connections close, requests in flight
-//!   finish; connections still open after `shutdown_timeout` are dropped.
+//! Shutdown ([`RunningServer::shutdown`], wired to `SIGINT` and `SIGTERM` by
+//! the CLI): listeners close, idle connections close, requests in flight
+//! finish; connections still open after `shutdown_timeout` are dropped.
 
 mod access_log;
 mod conditional;
