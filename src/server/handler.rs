@@ -11,9 +11,9 @@
 //!   redirects with `301` to `/opinion/`, keeping the query. `301` rather than
 //!   `308`: only `GET` and `HEAD` get this far, for which the two mean the
 //!   same, and every feed reader knows `301`.
-//! - A resource's coding is negotiated ([`super::negotiate`]), then the
+//! - A resource's coding is negotiated (`negotiate.rs`), then the
 //!   validators are checked against that representation
-//!   ([`super::conditional`]). Every `200` and `304` carries `ETag`,
+//!   (`conditional.rs`). Every `200` and `304` carries `ETag`,
 //!   `Last-Modified`, `Cache-Control` and `Vary: Accept-Encoding` (one rule
 //!   for caches, also on articles' files, which are never compressed). Every response
 //!   carries `Content-Length` except `304`, which has no content.
@@ -28,11 +28,10 @@
 //! - An HTTP/1.1 request without exactly one `Host` field is `400` (RFC
 //!   9112, section 3.2); HTTP/1.0 needs none, HTTP/2 carries `:authority`.
 //! - A client over the rate limit gets `429 Too Many Requests` with
-//!   `Retry-After` ([`too_many_requests`]; the limit itself is in
-//!   `rate_limit.rs`).
+//!   `Retry-After` (the limit itself is in `rate_limit.rs`).
 //! - `Range` on a `GET` of an article's file (image, audio, video) gets the
 //!   part asked for, `206`, and those files carry `Accept-Ranges: bytes`
-//!   ([`super::range`]); feeds and pages are sent whole, `200`, whatever the
+//!   (`range.rs`); feeds and pages are sent whole, `200`, whatever the
 //!   request asks.
 //! - Other request fields are ignored: `Expect`, cookies, bodies.
 

@@ -2,24 +2,25 @@
 //!
 //! This file is the server's public face: [`start`], [`ServeOptions`],
 //! [`RunningServer`] and [`StartError`]. Everything else is one concern per
-//! module:
-//! - [`listen`]: binding, one `SO_REUSEPORT` listener per worker.
-//! - [`worker`]: a worker thread, its runtime and accept loop, `max_connections`.
-//! - [`connection`]: one connection: its limits and timeouts, the hyper
+//! file, private to the crate but for [`handler::MAX_URI_BYTES`]:
+//! - `listen.rs`: binding, one `SO_REUSEPORT` listener per worker.
+//! - `worker.rs`: a worker thread, its runtime and accept loop, `max_connections`.
+//! - `connection.rs`: one connection: its limits and timeouts, the hyper
 //!   builder, and the per-request path (rate limit, handler, access log).
-//! - [`handler`]: request + state -> response, a plain function, with
-//!   [`negotiate`] (`Accept-Encoding`), [`conditional`] (`If-None-Match` and
-//!   friends), [`range`] (`Range` and `If-Range`, for articles' files) and
-//!   [`health`] (`/healthz`).
-//! - [`served`]: the served set, with its headers made ahead.
-//!   [`state`]: what the threads share.
-//! - [`reload`]: file watching, debounce, rebuild and swap. [`memory`]: the
-//!   memory a build freed, given back after it.
-//! - [`access_log`], [`rate_limit`], [`send_timeout`], [`linger`]: one rule each.
+//! - `handler.rs`: request + state -> response, a plain function, with
+//!   `negotiate.rs` (`Accept-Encoding`), `conditional.rs` (`If-None-Match`
+//!   and friends), `range.rs` (`Range` and `If-Range`, for articles' files)
+//!   and `health.rs` (`/healthz`).
+//! - `served.rs`: the served set, with its headers made ahead. `state.rs`:
+//!   what the threads share.
+//! - `reload.rs`: file watching, debounce, rebuild and swap. `memory.rs`:
+//!   the memory a build freed, given back after it.
+//! - `access_log.rs`, `rate_limit.rs`, `send_timeout.rs`, `linger.rs`: one
+//!   rule each.
 //!
 //! Invariants: a request never touches the file system, never renders and
-//! never compresses: it looks bytes up ([`served::ServedSet`]). A request sees
-//! one whole built set, old or new, never a mix ([`state::State`]).
+//! never compresses: it looks bytes up (`ServedSet`, `served.rs`). A request sees
+//! one whole built set, old or new, never a mix (`State`, `state.rs`).
 //!
 //! No path from a request is ever read on disk: the decoded path is only a
 //! key into the in-memory set, never joined to a directory, so `..`, `%2e%2e`,
