@@ -27,7 +27,7 @@ use http::HeaderMap;
 
 /// What the validators say about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Send the representation.
     Send,
     /// The client's copy is current: `304`.
@@ -38,7 +38,7 @@ pub enum Outcome {
 
 /// Evaluates the conditional headers of a `GET` or `HEAD` request against a
 /// representation tagged `etag` and last modified at `modified`.
-pub fn evaluate(headers: &HeaderMap, etag: &ETag, modified: SystemTime) -> Outcome {
+pub(crate) fn evaluate(headers: &HeaderMap, etag: &ETag, modified: SystemTime) -> Outcome {
     if let Some(if_match) = headers.typed_get::<IfMatch>() {
         if !if_match.precondition_passes(etag) {
             return Outcome::PreconditionFailed;

@@ -11,9 +11,9 @@
 //!   redirects with `301` to `/opinion/`, keeping the query. `301` rather than
 //!   `308`: only `GET` and `HEAD` get this far, for which the two mean the
 //!   same, and every feed reader knows `301`.
-//! - A resource's coding is negotiated ([`super::negotiate`]), then the
+//! - A resource's coding is negotiated (`negotiate.rs`), then the
 //!   validators are checked against that representation
-//!   ([`super::conditional`]). Every `200` and `304` carries `ETag`,
+//!   (`conditional.rs`). Every `200` and `304` carries `ETag`,
 //!   `Last-Modified`, `Cache-Control` and `Vary: Accept-Encoding` (one rule
 //!   for caches, also on articles' files, which are never compressed). Every response
 //!   carries `Content-Length` except `304`, which has no content.
@@ -28,11 +28,10 @@
 //! - An HTTP/1.1 request without exactly one `Host` field is `400` (RFC
 //!   9112, section 3.2); HTTP/1.0 needs none, HTTP/2 carries `:authority`.
 //! - A client over the rate limit gets `429 Too Many Requests` with
-//!   `Retry-After` ([`too_many_requests`]; the limit itself is in
-//!   `rate_limit.rs`).
+//!   `Retry-After` (the limit itself is in `rate_limit.rs`).
 //! - `Range` on a `GET` of an article's file (image, audio, video) gets the
 //!   part asked for, `206`, and those files carry `Accept-Ranges: bytes`
-//!   ([`super::range`]); feeds and pages are sent whole, `200`, whatever the
+//!   (`range.rs`); feeds and pages are sent whole, `200`, whatever the
 //!   request asks.
 //! - Other request fields are ignored: `Expect`, cookies, bodies.
 
@@ -47,19 +46,19 @@ use percent_encoding::percent_decode_str;
 
 use super::conditional::{self, Outcome};
 use super::range::{self, Ranged};
-use super::site::{Entry, ServedSite};
+use super::served::{Entry, ServedSet, Tagged};
 use super::state::State;
 use super::{health, negotiate};
 use crate::encoding::Coding;
 
 /// The body of every response: bytes already in memory.
-pub type Body = Full<Bytes>;
+pub(crate) type Body = Full<Bytes>;
 
 /// The longest request target served, in bytes; longer is `414`.
 pub const MAX_URI_BYTES: usize = 8000;
 
 /// Answers `request` from `state`.
-pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
+pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
     let method = request.method();
     let head = method == Method::HEAD;
     if uri_len(request.uri()) > MAX_URI_BYTES {
@@ -95,16 +94,18 @@ pub fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> {
     let Ok(path) = percent_decode_str(raw_path).decode_utf8() else {
         return not_found(head);
     };
-    let site = state.site();
-    match site.get(&path) {
-        Some(entry) => serve(&site, entry, request.headers(), head),
+    let served = state.site();
+    match served.get(&path) {
+        Some(entry) => resource(&served, entry, request.headers(), head),
         None => {
-            redirect(&site, &path, request.uri().query(), head).unwrap_or_else(|| not_found(head))
+            redirect(&served, &path, request.uri().query(), head).unwrap_or_else(|| not_found(head))
         }
     }
 }
 
-fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> Response<Body> {
+/// The response for `entry`, a resource of `served`, in the coding the
+/// request prefers and under its validators and `Range`.
+fn resource(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) -> Response<Body> {
     let coding = negotiate::choose(request, |coding| entry.get(coding).is_some());
     let chosen = match entry.get(coding) {
         Some(chosen) => chosen,
@@ -116,7 +117,7 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
     let headers = response.headers_mut();
     headers.insert(ETAG, chosen.etag_header.clone());
     headers.insert(LAST_MODIFIED, entry.last_modified.clone());
-    headers.insert(CACHE_CONTROL, site.cache_control.clone());
+    headers.insert(CACHE_CONTROL, served.cache_control.clone());
     headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     if entry.accepts_ranges {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -139,12 +140,20 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
     if coding != Coding::Identity {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
     }
-    let len = chosen.body.len();
     let ranged = if entry.accepts_ranges && !head {
-        range::evaluate(request, len, &chosen.etag_header)
+        range::evaluate(request, chosen.body.len(), &chosen.etag_header)
     } else {
         Ranged::Whole
     };
+    set_content(&mut response, chosen, ranged, head);
+    response
+}
+
+/// Puts in `response` what `ranged` says of `chosen`: all of it (without
+/// the body for `HEAD`), a part with `206`, or nothing with `416`.
+fn set_content(response: &mut Response<Body>, chosen: &Tagged, ranged: Ranged, head: bool) {
+    let len = chosen.body.len();
+    let headers = response.headers_mut();
     match ranged {
         Ranged::Whole => {
             headers.insert(CONTENT_LENGTH, chosen.content_length.clone());
@@ -168,7 +177,6 @@ fn serve(site: &ServedSite, entry: &Entry, request: &HeaderMap, head: bool) -> R
             *response.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
         }
     }
-    response
 }
 
 /// A field value made of ASCII text (`bytes 0-9/10`): always valid.
@@ -177,7 +185,7 @@ fn digits_value(text: String) -> HeaderValue {
 }
 
 /// `429 Too Many Requests`, to retry after `retry_after_secs` seconds.
-pub fn too_many_requests(retry_after_secs: u64, method: &Method) -> Response<Body> {
+pub(crate) fn too_many_requests(retry_after_secs: u64, method: &Method) -> Response<Body> {
     let mut response = plain(
         StatusCode::TOO_MANY_REQUESTS,
         "too many requests\n",
@@ -199,7 +207,7 @@ fn uri_len(uri: &http::Uri) -> usize {
 
 /// `/opinion` to `/opinion/`, when `/opinion/` is served.
 fn redirect(
-    site: &ServedSite,
+    served: &ServedSet,
     path: &str,
     query: Option<&str>,
     head: bool,
@@ -208,7 +216,7 @@ fn redirect(
         return None;
     }
     let target = format!("{path}/");
-    if !site.contains(&target) {
+    if !served.contains(&target) {
         return None;
     }
     let location = match query {
@@ -282,7 +290,7 @@ mod tests {
                 },
             );
         }
-        State::new(ServedSite::new(&built, None))
+        State::new(ServedSet::new(&built, None))
     }
 
     fn get(

@@ -15,13 +15,13 @@ use serde_json::json;
 
 use super::state::State;
 
-/// The path it is served at. It never collides with the site: site paths
-/// that are directories end with `/`, and `healthz` has no extension.
-pub const PATH: &str = "/healthz";
+/// The path it is served at. It never collides with the served set: its
+/// paths that are directories end with `/`, and `healthz` has no extension.
+pub(crate) const PATH: &str = "/healthz";
 
 /// The JSON report.
-pub fn report(state: &State) -> Vec<u8> {
-    let site = state.site();
+pub(crate) fn report(state: &State) -> Vec<u8> {
+    let served = state.site();
     let status = state.reload_status();
     let error = status
         .last_error
@@ -29,12 +29,12 @@ pub fn report(state: &State) -> Vec<u8> {
         .map(|e| json!({ "at": rfc3339(e.at), "errors": e.errors }));
     let body = json!({
         "status": if error.is_some() { "stale" } else { "ok" },
-        "articles": site.articles,
-        "sections": site.sections,
-        "feeds": site.feeds,
-        "resources": site.len(),
-        "built_at": rfc3339(site.built_at),
-        "next_publication": site.next_publication.map(rfc3339),
+        "articles": served.articles,
+        "sections": served.sections,
+        "feeds": served.feeds,
+        "resources": served.len(),
+        "built_at": rfc3339(served.built_at),
+        "next_publication": served.next_publication.map(rfc3339),
         "reloads": status.reloads,
         "last_reload_error": error,
     });

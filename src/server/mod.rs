@@ -1,16 +1,26 @@
 //! `broadsheet serve`: the built set, served over HTTP from memory.
 //!
-//! Code map:
-//! - `mod.rs` (here): [`start`], listeners, worker threads, connections, limits, shutdown.
-//! - [`handler`]: request + state -> response, a plain function.
-//! - [`negotiate`]: `Accept-Encoding`. [`conditional`]: `If-None-Match` and friends.
-//!   [`range`]: `Range` and `If-Range`, for articles' files.
-//! - [`site`]: the served set with its headers made ahead. [`state`]: what the threads share.
-//! - [`reload`]: file watching, debounce, rebuild and swap. [`health`]: `/healthz`.
+//! This file is the server's public face: [`start`], [`ServeOptions`],
+//! [`RunningServer`] and [`StartError`]. Everything else is one concern per
+//! file, private to the crate but for [`handler::MAX_URI_BYTES`]:
+//! - `listen.rs`: binding, one `SO_REUSEPORT` listener per worker.
+//! - `worker.rs`: a worker thread, its runtime and accept loop, `max_connections`.
+//! - `connection.rs`: one connection: its limits and timeouts, the hyper
+//!   builder, and the per-request path (rate limit, handler, access log).
+//! - `handler.rs`: request + state -> response, a plain function, with
+//!   `negotiate.rs` (`Accept-Encoding`), `conditional.rs` (`If-None-Match`
+//!   and friends), `range.rs` (`Range` and `If-Range`, for articles' files)
+//!   and `health.rs` (`/healthz`).
+//! - `served.rs`: the served set, with its headers made ahead. `state.rs`:
+//!   what the threads share.
+//! - `reload.rs`: file watching, debounce, rebuild and swap. `memory.rs`:
+//!   the memory a build freed, given back after it.
+//! - `access_log.rs`, `rate_limit.rs`, `send_timeout.rs`, `linger.rs`: one
+//!   rule each.
 //!
 //! Invariants: a request never touches the file system, never renders and
-//! never compresses: it looks bytes up ([`site::ServedSite`]). A request sees
-//! one whole built set, old or new, never a mix ([`state::State`]).
+//! never compresses: it looks bytes up (`ServedSet`, `served.rs`). A request sees
+//! one whole built set, old or new, never a mix (`State`, `state.rs`).
 //!
 //! No path from a request is ever read on disk: the decoded path is only a
 //! key into the in-memory set, never joined to a directory, so `..`, `%2e%2e`,
@@ -18,93 +28,44 @@
 //! impossible by construction, not prevented by a filter; the tests that try
 //! it (`tests/server.rs`, `tests/hostile_http.rs`) stay to keep it so.
 //!
-//! Threads: one worker per core (`[server] workers`), each running its own
-//! single-threaded tokio runtime with its own listening socket, all bound to
-//! the same address with `SO_REUSEPORT`, so the kernel spreads connections
-//! over the workers and no request crosses threads. (On this kind of
-//! machine that beat one multi-threaded runtime, chiefly on small responses
-//! such as `304`, and beat nginx serving the same files; see issue 4.) Sockets have `TCP_NODELAY`. Connections speak
-//! HTTP/1.1 with keep-alive, or HTTP/2 when the client opens with the HTTP/2
-//! preface (prior knowledge, `h2c`); `hyper_util`'s `auto` builder tells
-//! them apart. Because `SO_REUSEPORT` would let a second server of the same
-//! user share a port silently, a port in use is first probed with a plain socket.
-//!
-//! Access log: one `info` event per request under the target
-//! `broadsheet::access`, with `peer`, `method`, `path`, `status`, `bytes`
-//! (of the body sent), `micros` (time to answer, not to transmit) and
-//! `version`. `RUST_LOG` sets the level; `RUST_LOG=info,broadsheet::access=off`
-//! keeps the server's own messages and drops the access log (as a benchmark should).
-//!
-//! Limits, from `[server]`:
-//! - `header_read_timeout`: a connection must send a whole request head
-//!   within this time of opening or of its last response, or it is closed
-//!   (hyper's timer for HTTP/1.1; for a connection that has not yet sent a
-//!   single byte, and for HTTP/2, the idle check below).
-//! - `keep_alive_timeout`: a connection with no new request in that time
-//!   since its latest one is closed gracefully (a response being written is
-//!   finished first; HTTP/2 gets a GOAWAY). One timer per connection, re-armed
-//!   only when it fires, so requests themselves only store a time stamp.
-//! - `max_header_bytes`: a larger request head gets `431`; so does a head of
-//!   more than 100 fields (hyper's cap), whatever their size. A request
-//!   target over [`handler::MAX_URI_BYTES`] that fits gets `414`.
-//! - `send_timeout`: a response that the client takes nothing of for this
-//!   long is abandoned and its connection dropped ([`send_timeout`]).
-//! - Closing: a connection that ends (any way) is closed with a lingering
-//!   close of at most [`linger::LINGER`], so a client that sent more than was
-//!   read (pipelined requests at shutdown, a refused body) still gets the end
-//!   of its last response rather than a reset ([`linger`]).
-//! - `rate_limit`, `rate_burst`: off by default; a per-client token bucket,
-//!   `429` with `Retry-After` beyond it, a `304` costing a quarter of a
-//!   request ([`rate_limit`]).
-//! - `max_connections`: one semaphore across workers; at the cap, each worker
-//!   holds at most one accepted connection until a place frees, and the rest
-//!   wait in the kernel's accept backlog. Nothing is refused or dropped.
-//! - Shutdown ([`RunningServer::shutdown`], wired to `SIGINT` and `SIGTERM`
-//!   by the CLI): listeners close, idle connections close, requests in flight
-//!   finish; connections still open after `shutdown_timeout` are dropped.
+//! Shutdown ([`RunningServer::shutdown`], wired to `SIGINT` and `SIGTERM` by
+//! the CLI): listeners close, idle connections close, requests in flight
+//! finish; connections still open after `shutdown_timeout` are dropped.
 
+mod access_log;
 mod conditional;
+mod connection;
 pub mod handler;
 mod health;
 mod linger;
+mod listen;
+mod memory;
 mod negotiate;
 mod range;
 mod rate_limit;
 mod reload;
 mod send_timeout;
-pub mod site;
-pub mod state;
+mod served;
+mod state;
+#[cfg(test)]
+mod tests_support;
+mod worker;
 
-use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use hyper::body::Body as _;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
-use tracing::{debug, info, warn};
-
-pub use handler::{respond, Body};
-pub use site::ServedSite;
-pub use state::{ReloadError, ReloadStatus, State};
+use tokio::sync::watch;
+use tracing::{info, warn};
 
 use crate::build::{build_dir_cached, BuildCache};
-use crate::config::ServerConfig;
 use crate::diagnostic::Diagnostics;
-use rate_limit::{Admission, Client, RateLimiter};
-use send_timeout::{Returned, SendTimeout};
+use served::ServedSet;
+use state::State;
 
 /// What to serve and how.
 #[derive(Debug, Clone)]
@@ -115,17 +76,6 @@ pub struct ServeOptions {
     pub bind: Option<SocketAddr>,
     /// Rebuild when files change (a reload can always be asked for with [`RunningServer::reload`]).
     pub watch: bool,
-}
-
-impl ServeOptions {
-    /// Serve the site in `root` on its configured address, watching for changes.
-    pub fn new(root: impl Into<PathBuf>) -> ServeOptions {
-        ServeOptions {
-            root: root.into(),
-            bind: None,
-            watch: true,
-        }
-    }
 }
 
 /// Why the server did not start.
@@ -165,12 +115,12 @@ impl RunningServer {
         self.addr
     }
 
-    /// The shared state: the site served and the reload status.
+    /// The shared state: the served set and the reload status.
     pub fn state(&self) -> &Arc<State> {
         &self.state
     }
 
-    /// Rebuilds and swaps in the site, as `SIGHUP` does.
+    /// Rebuilds the site and swaps in its new served set, as `SIGHUP` does.
     pub fn reload(&self) {
         if let Some(reloader) = &self.reloader {
             reloader.reload();
@@ -180,11 +130,6 @@ impl RunningServer {
     /// Stops accepting connections and lets requests in flight finish; returns at once.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
-    }
-
-    /// A handle that can stop the server from elsewhere (a signal handler, another thread).
-    pub fn shutdown_handle(&self) -> ShutdownHandle {
-        ShutdownHandle(self.shutdown.clone())
     }
 
     /// Waits until the server has stopped: every worker has drained its
@@ -208,40 +153,6 @@ impl Drop for RunningServer {
     }
 }
 
-/// Stops a [`RunningServer`] from another thread.
-#[derive(Debug, Clone)]
-pub struct ShutdownHandle(watch::Sender<bool>);
-
-impl ShutdownHandle {
-    /// As [`RunningServer::shutdown`].
-    pub fn shutdown(&self) {
-        self.0.send_replace(true);
-    }
-}
-
-/// The limits every connection is served under.
-#[derive(Debug, Clone)]
-struct Limits {
-    header_read_timeout: Duration,
-    keep_alive_timeout: Duration,
-    max_header_bytes: usize,
-    shutdown_timeout: Duration,
-    send_timeout: Duration,
-}
-
-impl From<&ServerConfig> for Limits {
-    fn from(config: &ServerConfig) -> Self {
-        Limits {
-            header_read_timeout: config.header_read_timeout.duration(),
-            keep_alive_timeout: config.keep_alive_timeout.duration(),
-            // hyper does not accept a read buffer under 8 KiB.
-            max_header_bytes: config.max_header_bytes.max(8192),
-            shutdown_timeout: config.shutdown_timeout.duration(),
-            send_timeout: config.send_timeout.duration(),
-        }
-    }
-}
-
 /// Builds the site in `options.root`, binds, and serves it until shut down.
 ///
 /// Returns once every listener is bound, so a client may connect as soon as
@@ -256,48 +167,26 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
         .map_err(StartError::Content)?;
     let config = built.server.clone();
-    let site = ServedSite::new(&built, None);
+    let served = ServedSet::new(&built, None);
     info!(
         "built {} articles, {} feeds, {} resources ({} bytes with compressed variants) in {} ms",
-        site.articles,
-        site.feeds,
-        site.len(),
-        site.total_bytes(),
+        served.articles,
+        served.feeds,
+        served.len(),
+        served.total_bytes(),
         started.elapsed().as_millis()
     );
-    let state = Arc::new(State::new(site));
-    release_freed_memory();
+    let state = Arc::new(State::new(served));
+    memory::release_freed();
 
     let bind = options.bind.unwrap_or(config.bind);
-    let workers = match config.workers {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    let listeners =
-        bind_all(bind, workers).map_err(|source| StartError::Bind { addr: bind, source })?;
+    let workers = worker::count(config.workers);
+    let listeners = listen::bind_all(bind, workers)
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
     let addr = listeners[0].local_addr()?;
 
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let limits = Limits::from(&config);
-    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
-    let limiter = RateLimiter::new(config.rate_limit, config.rate_burst.get()).map(Arc::new);
-    let mut threads = Vec::with_capacity(workers);
-    for (i, listener) in listeners.into_iter().enumerate() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let worker = Worker {
-            state: state.clone(),
-            limits: limits.clone(),
-            permits: permits.clone(),
-            limiter: limiter.clone(),
-            shutdown: shutdown_rx.clone(),
-        };
-        let thread = std::thread::Builder::new()
-            .name(format!("broadsheet-worker-{i}"))
-            .spawn(move || runtime.block_on(worker.run(listener)))?;
-        threads.push(thread);
-    }
+    let threads = worker::spawn_all(listeners, &state, &config, &shutdown_rx)?;
     let debounce = Duration::from_millis(config.reload_debounce_ms);
     let reloader = watching.spawn(state.clone(), debounce, parse_cache)?;
     Ok(RunningServer {
@@ -307,310 +196,4 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         workers: threads,
         reloader: Some(reloader),
     })
-}
-
-/// One listener per worker, all on the same address; with port 0, the port
-/// the first one got.
-fn bind_all(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::TcpListener>> {
-    if addr.port() != 0 {
-        // SO_REUSEPORT would let this server share a port that another
-        // process of the same user already listens on (say, a second
-        // broadsheet), splitting connections between the two. A plain socket
-        // cannot bind a port in use, so binding one first makes that an error.
-        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        probe.set_reuse_address(true)?;
-        probe.bind(&addr.into())?;
-    }
-    let first = bind_one(addr)?;
-    let addr = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..count {
-        listeners.push(bind_one(addr)?);
-    }
-    Ok(listeners)
-}
-
-fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.set_tcp_nodelay(true)?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
-
-/// What one worker thread needs.
-struct Worker {
-    state: Arc<State>,
-    limits: Limits,
-    permits: Arc<Semaphore>,
-    limiter: Option<Arc<RateLimiter>>,
-    shutdown: watch::Receiver<bool>,
-}
-
-impl Worker {
-    async fn run(self, listener: std::net::TcpListener) {
-        let listener = match TcpListener::from_std(listener) {
-            Ok(listener) => listener,
-            Err(error) => {
-                warn!("cannot use the listening socket: {error}");
-                return;
-            }
-        };
-        let builder = Arc::new(connection_builder(&self.limits));
-        // Every connection task holds a sender; when all are gone, all are closed.
-        let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
-        let mut shutdown = self.shutdown.clone();
-        loop {
-            let (stream, peer) = tokio::select! {
-                biased;
-                _ = shutdown.wait_for(|stop| *stop) => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        accept_error(error).await;
-                        continue;
-                    }
-                },
-            };
-            // Accept first, then wait for a place: a worker only waits for a
-            // place when it holds a connection to give it to. (Waiting first
-            // could hand the freed place to a worker whose listener has
-            // nothing queued, while the other worker's queue waits.)
-            let permit = match self.permits.clone().try_acquire_owned() {
-                Ok(permit) => permit,
-                Err(_) => {
-                    debug!(%peer, "at max_connections: the connection waits for a place");
-                    tokio::select! {
-                        biased;
-                        _ = shutdown.wait_for(|stop| *stop) => break,
-                        permit = self.permits.clone().acquire_owned() => match permit {
-                            Ok(permit) => permit,
-                            Err(_) => break,
-                        },
-                    }
-                }
-            };
-            let connection = Connection {
-                state: self.state.clone(),
-                limits: self.limits.clone(),
-                builder: builder.clone(),
-                limiter: self.limiter.clone(),
-                shutdown: self.shutdown.clone(),
-                _permit: permit,
-                _open: open_tx.clone(),
-            };
-            tokio::spawn(connection.serve(stream, peer));
-        }
-        drop(listener);
-        drop(open_tx);
-        if tokio::time::timeout(self.limits.shutdown_timeout, open_rx.recv())
-            .await
-            .is_err()
-        {
-            warn!(
-                "connections still open {} s after shutdown began: closing them",
-                self.limits.shutdown_timeout.as_secs_f64()
-            );
-        }
-    }
-}
-
-/// Errors of `accept` concern one connection (it was reset before we took
-/// it) or the process (out of file descriptors). Neither stops the server;
-/// for the second, pausing lets connections close before trying again.
-async fn accept_error(error: io::Error) {
-    match error.kind() {
-        io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::ConnectionReset
-        | io::ErrorKind::Interrupted => {
-            debug!("accept: {error}");
-        }
-        _ => {
-            warn!("accept: {error}; pausing 100 ms");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn connection_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes)
-        .keep_alive(true);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(128);
-    builder
-}
-
-/// One accepted connection and what it holds until it closes.
-struct Connection {
-    state: Arc<State>,
-    limits: Limits,
-    builder: Arc<auto::Builder<TokioExecutor>>,
-    limiter: Option<Arc<RateLimiter>>,
-    shutdown: watch::Receiver<bool>,
-    /// A place under `max_connections`, given back on drop.
-    _permit: OwnedSemaphorePermit,
-    /// Tells the worker this connection is open, until dropped.
-    _open: mpsc::Sender<()>,
-}
-
-impl Connection {
-    async fn serve(mut self, stream: TcpStream, peer: SocketAddr) {
-        if let Err(error) = stream.set_nodelay(true) {
-            debug!("TCP_NODELAY: {error}");
-        }
-        let opened = tokio::time::Instant::now();
-        // When the latest request came, in milliseconds after `opened`, plus
-        // one; 0 until the first request.
-        let last_request = Arc::new(AtomicU64::new(0));
-        let service = {
-            let state = self.state.clone();
-            let limiter = self.limiter.clone();
-            let last_request = last_request.clone();
-            service_fn(move |request: Request<Incoming>| {
-                let since_open =
-                    u64::try_from(opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-                last_request.store(since_open + 1, Ordering::Relaxed);
-                let response = answer(&state, limiter.as_deref(), &request, peer);
-                std::future::ready(Ok::<_, Infallible>(response))
-            })
-        };
-        let returned = Returned::default();
-        let stream = SendTimeout::new(stream, self.limits.send_timeout, returned.clone());
-        {
-            let connection = self.builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            // The timer never sleeps past the earliest time the connection could
-            // become idle for too long; a request only stores its time stamp.
-            let first_check = self
-                .limits
-                .header_read_timeout
-                .min(self.limits.keep_alive_timeout);
-            let idle_check = tokio::time::sleep_until(opened + first_check);
-            tokio::pin!(idle_check);
-            let mut closing = false;
-            loop {
-                tokio::select! {
-                    biased;
-                    result = connection.as_mut() => {
-                        if let Err(error) = result {
-                            debug!(%peer, "connection ended: {error}");
-                        }
-                        break;
-                    }
-                    _ = self.shutdown.wait_for(|stop| *stop), if !closing => {
-                        connection.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
-                    _ = &mut idle_check, if !closing => {
-                        // Until the first request, the client has the header read
-                        // timeout to send one; after it, the keep-alive timeout
-                        // from the latest request.
-                        let now = tokio::time::Instant::now();
-                        let (deadline, next_check) = match last_request.load(Ordering::Relaxed) {
-                            0 => {
-                                let deadline = opened + self.limits.header_read_timeout;
-                                // A first request may come meanwhile and start the shorter clock.
-                                (deadline, deadline.min(now + self.limits.keep_alive_timeout))
-                            }
-                            n => {
-                                let deadline = opened + Duration::from_millis(n - 1) + self.limits.keep_alive_timeout;
-                                (deadline, deadline)
-                            }
-                        };
-                        if now >= deadline {
-                            debug!(%peer, "closing idle connection");
-                            connection.as_mut().graceful_shutdown();
-                            closing = true;
-                        } else {
-                            idle_check.as_mut().reset(next_check);
-                        }
-                    }
-                }
-            }
-        }
-        // The connection is gone and its socket came back: close it without
-        // losing the end of the last response ([`linger`]).
-        if let Some(stream) = returned.take() {
-            linger::close(stream, linger::LINGER).await;
-        }
-    }
-}
-
-/// Answers one request, within the rate limit if there is one, and writes
-/// its access-log line.
-fn answer(
-    state: &State,
-    limiter: Option<&RateLimiter>,
-    request: &Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<Body> {
-    let started = Instant::now();
-    let response = match limiter {
-        None => respond(state, request),
-        Some(limiter) => {
-            let client = Client::from(peer.ip());
-            match limiter.admit(client, started) {
-                Admission::Admit => {
-                    let response = respond(state, request);
-                    let not_modified = response.status() == http::StatusCode::NOT_MODIFIED;
-                    limiter.charge(client, not_modified, started);
-                    response
-                }
-                Admission::Refuse { retry_after_secs } => {
-                    handler::too_many_requests(retry_after_secs, request.method())
-                }
-            }
-        }
-    };
-    info!(
-        target: "broadsheet::access",
-        %peer,
-        method = %request.method(),
-        path = %request.uri().path(),
-        status = response.status().as_u16(),
-        bytes = response.body().size_hint().exact().unwrap_or(0),
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        version = ?request.version(),
-    );
-    response
-}
-
-/// Hands the memory freed by a build back to the system. A build holds the
-/// parsed site and the rendered set at once; once the site is dropped, the
-/// C allocator keeps the freed pages in the middle of its heap unless asked,
-/// and the server's resident size would stay at the build's peak.
-pub(crate) fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of the allocator's own heap
-    // to the kernel; it takes no pointers and has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Helpers for the server modules' unit tests.
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use tokio::net::{TcpListener, TcpStream};
-
-    /// A connected pair of sockets on loopback: (server's end, client's end).
-    pub(crate) async fn tcp_pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
-        (server, client)
-    }
 }

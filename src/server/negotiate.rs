@@ -26,7 +26,7 @@ use http::header::{HeaderMap, ACCEPT_ENCODING};
 use crate::encoding::Coding;
 
 /// The coding to send for `headers`, among those for which `available` is true.
-pub fn choose(headers: &HeaderMap, available: impl Fn(Coding) -> bool) -> Coding {
+pub(crate) fn choose(headers: &HeaderMap, available: impl Fn(Coding) -> bool) -> Coding {
     let mut values = headers.get_all(ACCEPT_ENCODING).iter().peekable();
     if values.peek().is_none() {
         return Coding::Identity;

@@ -42,7 +42,8 @@ use notify::event::{AccessKind, AccessMode};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tracing::{debug, error, info, warn};
 
-use super::site::ServedSite;
+use super::memory;
+use super::served::ServedSet;
 use super::state::State;
 use crate::build::{build_dir_cached, BuildCache};
 
@@ -178,17 +179,17 @@ fn run(
                 Err(TryRecvError::Empty) => {}
             }
             match outcome {
-                Ok(site) => {
+                Ok(served) => {
                     info!(
                         "reloaded {} articles, {} feeds, {} resources in {} ms",
-                        site.articles,
-                        site.feeds,
-                        site.len(),
+                        served.articles,
+                        served.feeds,
+                        served.len(),
                         started.elapsed().as_millis()
                     );
-                    state.publish(site);
+                    state.publish(served);
                     schedule.failed_for = None;
-                    super::release_freed_memory();
+                    memory::release_freed();
                 }
                 Err(errors) => {
                     for line in &errors {
@@ -283,17 +284,17 @@ fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration) -> bool {
 }
 
 /// Builds the site in `root` as of `now`, reusing the articles parsed by
-/// earlier builds (`cache`) and the representations of `state`'s site.
+/// earlier builds (`cache`) and the representations of `state`'s served set.
 fn rebuild(
     root: &Path,
     now: DateTime<Utc>,
     state: &State,
     cache: &mut BuildCache,
-) -> Result<ServedSite, Vec<String>> {
+) -> Result<ServedSet, Vec<String>> {
     let built = build_dir_cached(root, now, cache)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let previous = state.site_arc();
-    Ok(ServedSite::new(&built, Some(&previous)))
+    Ok(ServedSet::new(&built, Some(&previous)))
 }
 
 /// The file system watches of one site directory.
@@ -379,7 +380,7 @@ mod tests {
             next_publication: Some(due),
             ..Default::default()
         };
-        let state = State::new(ServedSite::new(&built, None));
+        let state = State::new(ServedSet::new(&built, None));
         let (tx, rx) = mpsc::channel();
         tx.send(Trigger::Stop).unwrap();
         (state, rx)

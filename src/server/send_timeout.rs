@@ -8,7 +8,7 @@
 //! stopped reading is dropped once the socket's buffers are full and nothing
 //! moves for the timeout. A connection that is only waiting for its next
 //! request is not writing, so this timer never runs for it (idle connections
-//! have the keep-alive and header timeouts, in `mod.rs`).
+//! have the keep-alive and header timeouts, in `connection.rs`).
 //!
 //! No crate already in the tree does this (tokio's own timeouts wrap whole
 //! futures, and hyper has no write timeout), so it is a thin wrapper around

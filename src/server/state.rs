@@ -1,7 +1,7 @@
-//! What the server threads share: the site being served, swapped whole on
+//! What the server threads share: the set being served, swapped whole on
 //! reload, and the outcome of the last reload.
 //!
-//! Requests read the site through [`arc_swap::ArcSwap`]: a lock-free load
+//! Requests read the served set through [`arc_swap::ArcSwap`]: a lock-free load
 //! that gives each request one whole set, old or new, never a mix.
 
 use std::sync::{Arc, Mutex};
@@ -9,62 +9,67 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 
-use super::site::ServedSite;
+use super::served::ServedSet;
 
 /// The shared state of one running server.
+///
+/// `pub` only because `RunningServer::state` returns it (the CLI and the
+/// tests read the served set through it); its module is private, so it
+/// cannot be named outside the crate.
 #[derive(Debug)]
 pub struct State {
-    site: ArcSwap<ServedSite>,
+    served: ArcSwap<ServedSet>,
     reload: Mutex<ReloadStatus>,
 }
 
 /// What the reloads so far came to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReloadStatus {
-    /// Reloads that replaced the site.
-    pub reloads: u64,
+pub(crate) struct ReloadStatus {
+    /// Reloads that replaced the served set.
+    pub(crate) reloads: u64,
     /// The errors of the last reload, when it failed and none has succeeded since.
-    pub last_error: Option<ReloadError>,
+    pub(crate) last_error: Option<ReloadError>,
 }
 
-/// A reload that failed: the site served stayed as it was.
+/// A reload that failed: the served set stayed as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReloadError {
+pub(crate) struct ReloadError {
     /// When the reload was tried.
-    pub at: SystemTime,
+    pub(crate) at: SystemTime,
     /// Every problem found, as `path:line: message`.
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 impl State {
-    /// State serving `site`.
-    pub fn new(site: ServedSite) -> State {
+    /// State serving `served`.
+    pub(crate) fn new(served: ServedSet) -> State {
         State {
-            site: ArcSwap::from_pointee(site),
+            served: ArcSwap::from_pointee(served),
             reload: Mutex::new(ReloadStatus::default()),
         }
     }
 
-    /// The site as of now; a reload after this call does not change what it returns.
-    pub fn site(&self) -> arc_swap::Guard<Arc<ServedSite>> {
-        self.site.load()
+    /// The served set as of now; a reload after this call does not change
+    /// what it returns. (Named `site` still because `tests/` call it so.)
+    pub fn site(&self) -> arc_swap::Guard<Arc<ServedSet>> {
+        self.served.load()
     }
 
-    /// A full reference to the site, for work that outlives a request (a rebuild).
-    pub fn site_arc(&self) -> Arc<ServedSite> {
-        self.site.load_full()
+    /// A full reference to the served set, for work that outlives a request (a rebuild).
+    pub(crate) fn site_arc(&self) -> Arc<ServedSet> {
+        self.served.load_full()
     }
 
-    /// Serves `site` from now on and clears the last reload error.
-    pub fn publish(&self, site: ServedSite) {
-        self.site.store(Arc::new(site));
+    /// Serves `served` from now on and clears the last reload error.
+    pub(crate) fn publish(&self, served: ServedSet) {
+        self.served.store(Arc::new(served));
         let mut status = self.reload_status_mut();
         status.reloads += 1;
         status.last_error = None;
     }
 
-    /// Records a failed reload; the site served does not change.
-    pub fn record_failure(&self, errors: Vec<String>) {
+    /// Records a failed reload; the served set does not change.
+    pub(crate) fn record_failure(&self, errors: Vec<String>) {
         self.reload_status_mut().last_error = Some(ReloadError {
             at: SystemTime::now(),
             errors,
@@ -72,7 +77,7 @@ impl State {
     }
 
     /// The outcome of the reloads so far.
-    pub fn reload_status(&self) -> ReloadStatus {
+    pub(crate) fn reload_status(&self) -> ReloadStatus {
         self.reload_status_mut().clone()
     }
 

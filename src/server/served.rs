@@ -16,22 +16,25 @@ use crate::build::{BuiltSite, ResourceKind};
 use crate::encoding::{self, Coding, Representations};
 
 /// Everything served, by URL path, plus what `/healthz` reports about it.
+///
+/// `pub`, with `feed_paths` and `len`, only for what `RunningServer::state`
+/// gives the CLI and the tests; its module is private.
 #[derive(Debug)]
-pub struct ServedSite {
+pub struct ServedSet {
     resources: HashMap<String, Entry>,
     /// Paths of the feeds and the OPML list (everything but HTML pages), sorted.
     pub feed_paths: Vec<String>,
     /// Published articles.
-    pub articles: usize,
+    pub(crate) articles: usize,
     /// Sections.
-    pub sections: usize,
+    pub(crate) sections: usize,
     /// Feeds rendered.
-    pub feeds: usize,
+    pub(crate) feeds: usize,
     /// When this set was built (wall clock; not part of what is served).
-    pub built_at: SystemTime,
+    pub(crate) built_at: SystemTime,
     /// When an article not yet published in this set is due (the reload
     /// thread rebuilds then).
-    pub next_publication: Option<DateTime<Utc>>,
+    pub(crate) next_publication: Option<DateTime<Utc>>,
     /// `Cache-Control` of every resource.
     pub(crate) cache_control: HeaderValue,
 }
@@ -74,11 +77,11 @@ impl Entry {
     }
 }
 
-impl ServedSite {
+impl ServedSet {
     /// Prepares `built` for serving with `Cache-Control: public,
     /// max-age=<max_age>` from its `[server]` settings. Representations of
     /// resources whose bytes are the same as in `previous` are reused.
-    pub fn new(built: &BuiltSite, previous: Option<&ServedSite>) -> ServedSite {
+    pub(crate) fn new(built: &BuiltSite, previous: Option<&ServedSet>) -> ServedSet {
         let max_age = built.server.max_age;
         let encoded = encoding::encode_site(built, |path| {
             previous
@@ -120,7 +123,7 @@ impl ServedSite {
             resources.insert(path, entry);
         }
         feed_paths.sort();
-        ServedSite {
+        ServedSet {
             resources,
             feed_paths,
             articles: built.articles,
@@ -137,7 +140,7 @@ impl ServedSite {
     }
 
     /// True when `path` is served.
-    pub fn contains(&self, path: &str) -> bool {
+    pub(crate) fn contains(&self, path: &str) -> bool {
         self.resources.contains_key(path)
     }
 
@@ -146,13 +149,8 @@ impl ServedSite {
         self.resources.len()
     }
 
-    /// True when nothing is served.
-    pub fn is_empty(&self) -> bool {
-        self.resources.is_empty()
-    }
-
     /// The bytes kept in memory for every representation.
-    pub fn total_bytes(&self) -> usize {
+    pub(crate) fn total_bytes(&self) -> usize {
         self.resources
             .values()
             .flat_map(|e| e.representations.iter())

@@ -1,0 +1,182 @@
+//! Worker threads: one per core (`[server] workers`), each running its own
+//! single-threaded tokio runtime over its own listener (`listen.rs`), so that
+//! no request crosses threads. (On this kind of machine that beat one
+//! multi-threaded runtime, chiefly on small responses such as `304`, and beat
+//! nginx serving the same files; see issue 4.) A worker accepts connections
+//! and gives each a task of its own (`connection.rs`).
+//!
+//! - `max_connections`: one semaphore across workers; at the cap, each worker
+//!   holds at most one accepted connection until a place frees, and the rest
+//!   wait in the kernel's accept backlog. Nothing is refused or dropped.
+//! - Errors of `accept` never stop a worker ([`accept_error`]).
+//! - Shutdown: the worker stops accepting and closes its listener, then waits
+//!   for its connections to close; those still open after `shutdown_timeout`
+//!   are dropped with the runtime.
+//!
+//! What is done with a connection once accepted is never decided here.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, warn};
+
+use super::connection::{self, Connection, Limits};
+use super::rate_limit::RateLimiter;
+use super::state::State;
+use crate::config::ServerConfig;
+
+/// How many workers `[server] workers` asks for: 0 is one per core.
+pub(crate) fn count(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Starts one worker thread per listener, all serving `state` under the
+/// limits of `config` until `shutdown` turns true.
+pub(crate) fn spawn_all(
+    listeners: Vec<std::net::TcpListener>,
+    state: &Arc<State>,
+    config: &ServerConfig,
+    shutdown: &watch::Receiver<bool>,
+) -> io::Result<Vec<JoinHandle<()>>> {
+    let limits = Limits::from(config);
+    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let limiter = RateLimiter::new(config.rate_limit, config.rate_burst.get()).map(Arc::new);
+    let mut threads = Vec::with_capacity(listeners.len());
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let worker = Worker {
+            state: state.clone(),
+            limits: limits.clone(),
+            permits: permits.clone(),
+            limiter: limiter.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("broadsheet-worker-{index}"))
+            .spawn(move || runtime.block_on(worker.run(listener)))?;
+        threads.push(thread);
+    }
+    Ok(threads)
+}
+
+/// What one worker thread needs.
+struct Worker {
+    state: Arc<State>,
+    limits: Limits,
+    permits: Arc<Semaphore>,
+    limiter: Option<Arc<RateLimiter>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Worker {
+    /// Accepts connections on `listener` until shutdown, then waits for the
+    /// open ones to close, at most `shutdown_timeout`.
+    async fn run(self, listener: std::net::TcpListener) {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(error) => {
+                warn!("cannot use the listening socket: {error}");
+                return;
+            }
+        };
+        let builder = Arc::new(connection::builder(&self.limits));
+        // Every connection task holds a sender; when all are gone, all are closed.
+        let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            let Some((stream, peer)) = accept(&listener, &mut shutdown).await else {
+                break;
+            };
+            // Accept first, then wait for a place: a worker only waits for a
+            // place when it holds a connection to give it to. (Waiting first
+            // could hand the freed place to a worker whose listener has
+            // nothing queued, while the other worker's queue waits.)
+            let Some(permit) = self.place_for(peer, &mut shutdown).await else {
+                break;
+            };
+            let connection = Connection {
+                state: self.state.clone(),
+                limits: self.limits.clone(),
+                builder: builder.clone(),
+                limiter: self.limiter.clone(),
+                shutdown: self.shutdown.clone(),
+                _permit: permit,
+                _open: open_tx.clone(),
+            };
+            tokio::spawn(connection.serve(stream, peer));
+        }
+        drop(listener);
+        drop(open_tx);
+        if tokio::time::timeout(self.limits.shutdown_timeout, open_rx.recv())
+            .await
+            .is_err()
+        {
+            warn!(
+                "connections still open {} s after shutdown began: closing them",
+                self.limits.shutdown_timeout.as_secs_f64()
+            );
+        }
+    }
+
+    /// A place under `max_connections` for the connection from `peer`, at
+    /// once or when one frees; `None` if shutdown begins first.
+    async fn place_for(
+        &self,
+        peer: SocketAddr,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Option<OwnedSemaphorePermit> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Some(permit);
+        }
+        debug!(%peer, "at max_connections: the connection waits for a place");
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => None,
+            permit = self.permits.clone().acquire_owned() => permit.ok(),
+        }
+    }
+}
+
+/// The next connection on `listener`; `None` once shutdown begins.
+async fn accept(
+    listener: &TcpListener,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => return None,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => return Some(accepted),
+                Err(error) => accept_error(error).await,
+            },
+        }
+    }
+}
+
+/// Errors of `accept` concern one connection (it was reset before we took
+/// it) or the process (out of file descriptors). Neither stops the server;
+/// for the second, pausing lets connections close before trying again.
+async fn accept_error(error: io::Error) {
+    match error.kind() {
+        io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::Interrupted => {
+            debug!("accept: {error}");
+        }
+        _ => {
+            warn!("accept: {error}; pausing 100 ms");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
