@@ -11,7 +11,7 @@ use std::time::Instant;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
-use crate::build::{build_dir, BuiltSite};
+use crate::build::{build_dir, BuiltSet};
 use crate::diagnostic::Diagnostics;
 use crate::export::export;
 use crate::server::{self, ServeOptions, StartError};
@@ -91,7 +91,7 @@ fn init_logging() {
         .init();
 }
 
-fn load(root: &Path) -> Result<BuiltSite, ExitCode> {
+fn load(root: &Path) -> Result<BuiltSet, ExitCode> {
     build_dir(root, Utc::now()).map_err(|diagnostics| report(&diagnostics, "nothing was written"))
 }
 

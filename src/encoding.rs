@@ -33,7 +33,7 @@ use std::io::Write;
 use bytes::Bytes;
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::build::{BuiltSite, Resource};
+use crate::build::{BuiltSet, Resource};
 
 /// The brotli quality: fast (tens of MB/s) and still ahead of gzip's best.
 pub const BROTLI_QUALITY: i32 = 5;
@@ -185,7 +185,7 @@ pub fn encode(resource: &Resource, compress: bool) -> Representations {
 /// so a reload after an edit to one article compresses only what that edit
 /// changed.
 pub fn encode_site<'a>(
-    built: &BuiltSite,
+    built: &BuiltSet,
     previous: impl Fn(&str) -> Option<&'a Representations> + Sync,
 ) -> BTreeMap<String, Representations> {
     let mut done = BTreeMap::new();
@@ -321,7 +321,7 @@ mod tests {
     fn only_resources_the_policy_covers_are_compressed() {
         use crate::build::ResourceKind;
         use crate::config::Precompress;
-        let mut built = BuiltSite::default();
+        let mut built = BuiltSet::default();
         let mut page = resource("text/html; charset=utf-8", &"<p>page</p>".repeat(100));
         page.kind = ResourceKind::Article;
         built.resources.insert("/s/a/".into(), page);
@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn unchanged_resources_reuse_the_previous_variants() {
-        let mut built = BuiltSite::default();
+        let mut built = BuiltSet::default();
         built.resources.insert(
             "/a/".into(),
             resource("text/html; charset=utf-8", &"a".repeat(500)),

@@ -1,4 +1,4 @@
-//! Writing a [`BuiltSite`] to a directory, all or nothing.
+//! Writing a [`BuiltSet`] to a directory, all or nothing.
 //!
 //! Beside each file that `precompress` selects (by default the feeds, the
 //! OPML list and the index pages), `export` writes `.gz` and `.br` siblings
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
-use crate::build::{BuiltSite, ResourceKind};
+use crate::build::{BuiltSet, ResourceKind};
 use crate::encoding::{encode_many, Coding};
 use crate::parallel;
 
@@ -84,7 +84,7 @@ pub fn file_for(url_path: &str) -> PathBuf {
 }
 
 /// Writes every resource of `built` under `dir`, replacing an earlier export there.
-pub fn export(built: &BuiltSite, dir: &Path) -> Result<ExportSummary, ExportError> {
+pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError> {
     check_replaceable(dir)?;
     let name = dir
         .file_name()
@@ -138,7 +138,7 @@ fn remove_if_present(path: &Path) -> Result<(), ExportError> {
     }
 }
 
-fn write_tree(built: &BuiltSite, root: &Path) -> Result<ExportSummary, ExportError> {
+fn write_tree(built: &BuiltSet, root: &Path) -> Result<ExportSummary, ExportError> {
     fs::create_dir(root).map_err(io(root))?;
     let mut summary = ExportSummary {
         files: 0,

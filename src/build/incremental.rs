@@ -12,7 +12,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::publish::{publish, ArticlePage};
-use super::BuiltSite;
+use super::BuiltSet;
+use crate::config::ServerConfig;
 use crate::diagnostic::Diagnostics;
 use crate::loader::{self, ParseCache};
 
@@ -31,13 +32,24 @@ pub struct BuildCache {
 /// shows, its bytes, and where the article's body stands in them.
 type PageCache = HashMap<String, (u64, Bytes, Range<usize>)>;
 
+/// What a server's build gives: the set it publishes, and beside it the
+/// `[server]` settings of the configuration that set was built from, read
+/// in the same load so that a server never reads config.toml twice.
+#[derive(Debug)]
+pub struct BuildOutput {
+    /// Everything published.
+    pub set: BuiltSet,
+    /// How the server is to run.
+    pub server: ServerConfig,
+}
+
 /// Loads the site in `root` as of `now` and builds it, reusing what `cache`
 /// kept from an earlier build and leaving this build's work in it.
 pub fn build_dir_cached(
     root: &Path,
     now: DateTime<Utc>,
     cache: &mut BuildCache,
-) -> Result<BuiltSite, Diagnostics> {
+) -> Result<BuildOutput, Diagnostics> {
     let site = loader::load_cached(root, now, &mut cache.parse)?;
     let mut previous = std::mem::take(&mut cache.pages);
     let (built, pages) = publish(
@@ -47,6 +59,7 @@ pub fn build_dir_cached(
             _ => None,
         },
     );
+    let server = site.config.server.clone();
     drop(site);
     cache.pages = HashMap::with_capacity(pages.len());
     let mut shared = Vec::new();
@@ -65,5 +78,5 @@ pub fn build_dir_cached(
         cache.pages.insert(path, (fingerprint, body, content));
     }
     cache.parse.share_bodies(shared);
-    Ok(built)
+    Ok(BuildOutput { set: built, server })
 }

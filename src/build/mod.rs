@@ -1,6 +1,6 @@
 //! The build: a loaded site in, the set of everything published out.
 //!
-//! [`BuiltSite`] maps each URL path (`/`, `/rss.xml`, `/opinion/atom.xml`,
+//! [`BuiltSet`] maps each URL path (`/`, `/rss.xml`, `/opinion/atom.xml`,
 //! `/opinion/energy/`) to its bytes, media type and modification time.
 //! `export` writes this set to files and `serve` answers from it, so the
 //! two can never disagree. Building is pure: the same site gives the same
@@ -19,12 +19,12 @@ use std::path::Path;
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::config::{Precompress, ServerConfig};
+use crate::config::Precompress;
 use crate::diagnostic::Diagnostics;
 use crate::loader;
 use crate::model::Site;
 
-pub use incremental::{build_dir_cached, BuildCache};
+pub use incremental::{build_dir_cached, BuildCache, BuildOutput};
 
 /// Media type of the HTML pages.
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -98,7 +98,7 @@ impl Resource {
 
 /// Everything the site publishes, by URL path.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct BuiltSite {
+pub struct BuiltSet {
     /// URL path (always starting with `/`; directories end with `/`) to resource.
     pub resources: BTreeMap<String, Resource>,
     /// How many articles are published.
@@ -109,21 +109,18 @@ pub struct BuiltSite {
     pub feeds: usize,
     /// Which resources are compressed ahead of time (`precompress` in config.toml).
     pub precompress: Precompress,
-    /// The `[server]` settings of the configuration this set was built from,
-    /// so that a server need not read config.toml a second time.
-    pub server: ServerConfig,
     /// When an article left out for being dated later is due: a server
     /// rebuilds then, so that it appears on time with no edit.
     pub next_publication: Option<DateTime<Utc>>,
 }
 
 /// Loads the site in `root` as of `now` and builds it.
-pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSite, Diagnostics> {
+pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSet, Diagnostics> {
     loader::load(root, now).map(|site| build(&site))
 }
 
 /// Renders every output of `site`.
-pub fn build(site: &Site) -> BuiltSite {
+pub fn build(site: &Site) -> BuiltSet {
     publish::publish(site, &mut |_, _| None).0
 }
 
@@ -160,7 +157,7 @@ pub fn media_type(path: &str) -> &'static str {
     }
 }
 
-impl BuiltSite {
+impl BuiltSet {
     pub(crate) fn insert(
         &mut self,
         path: &str,

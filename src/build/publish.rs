@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use chrono::DateTime;
 
-use super::{exact_bytes, media_type, BuiltSite, ResourceKind, CSS, HTML, OPML};
+use super::{exact_bytes, media_type, BuiltSet, ResourceKind, CSS, HTML, OPML};
 use crate::feed::{site_updated, FeedView};
 use crate::fingerprint;
 use crate::model::{Article, Html, Section, Site};
@@ -38,14 +38,13 @@ pub(super) type EarlierPage<'a> = dyn FnMut(&str, u64) -> Option<(Bytes, Range<u
 
 /// Renders every output of `site`, taking article pages from `earlier`
 /// when nothing they show has changed.
-pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSite, Vec<ArticlePage>) {
-    let mut built = BuiltSite {
+pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSet, Vec<ArticlePage>) {
+    let mut built = BuiltSet {
         articles: site.article_count(),
         sections: site.sections.len(),
         precompress: site.config.precompress,
-        server: site.config.server.clone(),
         next_publication: site.next_publication,
-        ..BuiltSite::default()
+        ..BuiltSet::default()
     };
     let mut feeds = vec![FeedView::site(site)];
     feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
@@ -86,7 +85,7 @@ pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSite,
 }
 
 /// Every feed of the site in every published format.
-fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSite) {
+fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSet) {
     for feed in feeds {
         for format in site.config.formats.iter() {
             built.insert(
@@ -102,7 +101,7 @@ fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSite) {
 }
 
 /// The OPML list of feeds, the stylesheet and the home page.
-fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSite) {
+fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSet) {
     let updated = site_updated(site);
     built.insert(
         "feeds.opml",
@@ -143,7 +142,7 @@ struct PagePlace<'a> {
 fn publish_article_pages(
     place: &PagePlace<'_>,
     earlier: &mut EarlierPage<'_>,
-    built: &mut BuiltSite,
+    built: &mut BuiltSet,
     pages: &mut Vec<ArticlePage>,
 ) {
     type Slot<'a> = (&'a Article, String, u64, Option<(Bytes, Range<usize>)>);

@@ -262,10 +262,10 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
-    use crate::build::{BuiltSite, Resource, ResourceKind};
+    use crate::build::{BuiltSet, Resource, ResourceKind};
 
     fn state() -> State {
-        let mut built = BuiltSite::default();
+        let mut built = BuiltSet::default();
         let when = Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap();
         for (path, content_type, body) in [
             (
@@ -290,7 +290,7 @@ mod tests {
                 },
             );
         }
-        State::new(ServedSet::new(&built, None))
+        State::new(ServedSet::new(&built, 300, None))
     }
 
     fn get(

@@ -166,8 +166,9 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let mut parse_cache = BuildCache::default();
     let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
         .map_err(StartError::Content)?;
-    let config = built.server.clone();
-    let served = ServedSet::new(&built, None);
+    let config = built.server;
+    let served = ServedSet::new(&built.set, config.max_age, None);
+    drop(built.set);
     info!(
         "built {} articles, {} feeds, {} resources ({} bytes with compressed variants) in {} ms",
         served.articles,

@@ -294,7 +294,11 @@ fn rebuild(
     let built = build_dir_cached(root, now, cache)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let previous = state.site_arc();
-    Ok(ServedSet::new(&built, Some(&previous)))
+    Ok(ServedSet::new(
+        &built.set,
+        built.server.max_age,
+        Some(&previous),
+    ))
 }
 
 /// The file system watches of one site directory.
@@ -376,11 +380,11 @@ mod tests {
     /// holds a `Stop`: `wait_for_trigger` returns `None` if it waited on the
     /// channel, and `Some(Due)` if the article was due without waiting.
     fn due_at(due: DateTime<Utc>) -> (State, mpsc::Receiver<Trigger>) {
-        let built = crate::build::BuiltSite {
+        let built = crate::build::BuiltSet {
             next_publication: Some(due),
             ..Default::default()
         };
-        let state = State::new(ServedSet::new(&built, None));
+        let state = State::new(ServedSet::new(&built, 300, None));
         let (tx, rx) = mpsc::channel();
         tx.send(Trigger::Stop).unwrap();
         (state, rx)

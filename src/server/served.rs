@@ -1,4 +1,4 @@
-//! The set the server answers from: every resource of a [`BuiltSite`] with its
+//! The set the server answers from: every resource of a [`BuiltSet`] with its
 //! representations and its response headers made once, when the set is built.
 //!
 //! A request does one hash-map lookup here and clones reference-counted bytes
@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use headers::ETag;
 use http::HeaderValue;
 
-use crate::build::{BuiltSite, ResourceKind};
+use crate::build::{BuiltSet, ResourceKind};
 use crate::encoding::{self, Coding, Representations};
 
 /// Everything served, by URL path, plus what `/healthz` reports about it.
@@ -79,10 +79,9 @@ impl Entry {
 
 impl ServedSet {
     /// Prepares `built` for serving with `Cache-Control: public,
-    /// max-age=<max_age>` from its `[server]` settings. Representations of
+    /// max-age=<max_age>` (`[server] max_age`). Representations of
     /// resources whose bytes are the same as in `previous` are reused.
-    pub(crate) fn new(built: &BuiltSite, previous: Option<&ServedSet>) -> ServedSet {
-        let max_age = built.server.max_age;
+    pub(crate) fn new(built: &BuiltSet, max_age: u32, previous: Option<&ServedSet>) -> ServedSet {
         let encoded = encoding::encode_site(built, |path| {
             previous
                 .and_then(|p| p.resources.get(path))
@@ -107,7 +106,7 @@ impl ServedSet {
             });
             let modified = match unchanged {
                 Some(old) => old.modified,
-                None => whole_seconds(SystemTime::from(resource.last_modified).min(built_at)),
+                None => whole_seconds(resource.modified_by(built_at)),
             };
             let entry = Entry {
                 content_type: HeaderValue::from_static(resource.content_type),
