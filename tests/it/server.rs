@@ -1,16 +1,14 @@
 //! The server's HTTP behaviour, over real TCP connections to a server started
 //! from the library on 127.0.0.1 port 0, serving a copy of the bundled site.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::{client, gunzip, raw, raw_status, unbrotli, url, Site};
 use broadsheet::build::{build_dir, ResourceKind};
 use broadsheet::export::{export, file_for};
 use chrono::Utc;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use support::{client, gunzip, raw, raw_status, unbrotli, url, Site};
 
 /// Fetches `path` with the given request headers.
 async fn get(

@@ -5,11 +5,9 @@
 //! (`unshare --user --map-root-user --mount`), so the test needs no
 //! privileges and leaves nothing mounted behind it.
 
-mod common;
-
 use std::process::Command;
 
-use common::{snapshot, SiteDir};
+use crate::common::{snapshot, SiteDir};
 
 #[test]
 fn disk_full_during_export_keeps_the_previous_export() {

@@ -3,16 +3,14 @@
 //! file itself, so a web server or CDN in front of the export (nginx
 //! `gzip_static`) serves exactly what `serve` would.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
+use crate::support::{client, gunzip, unbrotli, url, Site};
 use broadsheet::build::{build_dir, ResourceKind};
 use broadsheet::export::{export, file_for};
 use chrono::Utc;
-use support::{client, gunzip, unbrotli, url, Site};
 
 fn exported_siblings(dir: &Path) -> BTreeSet<String> {
     let mut found = BTreeSet::new();

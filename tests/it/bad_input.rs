@@ -2,9 +2,9 @@
 //! every problem is reported in one run, the exit code is non-zero, and
 //! nothing is written.
 
-mod common;
+use crate::common;
 
-use common::SiteDir;
+use crate::common::SiteDir;
 
 /// Runs `check` and `export` on `site`; both must fail, report exactly
 /// `expected` (in order) on stderr, and write nothing.

@@ -5,18 +5,16 @@
 //! pipelined requests. Each gets the right status; after each the server
 //! still answers a plain request, and nothing in the server panics.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
+use crate::support::{gunzip, unbrotli, Site};
 use broadsheet::build::build_dir;
 use broadsheet::server::handler::MAX_URI_BYTES;
 use chrono::Utc;
-use support::{gunzip, unbrotli, Site};
 
 /// Panics on the server's threads, which run in this test process.
 static PANICS: AtomicUsize = AtomicUsize::new(0);

@@ -3,16 +3,14 @@
 //! exits 0 on `SIGTERM` and `SIGINT`, also with 64 connections busy, whose
 //! responses under way all finish.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
+use crate::support::{raw, raw_status, Site};
 use socket2::{Domain, Protocol, Socket, Type};
-use support::{raw, raw_status, Site};
 
 const ARTICLE: &str = "content/opinion/china-russia-energy-cooperation.md";
 

@@ -5,13 +5,11 @@
 //! and threads. This file holds one test on purpose: tests of the same
 //! binary run in parallel and would open descriptors of their own.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{raw, raw_status, Site};
+use crate::support::{raw, raw_status, Site};
 
 fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()

@@ -3,7 +3,6 @@
 //! HTTP client that does not decode or follow anything on its own, raw
 //! requests for paths a client library would normalise, and polling with a
 //! deadline instead of sleeping.
-#![allow(dead_code)]
 
 use std::fs;
 use std::io::{Read, Write};
@@ -12,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use broadsheet::server::{self, RunningServer, ServeOptions};
+
+use crate::common::copy_dir;
 use tempfile::TempDir;
 
 /// A copy of the repository's `config.toml` and `content/`, removed when dropped.
@@ -98,10 +99,6 @@ impl Site {
         server::start(options).expect("server starts")
     }
 }
-
-#[path = "../common/mod.rs"]
-mod common;
-use common::copy_dir;
 
 /// The URL of `path` on `server`.
 pub fn url(server: &RunningServer, path: &str) -> String {

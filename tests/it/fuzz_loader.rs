@@ -10,7 +10,7 @@
 //! one past its last line).
 //!
 //! `cargo test` runs 256 cases of each property; a longer run:
-//! `PROPTEST_CASES=20000 cargo test --release --test fuzz_loader`.
+//! `PROPTEST_CASES=20000 cargo test --release --test it fuzz_loader`.
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -2,14 +2,12 @@
 //! running server, bad edits leave the last good set served and show in
 //! `/healthz`, and the next good edit goes through.
 
-mod support;
-
 use std::fs;
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::{client, eventually, url, Site};
 use broadsheet::server::RunningServer;
-use support::{client, eventually, url, Site};
 
 const ARTICLE: &str = "content/opinion/china-russia-energy-cooperation.md";
 const ARTICLE_URL: &str = "/opinion/china-russia-energy-cooperation/";

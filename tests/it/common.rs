@@ -1,7 +1,6 @@
 //! Fixture sites for the integration tests: a temporary site directory,
 //! either the repository's own bundled site or a minimal one built up file
 //! by file, and a way to run the real `broadsheet` binary against it.
-#![allow(dead_code)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

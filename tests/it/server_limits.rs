@@ -2,16 +2,16 @@
 //! idle keep-alive connections closed, the connection cap makes clients wait
 //! rather than fail, and shutdown lets a request in flight finish.
 
-mod support;
+use crate::support;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::support::{raw, raw_status, Site};
 use broadsheet::build::build_dir;
 use chrono::Utc;
 use socket2::{Domain, Protocol, Socket, Type};
-use support::{raw, raw_status, Site};
 
 /// Reads from `stream` until the server closes it or `limit` passes; true if closed.
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {

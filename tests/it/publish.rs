@@ -2,12 +2,12 @@
 //! parser (`feed-rs`), determinism, stable ids, escaping, and the rules of
 //! what is published.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
 
-use common::{parse_feed, snapshot, SiteDir};
+use crate::common::{parse_feed, snapshot, SiteDir};
 
 /// The bundled articles: section, slug, title, author names as feeds carry them.
 const BUNDLED: [(&str, &str, &str, &str); 5] = [

@@ -6,14 +6,12 @@
 //! Clients are told apart by address: each test client binds its own
 //! loopback address (127.0.0.2, 127.0.0.3, …) before connecting.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
+use crate::support::Site;
 use socket2::{Domain, Protocol, Socket, Type};
-use support::Site;
 
 /// Sends one request from `from` (a loopback address) and returns the
 /// response's status and head.

@@ -3,16 +3,14 @@
 //! keep-alive timeout, while other clients keep being served promptly.
 //! (A client that trickles its head is in `server_limits.rs`.)
 
-mod support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::support::{raw, raw_status, Site};
 use broadsheet::build::build_dir;
 use chrono::Utc;
 use socket2::{Domain, Protocol, Socket, Type};
-use support::{raw, raw_status, Site};
 
 /// A generous bound on the time to answer one small request while the
 /// server is under the test's load: a sign of a stuck worker, not a benchmark.
