@@ -1,7 +1,7 @@
 //! The integration tests: one test crate, one module per feature.
 
-mod common;
-mod support;
+mod fixture;
+mod prelude;
 
 mod bad_input;
 mod export_precompressed;

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::support::{raw, raw_status, Site};
+use crate::fixture::{raw, raw_status, Site};
 
 fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -40,8 +40,10 @@ fn poke(addr: SocketAddr, request: &[u8]) {
 
 #[test]
 fn a_hostile_burst_leaves_no_descriptors_or_threads_behind() {
-    let site = Site::bundled("keep_alive_timeout = 1\nheader_read_timeout = 1\nsend_timeout = 1");
-    let server = site.serve(false);
+    let site = Site::bundled_with_server(
+        "keep_alive_timeout = 1\nheader_read_timeout = 1\nsend_timeout = 1",
+    );
+    let server = site.serve();
     let addr = server.local_addr();
     let ok = "GET /rss.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     assert_eq!(raw_status(&raw(addr, ok)), 200);
