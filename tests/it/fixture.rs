@@ -9,7 +9,8 @@
 //! ([`Site::serve`]).
 //!
 //! Beside it: what the server's tests share (an HTTP client that changes
-//! nothing it receives, raw requests, polling with a deadline, decoders).
+//! nothing it receives, raw requests, polling with a deadline, decoders),
+//! and [`in_own_process`] for the tests that need a process to themselves.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -340,4 +341,38 @@ pub fn unbrotli(bytes: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .expect("valid brotli");
     out
+}
+
+/// Set in a child process of this test binary to the name of the one test
+/// it was started to run.
+const ALONE: &str = "BROADSHEET_TEST_ALONE";
+
+/// Runs `test` in a process of its own: a child process of this test binary
+/// that runs only the test `name` (its path without the crate name, as
+/// `cargo test --test it -- --list` shows it), which then calls `test`.
+///
+/// All the integration tests share this process and run on parallel
+/// threads; this is for the few that a neighbour would disturb or starve: a
+/// test that counts the process's open descriptors or threads, or one that
+/// holds thousands of descriptors. The child's output is passed on.
+pub fn in_own_process(name: &str, test: impl FnOnce()) {
+    if std::env::var_os(ALONE).is_some_and(|alone| alone == name) {
+        return test();
+    }
+    let output = Command::new(std::env::current_exe().expect("the test binary's path"))
+        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(ALONE, name)
+        .output()
+        .expect("run the test binary");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{name} failed in its own process:\n{stdout}"
+    );
+    // A misspelt name runs nothing, and passes.
+    assert!(
+        stdout.contains("test result: ok. 1 passed;"),
+        "{name} did not run in its own process:\n{stdout}"
+    );
 }

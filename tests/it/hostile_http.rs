@@ -14,11 +14,13 @@ use std::time::Duration;
 use crate::fixture::{gunzip, unbrotli, Site};
 use crate::prelude::MAX_URI_BYTES;
 
-/// Panics on the server's threads, which run in this test process.
+/// Panics on servers' threads, which run in this test process.
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts panics on the server's threads (and still prints them), so a
-/// test can assert that the server never panicked.
+/// Counts panics on servers' threads (and still prints them), so a test can
+/// assert that the server never panicked. The hook is the process's, and
+/// every test of this binary shares the process: a panic on the thread of
+/// any test's server counts, and fails these tests too (no test expects one).
 fn count_panics() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
