@@ -10,6 +10,7 @@ mod fuzz_loader;
 mod hostile_http;
 mod publish;
 mod readme;
+mod rendered;
 mod server;
 mod server_cli;
 mod server_limits;
