@@ -1,17 +1,17 @@
 //! No resource growth: after a burst of hostile and abandoned connections,
 //! the process's open file descriptors and threads return to what they were.
 //!
-//! The server runs in this test process, so `/proc/self` counts its sockets
-//! and threads. This file holds one test on purpose: tests of the same
-//! binary run in parallel and would open descriptors of their own.
-
-mod support;
+//! The server runs in the test's process, so `/proc/self` counts its sockets
+//! and threads. The test has that process to itself ([`in_own_process`]):
+//! the other tests of this binary run on threads beside it and open
+//! descriptors and threads of their own, which a count of the whole process
+//! would take for the server's.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{raw, raw_status, Site};
+use crate::fixture::{in_own_process, raw, raw_status, Site};
 
 fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -42,8 +42,17 @@ fn poke(addr: SocketAddr, request: &[u8]) {
 
 #[test]
 fn a_hostile_burst_leaves_no_descriptors_or_threads_behind() {
-    let site = Site::bundled("keep_alive_timeout = 1\nheader_read_timeout = 1\nsend_timeout = 1");
-    let server = site.serve(false);
+    in_own_process(
+        "server_resources::a_hostile_burst_leaves_no_descriptors_or_threads_behind",
+        hostile_burst_then_count,
+    );
+}
+
+fn hostile_burst_then_count() {
+    let site = Site::bundled_with_server(
+        "keep_alive_timeout = 1\nheader_read_timeout = 1\nsend_timeout = 1",
+    );
+    let server = site.serve();
     let addr = server.local_addr();
     let ok = "GET /rss.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     assert_eq!(raw_status(&raw(addr, ok)), 200);

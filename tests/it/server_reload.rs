@@ -2,14 +2,12 @@
 //! running server, bad edits leave the last good set served and show in
 //! `/healthz`, and the next good edit goes through.
 
-mod support;
-
 use std::fs;
 use std::io::Write;
 use std::time::Duration;
 
-use broadsheet::server::RunningServer;
-use support::{client, eventually, url, Site};
+use crate::fixture::{client, eventually, url, Site};
+use crate::prelude::{build_dir, RunningServer};
 
 const ARTICLE: &str = "content/opinion/china-russia-energy-cooperation.md";
 const ARTICLE_URL: &str = "/opinion/china-russia-energy-cooperation/";
@@ -59,11 +57,11 @@ fn edited(site: &Site, paragraph: &str) -> String {
 
 #[tokio::test]
 async fn edited_article_is_served_with_new_etag_and_content() {
-    let site = Site::bundled("");
-    let server = site.serve(true);
+    let site = Site::bundled();
+    let server = site.serve_watching();
     let (page_tag, _) = fetch(&server, ARTICLE_URL).await;
     let (feed_tag, _) = fetch(&server, "/opinion/atom.xml").await;
-    site.write(
+    site.save(
         ARTICLE,
         &edited(&site, "A freshly added closing paragraph."),
     );
@@ -84,8 +82,8 @@ async fn edited_article_is_served_with_new_etag_and_content() {
 
 #[tokio::test]
 async fn truncate_and_rewrite_save_is_served_whole() {
-    let site = Site::bundled("");
-    let server = site.serve(true);
+    let site = Site::bundled();
+    let server = site.serve_watching();
     let text = edited(&site, "Rewritten in place, ending here: THE END.");
     let (first_half, second_half) = text.split_at(text.len() / 2);
     // An editor that truncates the file and writes it in two pieces.
@@ -113,8 +111,8 @@ async fn truncate_and_rewrite_save_is_served_whole() {
 
 #[tokio::test]
 async fn broken_edit_keeps_the_last_good_set_and_reports_the_error() {
-    let site = Site::bundled("");
-    let server = site.serve(true);
+    let site = Site::bundled();
+    let server = site.serve_watching();
     let good = site.read(ARTICLE);
     let (feed_tag, feed) = fetch(&server, "/opinion/rss.xml").await;
     let (page_tag, _) = fetch(&server, ARTICLE_URL).await;
@@ -142,7 +140,7 @@ async fn broken_edit_keeps_the_last_good_set_and_reports_the_error() {
     assert_eq!(fetch(&server, ARTICLE_URL).await.0, page_tag);
 
     // Fixed: the next good edit goes through and the error is cleared.
-    site.write(
+    site.save(
         ARTICLE,
         &format!("{}\nFixed and extended.\n", good.trim_end()),
     );
@@ -155,8 +153,8 @@ async fn broken_edit_keeps_the_last_good_set_and_reports_the_error() {
 
 #[tokio::test]
 async fn content_directory_removed_and_restored_is_watched_again() {
-    let site = Site::bundled("");
-    let server = site.serve(true);
+    let site = Site::bundled();
+    let server = site.serve_watching();
     fs::rename(site.path("content"), site.path("content.moved")).unwrap();
     eventually(
         RELOAD,
@@ -189,7 +187,7 @@ async fn content_directory_removed_and_restored_is_watched_again() {
     )
     .await;
     // The restored directory is watched: an edit inside it is picked up.
-    site.write(
+    site.save(
         ARTICLE,
         &edited(&site, "Edited after the directory came back."),
     );
@@ -203,12 +201,12 @@ async fn content_directory_removed_and_restored_is_watched_again() {
 
 #[tokio::test]
 async fn config_change_applies_max_age() {
-    let site = Site::bundled("");
-    let server = site.serve(true);
+    let site = Site::bundled();
+    let server = site.serve_watching();
     let config = site
         .read("config.toml")
         .replace("max_age = 300", "max_age = 42");
-    site.write("config.toml", &config);
+    site.save("config.toml", &config);
     eventually(RELOAD, "Cache-Control with the new max-age", || async {
         let response = client().get(url(&server, "/rss.xml")).send().await.unwrap();
         let value = response.headers()["cache-control"]
@@ -222,17 +220,17 @@ async fn config_change_applies_max_age() {
 
 #[tokio::test]
 async fn reload_on_request_without_watching() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
-    site.write(ARTICLE, &edited(&site, "Picked up on SIGHUP."));
+    let site = Site::bundled();
+    let server = site.serve();
+    site.save(ARTICLE, &edited(&site, "Picked up on SIGHUP."));
     server.reload();
     served_with(&server, ARTICLE_URL, "Picked up on SIGHUP.").await;
 }
 
 #[tokio::test]
 async fn new_article_in_a_new_section_is_picked_up() {
-    let site = Site::bundled("");
-    let server = site.serve(true);
+    let site = Site::bundled();
+    let server = site.serve_watching();
     let section = site.path("content/letters");
     fs::create_dir(&section).unwrap();
     fs::write(section.join("_index.md"), "+++\ntitle = \"Letters\"\n+++\n").unwrap();
@@ -246,7 +244,7 @@ async fn new_article_in_a_new_section_is_picked_up() {
 /// The identity bytes of every resource a fresh build of the site gives,
 /// compared with what the server serves; `None` while they differ.
 async fn serves_a_fresh_build(server: &RunningServer, site: &Site) -> Option<()> {
-    let built = broadsheet::build::build_dir(site.root(), chrono::Utc::now()).ok()?;
+    let built = build_dir(site.root(), chrono::Utc::now()).ok()?;
     for (path, resource) in &built.resources {
         let response = client().get(url(server, path)).send().await.ok()?;
         if response.status() != 200 || response.bytes().await.ok()? != resource.body {
@@ -267,8 +265,8 @@ async fn serves_a_fresh_build(server: &RunningServer, site: &Site) -> Option<()>
 
 #[tokio::test]
 async fn articles_deleted_renamed_and_half_written_while_reloads_run() {
-    let site = Site::bundled("reload_debounce_ms = 20");
-    let server = site.serve(true);
+    let site = Site::bundled_with_server("reload_debounce_ms = 20");
+    let server = site.serve_watching();
     let paths: Vec<String> = [
         "content/comment/us-curbs-on-ai-models.md",
         "content/hi-tech/future-air-taxi-unveiled.md",
@@ -350,7 +348,7 @@ async fn articles_deleted_renamed_and_half_written_while_reloads_run() {
     for (i, path) in paths.iter().enumerate() {
         fs::write(site.path(path), &originals[i]).unwrap();
     }
-    site.write(
+    site.save(
         &paths[0],
         &format!("{}\nThe final word.\n", originals[0].trim_end()),
     );
@@ -377,8 +375,8 @@ async fn articles_deleted_renamed_and_half_written_while_reloads_run() {
 
 #[tokio::test]
 async fn half_written_article_left_in_place_keeps_the_last_good_set() {
-    let site = Site::bundled("");
-    let server = site.serve(true);
+    let site = Site::bundled();
+    let server = site.serve_watching();
     let (page_tag, page) = fetch(&server, ARTICLE_URL).await;
     let text = site.read(ARTICLE);
     // The save stopped inside the front matter: no closing `+++`.
@@ -406,14 +404,14 @@ async fn half_written_article_left_in_place_keeps_the_last_good_set() {
 
 #[tokio::test]
 async fn invalid_or_missing_config_keeps_the_last_good_set_and_recovers() {
-    let site = Site::bundled("");
-    let server = site.serve(true);
+    let site = Site::bundled();
+    let server = site.serve_watching();
     let good = site.read("config.toml");
     let (feed_tag, feed) = fetch(&server, "/rss.xml").await;
 
     // A typo in a key.
     let broken = format!("{good}titel = \"x\"\n");
-    site.write("config.toml", &broken);
+    site.save("config.toml", &broken);
     let line = broken.lines().position(|l| l.starts_with("titel")).unwrap() + 1;
     let expected = format!("config.toml:{line}: unknown field `titel`");
     let errors = eventually(RELOAD, "the config error in /healthz", || async {
@@ -435,7 +433,7 @@ async fn invalid_or_missing_config_keeps_the_last_good_set_and_recovers() {
     );
 
     // Not TOML at all.
-    site.write("config.toml", "title = \"unterminated\nbase_url = ");
+    site.save("config.toml", "title = \"unterminated\nbase_url = ");
     eventually(RELOAD, "the TOML error in /healthz", || async {
         let report = health(&server).await;
         let errors = report["last_reload_error"]["errors"].as_array()?.clone();
@@ -465,7 +463,7 @@ async fn invalid_or_missing_config_keeps_the_last_good_set_and_recovers() {
     assert_eq!(fetch(&server, "/rss.xml").await.0, feed_tag);
 
     // Restored with a change: the next good build goes through.
-    site.write("config.toml", &good.replace("max_age = 300", "max_age = 7"));
+    site.save("config.toml", &good.replace("max_age = 300", "max_age = 7"));
     eventually(RELOAD, "recovery with the new config", || async {
         let response = client().get(url(&server, "/rss.xml")).send().await.unwrap();
         (response.headers()["cache-control"] == "public, max-age=7").then_some(())
@@ -479,9 +477,9 @@ async fn invalid_or_missing_config_keeps_the_last_good_set_and_recovers() {
 #[tokio::test]
 async fn an_article_dated_later_appears_at_its_time_without_an_edit() {
     use chrono::{SecondsFormat, SubsecRound, Utc};
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let due = (Utc::now() + chrono::Duration::seconds(5)).trunc_subsecs(0);
-    site.write(
+    site.save(
         "content/opinion/later.md",
         &format!(
             "+++\ntitle = \"Scheduled piece\"\ndate = {}\n+++\nDue soon.\n",
@@ -489,7 +487,7 @@ async fn an_article_dated_later_appears_at_its_time_without_an_edit() {
         ),
     );
     // Not watching files: nothing but the schedule can rebuild.
-    let server = site.serve(false);
+    let server = site.serve();
     let (_, feed) = fetch(&server, "/opinion/rss.xml").await;
     assert!(!feed.contains("Scheduled piece"), "published early");
     assert_eq!(
@@ -515,11 +513,11 @@ async fn an_article_dated_later_appears_at_its_time_without_an_edit() {
 
 #[tokio::test]
 async fn a_replaced_article_file_is_served_new() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let folder = site.path("content/opinion/china-russia-energy-cooperation");
     fs::create_dir_all(&folder).expect("article folder");
     fs::write(folder.join("chart.png"), b"first chart").expect("write");
-    let server = site.serve(true);
+    let server = site.serve_watching();
     let path = "/opinion/china-russia-energy-cooperation/chart.png";
     assert_eq!(fetch(&server, path).await.1, "first chart");
     // Rewritten in place, same length: only its times tell it changed.
@@ -539,7 +537,7 @@ async fn a_replaced_article_file_is_served_new() {
 
 #[tokio::test]
 async fn a_file_dated_in_the_future_keeps_one_last_modified_across_reloads() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let folder = site.path("content/opinion/china-russia-energy-cooperation");
     fs::create_dir_all(&folder).expect("article folder");
     let file = folder.join("chart.png");
@@ -551,7 +549,7 @@ async fn a_file_dated_in_the_future_keeps_one_last_modified_across_reloads() {
         .open(&file)
         .and_then(|f| f.set_modified(ahead))
         .expect("set the file's time");
-    let server = site.serve(true);
+    let server = site.serve_watching();
     let path = "/opinion/china-russia-energy-cooperation/chart.png";
     let last_modified = |response: &reqwest::Response| {
         response.headers()["last-modified"]
@@ -573,7 +571,7 @@ async fn a_file_dated_in_the_future_keeps_one_last_modified_across_reloads() {
         (std::time::SystemTime::now() >= date + Duration::from_secs(1)).then_some(())
     })
     .await;
-    site.write(ARTICLE, &edited(&site, "A paragraph added later."));
+    site.save(ARTICLE, &edited(&site, "A paragraph added later."));
     served_with(&server, "/opinion/rss.xml", "A paragraph added later.").await;
     let second = client().get(url(&server, path)).send().await.expect("GET");
     assert_eq!(last_modified(&second), before);

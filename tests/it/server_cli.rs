@@ -3,8 +3,6 @@
 //! exits 0 on `SIGTERM` and `SIGINT`, also with 64 connections busy, whose
 //! responses under way all finish.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -12,7 +10,8 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
-use support::{raw, raw_status, Site};
+
+use crate::fixture::{raw, raw_status, Site};
 
 const ARTICLE: &str = "content/opinion/china-russia-energy-cooperation.md";
 
@@ -95,14 +94,14 @@ fn get(addr: SocketAddr, path: &str) -> String {
 
 #[test]
 fn serve_prints_its_address_and_feeds_reloads_on_sighup_and_exits_0_on_sigterm() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let (mut server, addr, lines) = start(&site, &["serve", "--no-watch"]);
     printed(&lines, &format!("  http://{addr}/opinion/atom.xml"));
     printed(&lines, &format!("  http://{addr}/rss.xml"));
     assert_eq!(raw_status(&get(addr, "/rss.xml")), 200);
 
     let text = format!("{}\nAdded before SIGHUP.\n", site.read(ARTICLE).trim_end());
-    site.write(ARTICLE, &text);
+    site.save(ARTICLE, &text);
     signal(&server, "HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !get(addr, "/opinion/rss.xml").contains("Added before SIGHUP.") {
@@ -117,7 +116,7 @@ fn serve_prints_its_address_and_feeds_reloads_on_sighup_and_exits_0_on_sigterm()
 
 #[test]
 fn no_subcommand_serves_and_sigint_exits_0() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let (mut server, addr, _) = start(&site, &[]);
     assert_eq!(raw_status(&get(addr, "/healthz")), 200);
     signal(&server, "INT");
@@ -127,7 +126,7 @@ fn no_subcommand_serves_and_sigint_exits_0() {
 
 #[test]
 fn broken_site_is_not_served() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let line = site.misspell_title(ARTICLE);
     let output = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
         .args(["serve", "--bind", "127.0.0.1:0", "--root"])
@@ -192,8 +191,8 @@ fn complete_responses(mut stream: std::net::TcpStream, start: Vec<u8>, length: u
 
 #[test]
 fn sigterm_with_64_busy_connections_lets_every_response_finish_and_exits_0() {
-    let site = Site::bundled("");
-    let built = broadsheet::build::build_dir(site.root(), chrono::Utc::now()).unwrap();
+    let site = Site::bundled();
+    let built = site.build();
     let (path, resource) = built
         .resources
         .iter()

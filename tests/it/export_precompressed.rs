@@ -3,16 +3,12 @@
 //! file itself, so a web server or CDN in front of the export (nginx
 //! `gzip_static`) serves exactly what `serve` would.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use broadsheet::build::{build_dir, ResourceKind};
-use broadsheet::export::{export, file_for};
-use chrono::Utc;
-use support::{client, gunzip, unbrotli, url, Site};
+use crate::fixture::{client, gunzip, unbrotli, url, Site};
+use crate::prelude::{export, file_for, ResourceKind};
 
 fn exported_siblings(dir: &Path) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
@@ -33,9 +29,9 @@ fn exported_siblings(dir: &Path) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn siblings_decode_to_the_file_and_equal_what_serve_sends() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
-    let built = build_dir(site.root(), Utc::now()).expect("build");
+    let site = Site::bundled();
+    let server = site.serve();
+    let built = site.build();
     let out = tempfile::TempDir::new().expect("temp dir");
     let dir = out.path().join("public");
     let summary = export(&built, &dir).expect("export");
@@ -101,7 +97,7 @@ async fn siblings_decode_to_the_file_and_equal_what_serve_sends() {
 
 #[test]
 fn precompress_all_covers_article_pages_and_none_writes_no_siblings() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let original = site.read("config.toml");
     for (setting, article_siblings, any_siblings) in [
         ("\"all\"", true, true),
@@ -111,7 +107,7 @@ fn precompress_all_covers_article_pages_and_none_writes_no_siblings() {
         // A top-level key, so it goes before the config's first table.
         let config = original.clone();
         site.write("config.toml", &format!("precompress = {setting}\n{config}"));
-        let built = build_dir(site.root(), Utc::now()).expect("build");
+        let built = site.build();
         let out = tempfile::TempDir::new().expect("temp dir");
         let dir = out.path().join("public");
         export(&built, &dir).expect("export");

@@ -2,11 +2,11 @@
 //! benchmark serves the export with.
 
 use std::fs;
-use std::path::Path;
+
+use crate::fixture::repo_root;
 
 fn read(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
-    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{relative}: {e}"))
+    fs::read_to_string(repo_root().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
 #[test]

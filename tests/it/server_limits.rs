@@ -2,16 +2,14 @@
 //! idle keep-alive connections closed, the connection cap makes clients wait
 //! rather than fail, and shutdown lets a request in flight finish.
 
-mod support;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use broadsheet::build::build_dir;
-use chrono::Utc;
 use socket2::{Domain, Protocol, Socket, Type};
-use support::{raw, raw_status, Site};
+
+use crate::fixture::{eventually, join_within, raw, raw_status, Site};
+use crate::prelude::{start_server, ServeOptions, StartError};
 
 /// Reads from `stream` until the server closes it or `limit` passes; true if closed.
 fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
@@ -70,8 +68,8 @@ fn read_response(stream: &mut TcpStream) -> (String, Vec<u8>) {
 
 #[test]
 fn slow_header_client_is_dropped() {
-    let site = Site::bundled("header_read_timeout = 0.5");
-    let server = site.serve(false);
+    let site = Site::bundled_with_server("header_read_timeout = 0.5");
+    let server = site.serve();
     let mut stream = TcpStream::connect(server.local_addr()).unwrap();
     stream
         .write_all(b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n")
@@ -112,8 +110,8 @@ fn slow_header_client_is_dropped() {
 
 #[test]
 fn silent_client_is_dropped() {
-    let site = Site::bundled("header_read_timeout = 0.3\nkeep_alive_timeout = 0.3");
-    let server = site.serve(false);
+    let site = Site::bundled_with_server("header_read_timeout = 0.3\nkeep_alive_timeout = 0.3");
+    let server = site.serve();
     let mut stream = TcpStream::connect(server.local_addr()).unwrap();
     assert!(
         closed_within(&mut stream, Duration::from_secs(3)),
@@ -123,8 +121,8 @@ fn silent_client_is_dropped() {
 
 #[test]
 fn idle_keep_alive_connection_is_closed() {
-    let site = Site::bundled("keep_alive_timeout = 0.3\nheader_read_timeout = 5");
-    let server = site.serve(false);
+    let site = Site::bundled_with_server("keep_alive_timeout = 0.3\nheader_read_timeout = 5");
+    let server = site.serve();
     let mut stream = TcpStream::connect(server.local_addr()).unwrap();
     stream
         .write_all(b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -145,8 +143,8 @@ fn idle_keep_alive_connection_is_closed() {
 
 #[test]
 fn oversized_request_head_is_refused() {
-    let site = Site::bundled("max_header_bytes = 8192");
-    let server = site.serve(false);
+    let site = Site::bundled_with_server("max_header_bytes = 8192");
+    let server = site.serve();
     let big = "a".repeat(20_000);
     let response = raw(
         server.local_addr(),
@@ -163,10 +161,10 @@ fn oversized_request_head_is_refused() {
 
 #[test]
 fn connections_over_the_cap_wait_and_are_then_served() {
-    let site = Site::bundled(
+    let site = Site::bundled_with_server(
         "max_connections = 2\nworkers = 2\nkeep_alive_timeout = 30\nheader_read_timeout = 30",
     );
-    let server = site.serve(false);
+    let server = site.serve();
     let request = b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n";
     let mut held = Vec::new();
     for _ in 0..2 {
@@ -206,17 +204,15 @@ fn slow_reader(addr: SocketAddr) -> TcpStream {
 
 #[tokio::test]
 async fn shutdown_finishes_the_request_in_flight() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     // An article of about 2 MB, so its page cannot fit in the socket buffers.
     let article = site.read("content/opinion/china-russia-energy-cooperation.md");
     let paragraph = "Energy cooperation keeps growing, year after year, in every field. ";
     let big = format!("{}\n\n{}\n", article.trim_end(), paragraph.repeat(30_000));
     std::fs::write(site.path("content/opinion/big.md"), big).unwrap();
-    let expected = build_dir(site.root(), Utc::now()).unwrap().resources["/opinion/big/"]
-        .body
-        .clone();
+    let expected = site.build().resources["/opinion/big/"].body.clone();
     assert!(expected.len() > 1_500_000);
-    let server = site.serve(false);
+    let server = site.serve();
     let addr = server.local_addr();
 
     let mut client = slow_reader(addr);
@@ -235,7 +231,7 @@ async fn shutdown_finishes_the_request_in_flight() {
 
     server.shutdown();
     // Shutdown has begun once the listeners are closed.
-    support::eventually(Duration::from_secs(5), "the listeners to close", || async {
+    eventually(Duration::from_secs(5), "the listeners to close", || async {
         TcpStream::connect(addr).is_err().then_some(())
     })
     .await;
@@ -253,20 +249,20 @@ async fn shutdown_finishes_the_request_in_flight() {
         "the whole body arrived"
     );
     assert_eq!(&whole[head_end..], &expected[..]);
-    support::join_within(server, Duration::from_secs(10)).await;
+    join_within(server, Duration::from_secs(10)).await;
 }
 
 #[test]
 fn a_port_in_use_is_an_error_not_shared() {
-    let site = Site::bundled("");
-    let first = site.serve(false);
-    let options = broadsheet::server::ServeOptions {
+    let site = Site::bundled();
+    let first = site.serve();
+    let options = ServeOptions {
         root: site.root().to_path_buf(),
         bind: Some(first.local_addr()),
         watch: false,
     };
-    match broadsheet::server::start(options) {
-        Err(broadsheet::server::StartError::Bind { addr, source }) => {
+    match start_server(options) {
+        Err(StartError::Bind { addr, source }) => {
             assert_eq!(addr, first.local_addr());
             assert_eq!(source.kind(), ErrorKind::AddrInUse);
         }

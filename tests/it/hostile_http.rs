@@ -5,24 +5,22 @@
 //! pipelined requests. Each gets the right status; after each the server
 //! still answers a plain request, and nothing in the server panics.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
-use broadsheet::build::build_dir;
-use broadsheet::server::handler::MAX_URI_BYTES;
-use chrono::Utc;
-use support::{gunzip, unbrotli, Site};
+use crate::fixture::{gunzip, unbrotli, Site};
+use crate::prelude::MAX_URI_BYTES;
 
-/// Panics on the server's threads, which run in this test process.
+/// Panics on servers' threads, which run in this test process.
 static PANICS: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts panics on the server's threads (and still prints them), so a
-/// test can assert that the server never panicked.
+/// Counts panics on servers' threads (and still prints them), so a test can
+/// assert that the server never panicked. The hook is the process's, and
+/// every test of this binary shares the process: a panic on the thread of
+/// any test's server counts, and fails these tests too (no test expects one).
 fn count_panics() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
@@ -155,8 +153,8 @@ fn show(request: &[u8]) -> String {
 #[test]
 fn malformed_request_lines_and_fields_are_400() {
     count_panics();
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let addr = server.local_addr();
     let cases: Vec<Vec<u8>> = vec![
         b"GARBAGE\r\n\r\n".to_vec(),
@@ -199,8 +197,8 @@ fn malformed_request_lines_and_fields_are_400() {
 #[test]
 fn requests_without_a_single_host_are_400_on_http_1_1_only() {
     count_panics();
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let addr = server.local_addr();
     // RFC 9112, section 3.2: HTTP/1.1 needs exactly one Host field.
     for request in [
@@ -218,7 +216,7 @@ fn requests_without_a_single_host_are_400_on_http_1_1_only() {
         "{}",
         response.head
     );
-    let built = build_dir(site.root(), Utc::now()).unwrap();
+    let built = site.build();
     assert_eq!(response.body, built.resources["/rss.xml"].body);
     still_serving(addr);
 }
@@ -226,8 +224,8 @@ fn requests_without_a_single_host_are_400_on_http_1_1_only() {
 #[test]
 fn over_long_targets_are_414_and_over_long_heads_431() {
     count_panics();
-    let site = Site::bundled("max_header_bytes = 32768");
-    let server = site.serve(false);
+    let site = Site::bundled_with_server("max_header_bytes = 32768");
+    let server = site.serve();
     let addr = server.local_addr();
     let get = |target: &str| {
         let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -251,8 +249,8 @@ fn over_long_targets_are_414_and_over_long_heads_431() {
 #[test]
 fn header_floods_are_431() {
     count_panics();
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let addr = server.local_addr();
     let with_fields = |count: usize, size: usize| {
         let mut request = String::from("GET /rss.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
@@ -274,8 +272,8 @@ fn header_floods_are_431() {
 #[test]
 fn bad_percent_encoding_and_nul_bytes_never_reach_a_file() {
     count_panics();
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let addr = server.local_addr();
     for target in [
         "/%",
@@ -325,8 +323,8 @@ fn bad_percent_encoding_and_nul_bytes_never_reach_a_file() {
 #[test]
 fn methods_other_than_get_and_head_are_405() {
     count_panics();
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let addr = server.local_addr();
     let long_method = "X".repeat(1_000);
     for line in [
@@ -369,10 +367,10 @@ fn methods_other_than_get_and_head_are_405() {
 #[test]
 fn absurd_range_is_ignored_and_the_whole_feed_sent() {
     count_panics();
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let addr = server.local_addr();
-    let built = build_dir(site.root(), Utc::now()).unwrap();
+    let built = site.build();
     let whole = &built.resources["/atom.xml"].body;
     let many_ranges = (0..1_000)
         .map(|i| format!("{i}-{i}"))
@@ -403,10 +401,10 @@ fn absurd_range_is_ignored_and_the_whole_feed_sent() {
 #[test]
 fn absurd_accept_encoding_still_gets_a_correct_response() {
     count_panics();
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let addr = server.local_addr();
-    let built = build_dir(site.root(), Utc::now()).unwrap();
+    let built = site.build();
     let identity = &built.resources["/feed.json"].body;
     let thousands = (0..2_500)
         .map(|i| format!("x{i}"))
@@ -450,10 +448,10 @@ fn absurd_accept_encoding_still_gets_a_correct_response() {
 #[test]
 fn pipelined_requests_are_all_answered_in_order() {
     count_panics();
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let addr = server.local_addr();
-    let built = build_dir(site.root(), Utc::now()).unwrap();
+    let built = site.build();
     let mut paths: Vec<&String> = built.resources.keys().collect();
     paths.sort();
     // Every resource, a HEAD, a 404, a 405 and a redirect, in one write.

@@ -6,14 +6,13 @@
 //! Clients are told apart by address: each test client binds its own
 //! loopback address (127.0.0.2, 127.0.0.3, …) before connecting.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
-use support::Site;
+
+use crate::fixture::Site;
 
 /// Sends one request from `from` (a loopback address) and returns the
 /// response's status and head.
@@ -65,8 +64,8 @@ fn until_refused(from: Ipv4Addr, addr: SocketAddr, fields: &str) -> (usize, Stri
 #[test]
 fn pollers_past_their_burst_get_429_and_304s_cost_a_quarter() {
     // Slow refill, so the test's own pace barely adds tokens.
-    let site = Site::bundled("rate_limit = 0.5\nrate_burst = 4");
-    let server = site.serve(false);
+    let site = Site::bundled_with_server("rate_limit = 0.5\nrate_burst = 4");
+    let server = site.serve();
     let addr = server.local_addr();
     let full_poller = Ipv4Addr::new(127, 0, 0, 2);
     let polite_poller = Ipv4Addr::new(127, 0, 0, 3);
@@ -102,8 +101,8 @@ fn pollers_past_their_burst_get_429_and_304s_cost_a_quarter() {
 
 #[test]
 fn no_rate_limit_by_default() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     for _ in 0..200 {
         let (status, head) = request_from(Ipv4Addr::new(127, 0, 0, 5), server.local_addr(), "");
         assert_eq!(status, 200, "{head}");

@@ -5,15 +5,13 @@
 //! (`unshare --user --map-root-user --mount`), so the test needs no
 //! privileges and leaves nothing mounted behind it.
 
-mod common;
-
 use std::process::Command;
 
-use common::{snapshot, SiteDir};
+use crate::fixture::{files_in, Site};
 
 #[test]
 fn disk_full_during_export_keeps_the_previous_export() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let work = tempfile::TempDir::new().expect("temp dir");
     let mount_point = work.path().join("disk");
     let out = work.path().join("out");
@@ -69,8 +67,8 @@ fn disk_full_during_export_keeps_the_previous_export() {
         "{second}"
     );
     assert_eq!(
-        snapshot(&out.join("before")),
-        snapshot(&out.join("after")),
+        files_in(&out.join("before")),
+        files_in(&out.join("after")),
         "the previous export changed"
     );
     let listing = std::fs::read_to_string(out.join("listing")).expect("listing");

@@ -2,13 +2,12 @@
 //! every problem is reported in one run, the exit code is non-zero, and
 //! nothing is written.
 
-mod common;
-
-use common::SiteDir;
+use crate::fixture::{files_in, Site};
+use crate::prelude::build_dir;
 
 /// Runs `check` and `export` on `site`; both must fail, report exactly
 /// `expected` (in order) on stderr, and write nothing.
-fn check(site: &SiteDir, expected: &[&str]) {
+fn check(site: &Site, expected: &[&str]) {
     for command in ["check", "export"] {
         let output = site.run(&[command]);
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -35,8 +34,8 @@ fn check(site: &SiteDir, expected: &[&str]) {
     }
 }
 
-fn site_with(relative: &str, text: &str) -> SiteDir {
-    let site = SiteDir::minimal();
+fn site_with(relative: &str, text: &str) -> Site {
+    let site = Site::minimal();
     site.section("news", "News");
     site.write(relative, text);
     site
@@ -123,7 +122,7 @@ fn duplicate_slug_and_id() {
 
 #[test]
 fn non_utf8_file() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     site.write_bytes(
         "content/news/a.md",
@@ -149,7 +148,7 @@ fn character_illegal_in_xml() {
 
 #[test]
 fn section_folder_without_index() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.write(
         "content/orphans/a.md",
         "+++\ntitle = \"x\"\ndate = 2024-01-01\n+++\n",
@@ -171,15 +170,13 @@ fn empty_file() {
 
 #[test]
 fn bad_config_key_and_value() {
-    let site = SiteDir::minimal();
-    site.write(
-        "config.toml",
-        &format!("{}limt = 5\n", common::MINIMAL_CONFIG),
-    );
+    let site = Site::minimal();
+    let good = site.read("config.toml");
+    site.append("config.toml", "limt = 5\n");
     check(&site, &["config.toml:5: unknown field `limt`"]);
     site.write(
         "config.toml",
-        &common::MINIMAL_CONFIG.replace("https://news.example.org/", "news.example.org"),
+        &good.replace("https://news.example.org/", "news.example.org"),
     );
     check(
         &site,
@@ -189,7 +186,7 @@ fn bad_config_key_and_value() {
 
 #[test]
 fn missing_config() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     std::fs::remove_file(site.path("config.toml")).expect("remove");
     check(&site, &["config.toml:1: cannot read file"]);
 }
@@ -220,15 +217,15 @@ fn every_problem_is_reported_in_one_run() {
 
 #[test]
 fn failed_export_leaves_the_previous_export_in_place() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let public = site.export();
-    let before = common::snapshot(&public);
+    let before = files_in(&public);
     site.write("content/opinion/broken.md", "+++\ntitle = \"x\"\n+++\n");
     let output = site.run(&["export"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("content/opinion/broken.md:2: missing field `date`"));
-    assert_eq!(common::snapshot(&public), before);
+    assert_eq!(files_in(&public), before);
 }
 
 /// Every prefix of a valid article (a file cut off mid-save) is either
@@ -236,13 +233,13 @@ fn failed_export_leaves_the_previous_export_in_place() {
 #[test]
 fn truncated_articles_never_panic() {
     let article = "+++\ntitle = \"Q&A — 中文\"\ndate = 2024-05-20T08:00:00+08:00\nauthors = [\"A\", { name = \"B\", role = \"editor\" }]\ntags = [\"x\"]\n+++\n\nText *with* [a link](../x/) and 🎉.\n\n<figure><figcaption>c</figcaption></figure>\n";
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     let now = chrono::Utc::now();
     let mut cuts = 0;
     for cut in (0..=article.len()).filter(|&i| article.is_char_boundary(i)) {
         site.write("content/news/a.md", &article[..cut]);
-        if let Err(diagnostics) = broadsheet::build::build_dir(site.root(), now) {
+        if let Err(diagnostics) = build_dir(site.root(), now) {
             for d in diagnostics.iter() {
                 let text = d.to_string();
                 assert!(text.contains("content/news/a.md:") && d.line >= 1, "{text}");
@@ -255,7 +252,7 @@ fn truncated_articles_never_panic() {
 
 #[test]
 fn oversized_file() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     let mut text = String::from("+++\ntitle = \"big\"\ndate = 2024-01-01\n+++\n");
     text.push_str(&"All work and no play. ".repeat(50 * 1024 * 1024 / 22));
@@ -268,7 +265,7 @@ fn oversized_file() {
 
 #[test]
 fn symlink_pointing_outside_content() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     site.write(
         "secret.md",
@@ -281,7 +278,7 @@ fn symlink_pointing_outside_content() {
 
 #[test]
 fn file_that_cannot_be_read() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     std::os::unix::fs::symlink(
         site.path("content/news/nowhere.md"),
@@ -293,7 +290,7 @@ fn file_that_cannot_be_read() {
 
 #[test]
 fn section_folder_linked_from_outside_content() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.write("elsewhere/_index.md", "+++\ntitle = \"Elsewhere\"\n+++\n");
     std::os::unix::fs::symlink(site.path("elsewhere"), site.path("content/elsewhere"))
         .expect("symlink");

@@ -1,7 +1,7 @@
 //! Property tests of the loader and the build: arbitrary bytes and
 //! arbitrary TOML-ish front matter (random keys and values, `+++` lines in
 //! random places, random Unicode, CRLF, byte order marks) written to a
-//! temporary site directory and built with `broadsheet::build::build_dir`.
+//! temporary site directory and built in-process (`build_dir`).
 //!
 //! Whatever the files hold, the build never panics, and it either succeeds
 //! with outputs free of characters XML forbids and feeds that parse, or fails
@@ -10,20 +10,19 @@
 //! one past its last line).
 //!
 //! `cargo test` runs 256 cases of each property; a longer run:
-//! `PROPTEST_CASES=20000 cargo test --release --test fuzz_loader`.
+//! `PROPTEST_CASES=20000 cargo test --release --test it fuzz_loader`.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use broadsheet::build::{build_dir, ResourceKind};
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 
-const CONFIG: &str = "title = \"Fuzz Times\"\n\
-base_url = \"https://fuzz.example.org/\"\n\
-tag_authority = \"fuzz.example.org\"\n";
+use crate::fixture::Site;
+use crate::prelude::{build_dir, ResourceKind};
+
+const CONFIG: &str = include_str!("../fixtures/minimal/config.toml");
 
 const SECTION_INDEX: &str = "+++\ntitle = \"News\"\n+++\n";
 
@@ -280,13 +279,13 @@ fn article_name() -> impl Strategy<Value = String> {
 
 /// A site: the config, the section's `_index.md`, and articles by file name.
 #[derive(Debug, Clone)]
-struct Site {
+struct SiteFiles {
     config: Vec<u8>,
     index: Vec<u8>,
     articles: BTreeMap<String, Vec<u8>>,
 }
 
-fn site() -> impl Strategy<Value = Site> {
+fn site_files() -> impl Strategy<Value = SiteFiles> {
     let config = prop_oneof![
         12 => Just(CONFIG.as_bytes().to_vec()),
         1 => prop::collection::vec(line(), 0..6).prop_map(|lines| {
@@ -299,27 +298,29 @@ fn site() -> impl Strategy<Value = Site> {
         2 => file_bytes(),
     ];
     let articles = prop::collection::btree_map(article_name(), file_bytes(), 1..4);
-    (config, index, articles).prop_map(|(config, index, articles)| Site {
+    (config, index, articles).prop_map(|(config, index, articles)| SiteFiles {
         config,
         index,
         articles,
     })
 }
 
-/// Writes `site` under `root`; returns every file written, with its bytes.
-fn write(root: &Path, site: &Site) -> BTreeMap<PathBuf, Vec<u8>> {
-    let section = root.join("content").join("news");
-    fs::create_dir_all(&section).unwrap();
-    let mut files = BTreeMap::new();
-    files.insert(root.join("config.toml"), site.config.clone());
-    files.insert(section.join("_index.md"), site.index.clone());
-    for (name, bytes) in &site.articles {
-        files.insert(section.join(name), bytes.clone());
+/// Writes `files` into `site`; returns every file written, by its path, with its bytes.
+fn write(site: &Site, files: &SiteFiles) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut relative = vec![
+        ("config.toml".to_string(), &files.config),
+        ("content/news/_index.md".to_string(), &files.index),
+    ];
+    for (name, bytes) in &files.articles {
+        relative.push((format!("content/news/{name}"), bytes));
     }
-    for (path, bytes) in &files {
-        fs::write(path, bytes).unwrap();
-    }
-    files
+    relative
+        .into_iter()
+        .map(|(path, bytes)| {
+            site.write_bytes(&path, bytes);
+            (site.path(&path), bytes.clone())
+        })
+        .collect()
 }
 
 /// True for characters XML 1.0 allows (and does not discourage as controls).
@@ -331,11 +332,11 @@ fn xml_char(c: char) -> bool {
     }
 }
 
-/// Builds `site` and checks the property; `Err` says what broke.
-fn check(site: &Site) -> Result<(), TestCaseError> {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let files = write(root, site);
+/// Builds a site of `files` and checks the property; `Err` says what broke.
+fn check(files: &SiteFiles) -> Result<(), TestCaseError> {
+    let site = Site::empty();
+    let root = site.root();
+    let files = write(&site, files);
     let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
     match build_dir(root, now) {
         Ok(built) => {
@@ -403,8 +404,9 @@ fn check(site: &Site) -> Result<(), TestCaseError> {
 }
 
 fn config() -> ProptestConfig {
-    // The default reads PROPTEST_CASES (256 when unset); failures are kept
-    // beside this file, in proptest-regressions/, to be replayed first.
+    // The default reads PROPTEST_CASES (256 when unset). Failures are kept
+    // beside this file, in fuzz_loader.regressions (this file's path with
+    // its extension replaced), and replayed first.
     ProptestConfig {
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
         ..ProptestConfig::default()
@@ -415,20 +417,20 @@ proptest! {
     #![proptest_config(config())]
 
     #[test]
-    fn any_site_builds_or_fails_with_path_line_errors(site in site()) {
-        check(&site)?;
+    fn any_site_builds_or_fails_with_path_line_errors(files in site_files()) {
+        check(&files)?;
     }
 
     #[test]
     fn any_bytes_as_an_article_build_or_fail_with_path_line_errors(
         bytes in prop::collection::vec(any::<u8>(), 0..2048),
     ) {
-        let site = Site {
+        let files = SiteFiles {
             config: CONFIG.as_bytes().to_vec(),
             index: SECTION_INDEX.as_bytes().to_vec(),
             articles: BTreeMap::from([("fuzzed.md".to_string(), bytes)]),
         };
-        check(&site)?;
+        check(&files)?;
     }
 }
 
@@ -438,15 +440,15 @@ proptest! {
 fn escapes_of_forbidden_characters_are_refused_on_their_line() {
     for (front, body) in ESCAPES_OF_FORBIDDEN {
         let article = format!("+++\n{front}\ndate = 2024-05-20\n+++\n{body}\n");
-        let site = Site {
+        let files = SiteFiles {
             config: CONFIG.as_bytes().to_vec(),
             index: SECTION_INDEX.as_bytes().to_vec(),
             articles: BTreeMap::from([("known.md".to_string(), article.into_bytes())]),
         };
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), &site);
+        let site = Site::empty();
+        write(&site, &files);
         let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
-        let errors = build_dir(dir.path(), now).expect_err("a forbidden character was accepted");
+        let errors = build_dir(site.root(), now).expect_err("a forbidden character was accepted");
         let line = if body == "body" { 2 } else { 5 };
         let first = errors.iter().next().expect("one error").to_string();
         assert!(
@@ -454,6 +456,6 @@ fn escapes_of_forbidden_characters_are_refused_on_their_line() {
                 && first.contains("not allowed in a feed"),
             "{front} / {body}: {first}"
         );
-        check(&site).expect("the refusal is a proper path:line error");
+        check(&files).expect("the refusal is a proper path:line error");
     }
 }

@@ -2,12 +2,10 @@
 //! parser (`feed-rs`), determinism, stable ids, escaping, and the rules of
 //! what is published.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 
-use common::{parse_feed, snapshot, SiteDir};
+use crate::fixture::{files_in, parse_feed, Site};
 
 /// The bundled articles: section, slug, title, author names as feeds carry them.
 const BUNDLED: [(&str, &str, &str, &str); 5] = [
@@ -51,7 +49,7 @@ fn read(dir: &Path, relative: &str) -> Vec<u8> {
 
 /// The plain text of each paragraph of an article's Markdown body, as a
 /// reader would see it (emphasis markers and HTML blocks left out).
-fn source_paragraphs(site: &SiteDir, section: &str, slug: &str) -> Vec<String> {
+fn source_paragraphs(site: &Site, section: &str, slug: &str) -> Vec<String> {
     let text = site.read(&format!("content/{section}/{slug}.md"));
     let body = text.splitn(3, "+++\n").nth(2).expect("front matter closed");
     body.split("\n\n")
@@ -69,7 +67,7 @@ fn html_text(html: &str) -> String {
 
 #[test]
 fn bundled_site_exports_every_url_of_the_layout() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let public = site.export();
     let mut expected = vec![
         "index.html".to_string(),
@@ -86,7 +84,7 @@ fn bundled_site_exports_every_url_of_the_layout() {
         assert!(public.join(path).is_file(), "missing {path}");
     }
     // Besides these: the export marker and precompressed siblings (tests/export_precompressed.rs).
-    let written = snapshot(&public)
+    let written = files_in(&public)
         .into_iter()
         .filter(|(path, _)| !matches!(path.extension().and_then(|e| e.to_str()), Some("gz" | "br")))
         .count();
@@ -95,7 +93,7 @@ fn bundled_site_exports_every_url_of_the_layout() {
 
 #[test]
 fn each_section_feed_holds_its_article_in_every_format() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let public = site.export();
     for (section, slug, title, author) in BUNDLED {
         let paragraphs = source_paragraphs(&site, section, slug);
@@ -159,7 +157,7 @@ fn each_section_feed_holds_its_article_in_every_format() {
 
 #[test]
 fn site_feeds_hold_all_articles_newest_first_and_agree_across_formats() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let public = site.export();
     let mut orders = Vec::new();
     for format in FEEDS {
@@ -187,7 +185,7 @@ fn site_feeds_hold_all_articles_newest_first_and_agree_across_formats() {
 
 #[test]
 fn articles_published_at_the_same_instant_sort_by_section_then_slug() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("b-section", "B").section("a-section", "A");
     for (path, title) in [
         ("b-section/zeta", "Z"),
@@ -217,9 +215,9 @@ fn articles_published_at_the_same_instant_sort_by_section_then_slug() {
 
 #[test]
 fn two_exports_of_unchanged_content_are_byte_identical() {
-    let site = SiteDir::bundled();
-    let first = snapshot(&site.export());
-    let second = snapshot(&site.export());
+    let site = Site::bundled();
+    let first = files_in(&site.export());
+    let second = files_in(&site.export());
     assert_eq!(first.len(), second.len());
     for ((path_a, bytes_a), (path_b, bytes_b)) in first.iter().zip(&second) {
         assert_eq!(path_a, path_b);
@@ -244,7 +242,7 @@ fn ids_and_links(public: &Path) -> (Vec<String>, Vec<String>) {
 
 #[test]
 fn ids_survive_editing_an_article_and_moving_base_url() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let (ids_before, links_before) = ids_and_links(&site.export());
 
     let article = "content/opinion/china-russia-energy-cooperation.md";
@@ -280,7 +278,7 @@ fn ids_survive_editing_an_article_and_moving_base_url() {
 fn hostile_text_round_trips_through_every_format() {
     let title = r#"Q&A: <b>bold</b> "quotes" & 'apostrophes' ]]> 🎉 中文标题"#;
     let author = r#"李 & <Sons> "Ltd" ]]>"#;
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News & <Views>");
     site.write(
         "content/news/hostile.md",
@@ -326,7 +324,7 @@ fn hostile_text_round_trips_through_every_format() {
 
 #[test]
 fn drafts_and_future_articles_are_left_out_of_every_output() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     site.write(
         "content/news/live.md",
@@ -341,7 +339,7 @@ fn drafts_and_future_articles_are_left_out_of_every_output() {
         "+++\ntitle = \"From the future\"\ndate = 2999-01-01\n+++\nLater.\n",
     );
     let public = site.export();
-    for (path, bytes) in snapshot(&public) {
+    for (path, bytes) in files_in(&public) {
         let text = String::from_utf8_lossy(&bytes);
         assert!(
             !text.contains("Secret draft") && !text.contains("From the future"),
@@ -355,7 +353,7 @@ fn drafts_and_future_articles_are_left_out_of_every_output() {
 
 #[test]
 fn relative_links_and_images_in_bodies_become_absolute() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     site.write(
         "content/news/links.md",
@@ -384,7 +382,7 @@ fn relative_links_and_images_in_bodies_become_absolute() {
 
 #[test]
 fn opml_lists_every_feed_in_every_format() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let public = site.export();
     let opml = String::from_utf8(read(&public, "feeds.opml")).expect("utf-8");
     let mut reader = quick_xml::Reader::from_str(&opml);
@@ -427,7 +425,7 @@ fn opml_lists_every_feed_in_every_format() {
 
 #[test]
 fn every_page_carries_autodiscovery_links_to_its_feeds() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let public = site.export();
     let home = String::from_utf8(read(&public, "index.html")).expect("utf-8");
     assert!(home.contains(r#"<link rel="alternate" type="application/rss+xml" title="INSIGHTS (RSS 2.0)" href="http://127.0.0.1:8080/rss.xml">"#), "{home}");
@@ -471,14 +469,8 @@ fn every_page_carries_autodiscovery_links_to_its_feeds() {
 
 #[test]
 fn formats_and_limits_from_config_shape_the_output() {
-    let site = SiteDir::minimal();
-    site.write(
-        "config.toml",
-        &format!(
-            "{}limit = 2\nformats = [\"atom\"]\n",
-            common::MINIMAL_CONFIG
-        ),
-    );
+    let site = Site::minimal();
+    site.append("config.toml", "limit = 2\nformats = [\"atom\"]\n");
     site.section("news", "News");
     site.write(
         "content/few/_index.md",
@@ -513,7 +505,7 @@ fn formats_and_limits_from_config_shape_the_output() {
 
 #[test]
 fn export_replaces_its_own_previous_export_and_refuses_foreign_directories() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     site.export();
     site.write("public/stale.html", "left from before");
     let public = site.export();
@@ -531,12 +523,12 @@ fn export_replaces_its_own_previous_export_and_refuses_foreign_directories() {
         "{stderr}"
     );
     assert_eq!(site.read("elsewhere/keep.txt"), "mine");
-    assert_eq!(snapshot(&site.path("elsewhere")).len(), 1);
+    assert_eq!(files_in(&site.path("elsewhere")).len(), 1);
 }
 
 #[test]
 fn export_prints_one_summary_line() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let output = site.run(&["export"]);
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -551,7 +543,7 @@ fn export_prints_one_summary_line() {
 
 #[test]
 fn export_goes_to_the_given_directory_and_root() {
-    let site = SiteDir::bundled();
+    let site = Site::bundled();
     let out = tempfile::TempDir::new().expect("temp dir");
     let target = out.path().join("deploy");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_broadsheet"))
@@ -574,7 +566,7 @@ fn export_goes_to_the_given_directory_and_root() {
 
 #[test]
 fn hostile_but_valid_content_stays_well_formed_everywhere() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     let tags: Vec<String> = (0..10_000).map(|i| format!("\"tag-{i}\"")).collect();
     site.write(
@@ -614,7 +606,7 @@ fn hostile_but_valid_content_stays_well_formed_everywhere() {
 
 #[test]
 fn index_pages_list_the_newest_hundred_articles() {
-    let site = SiteDir::minimal();
+    let site = Site::minimal();
     site.section("news", "News");
     for i in 0..105 {
         site.write(
@@ -644,14 +636,8 @@ fn index_pages_list_the_newest_hundred_articles() {
 
 #[test]
 fn site_lists_merge_the_sections_newest_first() {
-    let site = SiteDir::minimal();
-    site.write(
-        "config.toml",
-        &format!(
-            "{}limit = 11\nformats = [\"atom\"]\n",
-            common::MINIMAL_CONFIG
-        ),
-    );
+    let site = Site::minimal();
+    site.append("config.toml", "limit = 11\nformats = [\"atom\"]\n");
     let stamp = |seconds: u32| format!("2024-02-01T00:{:02}:{:02}Z", seconds / 60, seconds % 60);
     let article = |section: &str, name: &str, title: &str, date: &str| {
         site.write(
@@ -708,11 +694,8 @@ fn site_lists_merge_the_sections_newest_first() {
 
 #[test]
 fn an_articles_files_are_published_beside_its_page() {
-    let site = SiteDir::minimal();
-    site.write(
-        "config.toml",
-        &format!("precompress = \"all\"\n{}", common::MINIMAL_CONFIG),
-    );
+    let site = Site::minimal();
+    site.append("config.toml", "precompress = \"all\"\n");
     site.section("news", "News");
     site.write(
         "content/news/story.md",

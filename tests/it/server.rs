@@ -1,23 +1,17 @@
 //! The server's HTTP behaviour, over real TCP connections to a server started
 //! from the library on 127.0.0.1 port 0, serving a copy of the bundled site.
 
-mod support;
-
 use std::collections::BTreeMap;
 
-use broadsheet::build::{build_dir, ResourceKind};
-use broadsheet::export::{export, file_for};
 use chrono::Utc;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use support::{client, gunzip, raw, raw_status, unbrotli, url, Site};
+
+use crate::fixture::{client, gunzip, raw, raw_status, unbrotli, url, Site};
+use crate::prelude::{export, file_for, ResourceKind, RunningServer};
 
 /// Fetches `path` with the given request headers.
-async fn get(
-    server: &broadsheet::server::RunningServer,
-    path: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
+async fn get(server: &RunningServer, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     let mut request = client().get(url(server, path));
     for (name, value) in fields {
         request = request.header(*name, *value);
@@ -33,8 +27,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn content_types_per_format() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     for (path, expected) in [
         ("/rss.xml", "application/rss+xml; charset=utf-8"),
         ("/atom.xml", "application/atom+xml; charset=utf-8"),
@@ -60,8 +54,8 @@ async fn content_types_per_format() {
 
 #[tokio::test]
 async fn every_response_has_validators_cache_control_vary_and_length() {
-    let site = Site::bundled("max_age = 60");
-    let server = site.serve(false);
+    let site = Site::bundled_with_server("max_age = 60");
+    let server = site.serve();
     let response = get(&server, "/opinion/atom.xml", &[]).await;
     let headers = response.headers().clone();
     let etag = header(&headers, "etag");
@@ -80,8 +74,8 @@ async fn every_response_has_validators_cache_control_vary_and_length() {
 
 #[tokio::test]
 async fn conditional_get_with_etag_round_trips_to_304() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let first = get(&server, "/rss.xml", &[]).await;
     let etag = header(first.headers(), "etag").to_string();
     let last_modified = header(first.headers(), "last-modified").to_string();
@@ -112,8 +106,8 @@ async fn conditional_get_with_etag_round_trips_to_304() {
 
 #[tokio::test]
 async fn conditional_get_with_last_modified_round_trips_to_304() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let first = get(&server, "/opinion/rss.xml", &[]).await;
     let last_modified = header(first.headers(), "last-modified").to_string();
     let second = get(
@@ -140,8 +134,8 @@ async fn conditional_get_with_last_modified_round_trips_to_304() {
 
 #[tokio::test]
 async fn if_none_match_wins_over_if_modified_since() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let first = get(&server, "/atom.xml", &[]).await;
     let etag = header(first.headers(), "etag").to_string();
     let last_modified = header(first.headers(), "last-modified").to_string();
@@ -175,9 +169,9 @@ async fn if_none_match_wins_over_if_modified_since() {
 
 #[tokio::test]
 async fn each_encoding_decodes_to_the_identity_bytes() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
-    let built = build_dir(site.root(), Utc::now()).expect("site builds");
+    let site = Site::bundled();
+    let server = site.serve();
+    let built = site.build();
     for path in built.resources.keys() {
         let identity = get(&server, path, &[]).await;
         let identity_tag = header(identity.headers(), "etag").to_string();
@@ -238,8 +232,8 @@ async fn each_encoding_decodes_to_the_identity_bytes() {
 
 #[tokio::test]
 async fn accept_encoding_q_values_pick_the_coding() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     for (accept, expected) in [
         ("gzip, deflate, br", "br"),
         ("br;q=0.5, gzip", "gzip"),
@@ -261,8 +255,8 @@ async fn accept_encoding_q_values_pick_the_coding() {
 
 #[tokio::test]
 async fn head_has_the_headers_of_get_and_no_body() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     for accept in ["identity", "gzip", "br"] {
         let get_response = get(&server, "/feed.json", &[("accept-encoding", accept)]).await;
         let mut get_headers = get_response.headers().clone();
@@ -294,8 +288,8 @@ async fn head_has_the_headers_of_get_and_no_body() {
 
 #[tokio::test]
 async fn other_methods_are_405_with_allow() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let response = client()
@@ -317,8 +311,8 @@ async fn other_methods_are_405_with_allow() {
 
 #[tokio::test]
 async fn unknown_paths_are_404_with_a_small_body() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     for path in [
         "/nothing-here",
         "/opinion/no-such-article/",
@@ -334,8 +328,8 @@ async fn unknown_paths_are_404_with_a_small_body() {
 
 #[test]
 fn traversal_paths_are_404() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     for path in [
         "/%2e%2e/config.toml",
         "/../Cargo.toml",
@@ -358,8 +352,8 @@ fn traversal_paths_are_404() {
 
 #[tokio::test]
 async fn directory_without_slash_redirects() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let response = get(&server, "/opinion", &[]).await;
     assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
     assert_eq!(header(response.headers(), "location"), "/opinion/");
@@ -382,8 +376,8 @@ async fn directory_without_slash_redirects() {
 
 #[tokio::test]
 async fn healthz_reports_counts_and_build_time() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let response = get(&server, "/healthz", &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -392,7 +386,7 @@ async fn healthz_reports_counts_and_build_time() {
     );
     let report: serde_json::Value =
         serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
-    let built = build_dir(site.root(), Utc::now()).unwrap();
+    let built = site.build();
     assert_eq!(report["status"], "ok");
     assert_eq!(report["articles"], built.articles);
     assert_eq!(report["feeds"], built.feeds);
@@ -407,8 +401,8 @@ async fn healthz_reports_counts_and_build_time() {
 
 #[tokio::test]
 async fn http2_prior_knowledge_works() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .no_proxy()
@@ -438,8 +432,8 @@ async fn http2_prior_knowledge_works() {
 
 #[tokio::test]
 async fn served_feeds_parse_as_feeds() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
+    let site = Site::bundled();
+    let server = site.serve();
     let feed_paths = server.state().site().feed_paths.clone();
     let mut parsed = 0;
     for path in feed_paths.iter().filter(|p| !p.ends_with(".opml")) {
@@ -448,15 +442,15 @@ async fn served_feeds_parse_as_feeds() {
         assert!(!feed.entries.is_empty(), "{path} has entries");
         parsed += 1;
     }
-    let built = build_dir(site.root(), Utc::now()).unwrap();
+    let built = site.build();
     assert_eq!(parsed, built.feeds);
 }
 
 #[tokio::test]
 async fn serve_and_export_publish_the_same_bytes() {
-    let site = Site::bundled("");
-    let server = site.serve(false);
-    let built = build_dir(site.root(), Utc::now()).unwrap();
+    let site = Site::bundled();
+    let server = site.serve();
+    let built = site.build();
     let out = tempfile::TempDir::new().unwrap();
     let dir = out.path().join("public");
     export(&built, &dir).expect("export");
@@ -472,12 +466,12 @@ async fn serve_and_export_publish_the_same_bytes() {
 
 #[tokio::test]
 async fn an_articles_files_are_served_as_they_are() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let folder = site.path("content/opinion/china-russia-energy-cooperation");
     std::fs::create_dir_all(&folder).expect("article folder");
     let photo: &[u8] = b"\xff\xd8\xff\xe0 not really a JPEG";
     std::fs::write(folder.join("pipeline.JPG"), photo).expect("write photo");
-    let server = site.serve(false);
+    let server = site.serve();
     let path = "/opinion/china-russia-energy-cooperation/pipeline.JPG";
     let response = get(&server, path, &[("accept-encoding", "gzip, br")]).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -504,12 +498,12 @@ async fn an_articles_files_are_served_as_they_are() {
 
 #[tokio::test]
 async fn an_articles_files_are_sent_in_parts_when_asked() {
-    let site = Site::bundled("");
+    let site = Site::bundled();
     let folder = site.path("content/opinion/china-russia-energy-cooperation");
     std::fs::create_dir_all(&folder).expect("article folder");
     let recording: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
     std::fs::write(folder.join("interview.mp3"), &recording).expect("write");
-    let server = site.serve(false);
+    let server = site.serve();
     let path = "/opinion/china-russia-energy-cooperation/interview.mp3";
 
     let whole = get(&server, path, &[]).await;

@@ -1,0 +1,20 @@
+//! The integration tests: one test crate, one module per feature.
+
+mod fixture;
+mod prelude;
+
+mod bad_input;
+mod export_precompressed;
+mod faults;
+mod fuzz_loader;
+mod hostile_http;
+mod publish;
+mod readme;
+mod rendered;
+mod server;
+mod server_cli;
+mod server_limits;
+mod server_rate_limit;
+mod server_reload;
+mod server_resources;
+mod server_slow_clients;
