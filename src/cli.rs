@@ -57,7 +57,7 @@ pub enum Command {
 }
 
 /// Parses the process's arguments and runs the command.
-pub fn main() -> ExitCode {
+pub fn run() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
     if cli.command.is_some() && (cli.serve.bind.is_some() || cli.serve.no_watch) {
@@ -180,7 +180,7 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     let addr = server.local_addr();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on http://{addr}");
-    for path in &server.state().site().feed_paths {
+    for path in &server.state().served().feed_paths {
         let _ = writeln!(out, "  http://{addr}{path}");
     }
     let _ = out.flush();

@@ -68,7 +68,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
 ///
 /// ```
 /// use std::path::Path;
-/// use broadsheet::export::file_for;
+/// use broadsheet::file_for;
 ///
 /// assert_eq!(file_for("/"), Path::new("index.html"));
 /// assert_eq!(file_for("/opinion/"), Path::new("opinion/index.html"));

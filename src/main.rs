@@ -1,5 +1,5 @@
-//! The `broadsheet` binary: everything happens in the library's `cli` module.
+//! The `broadsheet` binary: everything happens in the library (`cli.rs`).
 
 fn main() -> std::process::ExitCode {
-    broadsheet::cli::main()
+    broadsheet::run()
 }

@@ -24,7 +24,7 @@ use crate::diagnostic::Diagnostics;
 use crate::loader;
 use crate::model::Site;
 
-pub use incremental::{build_dir_cached, BuildCache, BuildOutput};
+pub use incremental::{build_dir_cached, BuildCache};
 
 /// Media type of the HTML pages.
 pub const HTML: &str = "text/html; charset=utf-8";

@@ -94,7 +94,7 @@ pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> 
     let Ok(path) = percent_decode_str(raw_path).decode_utf8() else {
         return not_found(head);
     };
-    let served = state.site();
+    let served = state.served();
     match served.get(&path) {
         Some(entry) => resource(&served, entry, request.headers(), head),
         None => {

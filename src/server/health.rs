@@ -21,7 +21,7 @@ pub(crate) const PATH: &str = "/healthz";
 
 /// The JSON report.
 pub(crate) fn report(state: &State) -> Vec<u8> {
-    let served = state.site();
+    let served = state.served();
     let status = state.reload_status();
     let error = status
         .last_error

@@ -249,7 +249,7 @@ fn wait_for_trigger(
     schedule: &mut Schedule,
 ) -> Option<Trigger> {
     loop {
-        let due = state.site().next_publication;
+        let due = state.served().next_publication;
         let now = Utc::now();
         if let Some(at) = due.filter(|at| *at > now && schedule.announced != Some(*at)) {
             info!("an article is due at {}: rebuilding then", at.to_rfc3339());
@@ -293,7 +293,7 @@ fn rebuild(
 ) -> Result<ServedSet, Vec<String>> {
     let built = build_dir_cached(root, now, cache)
         .map_err(|d| d.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-    let previous = state.site_arc();
+    let previous = state.served_arc();
     Ok(ServedSet::new(
         &built.set,
         built.server.max_age,

@@ -50,13 +50,13 @@ impl State {
     }
 
     /// The served set as of now; a reload after this call does not change
-    /// what it returns. (Named `site` still because `tests/` call it so.)
-    pub fn site(&self) -> arc_swap::Guard<Arc<ServedSet>> {
+    /// what it returns.
+    pub fn served(&self) -> arc_swap::Guard<Arc<ServedSet>> {
         self.served.load()
     }
 
     /// A full reference to the served set, for work that outlives a request (a rebuild).
-    pub(crate) fn site_arc(&self) -> Arc<ServedSet> {
+    pub(crate) fn served_arc(&self) -> Arc<ServedSet> {
         self.served.load_full()
     }
 

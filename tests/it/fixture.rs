@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tempfile::TempDir;
 
-use crate::prelude::{build_dir, start_server, BuiltSite, RunningServer, ServeOptions};
+use crate::prelude::{build_dir, start_server, BuiltSet, RunningServer, ServeOptions};
 
 /// The repository's root, where `config.toml`, `content/` and `README.md` live.
 pub fn repo_root() -> PathBuf {
@@ -157,12 +157,12 @@ impl Site {
     }
 
     /// Builds the site in this process as of now; panics with the errors if it has any.
-    pub fn build(&self) -> BuiltSite {
+    pub fn build(&self) -> BuiltSet {
         self.build_at(Utc::now())
     }
 
     /// Builds the site in this process as of `now`; panics with the errors if it has any.
-    pub fn build_at(&self, now: DateTime<Utc>) -> BuiltSite {
+    pub fn build_at(&self, now: DateTime<Utc>) -> BuiltSet {
         build_dir(self.root(), now)
             .unwrap_or_else(|errors| panic!("the site has errors:\n{errors}"))
     }

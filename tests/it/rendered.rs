@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::fixture::Site;
-use crate::prelude::BuiltSite;
+use crate::prelude::BuiltSet;
 
 /// After every bundled article (all dated 2024-05-20), so all are published.
 fn as_of() -> DateTime<Utc> {
@@ -28,8 +28,8 @@ fn as_of() -> DateTime<Utc> {
 }
 
 /// The bundled site, built once for all the snapshots.
-fn bundled() -> &'static BuiltSite {
-    static BUILT: OnceLock<BuiltSite> = OnceLock::new();
+fn bundled() -> &'static BuiltSet {
+    static BUILT: OnceLock<BuiltSet> = OnceLock::new();
     BUILT.get_or_init(|| Site::bundled().build_at(as_of()))
 }
 

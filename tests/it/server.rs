@@ -434,7 +434,7 @@ async fn http2_prior_knowledge_works() {
 async fn served_feeds_parse_as_feeds() {
     let site = Site::bundled();
     let server = site.serve();
-    let feed_paths = server.state().site().feed_paths.clone();
+    let feed_paths = server.state().served().feed_paths.clone();
     let mut parsed = 0;
     for path in feed_paths.iter().filter(|p| !p.ends_with(".opml")) {
         let body = get(&server, path, &[]).await.bytes().await.unwrap();
@@ -461,7 +461,7 @@ async fn serve_and_export_publish_the_same_bytes() {
         assert_eq!(served, exported, "{path}");
         compared.insert(path.clone(), served.len());
     }
-    assert_eq!(compared.len(), server.state().site().len());
+    assert_eq!(compared.len(), server.state().served().len());
 }
 
 #[tokio::test]
