@@ -48,6 +48,10 @@ pub struct Config {
     /// Which resources are compressed ahead of time.
     #[serde(default)]
     pub precompress: Precompress,
+    /// Sanitize each article's HTML (raw HTML in the Markdown included) before
+    /// it is published, for sites whose authors are not all trusted.
+    #[serde(default)]
+    pub sanitize_html: bool,
     /// Bounds on what one article can cost.
     #[serde(default)]
     pub limits: Limits,
@@ -439,6 +443,7 @@ mod tests {
         assert_eq!(config.formats.iter().collect::<Vec<_>>(), Format::ALL);
         assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.publisher(), "T");
+        assert!(!config.sanitize_html);
         assert_eq!(config.limits, Limits::default());
         assert_eq!(config.limits.article_html_bytes.get(), 4 * 1024 * 1024);
     }

@@ -13,6 +13,7 @@ use toml::Spanned;
 use super::fields::{collapse_whitespace, AuthorEntry, Date};
 use super::front_matter;
 use super::markdown;
+use super::sanitize;
 use crate::config::Config;
 use crate::diagnostic::{line_of_offset, Diagnostic, Diagnostics};
 use crate::fingerprint;
@@ -154,7 +155,7 @@ pub(crate) fn parse_article(
     }
 
     let url = config.base_url.join(&format!("{section}/{slug}/"));
-    let rendered = markdown::render(split.body, &url);
+    let mut rendered = markdown::render(split.body, &url);
     let body_start = text.len() - split.body.len();
     if let Some((offset, c)) = rendered.forbidden {
         return Err(Diagnostic::at_offset(
@@ -167,6 +168,9 @@ pub(crate) fn parse_article(
             ),
         )
         .into());
+    }
+    if config.sanitize_html {
+        rendered.html = sanitize::html(&rendered.html);
     }
     let most = config.limits.article_html_bytes.get();
     if rendered.html.len() > most {
