@@ -575,6 +575,14 @@ fn export_goes_to_the_given_directory_and_root() {
 #[test]
 fn hostile_but_valid_content_stays_well_formed_everywhere() {
     let site = SiteDir::minimal();
+    // Ten thousand tags are over the default `tags_per_article` (100).
+    site.write(
+        "config.toml",
+        &format!(
+            "{}[limits]\ntags_per_article = 10000\n",
+            common::MINIMAL_CONFIG
+        ),
+    );
     site.section("news", "News");
     let tags: Vec<String> = (0..10_000).map(|i| format!("\"tag-{i}\"")).collect();
     site.write(
