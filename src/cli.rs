@@ -109,6 +109,12 @@ fn report(diagnostics: &Diagnostics, outcome: &str) -> ExitCode {
 
 fn run_export(root: &Path, dir: &Path) -> ExitCode {
     let started = Instant::now();
+    // Refused before the build, which may take a while on a large site.
+    if let Err(error) = crate::export::check_target(root, dir) {
+        eprintln!("error: {error}");
+        eprintln!("error: nothing was written");
+        return ExitCode::FAILURE;
+    }
     let built = match load(root) {
         Ok(built) => built,
         Err(code) => return code,

@@ -48,9 +48,43 @@ pub struct Config {
     /// Which resources are compressed ahead of time.
     #[serde(default)]
     pub precompress: Precompress,
+    /// Sanitize each article's HTML (raw HTML in the Markdown included) before
+    /// it is published, for sites whose authors are not all trusted.
+    #[serde(default)]
+    pub sanitize_html: bool,
+    /// Bounds on what one article can cost.
+    #[serde(default)]
+    pub limits: Limits,
     /// Settings of `broadsheet serve`.
     #[serde(default)]
     pub server: ServerConfig,
+}
+
+/// The `[limits]` table: bounds on what one mistake in the content can cost
+/// (a pasted megabyte of markup, a generated tag list). The defaults are far
+/// above what a real publication needs, and far below what would fill a disk
+/// or memory. Exceeding one is an error that names the article.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// The largest HTML body of one article, in bytes, after Markdown is
+    /// rendered. A long read is about 100-300 KB of HTML.
+    pub article_html_bytes: NonZeroUsize,
+    /// The largest published resource (a feed, a page), in bytes.
+    pub resource_bytes: NonZeroUsize,
+    /// The most tags one article may have.
+    pub tags_per_article: NonZeroUsize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let nonzero = |n| NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN);
+        Limits {
+            article_html_bytes: nonzero(4 * 1024 * 1024),
+            resource_bytes: nonzero(64 * 1024 * 1024),
+            tags_per_article: nonzero(100),
+        }
+    }
 }
 
 /// Which resources are compressed (gzip and brotli) ahead of time, once per
@@ -363,6 +397,20 @@ impl<'de> Deserialize<'de> for TagAuthority {
     }
 }
 
+/// A size for people: `812 bytes`, `3.5 KiB`, `27.9 MiB` (with the exact
+/// count when rounded), as limits are written in bytes.
+pub(crate) fn bytes_in_words(bytes: usize) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB ({bytes} bytes)", b / KIB)
+    } else {
+        format!("{:.1} MiB ({bytes} bytes)", b / (KIB * KIB))
+    }
+}
+
 impl Config {
     /// Parses the text of `config.toml`; `path` is only used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Config, Diagnostic> {
@@ -395,6 +443,29 @@ mod tests {
         assert_eq!(config.formats.iter().collect::<Vec<_>>(), Format::ALL);
         assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.publisher(), "T");
+        assert!(!config.sanitize_html);
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.limits.article_html_bytes.get(), 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let config = parse(&format!(
+            "{MINIMAL}[limits]\narticle_html_bytes = 1000\ntags_per_article = 3\n"
+        ))
+        .unwrap();
+        assert_eq!(config.limits.article_html_bytes.get(), 1000);
+        assert_eq!(config.limits.tags_per_article.get(), 3);
+        assert_eq!(config.limits.resource_bytes.get(), 64 * 1024 * 1024);
+        for (line, expected) in [
+            ("tags_per_article = 0", "nonzero"),
+            ("resource_bytes = -1", "invalid value"),
+            ("article_bytes = 1", "unknown field `article_bytes`"),
+        ] {
+            let err = parse(&format!("{MINIMAL}[limits]\n{line}\n")).unwrap_err();
+            assert!(err.starts_with("config.toml:5: "), "{line}: {err}");
+            assert!(err.contains(expected), "{line}: {err}");
+        }
     }
 
     #[test]

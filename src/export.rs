@@ -9,9 +9,17 @@
 //!
 //! The new tree is written beside the target, then swapped in by renaming,
 //! so a failed export (a full disk, a permission error) leaves the previous
-//! export whole. A directory is only replaced if an earlier export made it
-//! (it holds [`MARKER`]) or it is empty: an export never deletes files that
-//! someone else put there.
+//! export whole. On Linux the swap is one `renameat2(RENAME_EXCHANGE)`: a
+//! reader of `public/rss.xml` finds the old file or the new one, never
+//! none, and a kill at any moment leaves a whole `public/`. Elsewhere (or
+//! on a file system that does not support the exchange) it is two renames,
+//! with a moment in between when the target is missing.
+//!
+//! A directory is only replaced if an earlier export made it (it holds
+//! [`MARKER`]) or it is empty: an export never deletes files that someone
+//! else put there. Trees left beside the target by an export that was
+//! killed (`.public.broadsheet-new-<pid>`, `.public.broadsheet-old-<pid>`)
+//! are removed by the next export once their process is gone.
 
 use std::fs;
 use std::io::Write;
@@ -54,6 +62,25 @@ pub enum ExportError {
     /// The target exists and is not a directory.
     #[error("{}: exists and is not a directory", .0.display())]
     NotADirectory(PathBuf),
+    /// The target is a symbolic link.
+    #[error("{}: is a symbolic link to {}; an export replaces its target directory whole, and would replace the link rather than write where it points: export to {} directly, or remove the link", path.display(), points_to.display(), points_to.display())]
+    SymbolicLink {
+        /// The target as given.
+        path: PathBuf,
+        /// What the link says.
+        points_to: PathBuf,
+    },
+    /// The target would break the site: it is the site directory, one of
+    /// its parents, or in `content/`.
+    #[error("{}: {reason}; export elsewhere, such as {}", path.display(), suggestion.display())]
+    InsideSite {
+        /// The target as given.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: &'static str,
+        /// The default target, `public` in the site directory.
+        suggestion: PathBuf,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
@@ -83,6 +110,58 @@ pub fn file_for(url_path: &str) -> PathBuf {
     }
 }
 
+/// Refuses a target directory that would break the site in `root`: the
+/// site directory itself or one of its parents (replacing it deletes
+/// `config.toml` and `content/`), or `content/` or a folder in it (the next
+/// build would read the export as content). Paths are compared once made
+/// absolute with links resolved, so `./content/../content/x` is caught too.
+pub fn check_target(root: &Path, dir: &Path) -> Result<(), ExportError> {
+    let refuse = |reason| {
+        Err(ExportError::InsideSite {
+            path: dir.to_path_buf(),
+            reason,
+            suggestion: crate::loader::display_root(root).join("public"),
+        })
+    };
+    let root_abs = fs::canonicalize(root).map_err(io(root))?;
+    let content = root_abs.join("content");
+    let content_abs = fs::canonicalize(&content).unwrap_or(content);
+    let target = resolved(dir).map_err(io(dir))?;
+    if target == root_abs {
+        refuse("this is the site directory: replacing it would delete config.toml and content/")
+    } else if root_abs.starts_with(&target) {
+        refuse("this folder holds the site directory: replacing it would delete the site")
+    } else if target.starts_with(&content_abs) {
+        refuse("this is in the site's content/ folder: the next build would read the export as content")
+    } else {
+        Ok(())
+    }
+}
+
+/// `path` made absolute, with links resolved in the part of it that exists.
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        match fs::canonicalize(existing) {
+            Ok(mut found) => {
+                for part in rest.iter().rev() {
+                    found.push(part);
+                }
+                return Ok(found);
+            }
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => return Ok(absolute),
+            },
+        }
+    }
+}
+
 /// Writes every resource of `built` under `dir`, replacing an earlier export there.
 pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError> {
     check_replaceable(dir)?;
@@ -98,6 +177,7 @@ pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
     let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
+    remove_stale(&parent, &name);
     remove_if_present(&staging)?;
     let summary = match write_tree(built, &staging) {
         Ok(summary) => summary,
@@ -106,19 +186,85 @@ pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError
             return Err(error);
         }
     };
-    if let Err(error) = swap_in(&staging, dir, &retired) {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(error);
+    let old_tree = match swap_in(&staging, dir, &retired) {
+        Ok(old_tree) => old_tree,
+        Err(error) => {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+    };
+    // The old tree is out of sight already; failing to delete it loses
+    // nothing (and the next export removes it).
+    if let Some(old_tree) = old_tree {
+        let _ = fs::remove_dir_all(old_tree);
     }
-    // The old tree is out of sight already; failing to delete it loses nothing.
-    let _ = fs::remove_dir_all(&retired);
     Ok(summary)
+}
+
+/// Removes what exports into `parent/name` left behind when they were
+/// killed: their staging (`.<name>.broadsheet-new-<pid>`) and retired
+/// (`.<name>.broadsheet-old-<pid>`) trees, each once its process is gone.
+/// A tree whose process still runs (another export at work) is left alone;
+/// so is one that cannot be removed (the next export tries again).
+fn remove_stale(parent: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    let prefixes = [
+        format!(".{name}.broadsheet-new-"),
+        format!(".{name}.broadsheet-old-"),
+    ];
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let pid = prefixes
+            .iter()
+            .find_map(|prefix| file_name.strip_prefix(prefix.as_str()))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let Some(pid) = pid else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir && pid != std::process::id() && !process_exists(pid) {
+            tracing::info!(path = %entry.path().display(), "removing what a killed export left behind");
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// True unless the system says there is no process `pid` (a process of
+/// another user counts as existing). Elsewhere than Unix: always true, so
+/// nothing is removed that might still be in use.
+fn process_exists(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return true;
+        };
+        if pid <= 0 {
+            return true;
+        }
+        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        let result = unsafe { libc::kill(pid, 0) };
+        result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
 }
 
 fn check_replaceable(dir: &Path) -> Result<(), ExportError> {
     match fs::symlink_metadata(dir) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(error) => Err(io(dir)(error)),
+        Ok(meta) if meta.file_type().is_symlink() => Err(ExportError::SymbolicLink {
+            path: dir.to_path_buf(),
+            points_to: fs::read_link(dir).map_err(io(dir))?,
+        }),
         Ok(meta) if !meta.is_dir() => Err(ExportError::NotADirectory(dir.to_path_buf())),
         Ok(_) => {
             let empty = fs::read_dir(dir).map_err(io(dir))?.next().is_none();
@@ -263,21 +409,64 @@ fn write_file(path: &Path, bytes: &[u8], modified: Option<SystemTime>) -> Result
     }
 }
 
-/// Puts `staging` at `dir`, moving an existing `dir` to `retired` first and
-/// back again if the second rename fails.
-fn swap_in(staging: &Path, dir: &Path, retired: &Path) -> Result<(), ExportError> {
-    let had_old = dir.exists();
-    if had_old {
-        remove_if_present(retired)?;
-        fs::rename(dir, retired).map_err(io(dir))?;
+/// Puts `staging` at `dir`. With an existing `dir`, the two are exchanged
+/// in one step where the system can ([`exchange`]), and the old tree is
+/// then at `staging`; otherwise `dir` is moved to `retired` first (and back
+/// again if the second rename fails). Returns where the old tree now is.
+fn swap_in(staging: &Path, dir: &Path, retired: &Path) -> Result<Option<PathBuf>, ExportError> {
+    if !dir.exists() {
+        fs::rename(staging, dir).map_err(io(dir))?;
+        return Ok(None);
     }
+    match exchange(staging, dir) {
+        Ok(true) => return Ok(Some(staging.to_path_buf())),
+        Ok(false) => {}
+        Err(error) => return Err(io(dir)(error)),
+    }
+    remove_if_present(retired)?;
+    fs::rename(dir, retired).map_err(io(dir))?;
     if let Err(error) = fs::rename(staging, dir) {
-        if had_old {
-            let _ = fs::rename(retired, dir);
-        }
+        let _ = fs::rename(retired, dir);
         return Err(io(dir)(error));
     }
-    Ok(())
+    Ok(Some(retired.to_path_buf()))
+}
+
+/// Exchanges `a` and `b` atomically (`renameat2` with `RENAME_EXCHANGE`,
+/// Linux 3.15 and later). `Ok(false)` where that is not available: another
+/// system, an older kernel (`ENOSYS`) or a file system without it (`EINVAL`,
+/// as on some network and FUSE file systems).
+fn exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let a = CString::new(a.as_os_str().as_bytes())?;
+        let b = CString::new(b.as_os_str().as_bytes())?;
+        // SAFETY: both are valid NUL-terminated paths that outlive the call.
+        let result = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if result == 0 {
+            return Ok(true);
+        }
+        let error = std::io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP) => Ok(false),
+            _ => Err(error),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (a, b);
+        Ok(false)
+    }
 }
 
 #[cfg(test)]

@@ -44,7 +44,9 @@ pub struct BuildOutput {
 }
 
 /// Loads the site in `root` as of `now` and builds it, reusing what `cache`
-/// kept from an earlier build and leaving this build's work in it.
+/// kept from an earlier build and leaving this build's work in it. A
+/// resource larger than `[limits] resource_bytes` is an error, as in
+/// [`super::build_dir`].
 pub fn build_dir_cached(
     root: &Path,
     now: DateTime<Utc>,
@@ -60,6 +62,7 @@ pub fn build_dir_cached(
         },
     );
     let server = site.config.server.clone();
+    let sizes = super::limits::check_resource_sizes(&site, &built, super::config_path(root));
     drop(site);
     cache.pages = HashMap::with_capacity(pages.len());
     let mut shared = Vec::new();
@@ -78,5 +81,7 @@ pub fn build_dir_cached(
         cache.pages.insert(path, (fingerprint, body, content));
     }
     cache.parse.share_bodies(shared);
-    Ok(BuildOutput { set: built, server })
+    // The caches are filled first even when a resource is too large: the
+    // next build, after the fix, reuses all the rest.
+    sizes.map(|()| BuildOutput { set: built, server })
 }

@@ -9,8 +9,10 @@
 //! - `publish`: the pure part, a loaded site in, every published resource out
 //! - `incremental`: the part that owns caches, so a rebuild after a small
 //!   edit parses and renders only what changed
+//! - `limits`: no published resource larger than `[limits] resource_bytes`
 
 mod incremental;
+mod limits;
 mod publish;
 
 use std::collections::BTreeMap;
@@ -115,8 +117,18 @@ pub struct BuiltSet {
 }
 
 /// Loads the site in `root` as of `now` and builds it.
+/// A resource larger than `[limits] resource_bytes` is an error on the
+/// article that made it so.
 pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSet, Diagnostics> {
-    loader::load(root, now).map(|site| build(&site))
+    let site = loader::load(root, now)?;
+    let built = build(&site);
+    limits::check_resource_sizes(&site, &built, config_path(root))?;
+    Ok(built)
+}
+
+/// `config.toml` as messages name it.
+fn config_path(root: &Path) -> std::path::PathBuf {
+    loader::display_root(root).join("config.toml")
 }
 
 /// Renders every output of `site`.

@@ -13,6 +13,7 @@ use toml::Spanned;
 use super::fields::{collapse_whitespace, AuthorEntry, Date};
 use super::front_matter;
 use super::markdown;
+use super::sanitize;
 use crate::config::Config;
 use crate::diagnostic::{line_of_offset, Diagnostic, Diagnostics};
 use crate::fingerprint;
@@ -70,7 +71,7 @@ struct ArticleFrontMatter {
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
-    tags: Vec<String>,
+    tags: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     draft: bool,
     #[serde(default)]
@@ -131,15 +132,32 @@ pub(crate) fn parse_article(
         }
     }
     let authors = authors_of(&place, front.authors, &mut diagnostics);
-    let tags = tags_of(front.tags);
+    let tags = match front.tags {
+        Some(given) => {
+            let offset = given.span().start;
+            let tags = tags_of(given.into_inner());
+            let most = config.limits.tags_per_article.get();
+            if tags.len() > most {
+                diagnostics.push(place.at(
+                    offset,
+                    format!(
+                        "{} tags, more than the {most} an article may have (`[limits] tags_per_article` in config.toml)",
+                        tags.len()
+                    ),
+                ));
+            }
+            tags
+        }
+        None => Vec::new(),
+    };
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
 
     let url = config.base_url.join(&format!("{section}/{slug}/"));
-    let rendered = markdown::render(split.body, &url);
+    let mut rendered = markdown::render(split.body, &url);
+    let body_start = text.len() - split.body.len();
     if let Some((offset, c)) = rendered.forbidden {
-        let body_start = text.len() - split.body.len();
         return Err(Diagnostic::at_offset(
             path,
             text,
@@ -147,6 +165,23 @@ pub(crate) fn parse_article(
             format!(
                 "a character reference here is character U+{:04X}, which is not allowed in a feed: remove it",
                 c as u32
+            ),
+        )
+        .into());
+    }
+    if config.sanitize_html {
+        rendered.html = sanitize::html(&rendered.html);
+    }
+    let most = config.limits.article_html_bytes.get();
+    if rendered.html.len() > most {
+        return Err(Diagnostic::at_offset(
+            path,
+            text,
+            body_start,
+            format!(
+                "the article's HTML is {}, more than the {} an article may have (`[limits] article_html_bytes` in config.toml): split the article or raise the limit",
+                crate::config::bytes_in_words(rendered.html.len()),
+                crate::config::bytes_in_words(most),
             ),
         )
         .into());
@@ -232,12 +267,14 @@ fn authors_of(
 }
 
 /// The tags, white space collapsed, empty ones and repeats left out, in
-/// the order first given.
+/// the order first given. Linear in the number of tags: a generated list of
+/// a hundred thousand must not stall the build before it is refused.
 fn tags_of(given: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::with_capacity(given.len());
     let mut tags: Vec<String> = Vec::new();
     for tag in given {
         let tag = collapse_whitespace(&tag);
-        if !tag.is_empty() && !tags.contains(&tag) {
+        if !tag.is_empty() && seen.insert(tag.clone()) {
             tags.push(tag);
         }
     }

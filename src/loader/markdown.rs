@@ -40,9 +40,52 @@ pub(crate) fn render(markdown: &str, page_url: &Url) -> Rendered {
     html.shrink_to_fit();
     Rendered {
         html,
-        first_paragraph: super::fields::collapse_whitespace(&first_paragraph),
+        first_paragraph: summary_of(&super::fields::collapse_whitespace(&first_paragraph)),
         forbidden,
     }
+}
+
+/// The most characters of a summary taken from the body. A news lede is
+/// 25 to 40 words (150 to 250 characters), a long one about 400, so a first
+/// paragraph of that kind is kept whole; readers show two to four lines of it
+/// and clip the rest themselves. What is cut is the paragraph that was never
+/// meant as a summary (a wall of text, a pasted log), which would otherwise
+/// be repeated in every feed and index page that lists the article.
+pub(crate) const SUMMARY_CHARS: usize = 500;
+
+/// `text` (white space already collapsed) cut to at most [`SUMMARY_CHARS`]
+/// characters: at the end of the last sentence that leaves at least half of
+/// them, or else at the last word boundary followed by `…`, or, for one
+/// word longer than that, mid-word followed by `…`.
+pub(crate) fn summary_of(text: &str) -> String {
+    let Some((limit, _)) = text.char_indices().nth(SUMMARY_CHARS) else {
+        return text.to_string();
+    };
+    let window = &text[..limit];
+    let half = window
+        .char_indices()
+        .nth(SUMMARY_CHARS / 2)
+        .map_or(0, |(i, _)| i);
+    // A sentence ends at `.`, `!` or `?` (perhaps closed by a quote or a
+    // bracket) followed by a space.
+    let sentence_end = window
+        .match_indices(' ')
+        .map(|(i, _)| i)
+        .filter(|&i| i >= half)
+        .rfind(|&i| {
+            let before = window[..i].trim_end_matches(['"', '\'', '’', '”', ')']);
+            before.ends_with(['.', '!', '?'])
+        });
+    if let Some(end) = sentence_end {
+        return window[..end].to_string();
+    }
+    let cut = match window.rfind(' ') {
+        Some(space) if space > 0 => {
+            window[..space].trim_end_matches([',', ';', ':', '-', '–', '—'])
+        }
+        _ => window,
+    };
+    format!("{}…", cut.trim_end())
 }
 
 /// Collects the text of the first top-level paragraph.
@@ -130,6 +173,36 @@ mod tests {
             .contains(r#"src="https://example.com/news/opinion/energy/photo.jpg""#));
         assert!(r.html.contains(r#"href="https://example.com/about/""#));
         assert!(r.html.contains(r#"href="https://x.org/""#));
+    }
+
+    #[test]
+    fn long_first_paragraphs_are_cut_at_a_sentence_or_a_word() {
+        let short = "A lede of one sentence. And a second.";
+        assert_eq!(summary_of(short), short);
+        let exact = "x".repeat(SUMMARY_CHARS);
+        assert_eq!(summary_of(&exact), exact);
+
+        // A sentence ends in the second half of the window: cut there.
+        let sentence = format!("{}. {}", "word ".repeat(80).trim_end(), "more ".repeat(100));
+        let cut = summary_of(&sentence);
+        assert!(cut.ends_with("word."), "{cut}");
+        assert_eq!(cut.chars().count(), 80 * 5);
+
+        // No sentence end late enough: cut at the last word, with an ellipsis.
+        let words = "wordy ".repeat(200);
+        let cut = summary_of(&words);
+        assert!(cut.ends_with("wordy…"), "{cut}");
+        assert!(cut.chars().count() <= SUMMARY_CHARS + 1, "{cut}");
+
+        // One endless word (the 7 MB of `<` of the hardening issue): cut mid-word.
+        let wall = "<".repeat(7_000_000);
+        let cut = summary_of(&wall);
+        assert_eq!(cut.chars().count(), SUMMARY_CHARS + 1);
+        assert!(cut.ends_with('…'));
+
+        // Multi-byte text is cut on a character boundary.
+        let cjk = "能源合作".repeat(300);
+        assert_eq!(summary_of(&cjk).chars().count(), SUMMARY_CHARS + 1);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - `section`: one section folder, its articles and their slugs
 //! - `media`: an article's folder of files
 //! - `article`, `fields`, `front_matter`, `markdown`: parsing text, pure
+//! - `sanitize`: an article's HTML cleaned, with `sanitize_html = true`
 
 mod article;
 mod cache;
@@ -25,6 +26,7 @@ mod files;
 mod front_matter;
 mod markdown;
 mod media;
+mod sanitize;
 mod section;
 
 use std::collections::HashMap;

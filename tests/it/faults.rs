@@ -17,9 +17,11 @@ fn disk_full_during_export_keeps_the_previous_export() {
     let out = work.path().join("out");
     std::fs::create_dir_all(&mount_point).expect("mount point");
     std::fs::create_dir_all(&out).expect("out dir");
-    // An article big enough that its page and feeds cannot fit the disk.
+    // An article big enough that its page and feeds cannot fit the disk,
+    // yet under the default `[limits] article_html_bytes` (4 MiB), so that
+    // what fails is the disk and not the check.
     let big = work.path().join("big.md");
-    let body = "A paragraph that fills the disk. ".repeat(150_000);
+    let body = "A paragraph that fills the disk. ".repeat(100_000);
     std::fs::write(
         &big,
         format!("+++\ntitle = \"Big\"\ndate = 2024-05-21\n+++\n\n{body}\n"),

@@ -29,6 +29,9 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The `config.toml` of [`Site::minimal`], for tests that extend it.
+pub const MINIMAL_CONFIG: &str = include_str!("../fixtures/minimal/config.toml");
+
 /// A site directory in a temporary folder, removed when dropped.
 pub struct Site {
     dir: TempDir,

@@ -22,7 +22,7 @@ use proptest::test_runner::FileFailurePersistence;
 use crate::fixture::Site;
 use crate::prelude::{build_dir, ResourceKind};
 
-const CONFIG: &str = include_str!("../fixtures/minimal/config.toml");
+const CONFIG: &str = crate::fixture::MINIMAL_CONFIG;
 
 const SECTION_INDEX: &str = "+++\ntitle = \"News\"\n+++\n";
 

@@ -4,13 +4,16 @@ mod fixture;
 mod prelude;
 
 mod bad_input;
+mod content_limits;
 mod export_precompressed;
+mod export_swap;
 mod faults;
 mod fuzz_loader;
 mod hostile_http;
 mod publish;
 mod readme;
 mod rendered;
+mod sanitize_html;
 mod server;
 mod server_cli;
 mod server_limits;

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::fixture::{files_in, parse_feed, Site};
+use crate::fixture::{files_in, parse_feed, Site, MINIMAL_CONFIG};
 
 /// The bundled articles: section, slug, title, author names as feeds carry them.
 const BUNDLED: [(&str, &str, &str, &str); 5] = [
@@ -567,6 +567,11 @@ fn export_goes_to_the_given_directory_and_root() {
 #[test]
 fn hostile_but_valid_content_stays_well_formed_everywhere() {
     let site = Site::minimal();
+    // Ten thousand tags are over the default `tags_per_article` (100).
+    site.write(
+        "config.toml",
+        &format!("{MINIMAL_CONFIG}[limits]\ntags_per_article = 10000\n"),
+    );
     site.section("news", "News");
     let tags: Vec<String> = (0..10_000).map(|i| format!("\"tag-{i}\"")).collect();
     site.write(
