@@ -27,7 +27,7 @@ const BUNDLED: [(&str, &str, &str, &str); 5] = [
         "voice-of-the-world",
         "biden-vs-biden-tariffs",
         "Biden Vs. Biden: Monster Tariffs Dismantling Global Trade",
-        "TANG Zhexiao (editor)",
+        "TANG Zhexiao, editor",
     ),
     (
         "overseas-echoes",
@@ -75,6 +75,7 @@ fn bundled_site_exports_every_url_of_the_layout() {
         "index.html".to_string(),
         "feeds.opml".to_string(),
         "style.css".to_string(),
+        "feed.xsl".to_string(),
     ];
     expected.extend(FEEDS.iter().map(|f| f.to_string()));
     for (section, slug, _, _) in BUNDLED {
