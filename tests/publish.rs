@@ -544,7 +544,7 @@ fn export_prints_one_summary_line() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(
-        lines[0].starts_with("exported 5 articles in 5 sections: 83 files (52 precompressed), "),
+        lines[0].starts_with("exported 5 articles in 5 sections: 86 files (54 precompressed), "),
         "{stdout}"
     );
     assert!(lines[0].contains(" bytes to public in "), "{stdout}");

@@ -90,7 +90,10 @@ pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSite,
 /// that the RSS and Atom feeds name for browsers, when either is published.
 fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSite) {
     let formats = &site.config.formats;
-    if formats.iter().any(|f| matches!(f, Format::Rss | Format::Atom)) {
+    if formats
+        .iter()
+        .any(|f| matches!(f, Format::Rss | Format::Atom))
+    {
         // Like the pages' stylesheet, it never changes with the content.
         built.insert(
             render::preview::PATH,

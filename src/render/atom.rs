@@ -10,7 +10,7 @@ use atom_syndication::{
 
 use crate::feed::FeedView;
 use crate::format::Format;
-use crate::render::{preview, GENERATOR, GENERATOR_URI, VERSION};
+use crate::render::{plain_text_to_html, preview, GENERATOR, GENERATOR_URI, VERSION};
 
 /// The Atom document of `feed`.
 pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
@@ -44,7 +44,11 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
                 mime_type: Some("text/html".to_string()),
                 ..Default::default()
             }],
-            summary: (!article.summary.is_empty()).then(|| Text::plain(article.summary.clone())),
+            // As HTML, escaped, as in RSS: plain text that looks like
+            // markup ("<b> tags") in a `type="text"` summary makes the W3C
+            // validator warn, and readers guess at it.
+            summary: (!article.summary.is_empty())
+                .then(|| Text::html(plain_text_to_html(&article.summary))),
             content: Some(Content {
                 value: Some(article.content_html.as_str().to_string()),
                 content_type: Some("html".to_string()),

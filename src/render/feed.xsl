@@ -36,12 +36,7 @@
         </div>
         <header>
           <h1><xsl:value-of select="$title"/></h1>
-          <p>
-            <xsl:call-template name="html-text">
-              <xsl:with-param name="html" select="rss/channel/description"/>
-            </xsl:call-template>
-            <xsl:value-of select="atom:feed/atom:subtitle"/>
-          </p>
+          <p><xsl:value-of select="rss/channel/description | atom:feed/atom:subtitle"/></p>
           <p><a href="{$home}">Visit the website</a></p>
         </header>
         <main>
@@ -58,8 +53,8 @@
       <a href="{link}"><xsl:value-of select="title"/></a>
       <div class="date"><xsl:value-of select="pubDate"/></div>
       <xsl:if test="description">
-        <!-- An RSS description is HTML: it holds the plain-text summary
-             escaped, which shows here as the text it was. -->
+        <!-- An RSS description (and an Atom summary) is HTML: it holds
+             the plain-text summary escaped, shown here as the text it was. -->
         <p>
           <xsl:call-template name="html-text">
             <xsl:with-param name="html" select="description"/>
@@ -74,7 +69,11 @@
       <a href="{atom:link[@rel = 'alternate']/@href}"><xsl:value-of select="atom:title"/></a>
       <div class="date"><xsl:value-of select="substring(atom:published, 1, 10)"/></div>
       <xsl:if test="atom:summary">
-        <p><xsl:value-of select="atom:summary"/></p>
+        <p>
+          <xsl:call-template name="html-text">
+            <xsl:with-param name="html" select="atom:summary"/>
+          </xsl:call-template>
+        </p>
       </xsl:if>
     </li>
   </xsl:template>

@@ -5,8 +5,8 @@
 //! e-mail address), and `content:encoded` for the full HTML body, with the
 //! summary in `description`. Item `guid`s are the `tag:` ids, not permalinks.
 //!
-//! `description` is HTML to every reader, so the plain-text summary (and the
-//! feed's description) go in escaped: "S&P 500" is shown, not parsed.
+//! An item's `description` is HTML to every reader, so the plain-text
+//! summary goes in escaped: "S&P 500" is shown, not parsed.
 //! `ttl` tells pollers what `Cache-Control: max-age` tells HTTP caches.
 
 use rss::extension::atom::{AtomExtension, Link};
@@ -51,7 +51,9 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
     let channel = Channel {
         title: feed.title.clone(),
         link: feed.home_url().to_string(),
-        description: plain_text_to_html(&feed.description),
+        // Plain text: unlike an item's, the channel's description is not
+        // HTML to the W3C validator, which warns about escaped markup here.
+        description: feed.description.clone(),
         language: Some(feed.config.language.as_str().to_string()),
         last_build_date: Some(feed.updated.to_rfc2822()),
         generator: Some(format!("{GENERATOR} {VERSION}")),
