@@ -172,11 +172,16 @@ pub struct Author {
 }
 
 impl Author {
-    /// The name with its role, as feeds carry it: `TANG Zhexiao (editor)`.
+    /// The name with its role, as every feed format carries it:
+    /// `TANG Zhexiao, editor`. Not `TANG Zhexiao (editor)`: RSS readers take
+    /// `x (y)` for the `email (name)` convention of RSS's `author`, and
+    /// `reader` then stores the byline of a `dc:creator` as the name
+    /// `TANG Zhexiao` with the role lost, while Atom and JSON keep it whole.
+    /// An appositive has no such reading in any parser.
     pub fn display_name(&self) -> String {
         match &self.role {
             None => self.name.clone(),
-            Some(role) => format!("{} ({role})", self.name),
+            Some(role) => format!("{}, {role}", self.name),
         }
     }
 
@@ -264,7 +269,7 @@ mod tests {
             role: Some("editor".into()),
         };
         assert_eq!(editor.byline(), "Edited by TANG Zhexiao");
-        assert_eq!(editor.display_name(), "TANG Zhexiao (editor)");
+        assert_eq!(editor.display_name(), "TANG Zhexiao, editor");
         let author = Author {
             name: "GONG Qian".into(),
             role: None,

@@ -1,7 +1,7 @@
 //! The pure build: a loaded site in, every published resource out. Feeds in
-//! each format, the OPML list, the stylesheet, the home page, section pages,
-//! article pages and articles' files, each at its URL path with its media
-//! type and time. No IO, no clock: the same site gives the same bytes.
+//! each format, the OPML list, the feeds' and the pages' stylesheets, the
+//! home page, section pages, article pages and articles' files, each at its
+//! URL path with its media type and time. No IO, no clock: the same site gives the same bytes.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use chrono::DateTime;
 use super::{exact_bytes, media_type, BuiltSet, ResourceKind, CSS, HTML, OPML};
 use crate::feed::{site_updated, FeedView};
 use crate::fingerprint;
+use crate::format::Format;
 use crate::model::{Article, Html, Section, Site};
 use crate::parallel;
 use crate::render;
@@ -84,8 +85,23 @@ pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSet, 
     (built, pages)
 }
 
-/// Every feed of the site in every published format.
+/// Every feed of the site in every published format, and the stylesheet
+/// that the RSS and Atom feeds name for browsers, when either is published.
 fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSet) {
+    let formats = &site.config.formats;
+    if formats
+        .iter()
+        .any(|f| matches!(f, Format::Rss | Format::Atom))
+    {
+        // Like the pages' stylesheet, it never changes with the content.
+        built.insert(
+            render::preview::PATH,
+            ResourceKind::Asset,
+            render::preview::CONTENT_TYPE,
+            render::preview::stylesheet(),
+            DateTime::UNIX_EPOCH.fixed_offset(),
+        );
+    }
     for feed in feeds {
         for format in site.config.formats.iter() {
             built.insert(

@@ -10,7 +10,7 @@ use atom_syndication::{
 
 use crate::feed::FeedView;
 use crate::format::Format;
-use crate::render::{GENERATOR, GENERATOR_URI, VERSION};
+use crate::render::{plain_text_to_html, preview, GENERATOR, GENERATOR_URI, VERSION};
 
 /// The Atom document of `feed`.
 pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
@@ -44,7 +44,11 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
                 mime_type: Some("text/html".to_string()),
                 ..Default::default()
             }],
-            summary: (!article.summary.is_empty()).then(|| Text::plain(article.summary.clone())),
+            // As HTML, escaped, as in RSS: plain text that looks like
+            // markup ("<b> tags") in a `type="text"` summary makes the W3C
+            // validator warn, and readers guess at it.
+            summary: (!article.summary.is_empty())
+                .then(|| Text::html(plain_text_to_html(&article.summary))),
             content: Some(Content {
                 value: Some(article.content_html.as_str().to_string()),
                 content_type: Some("html".to_string()),
@@ -66,17 +70,19 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
             uri: Some(GENERATOR_URI.to_string()),
             version: Some(VERSION.to_string()),
         }),
+        // `alternate` first: some readers (feed-extractor) take the first
+        // link as the site's page, whatever its `rel`.
         links: vec![
-            Link {
-                href: feed.url(Format::Atom).to_string(),
-                rel: "self".to_string(),
-                mime_type: Some(Format::Atom.media_type().to_string()),
-                ..Default::default()
-            },
             Link {
                 href: feed.home_url().to_string(),
                 rel: "alternate".to_string(),
                 mime_type: Some("text/html".to_string()),
+                ..Default::default()
+            },
+            Link {
+                href: feed.url(Format::Atom).to_string(),
+                rel: "self".to_string(),
+                mime_type: Some(Format::Atom.media_type().to_string()),
                 ..Default::default()
             },
         ],
@@ -85,13 +91,15 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         entries,
         ..Default::default()
     };
+    // The crate's declaration has no `encoding`; ours does, as RSS's does.
     let config = WriteConfig {
-        write_document_declaration: true,
+        write_document_declaration: false,
         indent_size: Some(2),
     };
-    let mut bytes = atom
+    let xml = atom
         .write_with_config(Vec::new(), config)
         .expect("writing XML to memory cannot fail");
+    let mut bytes = preview::document(feed, &xml);
     bytes.push(b'\n');
     bytes
 }

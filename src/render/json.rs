@@ -33,7 +33,10 @@ struct JsonItem<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     summary: &'a str,
     date_published: String,
-    date_modified: String,
+    /// Only when the article was updated: equal to `date_published`, it
+    /// would tell readers of an update that never happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date_modified: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     authors: Vec<JsonAuthor>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -62,7 +65,10 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
                 content_html: article.content_html.as_str(),
                 summary: &article.summary,
                 date_published: article.published.to_rfc3339(),
-                date_modified: article.modified().to_rfc3339(),
+                date_modified: article
+                    .updated
+                    .filter(|updated| *updated != article.published)
+                    .map(|updated| updated.to_rfc3339()),
                 authors: article
                     .authors
                     .iter()

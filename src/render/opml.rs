@@ -48,12 +48,15 @@ fn write(writer: &mut Writer<Vec<u8>>, site: &Site, feeds: &[FeedView<'_>]) -> s
                 .with_attributes([("text", label.as_str()), ("title", label.as_str())]),
         ))?;
         for feed in feeds {
+            // The format in the title: a reader importing more than one
+            // folder shows each feed once per format, told apart.
+            let title = format!("{} ({})", feed.title, format.label());
             let xml_url = feed.url(format).to_string();
             let html_url = feed.home_url().to_string();
             let outline = BytesStart::new("outline").with_attributes([
                 ("type", "rss"),
-                ("text", feed.title.as_str()),
-                ("title", feed.title.as_str()),
+                ("text", title.as_str()),
+                ("title", title.as_str()),
                 ("description", feed.description.as_str()),
                 ("xmlUrl", xml_url.as_str()),
                 ("htmlUrl", html_url.as_str()),

@@ -4,6 +4,10 @@
 //! best practice), `dc:creator` for bylines (RSS's own `author` must be an
 //! e-mail address), and `content:encoded` for the full HTML body, with the
 //! summary in `description`. Item `guid`s are the `tag:` ids, not permalinks.
+//!
+//! An item's `description` is HTML to every reader, so the plain-text
+//! summary goes in escaped: "S&P 500" is shown, not parsed.
+//! `ttl` tells pollers what `Cache-Control: max-age` tells HTTP caches.
 
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
@@ -11,7 +15,7 @@ use rss::{Category, Channel, Guid, Item};
 
 use crate::feed::FeedView;
 use crate::format::Format;
-use crate::render::{GENERATOR, VERSION};
+use crate::render::{plain_text_to_html, preview, GENERATOR, VERSION};
 
 /// The RSS 2.0 document of `feed`.
 pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
@@ -21,7 +25,8 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         .map(|article| Item {
             title: Some(article.title.clone()),
             link: Some(article.url.to_string()),
-            description: (!article.summary.is_empty()).then(|| article.summary.clone()),
+            description: (!article.summary.is_empty())
+                .then(|| plain_text_to_html(&article.summary)),
             categories: article
                 .tags
                 .iter()
@@ -46,11 +51,14 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
     let channel = Channel {
         title: feed.title.clone(),
         link: feed.home_url().to_string(),
+        // Plain text: unlike an item's, the channel's description is not
+        // HTML to the W3C validator, which warns about escaped markup here.
         description: feed.description.clone(),
         language: Some(feed.config.language.as_str().to_string()),
         last_build_date: Some(feed.updated.to_rfc2822()),
         generator: Some(format!("{GENERATOR} {VERSION}")),
         docs: Some("https://www.rssboard.org/rss-specification".to_string()),
+        ttl: Some(ttl_minutes(feed.config.server.max_age).to_string()),
         atom_ext: Some(AtomExtension {
             links: vec![Link {
                 href: feed.url(Format::Rss).to_string(),
@@ -62,9 +70,33 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         items,
         ..Default::default()
     };
-    let mut bytes = channel
+    let xml = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing XML to memory cannot fail");
+    let mut bytes = preview::document(feed, preview::without_declaration(&xml));
     bytes.push(b'\n');
     bytes
+}
+
+/// RSS `ttl`, in whole minutes, for a `max_age` in seconds: rounded up, so
+/// a poller never comes back before caches would, and at least 1 (`ttl` 0
+/// reads as "no caching hint" to some readers and as "poll constantly" to
+/// others).
+fn ttl_minutes(max_age: u32) -> u32 {
+    max_age.div_ceil(60).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ttl_minutes;
+
+    #[test]
+    fn ttl_is_max_age_in_minutes_rounded_up_and_at_least_one() {
+        assert_eq!(ttl_minutes(0), 1);
+        assert_eq!(ttl_minutes(1), 1);
+        assert_eq!(ttl_minutes(60), 1);
+        assert_eq!(ttl_minutes(61), 2);
+        assert_eq!(ttl_minutes(300), 5);
+        assert_eq!(ttl_minutes(u32::MAX), 71_582_789);
+    }
 }
