@@ -1,5 +1,5 @@
 //! The pure build: a loaded site in, every published resource out. Feeds in
-//! each format, the OPML list, the stylesheet, the home page, section pages,
+//! each format, the OPML list, the stylesheet, the icon, the home page, section pages,
 //! article pages and articles' files, each at its URL path with its media
 //! type and time. No IO, no clock: the same site gives the same bytes.
 
@@ -101,7 +101,7 @@ fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSite) {
     }
 }
 
-/// The OPML list of feeds, the stylesheet and the home page.
+/// The OPML list of feeds, the stylesheet, the icon and the home page.
 fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSite) {
     let updated = site_updated(site);
     built.insert(
@@ -120,6 +120,27 @@ fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSi
         render::html::stylesheet(),
         DateTime::UNIX_EPOCH.fixed_offset(),
     );
+    // So is the icon, in both its forms (see `render::favicon`).
+    for (path, media_type, bytes) in [
+        (
+            render::favicon::SVG_PATH,
+            render::favicon::SVG_TYPE,
+            render::favicon::svg(),
+        ),
+        (
+            render::favicon::ICO_PATH,
+            render::favicon::ICO_TYPE,
+            render::favicon::ico(),
+        ),
+    ] {
+        built.insert(
+            path,
+            ResourceKind::Asset,
+            media_type,
+            bytes,
+            DateTime::UNIX_EPOCH.fixed_offset(),
+        );
+    }
     built.insert(
         "",
         ResourceKind::Index,
