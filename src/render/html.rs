@@ -215,7 +215,6 @@ fn page(config: &Config, head: &Head<'_>, feeds: &[&FeedView<'_>], body: Markup)
                         meta property="og:description" content=(head.description);
                     }
                     meta property="og:site_name" content=(config.title);
-                    meta property="og:locale" content=(config.language.as_str().replace('-', "_"));
                     meta property="article:published_time" content=(article.published.to_rfc3339());
                     @if let Some(updated) = article.updated {
                         meta property="article:modified_time" content=(updated.to_rfc3339());
@@ -260,7 +259,7 @@ fn section_url(config: &Config, section: &Section) -> url::Url {
 pub const INDEX_PAGE_LIMIT: usize = 100;
 
 fn skip_link() -> Markup {
-    html! { a.skip href="#content" { "Skip to the articles" } }
+    html! { a.skip href="#content" { "Skip to content" } }
 }
 
 /// The issue date under the nameplate: the newest article's date, in that
