@@ -1,7 +1,8 @@
 //! The pure build: a loaded site in, every published resource out. Feeds in
 //! each format, the OPML list, the feeds' and the pages' stylesheets, the
-//! home page, section pages, article pages and articles' files, each at its
-//! URL path with its media type and time. No IO, no clock: the same site gives the same bytes.
+//! icon, the home page, section pages, article pages and articles' files,
+//! each at its URL path with its media type and time. No IO, no clock: the
+//! same site gives the same bytes.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -116,7 +117,7 @@ fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSet) {
     }
 }
 
-/// The OPML list of feeds, the stylesheet and the home page.
+/// The OPML list of feeds, the stylesheet, the icon and the home page.
 fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSet) {
     let updated = site_updated(site);
     built.insert(
@@ -135,6 +136,27 @@ fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSe
         render::html::stylesheet(),
         DateTime::UNIX_EPOCH.fixed_offset(),
     );
+    // So is the icon, in both its forms (see `render::favicon`).
+    for (path, media_type, bytes) in [
+        (
+            render::favicon::SVG_PATH,
+            render::favicon::SVG_TYPE,
+            render::favicon::svg(),
+        ),
+        (
+            render::favicon::ICO_PATH,
+            render::favicon::ICO_TYPE,
+            render::favicon::ico(),
+        ),
+    ] {
+        built.insert(
+            path,
+            ResourceKind::Asset,
+            media_type,
+            bytes,
+            DateTime::UNIX_EPOCH.fixed_offset(),
+        );
+    }
     built.insert(
         "",
         ResourceKind::Index,

@@ -1,10 +1,21 @@
-//! Small HTML pages, so that every link in a feed resolves: the home page,
-//! one page per section and one per article. Templates are `maud` macros,
-//! which escape every interpolated string; only article bodies, already
-//! HTML, are inserted as they are.
+//! The HTML pages, so that every link in a feed resolves: the home page, one
+//! page per section and one per article, set like the printed INSIGHTS page
+//! they come from: a masthead, the sections as a bar, each story under its
+//! column label with its headline, byline and standfirst. Templates are
+//! `maud` macros, which escape every interpolated string; only article
+//! bodies, already HTML, are inserted as they are.
 //!
 //! Every page carries `<link rel="alternate">` tags for its feeds, so
-//! browsers and readers given the page's URL find the feeds themselves.
+//! browsers and readers given the page's URL find the feeds themselves, and
+//! a compact box that links them. Pages load nothing from another origin and
+//! run no script: the stylesheet and the icon are linked by path (not by
+//! `base_url`'s host), so a page served at another address, a preview on
+//! port 0, still finds them on its own server.
+//!
+//! An article page shows only its article, its section and the site's
+//! settings: the incremental build keeps a page while those three are
+//! unchanged (`build::publish`), so it must not show the other sections or
+//! the newest date of the site, which change with other articles.
 
 use chrono::{DateTime, FixedOffset};
 use std::ops::Range;
@@ -14,28 +25,40 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use crate::config::Config;
 use crate::feed::FeedView;
 use crate::model::{Article, Section, Site};
+use crate::render::favicon;
 use crate::render::{GENERATOR, VERSION};
 
-/// The home page: every section, and the site's newest articles (at most
-/// [`INDEX_PAGE_LIMIT`]), newest first.
+/// The home page: the masthead with the issue date (the newest article's),
+/// the sections as a bar, and the site's newest articles (at most
+/// [`INDEX_PAGE_LIMIT`]), newest first, each under its column label.
 /// `site_feed` is the site-wide feed, for the autodiscovery links.
 pub fn home(site: &Site, site_feed: &FeedView<'_>) -> Vec<u8> {
     let config = &site.config;
+    let newest = site.newest(INDEX_PAGE_LIMIT);
     let body = html! {
-        header {
-            h1 { (config.title) }
-            @if !config.description.is_empty() { p.description { (config.description) } }
-            nav { ul { @for section in &site.sections {
-                li { a href=(config.base_url.join(&format!("{}/", section.slug))) { (section.title) } }
-            } } }
+        (skip_link())
+        header.masthead {
+            h1.nameplate { a href=(config.base_url.url()) { (config.title) } }
+            (dateline(site))
         }
-        main { (article_list(&site.newest(INDEX_PAGE_LIMIT), site.article_count())) }
-        (feeds_footer(&[site_feed], site))
+        (section_bar(site, None))
+        main #content {
+            (story_list(site, &newest, site.article_count(), true))
+        }
+        (follow_box("Follow INSIGHTS", config, site_feed))
+        (site_footer(config))
     };
-    page(config, config.title.as_str(), &[site_feed], body)
+    let head = Head {
+        title: config.title.as_str(),
+        description: &config.description,
+        canonical: config.base_url.url().as_str(),
+        article: None,
+    };
+    page(config, &head, &[site_feed], body)
 }
 
-/// A section's page: its newest articles (at most [`INDEX_PAGE_LIMIT`]).
+/// A section's page: the masthead, the sections' bar with this one marked,
+/// and the section's newest articles (at most [`INDEX_PAGE_LIMIT`]).
 /// The feeds are the section's and the site's, for the autodiscovery links.
 pub fn section(
     site: &Site,
@@ -51,16 +74,31 @@ pub fn section(
         .map(|a| a.as_ref())
         .collect();
     let body = html! {
-        header {
-            p.masthead { a href=(config.base_url.url()) { (config.title) } }
-            h1 { (section.title) }
-            @if !section.description.is_empty() { p.description { (section.description) } }
+        (skip_link())
+        header.masthead.compact {
+            p.nameplate { a href=(config.base_url.url()) { (config.title) } }
+            (dateline(site))
         }
-        main { (article_list(&newest, section.articles.len())) }
-        (feeds_footer(&[section_feed, site_feed], site))
+        (section_bar(site, Some(&section.slug)))
+        main #content {
+            header.section-head {
+                h1 { (section.title) }
+                @if !section.description.is_empty() { p.standfirst { (section.description) } }
+            }
+            (story_list(site, &newest, section.articles.len(), false))
+        }
+        (follow_box("Follow this column", config, section_feed))
+        (site_footer(config))
     };
     let title = format!("{} | {}", section.title, config.title);
-    page(config, &title, &[section_feed, site_feed], body)
+    let canonical = section_url(config, section);
+    let head = Head {
+        title: &title,
+        description: &section.description,
+        canonical: canonical.as_str(),
+        article: None,
+    };
+    page(config, &head, &[section_feed, site_feed], body)
 }
 
 /// An article's page, and where in it the article's body stands (its bytes
@@ -74,38 +112,58 @@ pub fn article(
     site_feed: &FeedView<'_>,
 ) -> (Vec<u8>, Range<usize>) {
     let config = &site.config;
+    let section_url = section_url(config, section);
     let body = html! {
-        header {
-            p.masthead {
-                a href=(config.base_url.url()) { (config.title) }
-                " / "
-                a href=(config.base_url.join(&format!("{}/", section.slug))) { (section.title) }
+        (skip_link())
+        header.masthead.compact {
+            p.nameplate { a href=(config.base_url.url()) { (config.title) } }
+            nav.crumbs aria-label="You are here" {
+                a href=(config.base_url.url()) { "Front page" }
+                " › "
+                a href=(section_url.as_str()) { (section.title) }
             }
         }
-        main {
-            article {
-                h1 { (article.title) }
-                p.meta {
-                    @for (i, author) in article.authors.iter().enumerate() {
-                        @if i > 0 { ", " }
-                        span.author { (author.byline()) }
-                    }
-                    @if !article.authors.is_empty() { " · " }
-                    (time(article.published))
-                    @if let Some(updated) = article.updated {
-                        " · updated " (time(updated))
+        main #content {
+            article.story {
+                header.story-head {
+                    p.kicker { a href=(section_url.as_str()) { (section.title) } }
+                    h1 { (article.title) }
+                    div.byline {
+                        @if !article.authors.is_empty() {
+                            ul.authors { @for author in &article.authors {
+                                li { (author.byline()) }
+                            } }
+                        }
+                        p.dates {
+                            (time(article.published))
+                            @if let Some(updated) = article.updated {
+                                " · Updated " (time(updated))
+                            }
+                        }
                     }
                 }
-                (PreEscaped(BODY_MARK))
+                div.body { (PreEscaped(BODY_MARK)) }
                 @if !article.tags.is_empty() {
-                    ul.tags { @for tag in &article.tags { li { (tag) } } }
+                    footer.tags {
+                        h2 #tags-label { "Tags" }
+                        ul aria-labelledby="tags-label" { @for tag in &article.tags {
+                            li.tag { (tag) }
+                        } }
+                    }
                 }
             }
         }
-        (feeds_footer(&[section_feed, site_feed], site))
+        (follow_box("Follow this column", config, section_feed))
+        (site_footer(config))
     };
     let title = format!("{} | {}", article.title, config.title);
-    let frame = page(config, &title, &[section_feed, site_feed], body);
+    let head = Head {
+        title: &title,
+        description: &article.summary,
+        canonical: article.url.as_str(),
+        article: Some((article, &section.title)),
+    };
+    let frame = page(config, &head, &[section_feed, site_feed], body);
     // The mark is a NUL, which no content can hold (the loader refuses it),
     // so the one found is the one placed.
     let at = frame
@@ -123,15 +181,49 @@ pub fn article(
 /// Where an article's body goes in its page while the page is rendered.
 const BODY_MARK: &str = "\0";
 
-fn page(config: &Config, title: &str, feeds: &[&FeedView<'_>], body: Markup) -> Vec<u8> {
+/// What a page's `<head>` says about it besides its feeds.
+struct Head<'a> {
+    title: &'a str,
+    /// The meta description; left out when empty.
+    description: &'a str,
+    /// The page's absolute URL.
+    canonical: &'a str,
+    /// For an article page: the article and its section's title, for its
+    /// Open Graph `article` properties.
+    article: Option<(&'a Article, &'a str)>,
+}
+
+fn page(config: &Config, head: &Head<'_>, feeds: &[&FeedView<'_>], body: Markup) -> Vec<u8> {
     let markup = html! {
         (DOCTYPE)
         html lang=(config.language.as_str()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
                 meta name="generator" content=(format!("{GENERATOR} {VERSION}"));
-                title { (title) }
+                title { (head.title) }
+                @if !head.description.is_empty() {
+                    meta name="description" content=(head.description);
+                }
+                link rel="canonical" href=(head.canonical);
+                @if let Some((article, section_title)) = head.article {
+                    meta property="og:type" content="article";
+                    meta property="og:title" content=(article.title);
+                    meta property="og:url" content=(head.canonical);
+                    @if !head.description.is_empty() {
+                        meta property="og:description" content=(head.description);
+                    }
+                    meta property="og:site_name" content=(config.title);
+                    meta property="article:published_time" content=(article.published.to_rfc3339());
+                    @if let Some(updated) = article.updated {
+                        meta property="article:modified_time" content=(updated.to_rfc3339());
+                    }
+                    meta property="article:section" content=(section_title);
+                    @for tag in &article.tags {
+                        meta property="article:tag" content=(tag);
+                    }
+                }
                 @for feed in feeds {
                     @for format in feed.config.formats.iter() {
                         link rel="alternate" type=(format.media_type())
@@ -139,7 +231,8 @@ fn page(config: &Config, title: &str, feeds: &[&FeedView<'_>], body: Markup) -> 
                             href=(feed.url(format));
                     }
                 }
-                link rel="stylesheet" href=(config.base_url.join(STYLESHEET_PATH));
+                link rel="stylesheet" href=(site_path(config, STYLESHEET_PATH));
+                link rel="icon" type="image/svg+xml" href=(site_path(config, favicon::SVG_PATH));
             }
             body { (body) }
         }
@@ -149,43 +242,124 @@ fn page(config: &Config, title: &str, feeds: &[&FeedView<'_>], body: Markup) -> 
     bytes
 }
 
+/// The absolute path of a file at the site's root (`/style.css`, or
+/// `/news/style.css` under a base URL with a path): same-origin wherever
+/// the pages are served from.
+fn site_path(config: &Config, file: &str) -> String {
+    format!("{}{file}", config.base_url.url().path())
+}
+
+fn section_url(config: &Config, section: &Section) -> url::Url {
+    config.base_url.join(&format!("{}/", section.slug))
+}
+
 /// The most articles the home page and a section page list, newest first.
 /// Every article keeps its own page; a list of a hundred thousand would be
 /// megabytes that no reader scrolls, rebuilt on every change.
 pub const INDEX_PAGE_LIMIT: usize = 100;
 
-fn article_list(shown: &[&Article], total: usize) -> Markup {
+fn skip_link() -> Markup {
+    html! { a.skip href="#content" { "Skip to content" } }
+}
+
+/// The issue date under the nameplate: the newest article's date, in that
+/// article's own time zone, as the printed page would carry it.
+fn dateline(site: &Site) -> Markup {
+    let config = &site.config;
+    html! {
+        p.dateline {
+            @if let Some(newest) = site.newest(1).first() {
+                time datetime=(newest.published.date_naive().to_string()) {
+                    (newest.published.format("%A, %-d %B %Y"))
+                }
+            }
+            @if !config.description.is_empty() {
+                span.motto { (config.description) }
+            }
+        }
+    }
+}
+
+/// The sections as a navigation bar; `current` is marked for assistive
+/// technology and styled as the page one is on.
+fn section_bar(site: &Site, current: Option<&str>) -> Markup {
+    let config = &site.config;
+    html! {
+        @if !site.sections.is_empty() {
+            nav.sections aria-label="Sections" {
+                ul { @for section in &site.sections {
+                    li {
+                        @if current == Some(section.slug.as_str()) {
+                            a href=(section_url(config, section).as_str()) aria-current="page" { (section.title) }
+                        } @else {
+                            a href=(section_url(config, section).as_str()) { (section.title) }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// The stories of a list page: column label (when the list mixes columns),
+/// headline, byline and standfirst. The first story leads.
+fn story_list(site: &Site, shown: &[&Article], total: usize, with_column: bool) -> Markup {
     html! {
         @if shown.is_empty() {
-            p { "Nothing published yet." }
+            p.empty { "Nothing published yet." }
         } @else {
             @if shown.len() < total {
                 p.count { "The newest " (shown.len()) " of " (total) " articles." }
             }
-            ol.articles { @for article in shown {
-                li {
-                    a href=(article.url) { (article.title) }
-                    " "
-                    (time(article.published))
-                    @if !article.summary.is_empty() { p.summary { (article.summary) } }
+            ol.stories { @for article in shown {
+                li.story-card {
+                    article {
+                        @if with_column {
+                            @if let Some(section) = site.sections.iter().find(|s| s.slug == article.section) {
+                                p.kicker { a href=(section_url(&site.config, section).as_str()) { (section.title) } }
+                            }
+                        }
+                        h2 { a href=(article.url) { (article.title) } }
+                        p.byline {
+                            @for (i, author) in article.authors.iter().enumerate() {
+                                @if i > 0 { " · " }
+                                span.author { (author.byline()) }
+                            }
+                            @if !article.authors.is_empty() { " · " }
+                            (time(article.published))
+                        }
+                        @if !article.summary.is_empty() { p.standfirst { (article.summary) } }
+                    }
                 }
             } }
         }
     }
 }
 
-fn feeds_footer(feeds: &[&FeedView<'_>], site: &Site) -> Markup {
+/// A compact box with one link per feed format and the OPML list of all feeds.
+fn follow_box(heading: &str, config: &Config, feed: &FeedView<'_>) -> Markup {
     html! {
-        footer {
-            p { "Subscribe:" }
-            ul.feeds {
-                @for feed in feeds {
-                    @for format in feed.config.formats.iter() {
-                        li { a href=(feed.url(format)) { (feed.title) " (" (format.label()) ")" } }
-                    }
+        aside.follow aria-labelledby="follow-label" {
+            h2 #follow-label { (heading) }
+            ul {
+                @for format in feed.config.formats.iter() {
+                    li { a href=(feed.url(format)) title=(format!("{} ({})", feed.title, format.label())) { (short_label(format.label())) } }
                 }
-                li { a href=(site.config.base_url.join("feeds.opml")) { "All feeds (OPML)" } }
+                li { a href=(config.base_url.join("feeds.opml")) title="Every feed of the site, as an OPML list" { "All feeds (OPML)" } }
             }
+        }
+    }
+}
+
+/// `RSS 2.0` → `RSS`: the box names formats, not their versions.
+fn short_label(label: &str) -> &str {
+    label.rsplit_once(' ').map_or(label, |(name, _)| name)
+}
+
+fn site_footer(config: &Config) -> Markup {
+    html! {
+        footer.colophon {
+            p { a href=(config.base_url.url()) { (config.title) } }
         }
     }
 }
@@ -201,12 +375,8 @@ pub const STYLESHEET_PATH: &str = "style.css";
 
 /// The stylesheet of every page.
 pub fn stylesheet() -> Vec<u8> {
-    let mut bytes = STYLE.as_bytes().to_vec();
-    bytes.push(b'\n');
-    bytes
+    STYLE.as_bytes().to_vec()
 }
 
-const STYLE: &str = "body{font-family:Georgia,serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.55;color:#222}\
-a{color:#1a4f8b}h1{line-height:1.2}.meta,.masthead,time,footer{color:#555;font-size:.95rem}\
-ol.articles{list-style:none;padding:0}ol.articles li{margin:0 0 1.2rem}\
-figure{margin:1.5rem 0;font-style:italic;color:#444}ul.tags{padding:0}ul.tags li{display:inline;margin-right:.8rem}";
+/// The stylesheet's text, kept in its own file so that it reads as CSS.
+const STYLE: &str = include_str!("style.css");

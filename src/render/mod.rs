@@ -4,6 +4,7 @@
 //! always gives the same bytes.
 
 pub mod atom;
+pub mod favicon;
 pub mod html;
 pub mod json;
 pub mod opml;

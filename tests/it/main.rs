@@ -11,6 +11,7 @@ mod faults;
 mod feed_preview;
 mod fuzz_loader;
 mod hostile_http;
+mod pages;
 mod publish;
 mod readme;
 mod rendered;

@@ -74,6 +74,8 @@ fn bundled_site_exports_every_url_of_the_layout() {
         "feeds.opml".to_string(),
         "style.css".to_string(),
         "feed.xsl".to_string(),
+        "favicon.svg".to_string(),
+        "favicon.ico".to_string(),
     ];
     expected.extend(FEEDS.iter().map(|f| f.to_string()));
     for (section, slug, _, _) in BUNDLED {
@@ -453,7 +455,7 @@ fn every_page_carries_autodiscovery_links_to_its_feeds() {
                 "{page} lacks the site feed"
             );
             assert!(
-                html.contains(r#"<link rel="stylesheet" href="http://127.0.0.1:8080/style.css">"#),
+                html.contains(r#"<link rel="stylesheet" href="/style.css">"#),
                 "{page} lacks the stylesheet"
             );
         }
@@ -536,7 +538,7 @@ fn export_prints_one_summary_line() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(
-        lines[0].starts_with("exported 5 articles in 5 sections: 86 files (54 precompressed), "),
+        lines[0].starts_with("exported 5 articles in 5 sections: 92 files (58 precompressed), "),
         "{stdout}"
     );
     assert!(lines[0].contains(" bytes to public in "), "{stdout}");
