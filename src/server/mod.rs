@@ -33,6 +33,7 @@
 //! finish; connections still open after `shutdown_timeout` are dropped.
 
 mod access_log;
+mod activity;
 mod conditional;
 mod connection;
 pub mod handler;
