@@ -31,6 +31,8 @@
 //!   after an idle close began, `shutdown_timeout` after shutdown began; a
 //!   connection still open then (HTTP/2 streams that can never finish after
 //!   GOAWAY) is dropped.
+//! - Half-close: a client that ends its sending side after its requests
+//!   still gets every response to the requests it sent whole.
 //! - Closing: a connection that ends (any way) is closed with a lingering
 //!   close of at most [`linger::LINGER`], so a client that sent more than was
 //!   read (pipelined requests at shutdown, a refused body) still gets the end
@@ -96,6 +98,9 @@ pub(crate) fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes)
+        // A client may end its side once its request is sent (RFC 9112
+        // section 9.6): the end of input must not cost it the response.
+        .half_close(true)
         .keep_alive(true);
     builder
         .http2()
