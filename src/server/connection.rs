@@ -55,10 +55,11 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
 use super::activity::{Activity, Reads, Tracked};
+use super::admission::{Place, PRESSED_FIRST_BYTE};
 use super::handler::{self, Body};
 use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
@@ -117,8 +118,8 @@ pub(crate) struct Connection {
     pub(crate) builder: Arc<auto::Builder<TokioExecutor>>,
     pub(crate) limiter: Option<Arc<RateLimiter>>,
     pub(crate) shutdown: watch::Receiver<bool>,
-    /// A place under `max_connections`, given back on drop.
-    pub(crate) _permit: OwnedSemaphorePermit,
+    /// A place under `max_connections`, given back on drop (`None` only in tests).
+    pub(crate) place: Option<Place>,
     /// Tells the worker this connection is open, until dropped.
     pub(crate) _open: mpsc::Sender<()>,
 }
@@ -126,11 +127,17 @@ pub(crate) struct Connection {
 impl Connection {
     /// Serves requests on `stream` until it ends, is idle too long, or the
     /// server shuts down; then closes it, lingering.
-    pub(crate) async fn serve(mut self, stream: TcpStream, peer: SocketAddr) {
+    pub(crate) async fn serve(
+        mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        activity: Arc<Activity>,
+    ) {
         if let Err(error) = stream.set_nodelay(true) {
             debug!("TCP_NODELAY: {error}");
         }
-        let activity = Arc::new(Activity::new());
+        let close = self.place.as_ref().map(|p| p.close.clone());
+        let mut made_room = false;
         let service = self.service(activity.clone(), peer);
         let returned = Returned::default();
         let stream = SendTimeout::new(stream, self.limits.send_timeout, returned.clone());
@@ -147,7 +154,8 @@ impl Connection {
                 .limits
                 .header_read_timeout
                 .min(self.limits.keep_alive_timeout)
-                .min(self.limits.send_timeout);
+                .min(self.limits.send_timeout)
+                .min(PRESSED_FIRST_BYTE);
             let check = tokio::time::sleep_until(activity.opened + first_check);
             tokio::pin!(check);
             // Once closing began (GOAWAY for HTTP/2), the time it may take.
@@ -168,9 +176,29 @@ impl Connection {
                         let sooner = deadline.min(check.deadline());
                         check.as_mut().reset(sooner);
                     }
+                    _ = made_room_for(close.as_deref()), if closing.is_none() => {
+                        made_room = true;
+                        if activity.silent() {
+                            debug!(%peer, "closing a silent connection to make room");
+                            break;
+                        }
+                        debug!(%peer, "closing an idle connection to make room");
+                        connection.as_mut().graceful_shutdown();
+                        let deadline = tokio::time::Instant::now() + PRESSED_FIRST_BYTE;
+                        closing = Some(deadline);
+                        let sooner = deadline.min(check.deadline());
+                        check.as_mut().reset(sooner);
+                    }
                     _ = &mut check => {
                         let now = tokio::time::Instant::now();
-                        match timers(&activity, &self.limits, closing, now) {
+                        let pressed = activity.silent()
+                            && self.place.as_ref().is_some_and(Place::pressed);
+                        let first_byte = if pressed {
+                            PRESSED_FIRST_BYTE.min(self.limits.header_read_timeout)
+                        } else {
+                            self.limits.header_read_timeout
+                        };
+                        match timers(&activity, &self.limits, first_byte, closing, now) {
                             Check::Drop(why) => {
                                 debug!(%peer, "dropping connection: {why}");
                                 break;
@@ -185,6 +213,15 @@ impl Connection {
                         }
                     }
                 }
+            }
+        }
+        // A connection closed to make room gives its place back before it
+        // lingers, or the newcomer would wait for the linger; one that never
+        // spoke has no response to protect and is closed at once.
+        if made_room {
+            drop(self.place.take());
+            if activity.silent() {
+                return;
             }
         }
         // The connection is gone and its socket came back: close it without
@@ -222,6 +259,15 @@ impl Connection {
     }
 }
 
+/// Resolves when the connection is told to close to make room for another
+/// (`admission.rs`); never, for a connection without a place.
+async fn made_room_for(close: Option<&tokio::sync::Notify>) {
+    match close {
+        Some(close) => close.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What a connection's timer found.
 #[derive(Debug, PartialEq)]
 enum Check {
@@ -242,12 +288,13 @@ enum Check {
 ///   streams it waits for may never finish: a client may keep its window
 ///   shut, and answer PINGs);
 /// - with no response being sent, a connection with no new request for the
-///   idle timeout (`header_read_timeout` before the first request,
-///   `keep_alive_timeout` after it) begins closing, and gets `send_timeout`
-///   to finish.
+///   idle timeout (`first_byte` before its first byte, `header_read_timeout`
+///   before the first request, `keep_alive_timeout` after it) begins
+///   closing, and gets `send_timeout` to finish.
 fn timers(
     activity: &Activity,
     limits: &Limits,
+    first_byte: Duration,
     closing: Option<tokio::time::Instant>,
     now: tokio::time::Instant,
 ) -> Check {
@@ -270,6 +317,7 @@ fn timers(
         return Check::Again(next);
     }
     let idle = match activity.last_request() {
+        None if activity.silent() => activity.opened + first_byte,
         None => activity.opened + limits.header_read_timeout,
         Some(latest) => latest + limits.keep_alive_timeout,
     };
@@ -324,7 +372,7 @@ mod tests {
         let limits = limits();
         let now = activity.opened + Duration::from_secs(10);
         assert_eq!(
-            timers(&activity, &limits, None, now),
+            timers(&activity, &limits, limits.header_read_timeout, None, now),
             Check::Close(now + Duration::from_secs(30))
         );
     }
@@ -336,13 +384,19 @@ mod tests {
         let _body = Tracked::new(Body::default(), activity.clone(), true);
         let later = activity.opened + Duration::from_secs(29);
         assert!(matches!(
-            timers(&activity, &limits, None, later),
+            timers(&activity, &limits, limits.header_read_timeout, None, later),
             Check::Again(_)
         ));
         let stalled = activity.opened + Duration::from_secs(30);
         let closing = Some(stalled + Duration::from_secs(100));
         assert!(matches!(
-            timers(&activity, &limits, closing, stalled),
+            timers(
+                &activity,
+                &limits,
+                limits.header_read_timeout,
+                closing,
+                stalled
+            ),
             Check::Drop(_)
         ));
     }
@@ -353,7 +407,13 @@ mod tests {
         let limits = limits();
         let deadline = activity.opened + Duration::from_secs(1);
         assert!(matches!(
-            timers(&activity, &limits, Some(deadline), deadline),
+            timers(
+                &activity,
+                &limits,
+                limits.header_read_timeout,
+                Some(deadline),
+                deadline
+            ),
             Check::Drop(_)
         ));
     }

@@ -34,6 +34,7 @@
 
 mod access_log;
 mod activity;
+mod admission;
 mod conditional;
 mod connection;
 pub mod handler;
