@@ -174,6 +174,9 @@ fn connections_over_the_cap_wait_and_are_then_served() {
         stream.write_all(request).unwrap();
         let (head, _) = read_response(&mut stream);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        // Busy with a next request, half sent: an idle connection would
+        // be closed to make room for the third (admission.rs).
+        stream.write_all(b"GET /rss.xml HTTP/1.1\r\n").unwrap();
         held.push(stream);
     }
     // A third client connects (the kernel queues it) and waits.

@@ -246,18 +246,19 @@ mod tests {
                 admission
                     .admit(ip(4), &Arc::new(Activity::new()), &mut shutdown)
                     .await
-                    .is_some()
             })
         };
         // The oldest is told to close, and its place goes to the newcomer at once.
         tokio::time::timeout(Duration::from_secs(10), oldest.close.notified())
             .await
             .expect("the oldest was told to close");
-        assert!(admitting.await.unwrap());
+        let newcomer = admitting.await.unwrap();
+        assert!(newcomer.is_some());
         assert_eq!(admission.lock().places.len(), 2);
         drop(oldest);
         assert_eq!(admission.lock().places.len(), 2);
-        drop(newer);
+        drop((newer, newcomer));
+        assert_eq!(admission.lock().places.len(), 0);
     }
 
     #[tokio::test]
