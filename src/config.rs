@@ -129,8 +129,13 @@ pub struct ServerConfig {
     pub keep_alive_timeout: Seconds,
     /// The largest request head accepted, in bytes (at least 8192); larger gets `431`.
     pub max_header_bytes: usize,
-    /// The most connections open at once; more wait in the listen backlog.
+    /// The most connections open at once; at the cap, the oldest connection
+    /// waiting for its client (silent, or idle between requests) is closed to
+    /// make room, and otherwise new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// The most connections one client (an IPv4 address, or an IPv6 /64) may
+    /// hold open at once (at least 1); more are closed at once.
+    pub max_connections_per_client: NonZeroUsize,
     /// Seconds that requests in flight get to finish on shutdown before their
     /// connections are closed.
     pub shutdown_timeout: Seconds,
@@ -162,6 +167,7 @@ impl Default for ServerConfig {
             keep_alive_timeout: Seconds::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_connections: 1024,
+            max_connections_per_client: NonZeroUsize::new(256).unwrap_or(NonZeroUsize::MIN),
             shutdown_timeout: Seconds::from_secs(10),
             reload_debounce_ms: 100,
             send_timeout: Seconds::from_secs(30),
@@ -505,6 +511,23 @@ mod tests {
         let err = parse(&format!("{MINIMAL}[server]\nshutdown_timeout = 0\n")).unwrap_err();
         assert!(err.starts_with("config.toml:5: "), "{err}");
         assert!(err.contains("not a number of seconds"), "{err}");
+    }
+
+    #[test]
+    fn connections_per_client_are_capped_by_default_and_checked() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.server.max_connections_per_client.get(), 256);
+        let config = parse(&format!(
+            "{MINIMAL}[server]\nmax_connections_per_client = 9\n"
+        ))
+        .unwrap();
+        assert_eq!(config.server.max_connections_per_client.get(), 9);
+        let err = parse(&format!(
+            "{MINIMAL}[server]\nmax_connections_per_client = 0\n"
+        ))
+        .unwrap_err();
+        assert!(err.starts_with("config.toml:5: "), "{err}");
+        assert!(err.contains("nonzero"), "{err}");
     }
 
     #[test]

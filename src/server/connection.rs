@@ -21,7 +21,18 @@
 //!   more than 100 fields (hyper's cap), whatever their size. A request
 //!   target over [`handler::MAX_URI_BYTES`] that fits gets `414`.
 //! - `send_timeout`: a response that the client takes nothing of for this
-//!   long is abandoned and its connection dropped ([`super::send_timeout`]).
+//!   long is abandoned and its connection dropped ([`super::send_timeout`]);
+//!   so is a connection none of whose responses has moved for this long (an
+//!   HTTP/2 client that keeps its flow-control window shut: no write ever
+//!   blocks; found by the connection's timer within twice the timeout,
+//!   [`super::activity`]). A connection with a response being sent is not
+//!   idle.
+//! - Closing gracefully (idle, or shutdown) has a deadline: `send_timeout`
+//!   after an idle close began, `shutdown_timeout` after shutdown began; a
+//!   connection still open then (HTTP/2 streams that can never finish after
+//!   GOAWAY) is dropped.
+//! - Half-close: a client that ends its sending side after its requests
+//!   still gets every response to the requests it sent whole.
 //! - Closing: a connection that ends (any way) is closed with a lingering
 //!   close of at most [`linger::LINGER`], so a client that sent more than was
 //!   read (pipelined requests at shutdown, a refused body) still gets the end
@@ -35,7 +46,6 @@
 use std::convert::Infallible;
 use std::future::Ready;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,9 +55,11 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
+use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
+use super::activity::{Activity, Reads, Tracked};
+use super::admission::{Place, PRESSED_FIRST_BYTE};
 use super::handler::{self, Body};
 use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
@@ -87,6 +99,9 @@ pub(crate) fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes)
+        // A client may end its side once its request is sent (RFC 9112
+        // section 9.6): the end of input must not cost it the response.
+        .half_close(true)
         .keep_alive(true);
     builder
         .http2()
@@ -103,8 +118,8 @@ pub(crate) struct Connection {
     pub(crate) builder: Arc<auto::Builder<TokioExecutor>>,
     pub(crate) limiter: Option<Arc<RateLimiter>>,
     pub(crate) shutdown: watch::Receiver<bool>,
-    /// A place under `max_connections`, given back on drop.
-    pub(crate) _permit: OwnedSemaphorePermit,
+    /// A place under `max_connections`, given back on drop (`None` only in tests).
+    pub(crate) place: Option<Place>,
     /// Tells the worker this connection is open, until dropped.
     pub(crate) _open: mpsc::Sender<()>,
 }
@@ -112,26 +127,39 @@ pub(crate) struct Connection {
 impl Connection {
     /// Serves requests on `stream` until it ends, is idle too long, or the
     /// server shuts down; then closes it, lingering.
-    pub(crate) async fn serve(mut self, stream: TcpStream, peer: SocketAddr) {
+    pub(crate) async fn serve(
+        mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        activity: Arc<Activity>,
+    ) {
         if let Err(error) = stream.set_nodelay(true) {
             debug!("TCP_NODELAY: {error}");
         }
-        let activity = Arc::new(Activity::new());
+        let close = self.place.as_ref().map(|p| p.close.clone());
+        let mut made_room = false;
         let service = self.service(activity.clone(), peer);
         let returned = Returned::default();
         let stream = SendTimeout::new(stream, self.limits.send_timeout, returned.clone());
+        let stream = Reads::new(stream, activity.clone());
         {
             let connection = self.builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
-            // The timer never sleeps past the earliest time the connection could
-            // become idle for too long; a request only stores its time stamp.
+            // One timer, never sleeping past the earliest time the
+            // connection could be idle, stalled or overdue; requests and
+            // responses only store time stamps.
+            // At least every `send_timeout`, so that a response that begins
+            // to wait is found stalled within twice that time.
             let first_check = self
                 .limits
                 .header_read_timeout
-                .min(self.limits.keep_alive_timeout);
-            let idle_check = tokio::time::sleep_until(activity.opened + first_check);
-            tokio::pin!(idle_check);
-            let mut closing = false;
+                .min(self.limits.keep_alive_timeout)
+                .min(self.limits.send_timeout)
+                .min(PRESSED_FIRST_BYTE);
+            let check = tokio::time::sleep_until(activity.opened + first_check);
+            tokio::pin!(check);
+            // Once closing began (GOAWAY for HTTP/2), the time it may take.
+            let mut closing: Option<tokio::time::Instant> = None;
             loop {
                 tokio::select! {
                     biased;
@@ -141,22 +169,59 @@ impl Connection {
                         }
                         break;
                     }
-                    _ = self.shutdown.wait_for(|stop| *stop), if !closing => {
+                    _ = self.shutdown.wait_for(|stop| *stop), if closing.is_none() => {
                         connection.as_mut().graceful_shutdown();
-                        closing = true;
+                        let deadline = tokio::time::Instant::now() + self.limits.shutdown_timeout;
+                        closing = Some(deadline);
+                        let sooner = deadline.min(check.deadline());
+                        check.as_mut().reset(sooner);
                     }
-                    _ = &mut idle_check, if !closing => {
+                    _ = made_room_for(close.as_deref()), if closing.is_none() => {
+                        made_room = true;
+                        if activity.silent() {
+                            debug!(%peer, "closing a silent connection to make room");
+                            break;
+                        }
+                        debug!(%peer, "closing an idle connection to make room");
+                        connection.as_mut().graceful_shutdown();
+                        let deadline = tokio::time::Instant::now() + PRESSED_FIRST_BYTE;
+                        closing = Some(deadline);
+                        let sooner = deadline.min(check.deadline());
+                        check.as_mut().reset(sooner);
+                    }
+                    _ = &mut check => {
                         let now = tokio::time::Instant::now();
-                        let (deadline, next_check) = activity.idle_deadline(&self.limits, now);
-                        if now >= deadline {
-                            debug!(%peer, "closing idle connection");
-                            connection.as_mut().graceful_shutdown();
-                            closing = true;
+                        let pressed = activity.silent()
+                            && self.place.as_ref().is_some_and(Place::pressed);
+                        let first_byte = if pressed {
+                            PRESSED_FIRST_BYTE.min(self.limits.header_read_timeout)
                         } else {
-                            idle_check.as_mut().reset(next_check);
+                            self.limits.header_read_timeout
+                        };
+                        match timers(&activity, &self.limits, first_byte, closing, now) {
+                            Check::Drop(why) => {
+                                debug!(%peer, "dropping connection: {why}");
+                                break;
+                            }
+                            Check::Close(deadline) => {
+                                debug!(%peer, "closing idle connection");
+                                connection.as_mut().graceful_shutdown();
+                                closing = Some(deadline);
+                                check.as_mut().reset(deadline);
+                            }
+                            Check::Again(next) => check.as_mut().reset(next),
                         }
                     }
                 }
+            }
+        }
+        // A connection closed to make room gives its place back before it
+        // lingers, or the newcomer would wait for the linger; one that never
+        // spoke has no response to protect and is closed at once.
+        if made_room {
+            drop(self.place.take());
+            if activity.silent() {
+                return;
             }
         }
         // The connection is gone and its socket came back: close it without
@@ -175,9 +240,9 @@ impl Connection {
         peer: SocketAddr,
     ) -> impl Service<
         Request<Incoming>,
-        Response = Response<Body>,
+        Response = Response<Tracked>,
         Error = Infallible,
-        Future = Ready<Result<Response<Body>, Infallible>>,
+        Future = Ready<Result<Response<Tracked>, Infallible>>,
     > {
         let state = self.state.clone();
         let limiter = self.limiter.clone();
@@ -187,55 +252,79 @@ impl Connection {
             let response =
                 respond_within_rate_limit(&state, limiter.as_deref(), &request, peer, started);
             access_log::record(peer, &request, &response, started);
+            let http2 = request.version() == http::Version::HTTP_2;
+            let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
             std::future::ready(Ok::<_, Infallible>(response))
         })
     }
 }
 
-/// When a connection opened and when its latest request came: all that its
-/// idle check needs, so that a request itself only stores a time stamp.
-struct Activity {
-    opened: tokio::time::Instant,
-    /// When the latest request came, in milliseconds after `opened`, plus
-    /// one; 0 until the first request.
-    last_request: AtomicU64,
+/// Resolves when the connection is told to close to make room for another
+/// (`admission.rs`); never, for a connection without a place.
+async fn made_room_for(close: Option<&tokio::sync::Notify>) {
+    match close {
+        Some(close) => close.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            opened: tokio::time::Instant::now(),
-            last_request: AtomicU64::new(0),
-        }
-    }
+/// What a connection's timer found.
+#[derive(Debug, PartialEq)]
+enum Check {
+    /// End the connection now, without waiting for anything more.
+    Drop(&'static str),
+    /// Begin closing it gracefully (HTTP/2: GOAWAY), and end it by this time.
+    Close(tokio::time::Instant),
+    /// Nothing to do before this time.
+    Again(tokio::time::Instant),
+}
 
-    fn request_came(&self) {
-        let since_open = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-        self.last_request.store(since_open + 1, Ordering::Relaxed);
-    }
-
-    /// When the connection will have been idle too long, as seen at `now`,
-    /// and when to check again. Until the first request, the client has the
-    /// header read timeout to send one; after it, the keep-alive timeout
-    /// from the latest request.
-    fn idle_deadline(
-        &self,
-        limits: &Limits,
-        now: tokio::time::Instant,
-    ) -> (tokio::time::Instant, tokio::time::Instant) {
-        match self.last_request.load(Ordering::Relaxed) {
-            0 => {
-                let deadline = self.opened + limits.header_read_timeout;
-                // A first request may come meanwhile and start the shorter clock.
-                (deadline, deadline.min(now + limits.keep_alive_timeout))
-            }
-            n => {
-                let deadline =
-                    self.opened + Duration::from_millis(n - 1) + limits.keep_alive_timeout;
-                (deadline, deadline)
-            }
+/// The connection's timers at `now`, `closing` being the deadline of a
+/// graceful close under way, if one is:
+/// - a response that has not moved for `send_timeout` (an HTTP/2 client that
+///   never opens its flow-control window: no write blocks, so the socket's
+///   own send timeout never starts) ends the connection, closing or not;
+/// - a graceful close that has not finished by its deadline ends it (the
+///   streams it waits for may never finish: a client may keep its window
+///   shut, and answer PINGs);
+/// - with no response being sent, a connection with no new request for the
+///   idle timeout (`first_byte` before its first byte, `header_read_timeout`
+///   before the first request, `keep_alive_timeout` after it) begins
+///   closing, and gets `send_timeout` to finish.
+fn timers(
+    activity: &Activity,
+    limits: &Limits,
+    first_byte: Duration,
+    closing: Option<tokio::time::Instant>,
+    now: tokio::time::Instant,
+) -> Check {
+    let mut next = now + limits.keep_alive_timeout.min(limits.send_timeout);
+    if let Some(since) = activity.stalled_since() {
+        let stall = since + limits.send_timeout;
+        if now >= stall {
+            return Check::Drop("no response moved for the send timeout");
         }
+        next = next.min(stall);
     }
+    if let Some(deadline) = closing {
+        if now >= deadline {
+            return Check::Drop("still open at the close deadline");
+        }
+        return Check::Again(next.min(deadline));
+    }
+    if activity.in_flight() > 0 {
+        // Not idle while a response is being sent: the stall rule bounds it.
+        return Check::Again(next);
+    }
+    let idle = match activity.last_request() {
+        None if activity.silent() => activity.opened + first_byte,
+        None => activity.opened + limits.header_read_timeout,
+        Some(latest) => latest + limits.keep_alive_timeout,
+    };
+    if now >= idle {
+        return Check::Close(now + limits.send_timeout);
+    }
+    Check::Again(next.min(idle))
 }
 
 /// [`handler::respond`] within the rate limit, if there is one: a client over
@@ -261,5 +350,71 @@ fn respond_within_rate_limit<B>(
         Admission::Refuse { retry_after_secs } => {
             handler::too_many_requests(retry_after_secs, request.method())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits::from(&ServerConfig {
+            header_read_timeout: Duration::from_secs(10).into(),
+            keep_alive_timeout: Duration::from_secs(5).into(),
+            send_timeout: Duration::from_secs(30).into(),
+            ..ServerConfig::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn a_silent_connection_closes_after_the_header_read_timeout() {
+        let activity = Activity::new();
+        let limits = limits();
+        let now = activity.opened + Duration::from_secs(10);
+        assert_eq!(
+            timers(&activity, &limits, limits.header_read_timeout, None, now),
+            Check::Close(now + Duration::from_secs(30))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stalled_response_drops_the_connection_even_while_closing() {
+        let activity = Arc::new(Activity::new());
+        let limits = limits();
+        let _body = Tracked::new(Body::default(), activity.clone(), true);
+        let later = activity.opened + Duration::from_secs(29);
+        assert!(matches!(
+            timers(&activity, &limits, limits.header_read_timeout, None, later),
+            Check::Again(_)
+        ));
+        let stalled = activity.opened + Duration::from_secs(30);
+        let closing = Some(stalled + Duration::from_secs(100));
+        assert!(matches!(
+            timers(
+                &activity,
+                &limits,
+                limits.header_read_timeout,
+                closing,
+                stalled
+            ),
+            Check::Drop(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_graceful_close_has_a_deadline() {
+        let activity = Activity::new();
+        let limits = limits();
+        let deadline = activity.opened + Duration::from_secs(1);
+        assert!(matches!(
+            timers(
+                &activity,
+                &limits,
+                limits.header_read_timeout,
+                Some(deadline),
+                deadline
+            ),
+            Check::Drop(_)
+        ));
     }
 }

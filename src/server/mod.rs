@@ -4,7 +4,9 @@
 //! [`RunningServer`] and [`StartError`]. Everything else is one concern per
 //! file, private to the crate but for [`handler::MAX_URI_BYTES`]:
 //! - `listen.rs`: binding, one `SO_REUSEPORT` listener per worker.
-//! - `worker.rs`: a worker thread, its runtime and accept loop, `max_connections`.
+//! - `worker.rs`: a worker thread, its runtime and accept loop;
+//!   `admission.rs`: `max_connections` and `max_connections_per_client`,
+//!   and which connection is closed to make room.
 //! - `connection.rs`: one connection: its limits and timeouts, the hyper
 //!   builder, and the per-request path (rate limit, handler, access log).
 //! - `handler.rs`: request + state -> response, a plain function, with
@@ -16,7 +18,8 @@
 //! - `reload.rs`: file watching, debounce, rebuild and swap. `memory.rs`:
 //!   the memory a build freed, given back after it.
 //! - `access_log.rs`, `rate_limit.rs`, `send_timeout.rs`, `linger.rs`: one
-//!   rule each.
+//!   rule each. `activity.rs`: what a connection did and when (its timers
+//!   and admission read it).
 //!
 //! Invariants: a request never touches the file system, never renders and
 //! never compresses: it looks bytes up (`ServedSet`, `served.rs`). A request sees
@@ -33,6 +36,8 @@
 //! finish; connections still open after `shutdown_timeout` are dropped.
 
 mod access_log;
+mod activity;
+mod admission;
 mod conditional;
 mod connection;
 pub mod handler;

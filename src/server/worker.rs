@@ -5,9 +5,11 @@
 //! nginx serving the same files; see issue 4.) A worker accepts connections
 //! and gives each a task of its own (`connection.rs`).
 //!
-//! - `max_connections`: one semaphore across workers; at the cap, each worker
-//!   holds at most one accepted connection until a place frees, and the rest
-//!   wait in the kernel's accept backlog. Nothing is refused or dropped.
+//! - `max_connections`, `max_connections_per_client`: one count across
+//!   workers (`admission.rs`); at the cap, the oldest connection waiting for
+//!   its client is closed to make room, and when none is, each worker holds
+//!   at most one accepted connection until a place frees, the rest waiting
+//!   in the kernel's accept backlog. A client over its share is closed.
 //! - Errors of `accept` never stop a worker ([`accept_error`]).
 //! - Shutdown: the worker stops accepting and closes its listener, then waits
 //!   for its connections to close; those still open after `shutdown_timeout`
@@ -22,9 +24,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
+use super::activity::Activity;
+use super::admission::{Admission, Place};
 use super::connection::{self, Connection, Limits};
 use super::rate_limit::RateLimiter;
 use super::state::State;
@@ -47,7 +51,10 @@ pub(crate) fn spawn_all(
     shutdown: &watch::Receiver<bool>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let limits = Limits::from(config);
-    let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let admission = Arc::new(Admission::new(
+        config.max_connections,
+        config.max_connections_per_client.get(),
+    ));
     let limiter = RateLimiter::new(config.rate_limit, config.rate_burst.get()).map(Arc::new);
     let mut threads = Vec::with_capacity(listeners.len());
     for (index, listener) in listeners.into_iter().enumerate() {
@@ -57,7 +64,7 @@ pub(crate) fn spawn_all(
         let worker = Worker {
             state: state.clone(),
             limits: limits.clone(),
-            permits: permits.clone(),
+            admission: admission.clone(),
             limiter: limiter.clone(),
             shutdown: shutdown.clone(),
         };
@@ -73,7 +80,7 @@ pub(crate) fn spawn_all(
 struct Worker {
     state: Arc<State>,
     limits: Limits,
-    permits: Arc<Semaphore>,
+    admission: Arc<Admission>,
     limiter: Option<Arc<RateLimiter>>,
     shutdown: watch::Receiver<bool>,
 }
@@ -101,8 +108,13 @@ impl Worker {
             // place when it holds a connection to give it to. (Waiting first
             // could hand the freed place to a worker whose listener has
             // nothing queued, while the other worker's queue waits.)
-            let Some(permit) = self.place_for(peer, &mut shutdown).await else {
-                break;
+            let activity = Arc::new(Activity::new());
+            let Some(place) = self.place_for(peer, &activity, &mut shutdown).await else {
+                if *shutdown.borrow() {
+                    break;
+                }
+                debug!(%peer, "over max_connections_per_client: closed");
+                continue;
             };
             let connection = Connection {
                 state: self.state.clone(),
@@ -110,10 +122,10 @@ impl Worker {
                 builder: builder.clone(),
                 limiter: self.limiter.clone(),
                 shutdown: self.shutdown.clone(),
-                _permit: permit,
+                place: Some(place),
                 _open: open_tx.clone(),
             };
-            tokio::spawn(connection.serve(stream, peer));
+            tokio::spawn(connection.serve(stream, peer, activity));
         }
         drop(listener);
         drop(open_tx);
@@ -129,21 +141,16 @@ impl Worker {
     }
 
     /// A place under `max_connections` for the connection from `peer`, at
-    /// once or when one frees; `None` if shutdown begins first.
+    /// once, by closing one that waits for its client, or when one frees
+    /// (`admission.rs`); `None` if its client holds too many, or if
+    /// shutdown begins first.
     async fn place_for(
         &self,
         peer: SocketAddr,
+        activity: &Arc<Activity>,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Option<OwnedSemaphorePermit> {
-        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-            return Some(permit);
-        }
-        debug!(%peer, "at max_connections: the connection waits for a place");
-        tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|stop| *stop) => None,
-            permit = self.permits.clone().acquire_owned() => permit.ok(),
-        }
+    ) -> Option<Place> {
+        self.admission.admit(peer.ip(), activity, shutdown).await
     }
 }
 

@@ -172,8 +172,14 @@ fn connections_over_the_cap_wait_and_are_then_served() {
         stream.write_all(request).unwrap();
         let (head, _) = read_response(&mut stream);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        // Busy with a next request, half sent: an idle connection would
+        // be closed to make room for the third (admission.rs).
+        stream.write_all(b"GET /rss.xml HTTP/1.1\r\n").unwrap();
         held.push(stream);
     }
+    // The server must have read those bytes before the third arrives; no
+    // client can see that it has, so this one wait is a time, not a condition.
+    std::thread::sleep(Duration::from_millis(200));
     // A third client connects (the kernel queues it) and waits.
     let mut waiting = TcpStream::connect(server.local_addr()).unwrap();
     waiting.write_all(request).unwrap();
