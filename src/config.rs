@@ -142,6 +142,10 @@ pub struct ServerConfig {
     /// Milliseconds of quiet after a change to `content/` or `config.toml`
     /// before the site is rebuilt; every new change restarts the wait.
     pub reload_debounce_ms: u64,
+    /// The most milliseconds a reload waits after the first change it is for,
+    /// however often changes keep coming (never less than `reload_debounce_ms`).
+    #[serde(deserialize_with = "max_delay_ms")]
+    pub reload_max_delay_ms: u64,
     /// Seconds a response may wait for the client to take more of it (no byte
     /// accepted by the connection in that time) before the connection is
     /// dropped: a client that stops reading cannot hold a place for ever.
@@ -170,6 +174,7 @@ impl Default for ServerConfig {
             max_connections_per_client: NonZeroUsize::new(256).unwrap_or(NonZeroUsize::MIN),
             shutdown_timeout: Seconds::from_secs(10),
             reload_debounce_ms: 100,
+            reload_max_delay_ms: 1000,
             send_timeout: Seconds::from_secs(30),
             rate_limit: 0.0,
             rate_burst: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
@@ -185,6 +190,18 @@ fn requests_per_second<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64
     } else {
         Err(serde::de::Error::custom(format!(
             "`{rate}` is not a number of requests per second between 0 (no limit) and 1000000"
+        )))
+    }
+}
+
+/// `reload_max_delay_ms`: from 1 ms to one hour.
+fn max_delay_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let ms = u64::deserialize(deserializer)?;
+    if (1..=3_600_000).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{ms}` is not a number of milliseconds between 1 and 3600000 (one hour)"
         )))
     }
 }
@@ -557,6 +574,23 @@ mod tests {
             assert!(err.starts_with("config.toml:5: "), "{line}: {err}");
             assert!(err.contains(expected), "{line}: {err}");
         }
+    }
+
+    #[test]
+    fn reload_max_delay_has_a_default_and_is_checked() {
+        assert_eq!(parse(MINIMAL).unwrap().server.reload_max_delay_ms, 1000);
+        let config = parse(&format!("{MINIMAL}[server]\nreload_max_delay_ms = 250\n")).unwrap();
+        assert_eq!(config.server.reload_max_delay_ms, 250);
+        for line in ["reload_max_delay_ms = 0", "reload_max_delay_ms = 3600001"] {
+            let err = parse(&format!("{MINIMAL}[server]\n{line}\n")).unwrap_err();
+            assert!(err.starts_with("config.toml:5: "), "{line}: {err}");
+            assert!(
+                err.contains("not a number of milliseconds"),
+                "{line}: {err}"
+            );
+        }
+        let err = parse(&format!("{MINIMAL}[server]\nreload_max_delay_ms = -5\n")).unwrap_err();
+        assert!(err.starts_with("config.toml:5: "), "{err}");
     }
 
     #[test]

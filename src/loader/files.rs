@@ -45,11 +45,7 @@ pub(super) fn sorted_entries(dir: &Path) -> std::io::Result<Vec<ContentEntry>> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.')
-            || name.starts_with('#')
-            || name.ends_with('~')
-            || name.ends_with(".swp")
-        {
+        if is_skipped(&name) {
             continue;
         }
         let path = dir.join(&name);
@@ -70,6 +66,60 @@ pub(super) fn sorted_entries(dir: &Path) -> std::io::Result<Vec<ContentEntry>> {
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(entries)
+}
+
+/// Hidden files and editor leftovers (`.x`, `.#x`, `#x#`, `x~`, `x.swp`),
+/// which no listing of a content directory holds.
+fn is_skipped(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('#') || name.ends_with('~') || name.ends_with(".swp")
+}
+
+/// What a changed path is, as far as the one who asks knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// A file (or a link to one).
+    File,
+    /// A folder (or a link to one).
+    Folder,
+    /// Gone, or not known.
+    Unknown,
+}
+
+/// True when the loader reads or checks the entry at `relative`, a path
+/// inside `content/` (empty for `content/` itself), so that a change to it
+/// can change what a build gives; the file watcher asks this of every
+/// change. It follows what the loader lists: the sections (any folder, and
+/// `.md` files, which are refused) in `content/`; `_index.md`, the
+/// articles (`*.md`) and the articles' folders in a section; every entry of
+/// an article's folder (its files, and folders, which are refused). Nothing
+/// under a hidden file or an editor leftover ([`sorted_entries`] skips
+/// them), no other file of `content/` or a section (`notes.txt`), nothing
+/// deeper. An entry of [`PathKind::Unknown`] kind counts as a folder: a
+/// removed folder may have been a section.
+pub fn is_read(relative: &Path, kind: PathKind) -> bool {
+    let mut depth = 0;
+    let mut last = String::new();
+    for component in relative.components() {
+        let std::path::Component::Normal(name) = component else {
+            return true;
+        };
+        let name = name.to_string_lossy();
+        if is_skipped(&name) {
+            return false;
+        }
+        depth += 1;
+        last = name.into_owned();
+    }
+    match depth {
+        0 | 3 => true,
+        1 | 2 => is_markdown(&last) || kind != PathKind::File,
+        _ => false,
+    }
+}
+
+/// An article (or `_index.md`) by its name; the loader reads no other text file.
+pub(super) fn is_markdown(name: &str) -> bool {
+    name.ends_with(".md")
 }
 
 /// Reads the regular file `path`, of `len` bytes by its metadata, into a
@@ -162,6 +212,43 @@ pub(super) fn check_xml_chars(path: &Path, text: &str) -> Result<(), Diagnostics
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_loader_reads_sections_articles_and_their_files_only() {
+        let read = |path: &str, kind| is_read(Path::new(path), kind);
+        use PathKind::{File, Folder, Unknown};
+        for (path, kind) in [
+            ("", Folder),
+            ("opinion", Folder),
+            ("opinion", Unknown),
+            ("stray.md", File),
+            ("opinion/_index.md", File),
+            ("opinion/energy.md", File),
+            ("opinion/energy.md", Unknown),
+            ("opinion/energy", Folder),
+            ("opinion/gone", Unknown),
+            ("opinion/energy/photo.jpg", File),
+            ("opinion/energy/sub", Folder),
+            ("opinion/energy/notes.txt", Unknown),
+        ] {
+            assert!(read(path, kind), "{path} ({kind:?}) is read");
+        }
+        for (path, kind) in [
+            ("notes.txt", File),
+            ("opinion/notes.txt", File),
+            ("opinion/.energy.md.swp", File),
+            ("opinion/.#energy.md", File),
+            ("opinion/#energy.md#", File),
+            ("opinion/energy.md~", File),
+            ("opinion/4913", File),
+            ("opinion/.git", Folder),
+            (".git/objects/ab/cdef", File),
+            ("opinion/energy/.photo.jpg.tmp", File),
+            ("opinion/energy/sub/deeper.jpg", File),
+        ] {
+            assert!(!read(path, kind), "{path} ({kind:?}) is not read");
+        }
+    }
 
     #[test]
     fn control_characters_are_refused() {

@@ -43,6 +43,7 @@ use cache::{CachedArticle, Reuse};
 use files::{check_inside, read_text, sorted_entries};
 
 pub use cache::ParseCache;
+pub use files::{is_read, PathKind};
 
 /// Loads the site in `root` as it stands at `now`: drafts and articles dated
 /// after `now` are checked but left out of the model.
@@ -171,7 +172,7 @@ fn load_sections(
             ) {
                 sections.push(section);
             }
-        } else if entry.name.ends_with(".md") {
+        } else if files::is_markdown(&entry.name) {
             diagnostics.push(Diagnostic::new(
                 &entry.path,
                 1,

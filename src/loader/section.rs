@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::article::{check_slug, parse_article, parse_section, ParsedArticle, SectionHeader};
 use super::cache::{CachedArticle, FileStamp, Reuse};
-use super::files::{read_content_file, sorted_entries, ContentEntry};
+use super::files::{is_markdown, read_content_file, sorted_entries, ContentEntry};
 use super::media::{load_media, MediaPlace};
 use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -143,7 +143,7 @@ fn plan_reads(
             media_dirs.push(entry);
             continue;
         }
-        if !entry.name.ends_with(".md") {
+        if !is_markdown(&entry.name) {
             continue;
         }
         let stamp = FileStamp::trusted(&entry.path);

@@ -85,7 +85,7 @@ pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> 
     }
     let raw_path = request.uri().path();
     if raw_path == health::PATH {
-        let mut response = bytes(StatusCode::OK, Bytes::from(health::report(state)), head);
+        let mut response = bytes(StatusCode::OK, health::report(state), head);
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -61,7 +61,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use tokio::sync::watch;
@@ -193,8 +193,8 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let threads = worker::spawn_all(listeners, &state, &config, &shutdown_rx)?;
-    let debounce = Duration::from_millis(config.reload_debounce_ms);
-    let reloader = watching.spawn(state.clone(), debounce, parse_cache)?;
+    let timing = reload::Timing::from_ms(config.reload_debounce_ms, config.reload_max_delay_ms);
+    let reloader = watching.spawn(state.clone(), timing, parse_cache)?;
     Ok(RunningServer {
         addr,
         state,

@@ -6,12 +6,23 @@
 //! for quiet, builds, and publishes. The rules:
 //! - Debounce: after a change, wait until no change has come for the debounce
 //!   time (100 ms by default); every new change restarts the wait, so a burst
-//!   of writes (a `git checkout`, an editor's save) is one rebuild.
-//! - A build that saw a change arrive while it read the files is thrown away
-//!   and done again after the next quiet period, whether it succeeded or not:
-//!   it may have read a file half-written by an editor that truncates and
-//!   rewrites, or caught a temp-file-and-rename save halfway. Only a build
-//!   that no change overlapped is published.
+//!   of writes (a `git checkout`, an editor's save) is one rebuild. But never
+//!   longer than the maximum delay after the first change (1 s by default),
+//!   so that changes that keep coming cannot hold a new article back.
+//! - Only changes to what the loader reads count (`loader::is_read`, the one
+//!   definition): a `notes.txt` appended to, an editor's swap file, `.git/`
+//!   under `content/` trigger nothing.
+//! - A build that saw a change arrive while it read the files, or in a short
+//!   settling time after it (an event for a write made during the build may
+//!   reach this thread only after the build ends), is thrown away and done
+//!   again after the next quiet period, whether it succeeded or not: it may
+//!   have read a file half-written by an editor that truncates and rewrites,
+//!   or caught a temp-file-and-rename save halfway. Only a build that no
+//!   change overlapped is published.
+//! - A failed build is reported only when the build after the next quiet
+//!   period fails too: a save caught halfway whose change event came late
+//!   fails once, then the file is whole. So an edit that ends in valid
+//!   content never shows as a failed reload.
 //! - A build with errors changes nothing served: every `path:line` error is
 //!   logged and kept for `/healthz` until a later build succeeds.
 //! - Articles whose file text is unchanged are neither parsed nor rendered
@@ -38,7 +49,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, CreateKind, RemoveKind};
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tracing::{debug, error, info, warn};
 
@@ -46,6 +57,7 @@ use super::memory;
 use super::served::ServedSet;
 use super::state::State;
 use crate::build::{build_dir_cached, BuildCache};
+use crate::loader::{self, PathKind};
 
 /// Why the reload thread wakes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,12 +134,41 @@ pub(crate) fn prepare(root: PathBuf, watch: bool) -> Watching {
     }
 }
 
+/// How long the reload thread waits around a build.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// Quiet time after a change before building (`reload_debounce_ms`).
+    pub(crate) debounce: Duration,
+    /// The longest wait after the first change (`reload_max_delay_ms`).
+    pub(crate) max_delay: Duration,
+}
+
+/// How long after a build a change event may still arrive for a write made
+/// during it: the watcher's thread may not have run yet (a build keeps every
+/// core busy). The build is published only if none arrives.
+const SETTLE: Duration = Duration::from_millis(30);
+
+impl Timing {
+    /// The timing for `[server]` settings in milliseconds; the maximum delay
+    /// is never shorter than the debounce.
+    pub(crate) fn from_ms(debounce_ms: u64, max_delay_ms: u64) -> Timing {
+        Timing {
+            debounce: Duration::from_millis(debounce_ms),
+            max_delay: Duration::from_millis(max_delay_ms.max(debounce_ms)),
+        }
+    }
+
+    fn settle(self) -> Duration {
+        SETTLE.min(self.debounce)
+    }
+}
+
 impl Watching {
     /// Starts the reload thread, which rebuilds into `state`.
     pub(crate) fn spawn(
         self,
         state: Arc<State>,
-        debounce: Duration,
+        timing: Timing,
         mut cache: BuildCache,
     ) -> std::io::Result<Reloader> {
         let Watching {
@@ -138,7 +179,14 @@ impl Watching {
         } = self;
         let thread = std::thread::Builder::new()
             .name("broadsheet-reload".into())
-            .spawn(move || run(&root, &state, &rx, &mut watch, debounce, &mut cache))?;
+            .spawn(move || {
+                run(&rx, &state, timing, |now| {
+                    if let Some(watch) = &mut watch {
+                        watch.follow_content_dir();
+                    }
+                    rebuild(&root, now, &state, &mut cache)
+                });
+            })?;
         Ok(Reloader {
             tx,
             thread: Some(thread),
@@ -146,13 +194,14 @@ impl Watching {
     }
 }
 
+/// The reload loop: waits for a trigger, for quiet, builds with `build`
+/// (the site as of the time given) and publishes into `state`, until told
+/// to stop.
 fn run(
-    root: &Path,
-    state: &State,
     rx: &mpsc::Receiver<Trigger>,
-    watch: &mut Option<SiteWatch>,
-    debounce: Duration,
-    cache: &mut BuildCache,
+    state: &State,
+    timing: Timing,
+    mut build: impl FnMut(DateTime<Utc>) -> Result<ServedSet, Vec<String>>,
 ) {
     let mut schedule = Schedule::default();
     loop {
@@ -160,23 +209,24 @@ fn run(
             None => return,
             Some(trigger) => debug!(?trigger, "reload triggered"),
         }
+        let mut first_change = Instant::now();
+        let mut failed_once = false;
         loop {
-            if !wait_for_quiet(rx, debounce) {
+            if !wait_for_quiet(rx, timing.debounce, first_change + timing.max_delay) {
                 return;
-            }
-            if let Some(watch) = watch {
-                watch.follow_content_dir();
             }
             let started = Instant::now();
             let built_for = Utc::now();
-            let outcome = rebuild(root, built_for, state, cache);
-            match rx.try_recv() {
-                Ok(Trigger::Stop) | Err(TryRecvError::Disconnected) => return,
+            let outcome = build(built_for);
+            match rx.recv_timeout(timing.settle()) {
+                Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                 Ok(_) => {
                     debug!("files changed during the build; building again once they settle");
+                    first_change = Instant::now();
+                    failed_once = false;
                     continue;
                 }
-                Err(TryRecvError::Empty) => {}
+                Err(RecvTimeoutError::Timeout) => {}
             }
             match outcome {
                 Ok(served) => {
@@ -190,6 +240,15 @@ fn run(
                     state.publish(served);
                     schedule.failed_for = None;
                     memory::release_freed();
+                }
+                Err(errors) if !failed_once => {
+                    debug!(
+                        "build failed with {} problem(s); building again once the files settle, to confirm",
+                        errors.len()
+                    );
+                    failed_once = true;
+                    first_change = Instant::now();
+                    continue;
                 }
                 Err(errors) => {
                     for line in &errors {
@@ -272,13 +331,23 @@ fn wait_for_trigger(
     }
 }
 
-/// Waits until no trigger has come for `debounce`; false when told to stop.
-fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration) -> bool {
+/// Waits until no trigger has come for `debounce`, or until `deadline`,
+/// whichever is first, and takes the triggers already sent (the build about
+/// to start sees their changes); false when told to stop.
+fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration, deadline: Instant) -> bool {
     loop {
-        match rx.recv_timeout(debounce) {
+        let wait = debounce.min(deadline.saturating_duration_since(Instant::now()));
+        match rx.recv_timeout(wait) {
             Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
+            Ok(_) if Instant::now() < deadline => continue,
+            Ok(_) | Err(RecvTimeoutError::Timeout) => break,
+        }
+    }
+    loop {
+        match rx.try_recv() {
+            Ok(Trigger::Stop) | Err(TryRecvError::Disconnected) => return false,
             Ok(_) => continue,
-            Err(RecvTimeoutError::Timeout) => return true,
+            Err(TryRecvError::Empty) => return true,
         }
     }
 }
@@ -357,22 +426,44 @@ impl SiteWatch {
 }
 
 /// True for events that can change what is built: writes, creations, removals
-/// and renames under `content/` or of `config.toml`; not reads.
+/// and renames of `config.toml` or of what the loader reads under `content/`
+/// ([`loader::is_read`]); not reads.
 fn matters(event: &Event, content: &Path, config: &Path) -> bool {
     if let EventKind::Access(kind) = event.kind {
         if kind != AccessKind::Close(AccessMode::Write) {
             return false;
         }
     }
-    event
-        .paths
-        .iter()
-        .any(|path| path.starts_with(content) || path == config)
+    event.paths.iter().any(|path| {
+        if path == config {
+            return true;
+        }
+        let Ok(relative) = path.strip_prefix(content) else {
+            return false;
+        };
+        let kind = match event.kind {
+            EventKind::Create(CreateKind::File) | EventKind::Remove(RemoveKind::File) => {
+                PathKind::File
+            }
+            EventKind::Create(CreateKind::Folder) | EventKind::Remove(RemoveKind::Folder) => {
+                PathKind::Folder
+            }
+            // The event does not say: the file system does, if it is still there.
+            _ => match fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => PathKind::Folder,
+                Ok(_) => PathKind::File,
+                Err(_) => PathKind::Unknown,
+            },
+        };
+        loader::is_read(relative, kind)
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use notify::event::{CreateKind, ModifyKind};
+    use std::sync::Mutex;
+
+    use notify::event::ModifyKind;
 
     use super::*;
 
@@ -474,13 +565,173 @@ mod tests {
     }
 
     #[test]
+    fn changes_to_files_the_loader_never_reads_do_not_matter() {
+        let content = Path::new("/site/content");
+        let config = Path::new("/site/config.toml");
+        let file = EventKind::Create(CreateKind::File);
+        for path in [
+            "/site/content/opinion/notes.txt",
+            "/site/content/opinion/.a.md.swp",
+            "/site/content/opinion/a.md~",
+            "/site/content/.git/index",
+        ] {
+            assert!(!matters(&event(file, path), content, config), "{path}");
+        }
+        let folder = EventKind::Remove(RemoveKind::Folder);
+        assert!(matters(
+            &event(folder, "/site/content/opinion/a"),
+            content,
+            config
+        ));
+    }
+
+    #[test]
     fn quiet_waits_out_a_burst_and_stops_on_request() {
         let (tx, rx) = mpsc::channel();
         tx.send(Trigger::Changed).unwrap();
         tx.send(Trigger::Changed).unwrap();
-        assert!(wait_for_quiet(&rx, Duration::from_millis(10)));
+        let later = Instant::now() + Duration::from_secs(60);
+        assert!(wait_for_quiet(&rx, Duration::from_millis(10), later));
         assert!(rx.try_recv().is_err());
         tx.send(Trigger::Stop).unwrap();
-        assert!(!wait_for_quiet(&rx, Duration::from_millis(10)));
+        assert!(!wait_for_quiet(&rx, Duration::from_millis(10), later));
+    }
+
+    #[test]
+    fn changes_that_keep_coming_wait_no_longer_than_the_max_delay() {
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::spawn(move || {
+            // A change every 5 ms, for at most 3 s: until the receiver is gone.
+            for _ in 0..600 {
+                if tx.send(Trigger::Changed).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        let started = Instant::now();
+        let max_delay = Duration::from_millis(200);
+        assert!(wait_for_quiet(
+            &rx,
+            Duration::from_millis(50),
+            started + max_delay
+        ));
+        let waited = started.elapsed();
+        drop(rx);
+        writer.join().unwrap();
+        assert!(waited >= max_delay, "{waited:?}");
+        assert!(waited < Duration::from_secs(2), "{waited:?}");
+    }
+
+    /// One planned build: gets the channel (to send what the watcher would)
+    /// and gives the build's outcome.
+    type Build = Box<dyn FnOnce(&mpsc::Sender<Trigger>) -> Result<ServedSet, Vec<String>> + Send>;
+
+    /// Runs the reload loop on `state` over `builds`, in turn, after one
+    /// `Changed` trigger, until `settled` holds of the state (or 5 s pass);
+    /// returns `/healthz`'s `status` and `reloads` as each build began.
+    fn run_builds(
+        state: &State,
+        builds: Vec<Build>,
+        settled: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<(String, u64)> {
+        let (tx, rx) = mpsc::channel();
+        let mut builds = builds.into_iter();
+        let sender = tx.clone();
+        let seen = Mutex::new(Vec::new());
+        let seen_by_builds = &seen;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let seen = seen_by_builds;
+                run(&rx, state, Timing::from_ms(20, 1000), |_| {
+                    let report = health_of(state);
+                    let status = report["status"].as_str().unwrap_or_default().to_string();
+                    let reloads = report["reloads"].as_u64().unwrap_or_default();
+                    seen.lock().unwrap().push((status, reloads));
+                    match builds.next() {
+                        Some(build) => build(&sender),
+                        None => Err(vec!["a build more than planned".into()]),
+                    }
+                });
+            });
+            tx.send(Trigger::Changed).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !settled(&health_of(state)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            tx.send(Trigger::Stop).unwrap();
+        });
+        seen.into_inner().unwrap()
+    }
+
+    fn served_with(articles: usize) -> ServedSet {
+        let built = crate::build::BuiltSet {
+            articles,
+            ..Default::default()
+        };
+        ServedSet::new(&built, 300, None)
+    }
+
+    fn health_of(state: &State) -> serde_json::Value {
+        serde_json::from_slice(&state.health_report()).unwrap()
+    }
+
+    #[test]
+    fn a_failed_build_is_reported_only_once_a_rebuild_confirms_it() {
+        // A save caught halfway whose change event never came in time: the
+        // next build, after the files settle, reads the whole file.
+        let state = State::new(served_with(0));
+        let seen = run_builds(
+            &state,
+            vec![
+                Box::new(|_| Err(vec!["content/s/a.md:1: file is empty".into()])),
+                Box::new(|_| Ok(served_with(1))),
+            ],
+            |report| report["articles"] == 1,
+        );
+        assert_eq!(seen, [("ok".into(), 0), ("ok".into(), 0)]);
+        assert_eq!(health_of(&state)["status"], "ok");
+
+        // Failing twice in a row, with no change between: reported.
+        let seen = run_builds(
+            &state,
+            vec![
+                Box::new(|_| Err(vec!["content/s/a.md:1: bad".into()])),
+                Box::new(|_| Err(vec!["content/s/a.md:1: bad".into()])),
+            ],
+            |report| report["status"] == "stale",
+        );
+        assert_eq!(seen.len(), 2);
+        assert_eq!(
+            health_of(&state)["last_reload_error"]["errors"][0],
+            "content/s/a.md:1: bad"
+        );
+    }
+
+    #[test]
+    fn a_build_whose_change_event_comes_just_after_it_is_thrown_away() {
+        let state = State::new(served_with(0));
+        let seen = run_builds(
+            &state,
+            vec![
+                Box::new(|tx| {
+                    // The event of a write the build read halfway, delivered late.
+                    let tx = tx.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(5));
+                        let _ = tx.send(Trigger::Changed);
+                    });
+                    Ok(served_with(1))
+                }),
+                Box::new(|_| Ok(served_with(2))),
+            ],
+            |report| report["articles"] == 2,
+        );
+        assert_eq!(
+            seen,
+            [("ok".into(), 0), ("ok".into(), 0)],
+            "the partial build was never served"
+        );
+        assert_eq!(health_of(&state)["reloads"], 1);
     }
 }

@@ -1,5 +1,6 @@
 //! What the server threads share: the set being served, swapped whole on
-//! reload, and the outcome of the last reload.
+//! reload, the outcome of the last reload, and the `/healthz` report of the
+//! two, rendered whenever either changes.
 //!
 //! Requests read the served set through [`arc_swap::ArcSwap`]: a lock-free load
 //! that gives each request one whole set, old or new, never a mix.
@@ -8,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 
+use super::health;
 use super::served::ServedSet;
 
 /// The shared state of one running server.
@@ -20,6 +23,8 @@ use super::served::ServedSet;
 pub struct State {
     served: ArcSwap<ServedSet>,
     reload: Mutex<ReloadStatus>,
+    /// The `/healthz` body for `served` and `reload` as they are.
+    health: ArcSwap<Bytes>,
 }
 
 /// What the reloads so far came to.
@@ -36,16 +41,21 @@ pub(crate) struct ReloadStatus {
 pub(crate) struct ReloadError {
     /// When the reload was tried.
     pub(crate) at: SystemTime,
-    /// Every problem found, as `path:line: message`.
+    /// How many problems were found.
+    pub(crate) count: usize,
+    /// The first [`health::MAX_ERRORS_REPORTED`] problems, as `path:line: message`.
     pub(crate) errors: Vec<String>,
 }
 
 impl State {
     /// State serving `served`.
     pub(crate) fn new(served: ServedSet) -> State {
+        let status = ReloadStatus::default();
+        let health = health::render(&served, &status);
         State {
             served: ArcSwap::from_pointee(served),
-            reload: Mutex::new(ReloadStatus::default()),
+            reload: Mutex::new(status),
+            health: ArcSwap::from_pointee(health),
         }
     }
 
@@ -60,25 +70,38 @@ impl State {
         self.served.load_full()
     }
 
+    /// The `/healthz` body as of now.
+    pub(crate) fn health_report(&self) -> Bytes {
+        Bytes::clone(&self.health.load())
+    }
+
     /// Serves `served` from now on and clears the last reload error.
     pub(crate) fn publish(&self, served: ServedSet) {
-        self.served.store(Arc::new(served));
+        let served = Arc::new(served);
         let mut status = self.reload_status_mut();
         status.reloads += 1;
         status.last_error = None;
+        // Under the status lock, so that the report stored last is of the
+        // state as it is last.
+        self.health
+            .store(Arc::new(health::render(&served, &status)));
+        self.served.store(served);
     }
 
-    /// Records a failed reload; the served set does not change.
-    pub(crate) fn record_failure(&self, errors: Vec<String>) {
-        self.reload_status_mut().last_error = Some(ReloadError {
+    /// Records a failed reload (keeping the first errors and their count);
+    /// the served set does not change.
+    pub(crate) fn record_failure(&self, mut errors: Vec<String>) {
+        let count = errors.len();
+        errors.truncate(health::MAX_ERRORS_REPORTED);
+        errors.shrink_to_fit();
+        let mut status = self.reload_status_mut();
+        status.last_error = Some(ReloadError {
             at: SystemTime::now(),
+            count,
             errors,
         });
-    }
-
-    /// The outcome of the reloads so far.
-    pub(crate) fn reload_status(&self) -> ReloadStatus {
-        self.reload_status_mut().clone()
+        self.health
+            .store(Arc::new(health::render(&self.served(), &status)));
     }
 
     fn reload_status_mut(&self) -> std::sync::MutexGuard<'_, ReloadStatus> {

@@ -14,6 +14,8 @@ mod hostile_http;
 mod pages;
 mod publish;
 mod readme;
+mod reload_starvation;
+mod reload_truncating_editor;
 mod rendered;
 mod sanitize_html;
 mod server;
