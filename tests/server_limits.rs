@@ -264,6 +264,7 @@ fn a_port_in_use_is_an_error_not_shared() {
         root: site.root().to_path_buf(),
         bind: Some(first.local_addr()),
         watch: false,
+        base_url: None,
     };
     match broadsheet::server::start(options) {
         Err(broadsheet::server::StartError::Bind { addr, source }) => {

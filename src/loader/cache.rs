@@ -21,6 +21,10 @@ use crate::model::{Article, Html};
 /// text), which costs far less than parsing and rendering Markdown.
 #[derive(Debug, Default)]
 pub struct ParseCache {
+    /// The base URL to build with instead of config.toml's `base_url` (a
+    /// server's effective one); set before the first load and kept, so the
+    /// articles cached, whose links are absolute under it, stay right.
+    pub(crate) base_url: Option<crate::config::BaseUrl>,
     pub(super) config_hash: u64,
     pub(super) articles: HashMap<PathBuf, CachedArticle>,
     /// Articles' files (images, audio), read again only when their stat changes.

@@ -22,8 +22,10 @@ use crate::encoding::{self, Coding, Representations};
 #[derive(Debug)]
 pub struct ServedSet {
     resources: HashMap<String, Entry>,
-    /// Paths of the feeds and the OPML list (everything but HTML pages), sorted.
+    /// Paths of the feeds, sorted.
     pub feed_paths: Vec<String>,
+    /// Paths of the lists of feeds (OPML), sorted: not feeds themselves.
+    pub feed_list_paths: Vec<String>,
     /// Published articles.
     pub(crate) articles: usize,
     /// Sections.
@@ -90,10 +92,13 @@ impl ServedSet {
         let built_at = SystemTime::now();
         let mut resources = HashMap::with_capacity(encoded.len());
         let mut feed_paths = Vec::new();
+        let mut feed_list_paths = Vec::new();
         for (path, representations) in encoded {
             let resource = &built.resources[&path];
-            if matches!(resource.kind, ResourceKind::Feed | ResourceKind::Opml) {
-                feed_paths.push(path.clone());
+            match resource.kind {
+                ResourceKind::Feed => feed_paths.push(path.clone()),
+                ResourceKind::Opml => feed_list_paths.push(path.clone()),
+                _ => {}
             }
             let identity = tagged(&representations.identity);
             // Never later than now (RFC 9110 section 8.8.2.1): an article's
@@ -122,9 +127,11 @@ impl ServedSet {
             resources.insert(path, entry);
         }
         feed_paths.sort();
+        feed_list_paths.sort();
         ServedSet {
             resources,
             feed_paths,
+            feed_list_paths,
             articles: built.articles,
             sections: built.sections,
             feeds: built.feeds,

@@ -94,6 +94,7 @@ impl Site {
             root: self.root().to_path_buf(),
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             watch,
+            base_url: None,
         };
         server::start(options).expect("server starts")
     }
