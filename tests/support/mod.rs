@@ -67,6 +67,13 @@ impl Site {
         fs::rename(&temp, &path).expect("rename over file");
     }
 
+    /// config.toml's `base_url`.
+    pub fn configured_base_url(&self) -> broadsheet::config::BaseUrl {
+        let config: toml::Table = self.read("config.toml").parse().expect("config is TOML");
+        let text = config["base_url"].as_str().expect("base_url is a string");
+        broadsheet::config::BaseUrl::parse(text).expect("base_url is a URL")
+    }
+
     /// Misspells `title` as `tittle` in the article at `relative` (an
     /// unknown front matter field) and returns the line it is on, 1-based.
     pub fn misspell_title(&self, relative: &str) -> usize {
@@ -80,7 +87,10 @@ impl Site {
         line
     }
 
-    /// Starts a server for this site on 127.0.0.1, port 0.
+    /// Starts a server for this site on 127.0.0.1, port 0, publishing under
+    /// config.toml's `base_url` (as `--base-url` would), so that what it
+    /// serves is byte for byte what `build_dir` gives; `tests/site_url.rs`
+    /// tests links that follow the bound port.
     pub fn serve(&self, watch: bool) -> RunningServer {
         // Server logs show with a failing test's output; RUST_LOG picks the level.
         let _ = tracing_subscriber::fmt()
@@ -94,7 +104,7 @@ impl Site {
             root: self.root().to_path_buf(),
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             watch,
-            base_url: None,
+            base_url: Some(self.configured_base_url()),
         };
         server::start(options).expect("server starts")
     }
