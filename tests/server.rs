@@ -296,7 +296,8 @@ async fn head_has_the_headers_of_get_and_no_body() {
 async fn other_methods_are_405_with_allow() {
     let site = Site::bundled("");
     let server = site.serve(false);
-    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+    // OPTIONS left this list on purpose (issue 11): it is answered (tests/cors.rs).
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let response = client()
             .request(method.clone(), url(&server, "/rss.xml"))
@@ -308,7 +309,11 @@ async fn other_methods_are_405_with_allow() {
             StatusCode::METHOD_NOT_ALLOWED,
             "{method}"
         );
-        assert_eq!(header(response.headers(), "allow"), "GET, HEAD", "{method}");
+        assert_eq!(
+            header(response.headers(), "allow"),
+            "GET, HEAD, OPTIONS",
+            "{method}"
+        );
         assert!(header(response.headers(), "content-length")
             .parse::<usize>()
             .is_ok());

@@ -9,8 +9,8 @@
 //!   builder, and the per-request path (rate limit, handler, access log).
 //! - `handler.rs`: request + state -> response, a plain function, with
 //!   `negotiate.rs` (`Accept-Encoding`), `conditional.rs` (`If-None-Match`
-//!   and friends), `range.rs` (`Range` and `If-Range`, for articles' files)
-//!   and `health.rs` (`/healthz`).
+//!   and friends), `range.rs` (`Range` and `If-Range`, for articles' files),
+//!   `health.rs` (`/healthz`) and `cors.rs` (CORS fields, `OPTIONS`).
 //! - `served.rs`: the served set, with its headers made ahead. `state.rs`:
 //!   what the threads share.
 //! - `site_url.rs`: the base URL the site is built with (`--base-url`, or a
@@ -37,6 +37,7 @@
 mod access_log;
 mod conditional;
 mod connection;
+mod cors;
 pub mod handler;
 mod health;
 mod linger;

@@ -10,8 +10,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use headers::ETag;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
+use super::cors;
 use crate::build::{BuiltSet, ResourceKind};
 use crate::encoding::{self, Coding, Representations};
 
@@ -39,6 +40,10 @@ pub struct ServedSet {
     pub(crate) next_publication: Option<DateTime<Utc>>,
     /// `Cache-Control` of every resource.
     pub(crate) cache_control: HeaderValue,
+    /// The CORS fields of responses of the resources that have them (`cors.rs`).
+    pub(crate) cors: HeaderMap,
+    /// The CORS fields of a preflight's answer for those resources.
+    pub(crate) cors_preflight: HeaderMap,
 }
 
 /// One resource, ready to answer with.
@@ -52,6 +57,8 @@ pub(crate) struct Entry {
     pub(crate) modified: SystemTime,
     /// Whether a `Range` request gets part of it (an article's file).
     pub(crate) accepts_ranges: bool,
+    /// Whether its responses carry the CORS fields (a feed, the OPML list).
+    pub(crate) cors: bool,
     identity: Tagged,
     gzip: Option<Tagged>,
     brotli: Option<Tagged>,
@@ -120,6 +127,7 @@ impl ServedSet {
                 last_modified: header(&httpdate::fmt_http_date(modified)),
                 modified,
                 accepts_ranges: resource.kind == ResourceKind::Media,
+                cors: cors::applies_to(resource.kind),
                 identity,
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),
@@ -139,6 +147,8 @@ impl ServedSet {
             built_at,
             next_publication: built.next_publication,
             cache_control: header(&format!("public, max-age={max_age}")),
+            cors: cors::response_fields(),
+            cors_preflight: cors::preflight_fields(),
         }
     }
 
