@@ -12,6 +12,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use crate::build::{build_dir, BuiltSet};
+use crate::config::BaseUrl;
 use crate::diagnostic::Diagnostics;
 use crate::export::export;
 use crate::server::{self, ServeOptions, StartError};
@@ -40,6 +41,14 @@ pub struct ServeArgs {
     /// Do not rebuild when `content/` or `config.toml` change (`SIGHUP` still reloads).
     #[arg(long)]
     pub no_watch: bool,
+    /// Publish every link under URL instead of config.toml's `base_url` (a
+    /// loopback `base_url` follows the bound address without it).
+    #[arg(long, value_name = "URL", value_parser = parse_base_url)]
+    pub base_url: Option<BaseUrl>,
+}
+
+fn parse_base_url(text: &str) -> Result<BaseUrl, String> {
+    BaseUrl::parse(text)
 }
 
 /// The subcommands.
@@ -60,12 +69,14 @@ pub enum Command {
 pub fn run() -> ExitCode {
     init_logging();
     let cli = Cli::parse();
-    if cli.command.is_some() && (cli.serve.bind.is_some() || cli.serve.no_watch) {
+    let serve_options_given =
+        cli.serve.bind.is_some() || cli.serve.no_watch || cli.serve.base_url.is_some();
+    if cli.command.is_some() && serve_options_given {
         use clap::CommandFactory;
         Cli::command()
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
-                "--bind and --no-watch go with `serve` or no subcommand at all",
+                "--bind, --no-watch and --base-url go with `serve` or no subcommand at all",
             )
             .exit();
     }
@@ -159,7 +170,8 @@ fn run_check(root: &Path) -> ExitCode {
 }
 
 /// Serves until `SIGINT` or `SIGTERM`; `SIGHUP` rebuilds. Prints one line
-/// `listening on http://ADDR`, then the URLs of the feeds, on stdout.
+/// `listening on http://ADDR`, then the URLs of the feeds, then that of the
+/// OPML list of feeds, on stdout.
 fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     // Signal handlers go in before the address is printed: a script that
     // reads the address and at once sends SIGTERM must get a clean exit.
@@ -174,6 +186,7 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
         root: root.to_path_buf(),
         bind: args.bind,
         watch: !args.no_watch,
+        base_url: args.base_url,
     };
     let server = match server::start(options) {
         Ok(server) => server,
@@ -186,9 +199,15 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     let addr = server.local_addr();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on http://{addr}");
-    for path in &server.state().served().feed_paths {
+    let site = server.state().served();
+    for path in &site.feed_paths {
         let _ = writeln!(out, "  http://{addr}{path}");
     }
+    // A list of feeds to import, not one to subscribe to: apart.
+    for path in &site.feed_list_paths {
+        let _ = writeln!(out, "feed list (OPML): http://{addr}{path}");
+    }
+    drop(site);
     let _ = out.flush();
     drop(out);
     signals.wait(&server);

@@ -21,13 +21,14 @@
 //! killed (`.public.broadsheet-new-<pid>`, `.public.broadsheet-old-<pid>`)
 //! are removed by the next export once their process is gone.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use crate::build::{BuiltSet, ResourceKind};
+use crate::build::BuiltSet;
 use crate::encoding::{encode_many, Coding};
 use crate::parallel;
 
@@ -179,7 +180,8 @@ pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError
     let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
     remove_stale(&parent, &name);
     remove_if_present(&staging)?;
-    let summary = match write_tree(built, &staging) {
+    let previous = dir.join(MARKER).is_file().then_some(dir);
+    let summary = match write_tree(built, &staging, previous) {
         Ok(summary) => summary,
         Err(error) => {
             let _ = fs::remove_dir_all(&staging);
@@ -284,25 +286,25 @@ fn remove_if_present(path: &Path) -> Result<(), ExportError> {
     }
 }
 
-fn write_tree(built: &BuiltSet, root: &Path) -> Result<ExportSummary, ExportError> {
+fn write_tree(
+    built: &BuiltSet,
+    root: &Path,
+    previous: Option<&Path>,
+) -> Result<ExportSummary, ExportError> {
     fs::create_dir(root).map_err(io(root))?;
     let mut summary = ExportSummary {
         files: 0,
         bytes: 0,
         precompressed: 0,
     };
-    let now = SystemTime::now();
+    let times = file_times(built, previous);
     let mut files: Vec<FileToWrite<'_>> = built
         .resources
         .iter()
-        .map(|(url_path, resource)| {
+        .zip(&times)
+        .map(|((url_path, resource), time)| {
             let mut file = FileToWrite::new(root.join(file_for(url_path)), &resource.body);
-            // An article's file keeps its own time, so that a web server
-            // serving the export sends the `Last-Modified` that `serve` does.
-            // (Never in the future, as `serve` holds it back too.)
-            if resource.kind == ResourceKind::Media {
-                file.modified = Some(resource.modified_by(now));
-            }
+            file.modified = Some(*time);
             file
         })
         .collect();
@@ -318,6 +320,12 @@ fn write_tree(built: &BuiltSet, root: &Path) -> Result<ExportSummary, ExportErro
         .map(|(path, resource)| (path, resource, true))
         .collect();
     let encoded = encode_many(selected);
+    let times_by_path: HashMap<&str, SystemTime> = built
+        .resources
+        .keys()
+        .map(String::as_str)
+        .zip(times.iter().copied())
+        .collect();
     let mut siblings = Vec::new();
     for (url_path, representations) in &encoded {
         let path = root.join(file_for(url_path));
@@ -330,7 +338,10 @@ fn write_tree(built: &BuiltSet, root: &Path) -> Result<ExportSummary, ExportErro
             let mut sibling = path.clone().into_os_string();
             sibling.push(".");
             sibling.push(extension);
-            siblings.push(FileToWrite::new(sibling.into(), &representation.body));
+            let mut file = FileToWrite::new(sibling.into(), &representation.body);
+            // nginx's `gzip_static` sends the sibling's own time as `Last-Modified`.
+            file.modified = times_by_path.get(url_path.as_str()).copied();
+            siblings.push(file);
         }
     }
     write_all(&mut siblings)?;
@@ -344,6 +355,89 @@ fn write_tree(built: &BuiltSet, root: &Path) -> Result<ExportSummary, ExportErro
         None,
     )?;
     Ok(summary)
+}
+
+/// The modification time of each resource's file, in the order of
+/// `built.resources`: what a web server serving the export sends as
+/// `Last-Modified` (and nginx builds its ETag from), as `serve` would:
+/// - a file whose bytes are those of the previous export's file keeps that
+///   file's time, so exporting the same content again changes no time;
+/// - with no previous export, the resource's own time (its content's date,
+///   the same from every copy of the content);
+/// - a file whose bytes changed, or that is new, since the previous export:
+///   now, and later than the previous file's time, so that
+///   `If-Modified-Since` with the old time gets the new bytes.
+///
+/// Times are whole seconds, as HTTP dates are, and never in the future.
+fn file_times(built: &BuiltSet, previous: Option<&Path>) -> Vec<SystemTime> {
+    let now = SystemTime::now();
+    let mut slots: Vec<(&str, &[u8], Option<Earlier>)> = built
+        .resources
+        .iter()
+        .map(|(url_path, resource)| (url_path.as_str(), &resource.body[..], None))
+        .collect();
+    if let Some(previous) = previous {
+        parallel::for_each(&mut slots, |(url_path, bytes, earlier)| {
+            *earlier = Some(earlier_file(&previous.join(file_for(url_path)), bytes));
+        });
+    }
+    // A changed file must get a time later than its previous one: when that
+    // is this very second, wait for the next one rather than date it ahead.
+    let not_before = slots
+        .iter()
+        .filter_map(|(_, _, earlier)| match earlier {
+            Some(Earlier::Changed(time)) => Some(*time + Duration::from_secs(1)),
+            _ => None,
+        })
+        .max();
+    if let Some(wait) = not_before.and_then(|t| t.duration_since(SystemTime::now()).ok()) {
+        std::thread::sleep(wait.min(Duration::from_secs(2)));
+    }
+    let stamp = whole_seconds(SystemTime::now());
+    built
+        .resources
+        .values()
+        .zip(slots)
+        .map(|(resource, (_, _, earlier))| match earlier {
+            None => whole_seconds(resource.modified_by(now)),
+            Some(Earlier::Same(time)) => time,
+            Some(Earlier::Changed(_) | Earlier::Absent) => stamp,
+        })
+        .collect()
+}
+
+/// What the previous export held at a file's place.
+enum Earlier {
+    /// The same bytes, written at this time.
+    Same(SystemTime),
+    /// Other bytes, written at this time.
+    Changed(SystemTime),
+    /// No file (or none that could be read: treated as new).
+    Absent,
+}
+
+fn earlier_file(path: &Path, bytes: &[u8]) -> Earlier {
+    let Ok(meta) = fs::metadata(path) else {
+        return Earlier::Absent;
+    };
+    let Ok(time) = meta.modified().map(whole_seconds) else {
+        return Earlier::Absent;
+    };
+    if meta.is_file() && meta.len() == bytes.len() as u64 {
+        if let Ok(old) = fs::read(path) {
+            if old == bytes {
+                return Earlier::Same(time);
+            }
+        }
+    }
+    Earlier::Changed(time)
+}
+
+fn whole_seconds(time: SystemTime) -> SystemTime {
+    let secs = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
 }
 
 /// One file of the export, and how writing it went.

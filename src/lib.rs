@@ -25,6 +25,7 @@ mod xml_char;
 // What the binary, the tests and the benchmarks use; nothing else is public.
 pub use build::{build_dir, BuiltSet, Resource, ResourceKind};
 pub use cli::run;
+pub use config::BaseUrl;
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use export::{export, file_for, ExportError, ExportSummary};
 pub use server::handler::MAX_URI_BYTES;

@@ -56,8 +56,6 @@ pub struct Media {
     pub path: String,
     /// The file's bytes, as they are.
     pub bytes: Bytes,
-    /// The file's modification time, for `Last-Modified`.
-    pub modified: DateTime<Utc>,
 }
 
 /// One published article.

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::publish::{publish, ArticlePage};
 use super::BuiltSet;
-use crate::config::ServerConfig;
+use crate::config::{BaseUrl, ServerConfig};
 use crate::diagnostic::Diagnostics;
 use crate::loader::{self, ParseCache};
 
@@ -26,6 +26,17 @@ pub struct BuildCache {
     parse: ParseCache,
     /// Rendered article pages.
     pages: PageCache,
+}
+
+impl BuildCache {
+    /// A cache for builds that publish under `base_url` instead of
+    /// config.toml's `base_url` (a server's effective base URL), this build
+    /// and every later one.
+    pub fn with_base_url(base_url: BaseUrl) -> BuildCache {
+        let mut cache = BuildCache::default();
+        cache.parse.base_url = Some(base_url);
+        cache
+    }
 }
 
 /// Rendered article pages by URL path: the fingerprint of what the page

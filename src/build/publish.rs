@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use chrono::DateTime;
+use chrono::{DateTime, FixedOffset};
 
 use super::{exact_bytes, media_type, BuiltSet, ResourceKind, CSS, HTML, OPML};
 use crate::feed::{site_updated, FeedView};
@@ -60,12 +60,22 @@ pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSet, 
         let body = render::html::section(site, section, feed, &feeds[0]);
         built.insert(&feed.dir, ResourceKind::Index, HTML, body, feed.updated);
         for media in &section.media {
+            // An article's file is dated by its article, not by the file's
+            // time, which differs from clone to clone: every copy of the
+            // content must send the same `Last-Modified`. (A server moves it
+            // forward when the file's bytes change while it runs.)
+            let slug = media.path.split('/').nth(1).unwrap_or_default();
+            let modified = section
+                .articles
+                .iter()
+                .find(|article| article.slug == slug)
+                .map_or(feed.updated, |article| article.modified());
             built.insert_bytes(
                 &media.path,
                 ResourceKind::Media,
                 media_type(&media.path),
                 media.bytes.clone(),
-                media.modified.fixed_offset(),
+                modified,
             );
         }
         let section_fingerprint = fingerprint::of_debug(&(
@@ -127,14 +137,12 @@ fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSe
         render::opml::render(site),
         updated,
     );
-    // The stylesheet never changes with the content: its time is the epoch's,
-    // so it stays the same from build to build.
     built.insert(
         render::html::STYLESHEET_PATH,
         ResourceKind::Asset,
         CSS,
         render::html::stylesheet(),
-        DateTime::UNIX_EPOCH.fixed_offset(),
+        stylesheet_changed(),
     );
     // So is the icon, in both its forms (see `render::favicon`).
     for (path, media_type, bytes) in [
@@ -164,6 +172,18 @@ fn publish_site_pages(site: &Site, site_feed: &FeedView<'_>, built: &mut BuiltSe
         render::html::home(site, site_feed),
         updated,
     );
+}
+
+/// When the stylesheet's bytes last changed, fixed in the source: every
+/// clone, build and replica of one version sends the same `Last-Modified`,
+/// and a newer version whose stylesheet differs sends a later one. The test
+/// `the_stylesheet_date_moves_with_its_bytes` pins the stylesheet's hash
+/// to this date, so a change to the stylesheet fails it until both move.
+const STYLESHEET_CHANGED: &str = "2026-11-30T14:00:00Z";
+
+fn stylesheet_changed() -> DateTime<FixedOffset> {
+    // A constant checked by the test below: never the fallback in practice.
+    DateTime::parse_from_rfc3339(STYLESHEET_CHANGED).unwrap_or(DateTime::UNIX_EPOCH.fixed_offset())
 }
 
 /// What a section's article pages show besides their article, and its fingerprint.
@@ -232,5 +252,23 @@ fn publish_article_pages(
             source: article.source.clone(),
             body_to_share,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stylesheet_date_moves_with_its_bytes() {
+        // When the stylesheet changes, set STYLESHEET_CHANGED to the day of
+        // the change (later than the one below) and both values here.
+        let hash = crate::encoding::content_hash(&render::html::stylesheet());
+        assert_eq!(
+            (hash.as_str(), STYLESHEET_CHANGED),
+            ("2246e6390645456b", "2026-11-30T14:00:00Z"),
+            "the stylesheet changed: move STYLESHEET_CHANGED forward"
+        );
+        assert!(stylesheet_changed() > DateTime::UNIX_EPOCH.fixed_offset());
     }
 }

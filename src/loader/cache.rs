@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 
 use super::article::ParsedArticle;
 use crate::model::{Article, Html};
@@ -21,6 +20,10 @@ use crate::model::{Article, Html};
 /// text), which costs far less than parsing and rendering Markdown.
 #[derive(Debug, Default)]
 pub struct ParseCache {
+    /// The base URL to build with instead of config.toml's `base_url` (a
+    /// server's effective one); set before the first load and kept, so the
+    /// articles cached, whose links are absolute under it, stay right.
+    pub(crate) base_url: Option<crate::config::BaseUrl>,
     pub(super) config_hash: u64,
     pub(super) articles: HashMap<PathBuf, CachedArticle>,
     /// Articles' files (images, audio), read again only when their stat changes.
@@ -32,7 +35,6 @@ pub struct ParseCache {
 pub(super) struct CachedMedia {
     pub stamp: Option<FileStamp>,
     pub bytes: Bytes,
-    pub modified: DateTime<Utc>,
 }
 
 #[derive(Debug)]

@@ -10,7 +10,6 @@ use std::fs;
 use std::path::Path;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 
 use super::cache::{CachedMedia, FileStamp, Reuse};
 use super::files::{check_inside, read_capped, sorted_entries, ContentEntry};
@@ -85,7 +84,6 @@ pub(super) fn load_media(
                 media.push(Media {
                     path: format!("{}/{}/{}", place.section, dir.name, entry.name),
                     bytes: cached.bytes.clone(),
-                    modified: cached.modified,
                 });
                 reuse.media_next.insert(entry.path, cached);
             }
@@ -135,11 +133,7 @@ fn cached_or_read(
                 Some(previous) if previous.bytes == bytes => previous.bytes,
                 _ => bytes,
             };
-            CachedMedia {
-                stamp,
-                bytes,
-                modified: file.modified,
-            }
+            CachedMedia { stamp, bytes }
         }),
     }
 }
@@ -157,13 +151,11 @@ fn is_media_name(name: &str) -> bool {
 #[derive(Debug, Clone, Copy)]
 struct MediaFile {
     stamp: FileStamp,
-    modified: DateTime<Utc>,
 }
 
 /// Checks, without opening it, that `path` is a regular file (a named pipe
 /// would block the build) within [`MAX_MEDIA_BYTES`].
 fn media_file(path: &Path) -> Result<MediaFile, Diagnostic> {
-    use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(path)
         .map_err(|error| Diagnostic::new(path, 1, format!("cannot read file: {error}")))?;
     if !meta.is_file() {
@@ -183,19 +175,8 @@ fn media_file(path: &Path) -> Result<MediaFile, Diagnostic> {
             ),
         ));
     }
-    // A time past what a date can hold is the latest one; the server and the
-    // export hold any time in the future back to their own.
-    let modified = u32::try_from(meta.mtime_nsec())
-        .ok()
-        .and_then(|nanos| DateTime::from_timestamp(meta.mtime(), nanos))
-        .unwrap_or(if meta.mtime() > 0 {
-            DateTime::<Utc>::MAX_UTC
-        } else {
-            DateTime::UNIX_EPOCH
-        });
     Ok(MediaFile {
         stamp: FileStamp::of(&meta),
-        modified,
     })
 }
 

@@ -61,10 +61,11 @@ pub fn load_cached(
     let mut diagnostics = Diagnostics::default();
     let config_path = root.join("config.toml");
     let config = read_text(&config_path).and_then(|text| {
-        Ok((
-            Config::parse(&config_path, &text)?,
-            fingerprint::of_text(&text),
-        ))
+        let mut config = Config::parse(&config_path, &text)?;
+        if let Some(base_url) = &cache.base_url {
+            config.base_url = base_url.clone();
+        }
+        Ok((config, fingerprint::of_text(&text)))
     });
     let content_dir = root.join("content");
     let mut reuse = Reuse {
@@ -105,6 +106,13 @@ pub fn load_cached(
         }),
         Ok(_) => Err(diagnostics),
     }
+}
+
+/// Reads and checks the `config.toml` of the site in `root`, alone: a server
+/// needs its address and `base_url` before it builds.
+pub(crate) fn load_config(root: &Path) -> Result<Config, crate::diagnostic::Diagnostic> {
+    let path = display_root(root).join("config.toml");
+    read_text(&path).and_then(|text| Config::parse(&path, &text))
 }
 
 /// The earliest date after `now` of the articles just loaded, drafts aside.

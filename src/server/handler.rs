@@ -1,8 +1,10 @@
 //! The request handler: a plain function from a request and the shared state
 //! to a response, with no IO, testable without sockets.
 //!
-//! - Only `GET` and `HEAD` are served; any other method is `405` with
-//!   `Allow: GET, HEAD`. `HEAD` gets exactly the headers of `GET` and no body.
+//! - Only `GET` and `HEAD` are served, and `OPTIONS` answered (`cors.rs`);
+//!   any other method is `405` with `Allow: GET, HEAD, OPTIONS`. `HEAD` gets
+//!   exactly the headers of `GET` and no body. Feeds, the OPML list and
+//!   `/healthz` carry the CORS fields (`cors.rs`).
 //! - The request path is percent-decoded and looked up as a key of the served
 //!   set, never joined to a directory: `/../Cargo.toml`, `/%2e%2e/config.toml`
 //!   and `//etc/passwd` are simply not keys, so they are `404`. Traversal is
@@ -48,7 +50,7 @@ use super::conditional::{self, Outcome};
 use super::range::{self, Ranged};
 use super::served::{Entry, ServedSet, Tagged};
 use super::state::State;
-use super::{health, negotiate};
+use super::{cors, health, negotiate};
 use crate::encoding::Coding;
 
 /// The body of every response: bytes already in memory.
@@ -72,6 +74,9 @@ pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> 
             head,
         );
     }
+    if method == Method::OPTIONS {
+        return options(state, request.uri().path());
+    }
     if method != Method::GET && !head {
         let mut response = plain(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -80,7 +85,7 @@ pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> 
         );
         response
             .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            .insert(ALLOW, HeaderValue::from_static(cors::ALLOW));
         return response;
     }
     let raw_path = request.uri().path();
@@ -89,6 +94,7 @@ pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> 
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        cors::add(headers, &state.served().cors);
         return response;
     }
     let Ok(path) = percent_decode_str(raw_path).decode_utf8() else {
@@ -101,6 +107,33 @@ pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> 
             redirect(&served, &path, request.uri().query(), head).unwrap_or_else(|| not_found(head))
         }
     }
+}
+
+/// The answer to `OPTIONS` on `raw_path`: `204` with `Allow` for the server
+/// (`*`) or a served resource, with the preflight's CORS fields where the
+/// resource has CORS; `404` for a path not served.
+fn options(state: &State, raw_path: &str) -> Response<Body> {
+    let served = state.served();
+    let cors = match raw_path {
+        "*" => false,
+        path if path == health::PATH => true,
+        path => match percent_decode_str(path)
+            .decode_utf8()
+            .ok()
+            .and_then(|path| served.get(&path).map(|entry| entry.cors))
+        {
+            Some(cors) => cors,
+            None => return not_found(false),
+        },
+    };
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(ALLOW, HeaderValue::from_static(cors::ALLOW));
+    if cors {
+        cors::add(headers, &served.cors_preflight);
+    }
+    response
 }
 
 /// The response for `entry`, a resource of `served`, in the coding the
@@ -121,6 +154,9 @@ fn resource(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) 
     headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     if entry.accepts_ranges {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+    if entry.cors {
+        cors::add(headers, &served.cors);
     }
     match conditional::evaluate(request, &chosen.etag, entry.modified) {
         Outcome::Send => {}
@@ -407,16 +443,11 @@ mod tests {
     #[test]
     fn other_methods_are_405_with_allow() {
         let state = state();
-        for method in [
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::OPTIONS,
-            Method::PATCH,
-        ] {
+        // OPTIONS left this list on purpose (issue 11): it is answered (`cors.rs`).
+        for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
             let response = get(&state, method, "/rss.xml", &[]);
             assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-            assert_eq!(header(&response, "allow"), "GET, HEAD");
+            assert_eq!(header(&response, "allow"), "GET, HEAD, OPTIONS");
         }
     }
 

@@ -11,10 +11,12 @@
 //!   builder, and the per-request path (rate limit, handler, access log).
 //! - `handler.rs`: request + state -> response, a plain function, with
 //!   `negotiate.rs` (`Accept-Encoding`), `conditional.rs` (`If-None-Match`
-//!   and friends), `range.rs` (`Range` and `If-Range`, for articles' files)
-//!   and `health.rs` (`/healthz`).
+//!   and friends), `range.rs` (`Range` and `If-Range`, for articles' files),
+//!   `health.rs` (`/healthz`) and `cors.rs` (CORS fields, `OPTIONS`).
 //! - `served.rs`: the served set, with its headers made ahead. `state.rs`:
 //!   what the threads share.
+//! - `site_url.rs`: the base URL the site is built with (`--base-url`, or a
+//!   loopback `base_url` moved to the bound address), decided once at start.
 //! - `reload.rs`: file watching, debounce, rebuild and swap. `memory.rs`:
 //!   the memory a build freed, given back after it.
 //! - `access_log.rs`, `rate_limit.rs`, `send_timeout.rs`, `linger.rs`: one
@@ -40,6 +42,7 @@ mod activity;
 mod admission;
 mod conditional;
 mod connection;
+mod cors;
 pub mod handler;
 mod health;
 mod linger;
@@ -51,6 +54,7 @@ mod rate_limit;
 mod reload;
 mod send_timeout;
 mod served;
+mod site_url;
 mod state;
 #[cfg(test)]
 mod tests_support;
@@ -68,6 +72,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::build::{build_dir_cached, BuildCache};
+use crate::config::BaseUrl;
 use crate::diagnostic::Diagnostics;
 use served::ServedSet;
 use state::State;
@@ -81,6 +86,9 @@ pub struct ServeOptions {
     pub bind: Option<SocketAddr>,
     /// Rebuild when files change (a reload can always be asked for with [`RunningServer::reload`]).
     pub watch: bool,
+    /// The base URL to publish under instead of config.toml's `base_url`;
+    /// `None`: config.toml's, or, when that is a loopback URL, the bound address.
+    pub base_url: Option<BaseUrl>,
 }
 
 /// Why the server did not start.
@@ -108,6 +116,7 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    base_url: BaseUrl,
     state: Arc<State>,
     shutdown: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
@@ -118,6 +127,11 @@ impl RunningServer {
     /// The address actually bound (with the real port when port 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The base URL every link in the served feeds and pages is under.
+    pub fn base_url(&self) -> &BaseUrl {
+        &self.base_url
     }
 
     /// The shared state: the served set and the reload status.
@@ -158,19 +172,45 @@ impl Drop for RunningServer {
     }
 }
 
-/// Builds the site in `options.root`, binds, and serves it until shut down.
+/// Binds, builds the site in `options.root`, and serves it until shut down.
 ///
-/// Returns once every listener is bound, so a client may connect as soon as
-/// this returns. The site is built before binding: a site with errors is
-/// never served, and its errors come back as [`StartError::Content`].
+/// Returns once every listener is bound and the site built, so a client may
+/// connect as soon as this returns. The address is bound before the build,
+/// since links follow it when `base_url` is a loopback URL (`site_url.rs`);
+/// nothing is accepted until the build succeeded, and a site with errors is
+/// never served: its errors come back as [`StartError::Content`].
 pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let started = Instant::now();
     // Watch before building, so that a change made during the build is seen.
     let watching = reload::prepare(options.root.clone(), options.watch);
-    // The parse cache goes to the reload thread, so a reload parses only what changed.
-    let mut parse_cache = BuildCache::default();
+    let config = match crate::loader::load_config(&options.root) {
+        Ok(config) => config,
+        // The build reports this error along with every other one.
+        Err(error) => {
+            let errors = build_dir_cached(&options.root, Utc::now(), &mut BuildCache::default())
+                .err()
+                .unwrap_or_else(|| error.into());
+            return Err(StartError::Content(errors));
+        }
+    };
+    let bind = options.bind.unwrap_or(config.server.bind);
+    let listeners = listen::bind_all(bind, worker::count(config.server.workers))
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
+    let addr = listeners[0].local_addr()?;
+    let site_url = site_url::decide(&config.base_url, options.base_url.as_ref(), addr);
+    if let Some(note) = site_url::mismatch_note(&site_url, addr) {
+        info!("{note}");
+    }
+    // The parse cache goes to the reload thread, so a reload parses only
+    // what changed, and builds under the same base URL.
+    let mut parse_cache = match site_url.override_of_config() {
+        Some(base_url) => BuildCache::with_base_url(base_url.clone()),
+        None => BuildCache::default(),
+    };
     let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
         .map_err(StartError::Content)?;
+    // The settings of this build, which is what is served; config.toml may
+    // have changed since it was read for the address.
     let config = built.server;
     let served = ServedSet::new(&built.set, config.max_age, None);
     drop(built.set);
@@ -185,18 +225,13 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let state = Arc::new(State::new(served));
     memory::release_freed();
 
-    let bind = options.bind.unwrap_or(config.bind);
-    let workers = worker::count(config.workers);
-    let listeners = listen::bind_all(bind, workers)
-        .map_err(|source| StartError::Bind { addr: bind, source })?;
-    let addr = listeners[0].local_addr()?;
-
     let (shutdown, shutdown_rx) = watch::channel(false);
     let threads = worker::spawn_all(listeners, &state, &config, &shutdown_rx)?;
     let timing = reload::Timing::from_ms(config.reload_debounce_ms, config.reload_max_delay_ms);
     let reloader = watching.spawn(state.clone(), timing, parse_cache)?;
     Ok(RunningServer {
         addr,
+        base_url: site_url.base_url().clone(),
         state,
         shutdown,
         workers: threads,

@@ -4,14 +4,15 @@
 //! A request does one hash-map lookup here and clones reference-counted bytes
 //! and header values; nothing is formatted, compressed or read from disk.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use headers::ETag;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
+use super::cors;
 use crate::build::{BuiltSet, ResourceKind};
 use crate::encoding::{self, Coding, Representations};
 
@@ -22,8 +23,10 @@ use crate::encoding::{self, Coding, Representations};
 #[derive(Debug)]
 pub struct ServedSet {
     resources: HashMap<String, Entry>,
-    /// Paths of the feeds and the OPML list (everything but HTML pages), sorted.
+    /// Paths of the feeds, sorted.
     pub feed_paths: Vec<String>,
+    /// Paths of the lists of feeds (OPML), sorted: not feeds themselves.
+    pub feed_list_paths: Vec<String>,
     /// Published articles.
     pub(crate) articles: usize,
     /// Sections.
@@ -37,6 +40,10 @@ pub struct ServedSet {
     pub(crate) next_publication: Option<DateTime<Utc>>,
     /// `Cache-Control` of every resource.
     pub(crate) cache_control: HeaderValue,
+    /// The CORS fields of responses of the resources that have them (`cors.rs`).
+    pub(crate) cors: HeaderMap,
+    /// The CORS fields of a preflight's answer for those resources.
+    pub(crate) cors_preflight: HeaderMap,
 }
 
 /// One resource, ready to answer with.
@@ -48,10 +55,10 @@ pub(crate) struct Entry {
     pub(crate) last_modified: HeaderValue,
     /// The same instant, in whole seconds, for `If-Modified-Since`.
     pub(crate) modified: SystemTime,
-    /// The time the built set gave, before it was held back to the build's.
-    source_modified: DateTime<Utc>,
     /// Whether a `Range` request gets part of it (an article's file).
     pub(crate) accepts_ranges: bool,
+    /// Whether its responses carry the CORS fields (a feed, the OPML list).
+    pub(crate) cors: bool,
     identity: Tagged,
     gzip: Option<Tagged>,
     brotli: Option<Tagged>,
@@ -87,33 +94,40 @@ impl ServedSet {
                 .and_then(|p| p.resources.get(path))
                 .map(|entry| &entry.representations)
         });
-        let built_at = SystemTime::now();
+        let built_at = stamp_time(&encoded, previous);
         let mut resources = HashMap::with_capacity(encoded.len());
         let mut feed_paths = Vec::new();
+        let mut feed_list_paths = Vec::new();
         for (path, representations) in encoded {
             let resource = &built.resources[&path];
-            if matches!(resource.kind, ResourceKind::Feed | ResourceKind::Opml) {
-                feed_paths.push(path.clone());
+            match resource.kind {
+                ResourceKind::Feed => feed_paths.push(path.clone()),
+                ResourceKind::Opml => feed_list_paths.push(path.clone()),
+                _ => {}
             }
             let identity = tagged(&representations.identity);
-            // Never later than now (RFC 9110 section 8.8.2.1): an article's
-            // `updated` may lie ahead, a file's clock may have been wrong, and
-            // a date past the year 9999 has no HTTP form. Such a time is held
-            // back to the build's, and kept from build to build while the
-            // resource does not change, so that validators stay put.
-            let unchanged = previous.and_then(|p| p.resources.get(&path)).filter(|old| {
-                old.source_modified == resource.last_modified && old.identity.etag == identity.etag
-            });
-            let modified = match unchanged {
-                Some(old) => old.modified,
+            let modified = match previous {
+                // At start: the content's own time, the same for every copy
+                // of the content, but never later than now (RFC 9110
+                // section 8.8.2.1): an article's `updated` may lie ahead,
+                // and a date past the year 9999 has no HTTP form.
                 None => whole_seconds(resource.modified_by(built_at)),
+                Some(previous) => match previous.resources.get(&path) {
+                    // Unchanged bytes keep their time, so validators stay put.
+                    Some(old) if old.identity.etag == identity.etag => old.modified,
+                    // Changed or new bytes: the time this server saw them,
+                    // later than the previous time (`stamp_time` waited for
+                    // that), so `If-Modified-Since` with the old time gets
+                    // the new bytes.
+                    _ => whole_seconds(built_at),
+                },
             };
             let entry = Entry {
                 content_type: HeaderValue::from_static(resource.content_type),
                 last_modified: header(&httpdate::fmt_http_date(modified)),
                 modified,
-                source_modified: resource.last_modified,
                 accepts_ranges: resource.kind == ResourceKind::Media,
+                cors: cors::applies_to(resource.kind),
                 identity,
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),
@@ -122,15 +136,19 @@ impl ServedSet {
             resources.insert(path, entry);
         }
         feed_paths.sort();
+        feed_list_paths.sort();
         ServedSet {
             resources,
             feed_paths,
+            feed_list_paths,
             articles: built.articles,
             sections: built.sections,
             feeds: built.feeds,
             built_at,
             next_publication: built.next_publication,
             cache_control: header(&format!("public, max-age={max_age}")),
+            cors: cors::response_fields(),
+            cors_preflight: cors::preflight_fields(),
         }
     }
 
@@ -174,6 +192,33 @@ fn tagged(representation: &encoding::Representation) -> Tagged {
 /// A header value from text made here, which is always visible ASCII.
 fn header(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).expect("generated header value is valid")
+}
+
+/// The time a set is built at: now, except that a resource whose bytes
+/// changed must get a `Last-Modified` strictly later than the one it had, and
+/// HTTP dates count whole seconds; when it was stamped this very second, this
+/// waits for the next one (at most a second, and only for a second change
+/// within a second), since a `Last-Modified` may not be later than the
+/// response's `Date` (RFC 9110 section 8.8.2.1).
+fn stamp_time(
+    encoded: &BTreeMap<String, Representations>,
+    previous: Option<&ServedSet>,
+) -> SystemTime {
+    let not_before = previous.and_then(|previous| {
+        encoded
+            .iter()
+            .filter_map(|(path, representations)| {
+                let old = previous.resources.get(path)?;
+                (old.representations.identity.etag != representations.identity.etag)
+                    .then(|| old.modified + Duration::from_secs(1))
+            })
+            .max()
+    });
+    let now = SystemTime::now();
+    if let Some(wait) = not_before.and_then(|t| t.duration_since(now).ok()) {
+        std::thread::sleep(wait.min(Duration::from_secs(2)));
+    }
+    SystemTime::now()
 }
 
 /// HTTP dates have one-second resolution; comparing `If-Modified-Since`

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tempfile::TempDir;
 
-use crate::prelude::{build_dir, start_server, BuiltSet, RunningServer, ServeOptions};
+use crate::prelude::{build_dir, start_server, BaseUrl, BuiltSet, RunningServer, ServeOptions};
 
 /// The repository's root, where `config.toml`, `content/` and `README.md` live.
 pub fn repo_root() -> PathBuf {
@@ -218,8 +218,18 @@ impl Site {
             root: self.root().to_path_buf(),
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             watch,
+            base_url: Some(self.configured_base_url()),
         };
         start_server(options).expect("server starts")
+    }
+
+    /// config.toml's `base_url`: the test servers publish under it (as
+    /// `--base-url` would), so that what they serve is byte for byte what
+    /// `build_dir` gives; `site_url.rs` tests links that follow the bound port.
+    pub fn configured_base_url(&self) -> BaseUrl {
+        let config: toml::Table = self.read("config.toml").parse().expect("config is TOML");
+        let text = config["base_url"].as_str().expect("base_url is a string");
+        BaseUrl::parse(text).expect("base_url is a URL")
     }
 }
 

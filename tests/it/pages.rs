@@ -338,6 +338,8 @@ fn axe_finds_no_serious_violation_in_chromium_light_and_dark() {
         root: site.root().to_path_buf(),
         bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         watch: false,
+        // The bundled base_url is loopback: links follow the bound port.
+        base_url: None,
     })
     .expect("server starts");
     let base = format!("http://{}", server.local_addr());

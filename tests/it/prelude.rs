@@ -3,6 +3,6 @@
 //! library's public surface is a change to this file alone.
 
 pub use broadsheet::{
-    build_dir, export, file_for, start_server, BuiltSet, ResourceKind, RunningServer, ServeOptions,
-    StartError, MAX_URI_BYTES,
+    build_dir, export, file_for, start_server, BaseUrl, BuiltSet, ResourceKind, RunningServer,
+    ServeOptions, StartError, MAX_URI_BYTES,
 };

@@ -290,7 +290,8 @@ async fn head_has_the_headers_of_get_and_no_body() {
 async fn other_methods_are_405_with_allow() {
     let site = Site::bundled();
     let server = site.serve();
-    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+    // OPTIONS left this list on purpose (issue 11): it is answered (tests/cors.rs).
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let response = client()
             .request(method.clone(), url(&server, "/rss.xml"))
@@ -302,7 +303,11 @@ async fn other_methods_are_405_with_allow() {
             StatusCode::METHOD_NOT_ALLOWED,
             "{method}"
         );
-        assert_eq!(header(response.headers(), "allow"), "GET, HEAD", "{method}");
+        assert_eq!(
+            header(response.headers(), "allow"),
+            "GET, HEAD, OPTIONS",
+            "{method}"
+        );
         assert!(header(response.headers(), "content-length")
             .parse::<usize>()
             .is_ok());
@@ -486,13 +491,11 @@ async fn an_articles_files_are_served_as_they_are() {
     let modified = header(&headers, "last-modified").to_string();
     let again = get(&server, path, &[("if-modified-since", &modified)]).await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-    let file_time = std::fs::metadata(folder.join("pipeline.JPG"))
-        .and_then(|m| m.modified())
-        .expect("mtime");
+    // On purpose since issue 11: the article's date, the same from every
+    // clone of the content (the file's own time differs from clone to clone).
     assert_eq!(
-        modified,
-        httpdate::fmt_http_date(file_time),
-        "Last-Modified is the file's"
+        modified, "Mon, 20 May 2024 00:04:00 GMT",
+        "Last-Modified is the article's"
     );
 }
 

@@ -25,7 +25,7 @@ impl Drop for Server {
     }
 }
 
-/// Starts `broadsheet ARGS --root SITE --bind 127.0.0.1:0`; returns it, the
+/// Starts `broadsheet ARGS --root SITE --bind 127.0.0.1:0 --base-url …`; returns it, the
 /// address it printed, and the lines printed after that one.
 fn start(site: &Site, args: &[&str]) -> (Server, SocketAddr, Receiver<String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
@@ -33,6 +33,9 @@ fn start(site: &Site, args: &[&str]) -> (Server, SocketAddr, Receiver<String>) {
         .arg("--root")
         .arg(site.root())
         .args(["--bind", "127.0.0.1:0"])
+        // As configured, so bodies compare with `build_dir`'s (links follow
+        // the bound port without it: tests/site_url.rs).
+        .args(["--base-url", "http://127.0.0.1:8080/"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

@@ -266,6 +266,7 @@ fn a_port_in_use_is_an_error_not_shared() {
         root: site.root().to_path_buf(),
         bind: Some(first.local_addr()),
         watch: false,
+        base_url: None,
     };
     match start_server(options) {
         Err(StartError::Bind { addr, source }) => {
