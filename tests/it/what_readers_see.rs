@@ -204,3 +204,25 @@ fn opml_titles_name_the_format_so_no_two_feeds_share_one() {
     unique.dedup();
     assert_eq!(unique.len(), titles.len(), "{titles:?}");
 }
+
+#[test]
+fn a_caption_whose_photo_is_not_reproduced_says_so_in_its_own_paragraph_in_every_format() {
+    let site = Site::bundled();
+    let public = site.export();
+    for format in FEEDS {
+        let feed = parse_feed(read(&public, &format!("opinion/{format}")).as_bytes());
+        let content = feed.entries[0]
+            .content
+            .as_ref()
+            .and_then(|c| c.body.as_deref())
+            .unwrap_or_else(|| panic!("{format}: no content"));
+        // A paragraph of its own: text readers that flatten `<figure>` still
+        // set it apart from the paragraph before, and it names what is missing.
+        assert!(
+            content.contains(
+                "<figcaption><p><strong>Photo caption (image not reproduced):</strong> The Power of Siberia"
+            ),
+            "{format}: {content}"
+        );
+    }
+}
