@@ -140,3 +140,37 @@ fn options_elsewhere_is_204_with_allow_or_404() {
     );
     assert_eq!(raw_status(&missing), 404);
 }
+
+/// A page served on one origin reads a feed served on another in Debian's
+/// Chromium: 200 with its validators readable, then, after the preflight
+/// that `If-None-Match` needs, 304 (`tests/a11y/cors.mjs`).
+#[test]
+fn a_page_on_another_origin_fetches_a_feed_then_gets_304_in_chromium() {
+    let browser = crate::fixture::repo_root().join("tests/a11y");
+    assert!(
+        std::path::Path::new("/usr/bin/chromium").is_file(),
+        "/usr/bin/chromium is missing: apt-get update && apt-get install -y chromium"
+    );
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run `npm ci` in tests/a11y"
+    );
+    let feeds = Site::bundled();
+    let feed_server = feeds.serve();
+    let pages = Site::bundled();
+    let page_server = pages.serve();
+    let page = format!("http://{}/", page_server.local_addr());
+    let feed = format!("http://{}/opinion/atom.xml", feed_server.local_addr());
+    let output = std::process::Command::new("node")
+        .current_dir(&browser)
+        .args(["cors.mjs", &page, &feed])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node ({e}): apt-get install nodejs npm"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(r#""second":304"#), "{stdout}");
+}
