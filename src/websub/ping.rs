@@ -73,3 +73,26 @@ pub(crate) fn ping_all(hubs: &[String], feeds: &[String]) -> Vec<String> {
         warnings
     })
 }
+
+/// The URLs of the feeds of `built` whose bytes differ from the files of
+/// the previous export in `dir` (all of them when `dir` holds none).
+pub(crate) fn changed_feeds(built: &crate::build::BuiltSet, dir: &std::path::Path) -> Vec<String> {
+    let previous = dir.join(crate::export::MARKER).is_file();
+    built
+        .resources
+        .iter()
+        .filter(|(_, resource)| resource.kind == crate::build::ResourceKind::Feed)
+        .filter(|(path, resource)| {
+            !previous
+                || std::fs::read(dir.join(crate::export::file_for(path)))
+                    .map_or(true, |old| old != resource.body)
+        })
+        .map(|(path, _)| {
+            format!(
+                "{}{}",
+                built.feed_links.base_url,
+                path.trim_start_matches('/')
+            )
+        })
+        .collect()
+}

@@ -508,3 +508,78 @@ async fn private_callbacks_are_refused_by_default_and_never_contacted() {
     }
     assert!(subscriber.hits("GET").is_empty());
 }
+
+#[tokio::test]
+async fn export_pings_external_hubs_for_changed_feeds_only() {
+    let hub = Subscriber::start();
+    let site = Site::bundled();
+    site.append(
+        "config.toml",
+        &format!("\n[websub]\nhubs = [\"{}\"]\n", hub.callback("/hub")),
+    );
+    let public = site.export();
+    let rss = std::fs::read_to_string(public.join("opinion/rss.xml")).unwrap();
+    assert!(
+        rss.contains(&format!("href=\"{}\" rel=\"hub\"", hub.callback("/hub"))),
+        "{rss}"
+    );
+    let first = hub.hits("POST");
+    let feeds = site
+        .build()
+        .resources
+        .values()
+        .filter(|r| r.kind == ResourceKind::Feed)
+        .count();
+    assert_eq!(first.len(), feeds, "every feed is new at the first export");
+    let ping = &first[0];
+    assert_eq!(ping.target, "/hub");
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&ping.body)
+        .into_owned()
+        .collect();
+    assert_eq!(form[0], ("hub.mode".to_string(), "publish".to_string()));
+    assert!(form[1].1.starts_with("http://127.0.0.1:8080/"));
+
+    site.export();
+    assert_eq!(
+        hub.hits("POST").len(),
+        feeds,
+        "nothing changed, nothing pinged"
+    );
+
+    let text = site.read(ARTICLE);
+    site.save(ARTICLE, &format!("{text}\nA change to ping for.\n"));
+    site.export();
+    let mut pinged: Vec<String> = hub.hits("POST")[feeds..]
+        .iter()
+        .map(|hit| {
+            url::form_urlencoded::parse(&hit.body)
+                .find(|(k, _)| k == "hub.url")
+                .map(|(_, v)| v.into_owned())
+                .unwrap()
+        })
+        .collect();
+    pinged.sort();
+    let expected: Vec<String> = [
+        "atom.xml",
+        "feed.json",
+        "opinion/atom.xml",
+        "opinion/feed.json",
+        "opinion/rss.xml",
+        "rss.xml",
+    ]
+    .iter()
+    .map(|path| format!("http://127.0.0.1:8080/{path}"))
+    .collect();
+    assert_eq!(pinged, expected);
+
+    // A hub that fails is a warning, not a failed export.
+    hub.push_statuses.lock().unwrap().extend([500; 32]);
+    site.save(ARTICLE, &format!("{text}\nAnother change.\n"));
+    let output = site.run(&["export"]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning: WebSub hub") && stderr.contains("500"),
+        "{stderr}"
+    );
+}
