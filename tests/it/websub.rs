@@ -386,8 +386,7 @@ async fn a_corrupt_database_stops_the_start() {
         watch: false,
         base_url: None,
     })
-    .err()
-    .expect("no start on a corrupt database");
+    .expect_err("no start on a corrupt database");
     assert!(matches!(error, StartError::Hub(_)), "{error}");
     assert!(error.to_string().contains("websub.sqlite3"), "{error}");
 }
@@ -398,7 +397,8 @@ async fn bad_requests_are_refused_with_the_reason() {
     let server = site.serve();
     let subscriber = Subscriber::start();
     let callback = subscriber.callback("/");
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case<'_>] = &[
         (
             &[
                 ("hub.mode", "subscribe"),
