@@ -130,6 +130,19 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
         Ok(built) => built,
         Err(code) => return code,
     };
+    // WebSub: the feeds to ping external hubs for, read before the export
+    // replaces the previous one.
+    let hubs = crate::loader::load_config(root)
+        .map(|config| config.websub)
+        .ok()
+        .filter(|websub| websub.enabled)
+        .map(|websub| websub.hubs)
+        .unwrap_or_default();
+    let changed = if hubs.is_empty() {
+        Vec::new()
+    } else {
+        crate::websub::ping::changed_feeds(&built, dir)
+    };
     match export(&built, dir) {
         Ok(summary) => {
             println!(
@@ -142,6 +155,16 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
                 dir.display(),
                 started.elapsed().as_millis()
             );
+            for warning in crate::websub::ping::ping_all(&hubs, &changed) {
+                eprintln!("warning: {warning}");
+            }
+            if !hubs.is_empty() {
+                println!(
+                    "pinged {} WebSub hub(s) for {} changed feed(s)",
+                    hubs.len(),
+                    changed.len()
+                );
+            }
             // Freeing a hundred thousand pages one by one takes a noticeable
             // part of a large export; the process is about to exit, and the
             // system takes the memory back whole.

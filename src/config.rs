@@ -58,6 +58,131 @@ pub struct Config {
     /// Settings of `broadsheet serve`.
     #[serde(default)]
     pub server: ServerConfig,
+    /// WebSub: the hub feeds name, and the hub `serve` runs (`crate::websub`).
+    #[serde(default)]
+    pub websub: WebSubConfig,
+}
+
+/// The `[websub]` table (W3C WebSub). By default `serve` runs a hub at
+/// `path` and every feed names it; with `hubs`, feeds name those hubs
+/// instead, no hub is served, and `export` pings them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSubConfig {
+    /// Whether feeds name a hub at all (and `serve` runs one).
+    pub enabled: bool,
+    /// The URL path of the hub `serve` runs.
+    #[serde(deserialize_with = "hub_path")]
+    pub path: String,
+    /// External hubs (http or https URLs) that feeds name instead of the served one.
+    #[serde(deserialize_with = "hub_urls")]
+    pub hubs: Vec<String>,
+    /// Where the hub keeps its state (subscriptions, deliveries not yet
+    /// made), relative to the site directory.
+    pub data_dir: std::path::PathBuf,
+    /// The lease given when a subscriber asks for none.
+    pub default_lease_seconds: u64,
+    /// The shortest lease granted (a shorter request is raised to it).
+    pub min_lease_seconds: u64,
+    /// The longest lease granted (a longer request is lowered to it).
+    pub max_lease_seconds: u64,
+    /// Whether callbacks on loopback, private, link-local addresses (and
+    /// the server's own) are accepted: for tests and intranets only.
+    pub allow_private_callbacks: bool,
+    /// The most subscriptions in all.
+    pub max_subscriptions: usize,
+    /// The most subscriptions to one topic.
+    pub max_subscriptions_per_topic: usize,
+    /// The most subscriptions whose callbacks are on one host.
+    pub max_subscriptions_per_host: usize,
+    /// Deliveries (and verifications) under way at once, in all.
+    pub max_concurrent_deliveries: usize,
+    /// Deliveries under way at once to one callback host.
+    pub max_concurrent_per_host: usize,
+    /// How long one outbound request (connect, send, answer) may take.
+    pub request_timeout: Seconds,
+    /// The delay before the first retry of a failed delivery (jitter
+    /// added, at most a minute in all); later retries double it.
+    pub first_retry_ms: u64,
+    /// How long a delivery is retried before it is dropped.
+    pub retry_for_seconds: u64,
+}
+
+impl Default for WebSubConfig {
+    fn default() -> Self {
+        WebSubConfig {
+            enabled: true,
+            path: "/websub".to_string(),
+            hubs: Vec::new(),
+            data_dir: std::path::PathBuf::from(".broadsheet"),
+            default_lease_seconds: 10 * 24 * 3600,
+            min_lease_seconds: 3600,
+            max_lease_seconds: 30 * 24 * 3600,
+            allow_private_callbacks: false,
+            max_subscriptions: 10_000,
+            max_subscriptions_per_topic: 1_000,
+            max_subscriptions_per_host: 100,
+            max_concurrent_deliveries: 16,
+            max_concurrent_per_host: 2,
+            request_timeout: Seconds::from_secs(10),
+            first_retry_ms: 30_000,
+            retry_for_seconds: 24 * 3600,
+        }
+    }
+}
+
+impl WebSubConfig {
+    /// The hubs feeds name for a site under `base_url`: the external
+    /// `hubs`, else the served hub, or none when WebSub is off.
+    pub fn hub_urls(&self, base_url: &BaseUrl) -> Vec<String> {
+        if !self.enabled {
+            Vec::new()
+        } else if !self.hubs.is_empty() {
+            self.hubs.clone()
+        } else {
+            vec![base_url.join(self.path.trim_start_matches('/')).to_string()]
+        }
+    }
+
+    /// Whether `serve` runs a hub.
+    pub fn serves_hub(&self) -> bool {
+        self.enabled && self.hubs.is_empty()
+    }
+}
+
+/// `[websub] path`: an absolute URL path of plain characters, not `/`.
+fn hub_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let path = String::deserialize(deserializer)?;
+    let plain = path.len() > 1
+        && path.len() <= 200
+        && path.starts_with('/')
+        && !path.ends_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+    if plain {
+        Ok(path)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{path}` is not a hub path such as \"/websub\" (letters, digits, `/-_.`, not ending with `/`)"
+        )))
+    }
+}
+
+/// `[websub] hubs`: http or https URLs.
+fn hub_urls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let hubs = Vec::<String>::deserialize(deserializer)?;
+    for hub in &hubs {
+        match Url::parse(hub) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            _ => {
+                return Err(serde::de::Error::custom(format!(
+                    "`{hub}` is not a hub URL (http or https)"
+                )))
+            }
+        }
+    }
+    Ok(hubs)
 }
 
 /// The `[limits]` table: bounds on what one mistake in the content can cost

@@ -80,6 +80,11 @@ impl<'a> FeedView<'a> {
     pub fn home_url(&self) -> Url {
         self.config.base_url.join(&self.dir)
     }
+
+    /// The WebSub hubs the feed names (`[websub]`), in order.
+    pub fn hubs(&self) -> Vec<String> {
+        self.config.websub.hub_urls(&self.config.base_url)
+    }
 }
 
 fn non_empty(text: &str, fallback: &str) -> String {

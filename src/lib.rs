@@ -20,6 +20,7 @@ mod parallel;
 mod render;
 mod server;
 mod toml_source;
+mod websub;
 mod xml_char;
 
 // What the binary, the tests and the benchmarks use; nothing else is public.

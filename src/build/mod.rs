@@ -114,6 +114,39 @@ pub struct BuiltSet {
     /// When an article left out for being dated later is due: a server
     /// rebuilds then, so that it appears on time with no edit.
     pub next_publication: Option<DateTime<Utc>>,
+    /// What a feed's `Link` header names (WebSub discovery).
+    pub feed_links: FeedLinks,
+}
+
+/// The WebSub discovery links of the feeds of one build: every feed's
+/// response carries `Link: <hub>; rel="hub"` for each hub and
+/// `Link: <its own URL>; rel="self"` (WebSub section 4).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeedLinks {
+    /// The hubs the feeds name; none: no `Link` header.
+    pub hubs: Vec<String>,
+    /// The site's base URL, ending with `/`.
+    pub base_url: String,
+}
+
+impl FeedLinks {
+    /// The value of the `Link` header of the feed at URL path `path`, or
+    /// `None` when no hub is named.
+    pub fn header(&self, path: &str) -> Option<String> {
+        if self.hubs.is_empty() {
+            return None;
+        }
+        let mut value = String::new();
+        for hub in &self.hubs {
+            value.push_str(&format!("<{hub}>; rel=\"hub\", "));
+        }
+        value.push_str(&format!(
+            "<{}{}>; rel=\"self\"",
+            self.base_url,
+            path.trim_start_matches('/')
+        ));
+        Some(value)
+    }
 }
 
 /// Loads the site in `root` as of `now` and builds it.

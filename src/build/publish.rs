@@ -46,6 +46,10 @@ pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSet, 
         sections: site.sections.len(),
         precompress: site.config.precompress,
         next_publication: site.next_publication,
+        feed_links: super::FeedLinks {
+            hubs: site.config.websub.hub_urls(&site.config.base_url),
+            base_url: site.config.base_url.url().to_string(),
+        },
         ..BuiltSet::default()
     };
     let mut feeds = vec![FeedView::site(site)];

@@ -85,7 +85,15 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
                 mime_type: Some(Format::Atom.media_type().to_string()),
                 ..Default::default()
             },
-        ],
+        ]
+        .into_iter()
+        // The WebSub hubs (WebSub section 4).
+        .chain(feed.hubs().into_iter().map(|href| Link {
+            href,
+            rel: "hub".to_string(),
+            ..Default::default()
+        }))
+        .collect(),
         subtitle: Some(Text::plain(feed.description.clone())),
         lang: Some(feed.config.language.as_str().to_string()),
         entries,

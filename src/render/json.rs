@@ -16,7 +16,17 @@ struct JsonFeed<'a> {
     description: &'a str,
     language: &'a str,
     authors: Vec<JsonAuthor>,
+    /// The WebSub hubs (JSON Feed 1.1 `hubs`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<JsonHub>,
     items: Vec<JsonItem<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonHub {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
 }
 
 #[derive(Serialize)]
@@ -55,6 +65,14 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         authors: vec![JsonAuthor {
             name: feed.config.publisher().to_string(),
         }],
+        hubs: feed
+            .hubs()
+            .into_iter()
+            .map(|url| JsonHub {
+                kind: "WebSub",
+                url,
+            })
+            .collect(),
         items: feed
             .items
             .iter()

@@ -60,12 +60,19 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         docs: Some("https://www.rssboard.org/rss-specification".to_string()),
         ttl: Some(ttl_minutes(feed.config.server.max_age).to_string()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
+            // The self link, then the WebSub hubs (WebSub section 4).
+            links: std::iter::once(Link {
                 href: feed.url(Format::Rss).to_string(),
                 rel: "self".to_string(),
                 mime_type: Some(Format::Rss.media_type().to_string()),
                 ..Default::default()
-            }],
+            })
+            .chain(feed.hubs().into_iter().map(|href| Link {
+                href,
+                rel: "hub".to_string(),
+                ..Default::default()
+            }))
+            .collect(),
         }),
         items,
         ..Default::default()

@@ -44,7 +44,6 @@
 //!   one at once, one with a request in flight after its response.
 
 use std::convert::Infallible;
-use std::future::Ready;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,7 +63,7 @@ use super::handler::{self, Body};
 use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
 use super::state::State;
-use super::{access_log, linger};
+use super::{access_log, hub_route, linger};
 use crate::config::ServerConfig;
 
 /// The limits every connection is served under.
@@ -242,19 +241,26 @@ impl Connection {
         Request<Incoming>,
         Response = Response<Tracked>,
         Error = Infallible,
-        Future = Ready<Result<Response<Tracked>, Infallible>>,
+        Future = hub_route::Answer<Result<Response<Tracked>, Infallible>>,
     > {
         let state = self.state.clone();
         let limiter = self.limiter.clone();
         service_fn(move |request: Request<Incoming>| {
             activity.request_came();
             let started = Instant::now();
+            let http2 = request.version() == http::Version::HTTP_2;
+            if let Some(hub) = hub_route::hub_for(&state, &request) {
+                let (limiter, activity) = (limiter.clone(), activity.clone());
+                return hub_route::Answer::Later(Box::pin(async move {
+                    let response = hub_route::answer(hub, limiter, request, peer, started).await;
+                    Ok(response.map(|body| Tracked::new(body, activity, http2)))
+                }));
+            }
             let response =
                 respond_within_rate_limit(&state, limiter.as_deref(), &request, peer, started);
             access_log::record(peer, &request, &response, started);
-            let http2 = request.version() == http::Version::HTTP_2;
             let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
-            std::future::ready(Ok::<_, Infallible>(response))
+            hub_route::Answer::Now(Some(Ok::<_, Infallible>(response)))
         })
     }
 }

@@ -158,6 +158,9 @@ fn resource(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) 
     if entry.cors {
         cors::add(headers, &served.cors);
     }
+    if let Some(link) = &entry.link {
+        headers.insert(http::header::LINK, link.clone());
+    }
     match conditional::evaluate(request, &chosen.etag, entry.modified) {
         Outcome::Send => {}
         Outcome::NotModified => {

@@ -32,7 +32,23 @@ pub(crate) const MAX_ERRORS_REPORTED: usize = 100;
 
 /// The JSON report, as rendered at the last change of `state`.
 pub(crate) fn report(state: &State) -> Bytes {
-    state.health_report()
+    let report = state.health_report();
+    // The hub's counts change between builds: added to the report as it
+    // is asked for (`websub`: subscriptions, topics, pending deliveries).
+    match state.hub() {
+        Some(hub) => with_websub(&report, hub.health()),
+        None => report,
+    }
+}
+
+fn with_websub(report: &Bytes, websub: serde_json::Value) -> Bytes {
+    let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_slice(report) else {
+        return report.clone();
+    };
+    fields.insert("websub".to_string(), websub);
+    let mut bytes = serde_json::to_vec_pretty(&fields).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
 }
 
 /// Renders the report of a server serving `served` after the reloads in `status`.

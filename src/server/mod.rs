@@ -45,6 +45,7 @@ mod connection;
 mod cors;
 pub mod handler;
 mod health;
+mod hub_route;
 mod linger;
 mod listen;
 mod memory;
@@ -105,6 +106,9 @@ pub enum StartError {
         /// What the system said.
         source: io::Error,
     },
+    /// The WebSub hub's state cannot be used (a corrupt or unwritable database).
+    #[error("cannot start the WebSub hub: {0}")]
+    Hub(String),
     /// A thread or runtime could not be started.
     #[error("cannot start the server: {0}")]
     Io(#[from] io::Error),
@@ -121,6 +125,7 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
     reloader: Option<reload::Reloader>,
+    hub: Option<Arc<crate::websub::Hub>>,
 }
 
 impl RunningServer {
@@ -163,12 +168,19 @@ impl RunningServer {
         if let Some(reloader) = self.reloader.take() {
             reloader.stop();
         }
+        if let Some(hub) = self.hub.take() {
+            hub.stop();
+            hub.join();
+        }
     }
 }
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
+        if let Some(hub) = &self.hub {
+            hub.stop();
+        }
     }
 }
 
@@ -193,6 +205,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
             return Err(StartError::Content(errors));
         }
     };
+    let websub = config.websub.clone();
     let bind = options.bind.unwrap_or(config.server.bind);
     let listeners = listen::bind_all(bind, worker::count(config.server.workers))
         .map_err(|source| StartError::Bind { addr: bind, source })?;
@@ -224,6 +237,21 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     );
     let state = Arc::new(State::new(served));
     memory::release_freed();
+    let hub = if websub.serves_hub() {
+        let hub = crate::websub::Hub::start(
+            &websub,
+            &options.root,
+            site_url.base_url().url(),
+            addr.ip(),
+            served_feeds(&state),
+        )
+        .map_err(StartError::Hub)?;
+        let hub = Arc::new(hub);
+        state.set_hub(hub.clone());
+        Some(hub)
+    } else {
+        None
+    };
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let threads = worker::spawn_all(listeners, &state, &config, &shutdown_rx)?;
@@ -236,5 +264,27 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         shutdown,
         workers: threads,
         reloader: Some(reloader),
+        hub,
+    })
+}
+
+/// The served feeds, as the WebSub hub reads them: through a weak
+/// reference, since the state holds the hub.
+fn served_feeds(state: &Arc<State>) -> crate::websub::Feeds {
+    let state = Arc::downgrade(state);
+    Arc::new(move |path: &str| {
+        let state = state.upgrade()?;
+        let served = state.served();
+        served
+            .feed_paths
+            .binary_search_by(|feed| feed.as_str().cmp(path))
+            .ok()?;
+        let entry = served.get(path)?;
+        let identity = entry.get(crate::encoding::Coding::Identity)?;
+        Some(crate::websub::FeedBytes {
+            body: identity.body.clone(),
+            content_type: entry.content_type.clone(),
+            link: entry.link.clone(),
+        })
     })
 }

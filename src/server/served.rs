@@ -59,6 +59,8 @@ pub(crate) struct Entry {
     pub(crate) accepts_ranges: bool,
     /// Whether its responses carry the CORS fields (a feed, the OPML list).
     pub(crate) cors: bool,
+    /// The WebSub `Link` header of a feed (hub and self), if it has one.
+    pub(crate) link: Option<HeaderValue>,
     identity: Tagged,
     gzip: Option<Tagged>,
     brotli: Option<Tagged>,
@@ -128,6 +130,10 @@ impl ServedSet {
                 modified,
                 accepts_ranges: resource.kind == ResourceKind::Media,
                 cors: cors::applies_to(resource.kind),
+                link: (resource.kind == ResourceKind::Feed)
+                    .then(|| built.feed_links.header(&path))
+                    .flatten()
+                    .and_then(|link| HeaderValue::from_str(&link).ok()),
                 identity,
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),

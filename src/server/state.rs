@@ -25,6 +25,9 @@ pub struct State {
     reload: Mutex<ReloadStatus>,
     /// The `/healthz` body for `served` and `reload` as they are.
     health: ArcSwap<Bytes>,
+    /// The WebSub hub, when the server runs one: told of every feed whose
+    /// bytes a reload changed.
+    hub: std::sync::OnceLock<Arc<crate::websub::Hub>>,
 }
 
 /// What the reloads so far came to.
@@ -56,7 +59,18 @@ impl State {
             served: ArcSwap::from_pointee(served),
             reload: Mutex::new(status),
             health: ArcSwap::from_pointee(health),
+            hub: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The WebSub hub, if the server runs one.
+    pub(crate) fn hub(&self) -> Option<&Arc<crate::websub::Hub>> {
+        self.hub.get()
+    }
+
+    /// Gives the state its hub (once, at start).
+    pub(crate) fn set_hub(&self, hub: Arc<crate::websub::Hub>) {
+        let _ = self.hub.set(hub);
     }
 
     /// The served set as of now; a reload after this call does not change
@@ -85,7 +99,11 @@ impl State {
         // state as it is last.
         self.health
             .store(Arc::new(health::render(&served, &status)));
-        self.served.store(served);
+        let previous = self.served.swap(served.clone());
+        drop(status);
+        if let Some(hub) = self.hub() {
+            hub.feeds_changed(changed_feeds(&previous, &served));
+        }
     }
 
     /// Records a failed reload (keeping the first errors and their count);
@@ -109,4 +127,19 @@ impl State {
         // elsewhere while holding the lock cannot leave it half-written.
         self.reload.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The feeds of `new` whose bytes differ from `old`'s (or that are new).
+fn changed_feeds(old: &ServedSet, new: &ServedSet) -> Vec<String> {
+    use crate::encoding::Coding;
+    let etag = |set: &ServedSet, path: &str| {
+        set.get(path)
+            .and_then(|entry| entry.get(Coding::Identity))
+            .map(|tagged| tagged.etag.clone())
+    };
+    new.feed_paths
+        .iter()
+        .filter(|path| etag(old, path) != etag(new, path))
+        .cloned()
+        .collect()
 }
