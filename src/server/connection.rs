@@ -251,7 +251,7 @@ impl Connection {
             let started = Instant::now();
             let response =
                 respond_within_rate_limit(&state, limiter.as_deref(), &request, peer, started);
-            access_log::record(peer, &request, &response, started);
+            access_log::record(&state, peer, &request, &response, started);
             let http2 = request.version() == http::Version::HTTP_2;
             let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
             std::future::ready(Ok::<_, Infallible>(response))

@@ -35,7 +35,8 @@
 //!
 //! Shutdown ([`RunningServer::shutdown`], wired to `SIGINT` and `SIGTERM` by
 //! the CLI): listeners close, idle connections close, requests in flight
-//! finish; connections still open after `shutdown_timeout` are dropped.
+//! finish; connections still open after `shutdown_timeout` are dropped;
+//! then the access log's queued lines are written ([`RunningServer::join`]).
 
 mod access_log;
 mod activity;
@@ -121,6 +122,8 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     workers: Vec<JoinHandle<()>>,
     reloader: Option<reload::Reloader>,
+    /// The access log's writer thread, when the log is on.
+    access_log: Option<access_log::Writer>,
 }
 
 impl RunningServer {
@@ -162,6 +165,10 @@ impl RunningServer {
         }
         if let Some(reloader) = self.reloader.take() {
             reloader.stop();
+        }
+        // Last: the workers have ended, so every request's line is queued.
+        if let Some(access_log) = self.access_log.take() {
+            access_log.stop();
         }
     }
 }
@@ -224,6 +231,19 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     );
     let state = Arc::new(State::new(served));
     memory::release_freed();
+    let access_log = if access_log::enabled() {
+        let reporting = state.clone();
+        let (queue, writer) = access_log::start(
+            Box::new(io::stderr()),
+            access_log::CAPACITY,
+            access_log::INTERVAL,
+            Box::new(move |total| reporting.record_access_log_dropped(total)),
+        )?;
+        state.set_access_log(queue);
+        Some(writer)
+    } else {
+        None
+    };
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let threads = worker::spawn_all(listeners, &state, &config, &shutdown_rx)?;
@@ -236,5 +256,6 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         shutdown,
         workers: threads,
         reloader: Some(reloader),
+        access_log,
     })
 }
