@@ -69,7 +69,9 @@
 # Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
 # PARTS (any of: build serve reload memory; default all), TMPFS_SIZE (16g),
-# RESULTS, KEEP=1 (keep the work directory), LOGS (off on), BS_RUST_LOG
+# RESULTS, KEEP=1 (keep the work directory), LOGS (off on),
+# BROADSHEET_BIN (a broadsheet binary built already: skips step 1 when the
+# corpus generator is built too), BS_RUST_LOG
 # (RUST_LOG of `broadsheet serve` outside the serve part; default
 # info,broadsheet::access=off).
 #
@@ -152,13 +154,19 @@ report "storage: $STORAGE"
 report "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- build
-say "building broadsheet (release)..."
-(cd "$REPO" && cargo build --release --quiet --bin broadsheet --example gen_corpus)
 TARGET=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 TARGET=${TARGET:-$REPO/target}
-BS="$TARGET/release/broadsheet"
 GEN="$TARGET/release/examples/gen_corpus"
+if [[ -n "${BROADSHEET_BIN:-}" && -x "$GEN" ]]; then
+    # A binary built already (a shared machine: no second release build).
+    BS=$(cd "$(dirname "$BROADSHEET_BIN")" && pwd)/$(basename "$BROADSHEET_BIN")
+    report "binary: $BS (BROADSHEET_BIN; not built by this run)"
+else
+    say "building broadsheet (release)..."
+    (cd "$REPO" && cargo build --release --quiet --bin broadsheet --example gen_corpus)
+    BS="$TARGET/release/broadsheet"
+fi
 report "broadsheet: $("$BS" --version 2>/dev/null || echo '?')"
 
 # ---------------------------------------------------------------- helpers
@@ -221,8 +229,12 @@ start_serve() { # root port log [RUST_LOG] -> sets SERVE_PID
     # By default without the access log (one line per request on stderr),
     # keeping the server's own messages. stderr is appended to (O_APPEND),
     # so that the file can be emptied while the server runs.
+    # The export's links are under config.toml's base_url; a loopback one
+    # would follow serve's port: the same base URL, so the bytes compare.
+    local base
+    base=$(sed -n 's/^base_url *= *"\(.*\)".*/\1/p' "$1/config.toml" | sed -n 1p)
     RUST_LOG=${4:-${BS_RUST_LOG:-info,broadsheet::access=off}} \
-        "$BS" serve --root "$1" --bind "127.0.0.1:$2" >"$3" 2>>"$3.err" &
+        "$BS" serve --root "$1" --bind "127.0.0.1:$2" ${base:+--base-url "$base"} >"$3" 2>>"$3.err" &
     SERVE_PID=$!
     STARTED_PIDS+=("$SERVE_PID")
 }
