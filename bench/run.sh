@@ -27,23 +27,35 @@
 #  5. serve: `wrk` (2 threads, 64 connections, 10 s; WRK_RUNS rounds,
 #     default 3, median) against `broadsheet serve` and nginx serving the
 #     export of the SERVE_SIZE corpus (default 10000) with
-#     bench/nginx-server.conf.in (sendfile on, access_log off, gzip_static on;
-#     broadsheet's access log is off too: RUST_LOG=info,broadsheet::access=off),
-#     on two loopback ports: (a) a ~60 KB feed, identity; (b) the same with
-#     `Accept-Encoding: gzip`; (c) a conditional GET answered 304; (d) a
-#     ~3 KB feed; (e) `Accept-Encoding: br` (broadsheet only). When the export
-#     has no `.gz` siblings, this script writes them with `gzip -9 -n` (and
-#     says so) so that nginx's gzip_static has something to send.
+#     bench/nginx-server.conf.in (the README's block: sendfile, tcp_nopush,
+#     open_file_cache, keepalive_requests 1000000, reuseport, gzip_static;
+#     worker_processes auto), on two loopback ports: (a) a ~60 KB feed,
+#     identity; (b) the same with `Accept-Encoding: gzip`; (c) a conditional
+#     GET answered 304; (d) a ~3 KB feed; (e) `Accept-Encoding: br`
+#     (broadsheet only). When the export has no `.gz` siblings, this script
+#     writes them with `gzip -9 -n` (and says so) so that nginx's gzip_static
+#     has something to send.
 #     Before measuring, it checks that both servers return the same identity
 #     bytes for each benchmarked path.
-#     Two passes: "saturated" (the issue's method: each connection asks again
-#     as soon as it is answered; requests per second) and "paced" (each
-#     connection waits PACE_MS, default 1, between an answer and its next
-#     request, through wrk's Lua `delay`: both servers get about the same load,
-#     below what either can answer, so p99 is the servers' and not the load
-#     generator's; PACE_MS=0 skips it). Each run also records wrk's CPU
-#     share (200% = 2 CPUs) from /usr/bin/time, which shows when wrk itself
-#     was the bottleneck.
+#     Access logs, LOGS (default "off on"): "off" runs both servers without
+#     one (nginx `access_log off`; broadsheet
+#     RUST_LOG=info,broadsheet::access=off); "on" runs both with their access
+#     log written to a file on the work directory's tmpfs (nginx: `access_log
+#     FILE combined buffer=64k flush=1s`; broadsheet: its default, RUST_LOG
+#     unset, stderr appended to a file). Both files are emptied after each
+#     wrk run. Each server is started afresh for each LOGS value.
+#     Two passes per LOGS value: "saturated" (the issue's method: each
+#     connection asks again as soon as it is answered; requests per second)
+#     and "paced" (each connection waits PACE_MS, default 1, between an
+#     answer and its next request, through wrk's Lua `delay`: both servers
+#     get about the same load, below what either can answer, so p99 is the
+#     servers' and not the load generator's; PACE_MS=0 skips it). The two
+#     servers alternate within each round, case by case.
+#     Each run also records: wrk's CPU share (200% = 2 CPUs) from
+#     /usr/bin/time, which shows when wrk itself was the bottleneck; and
+#     the server's CPU time per request: utime+stime from /proc/PID/stat
+#     (all threads; for nginx, the sum over its worker processes) over the
+#     run, divided by the requests wrk counted, in microseconds.
 #  6. reload: with the SERVE_SIZE corpus being served, append a sentence to
 #     one article and poll its section feed until the ETag changes (3 times,
 #     median), including the server's debounce.
@@ -57,8 +69,11 @@
 # Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
 # PARTS (any of: build serve reload memory; default all), TMPFS_SIZE (16g),
-# RESULTS, KEEP=1 (keep the work directory), BS_RUST_LOG (RUST_LOG of
-# `broadsheet serve`; default info,broadsheet::access=off).
+# RESULTS, KEEP=1 (keep the work directory), LOGS (off on),
+# BROADSHEET_BIN (a broadsheet binary built already: skips step 1 when the
+# corpus generator is built too), BS_RUST_LOG
+# (RUST_LOG of `broadsheet serve` outside the serve part; default
+# info,broadsheet::access=off).
 #
 # Peers, when missing: `apt-get install hugo wrk nginx time curl`.
 
@@ -76,6 +91,7 @@ WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 BS_PORT=${BS_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18081}
 PACE_MS=${PACE_MS:-1}
+LOGS=${LOGS:-"off on"}
 [[ "$PACE_MS" =~ ^[0-9]+$ ]] || { printf 'PACE_MS must be a whole number of milliseconds (0: no paced pass)\n' >&2; exit 2; }
 PARTS=${PARTS:-"build serve reload memory"}
 TMPFS_SIZE=${TMPFS_SIZE:-16g}
@@ -138,13 +154,19 @@ report "storage: $STORAGE"
 report "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- build
-say "building broadsheet (release)..."
-(cd "$REPO" && cargo build --release --quiet --bin broadsheet --example gen_corpus)
 TARGET=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps 2>/dev/null |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 TARGET=${TARGET:-$REPO/target}
-BS="$TARGET/release/broadsheet"
 GEN="$TARGET/release/examples/gen_corpus"
+if [[ -n "${BROADSHEET_BIN:-}" && -x "$GEN" ]]; then
+    # A binary built already (a shared machine: no second release build).
+    BS=$(cd "$(dirname "$BROADSHEET_BIN")" && pwd)/$(basename "$BROADSHEET_BIN")
+    report "binary: $BS (BROADSHEET_BIN; not built by this run)"
+else
+    say "building broadsheet (release)..."
+    (cd "$REPO" && cargo build --release --quiet --bin broadsheet --example gen_corpus)
+    BS="$TARGET/release/broadsheet"
+fi
 report "broadsheet: $("$BS" --version 2>/dev/null || echo '?')"
 
 # ---------------------------------------------------------------- helpers
@@ -203,11 +225,16 @@ wait_listening() {
     return 1
 }
 
-start_serve() { # root port log -> sets SERVE_PID
-    # nginx runs with `access_log off`; so does broadsheet (its access log is
-    # one line per request on stderr), keeping its own messages.
-    RUST_LOG=${BS_RUST_LOG:-info,broadsheet::access=off} \
-        "$BS" serve --root "$1" --bind "127.0.0.1:$2" >"$3" 2>"$3.err" &
+start_serve() { # root port log [RUST_LOG] -> sets SERVE_PID
+    # By default without the access log (one line per request on stderr),
+    # keeping the server's own messages. stderr is appended to (O_APPEND),
+    # so that the file can be emptied while the server runs.
+    # The export's links are under config.toml's base_url; a loopback one
+    # would follow serve's port: the same base URL, so the bytes compare.
+    local base
+    base=$(sed -n 's/^base_url *= *"\(.*\)".*/\1/p' "$1/config.toml" | sed -n 1p)
+    RUST_LOG=${4:-${BS_RUST_LOG:-info,broadsheet::access=off}} \
+        "$BS" serve --root "$1" --bind "127.0.0.1:$2" ${base:+--base-url "$base"} >"$3" 2>>"$3.err" &
     SERVE_PID=$!
     STARTED_PIDS+=("$SERVE_PID")
 }
@@ -285,19 +312,40 @@ if part build; then
 fi
 
 # ---------------------------------------------------------------- 5. serving
-# Parses wrk's output into "requests_per_s p99_ms non2xx3xx errors".
+# Parses wrk's output into "requests_per_s p99_ms non2xx3xx errors requests".
 wrk_parse() {
     awk '
+        /requests in / { n = $1 }
         /Requests\/sec:/ { rps = $2 }
         /^ +99%/ { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
                    ms = (u == "us") ? v / 1000 : (u == "ms") ? v : (u == "s") ? v * 1000 : (u == "m") ? v * 60000 : v }
         /Non-2xx or 3xx/ { bad = $NF }
         /Socket errors/ { err = $0; sub(/.*Socket errors: /, "", err); gsub(/ /, "", err) }
-        END { printf "%s %s %s %s\n", (rps == "" ? "-" : rps), (ms == "" ? "-" : ms), (bad == "" ? 0 : bad), (err == "" ? "none" : err) }'
+        END { printf "%s %s %s %s %s\n", (rps == "" ? "-" : rps), (ms == "" ? "-" : ms), (bad == "" ? 0 : bad), (err == "" ? "none" : err), (n == "" ? 0 : n) }'
+}
+
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+# CPU time (utime + stime, in clock ticks) of processes: /proc/PID/stat's
+# fields 14 and 15, which count every thread of the process. The command
+# name (field 2) may hold spaces: fields are counted after its ")".
+cpu_ticks() { # pid...
+    local pid sum=0 t
+    for pid in "$@"; do
+        t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') || t=0
+        sum=$((sum + ${t:-0}))
+    done
+    printf '%s\n' "$sum"
+}
+# The processes that serve: for nginx, its workers (the master only accepts
+# signals), for broadsheet, the process itself.
+server_pids() { # pid
+    local kids
+    kids=$(ps -o pid= --ppid "$1" 2>/dev/null | tr -d ' ' | tr '\n' ' ')
+    printf '%s\n' "${kids:-$1}"
 }
 
 # Runs wrk against url (with one header, or none) and prints
-# "requests_per_s p99_ms non2xx3xx errors wrk_cpu_percent". With PACE set to
+# "requests_per_s p99_ms non2xx3xx errors requests wrk_cpu_percent". With PACE set to
 # a Lua script, each connection waits between requests (see PACE_MS).
 # wrk's own CPU share (from /usr/bin/time, "-" without it) shows whether the
 # load generator was saturated: 200% is both CPUs of this machine.
@@ -317,7 +365,7 @@ run_wrk() { # url [header] [pace-script]
 
 if part serve; then
     report ""
-    report "## Serving ($WRK_THREADS threads, $WRK_CONNECTIONS connections, $WRK_DURATION, median of $WRK_RUNS rounds; corpus of $SERVE_SIZE articles)"
+    report "## Serving ($WRK_THREADS threads, $WRK_CONNECTIONS connections, $WRK_DURATION, median of $WRK_RUNS rounds; corpus of $SERVE_SIZE articles; access logs: $LOGS)"
     if ! have wrk; then missing wrk wrk "no serving benchmark"
     elif ! have curl; then missing curl curl "no serving benchmark"
     else
@@ -330,56 +378,65 @@ if part serve; then
             find "$site" -type f \( -name '*.xml' -o -name '*.json' -o -name '*.opml' -o -name '*.html' \) \
                 -print0 | xargs -0 -r -n 500 gzip -9 -n -k -f
         fi
-        start_serve "$dir" "$BS_PORT" "$WORK/serve.log"
-        bs_pid=$SERVE_PID
-        bs_addr=$(wait_listening "$WORK/serve.log" "$bs_pid" 600)
-        NGINX_PID=""
+        NGINX=""
         if have nginx || [[ -x /usr/sbin/nginx ]]; then
             NGINX=$(command -v nginx || echo /usr/sbin/nginx)
             mkdir -p "$WORK/nginx"
-            sed -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$site|g" "$BENCH/nginx-server.conf.in" >"$WORK/nginx/server.conf"
-            sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@SERVER@|$WORK/nginx/server.conf|g" "$BENCH/nginx.conf.in" >"$WORK/nginx/nginx.conf"
-            "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx/out.log" 2>&1 &
-            NGINX_PID=$!
-            STARTED_PIDS+=("$NGINX_PID")
-            for _ in $(seq 100); do
-                curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$NGINX_PORT/" && break
-                sleep 0.1
-            done
             report "nginx: $("$NGINX" -v 2>&1 | sed 's/.*: //'), worker_processes auto, config bench/nginx-server.conf.in"
         else
             missing nginx nginx "broadsheet is measured alone"
         fi
-        BSU="http://$bs_addr"
-        NGU="http://127.0.0.1:$NGINX_PORT"
+        BS_ACCESS="$WORK/serve.log.err"
+        NG_ACCESS="$WORK/nginx/access.log"
+        # Starts both servers, with their access logs off or on ($1); sets
+        # bs_pid, BSU, NGINX_PID, NGU.
+        start_both() {
+            local logs=$1 rust_log=info,broadsheet::access=off access="access_log off;"
+            if [[ "$logs" == on ]]; then
+                # broadsheet's default: RUST_LOG unset is `info`, access log included.
+                rust_log=info
+                access="access_log $NG_ACCESS combined buffer=64k flush=1s;"
+            fi
+            : >"$BS_ACCESS"
+            start_serve "$dir" "$BS_PORT" "$WORK/serve.log" "$rust_log"
+            bs_pid=$SERVE_PID
+            bs_addr=$(wait_listening "$WORK/serve.log" "$bs_pid" 600)
+            BSU="http://$bs_addr"
+            NGINX_PID=""
+            NGU="http://127.0.0.1:$NGINX_PORT"
+            [[ -n "$NGINX" ]] || return 0
+            sed -e "s|@PORT@|$NGINX_PORT|g" -e "s|@ROOT@|$site|g" -e "s|access_log off;|$access|" \
+                "$BENCH/nginx-server.conf.in" >"$WORK/nginx/server.conf"
+            grep -qF "$access" "$WORK/nginx/server.conf" || { say "the nginx template has no 'access_log off;' line to replace"; return 1; }
+            sed -e "s|@PREFIX@|$WORK/nginx|g" -e "s|@SERVER@|$WORK/nginx/server.conf|g" "$BENCH/nginx.conf.in" >"$WORK/nginx/nginx.conf"
+            : >"$NG_ACCESS"
+            "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" >"$WORK/nginx/out.log" 2>&1 &
+            NGINX_PID=$!
+            STARTED_PIDS+=("$NGINX_PID")
+            for _ in $(seq 100); do
+                curl -s --max-time 1 -o /dev/null "$NGU/" && break
+                sleep 0.1
+            done
+            report "access logs $logs: broadsheet RUST_LOG=$rust_log (stderr to a file on the tmpfs); nginx \`$access\`"
+        }
+        # One wrk run against a server, with its CPU time; prints
+        # "requests_per_s p99_ms non2xx3xx errors wrk_cpu_percent cpu_us_per_request".
+        measure_one() { # pid url header pace
+            local pids before after rps p99 bad err n cpu
+            pids=$(server_pids "$1")
+            # shellcheck disable=SC2086
+            before=$(cpu_ticks $pids)
+            read -r rps p99 bad err n cpu < <(run_wrk "$2" "$3" "$4")
+            # shellcheck disable=SC2086
+            after=$(cpu_ticks $pids)
+            printf '%s %s %s %s %s %s\n' "$rps" "$p99" "$bad" "$err" "$cpu" \
+                "$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')"
+            # The access logs grow by a line a request: emptied between runs.
+            : >"$BS_ACCESS"
+            [[ ! -f "$NG_ACCESS" ]] || : >"$NG_ACCESS"
+        }
         big=/rss.xml
         small=/briefs/rss.xml
-        for p in $big $small; do
-            size=$(curl -s --max-time 5 "$BSU$p" | wc -c)
-            report "path $p: $size bytes identity, $(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$BSU$p" | wc -c) gzip, $(curl -s --max-time 5 -H 'Accept-Encoding: br' "$BSU$p" | wc -c) br (from broadsheet)"
-            if [[ -n "$NGINX_PID" ]]; then
-                if cmp -s <(curl -s --max-time 5 "$BSU$p") <(curl -s --max-time 5 "$NGU$p") &&
-                    cmp -s <(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$BSU$p" | gzip -dc) \
-                           <(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$NGU$p" | gzip -dc); then
-                    report "  broadsheet and nginx send the same bytes for $p (identity, and gzip once decoded)"
-                else
-                    report "  WARNING: broadsheet and nginx send different bytes for $p"
-                fi
-            fi
-        done
-        bs_etag=$(etag_of "$BSU$big")
-        ng_etag=""
-        [[ -z "$NGINX_PID" ]] || ng_etag=$(etag_of "$NGU$big")
-        report "304 check: broadsheet $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $bs_etag" "$BSU$big"), nginx $([[ -z "$NGINX_PID" ]] && echo - || curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $ng_etag" "$NGU$big")"
-
-        # name|path|header for broadsheet|header for nginx
-        cases=(
-            "a: ~60 KB feed, identity|$big||"
-            "b: ~60 KB feed, gzip|$big|Accept-Encoding: gzip|Accept-Encoding: gzip"
-            "c: conditional GET, 304|$big|If-None-Match: $bs_etag|If-None-Match: $ng_etag"
-            "d: ~3 KB feed, identity|$small||"
-            "e: ~60 KB feed, br|$big|Accept-Encoding: br|"
-        )
         # Two passes over the cases. "saturated" is the issue's method: every
         # connection sends its next request as soon as the answer arrives, so
         # this measures the most requests per second each server answers. Its
@@ -397,52 +454,97 @@ if part serve; then
             printf 'function delay()\n    return %d\nend\n' "$PACE_MS" >"$WORK/pace.lua"
             passes+=(paced)
         fi
-        declare -A RPS P99 CPU
-        for pass in "${passes[@]}"; do
-            pace=""
-            [[ "$pass" == saturated ]] || pace="$WORK/pace.lua"
-            for round in $(seq "$WRK_RUNS"); do
-                for c in "${cases[@]}"; do
-                    IFS='|' read -r name path hb hn <<<"$c"
-                    key=${name%%:*}
-                    say "$pass, round $round, case $name: broadsheet..."
-                    read -r rps p99 bad err cpu < <(run_wrk "$BSU$path" "$hb" "$pace")
-                    RPS[$pass-bs$key]+="$rps "; P99[$pass-bs$key]+="$p99 "; CPU[$pass-bs$key]+="$cpu "
-                    [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: $pass, round $round, case $key, broadsheet: $bad responses not 2xx/3xx, socket errors $err"
-                    if [[ -n "$NGINX_PID" && "$key" != e ]]; then
-                        say "$pass, round $round, case $name: nginx..."
-                        read -r rps p99 bad err cpu < <(run_wrk "$NGU$path" "$hn" "$pace")
-                        RPS[$pass-ng$key]+="$rps "; P99[$pass-ng$key]+="$p99 "; CPU[$pass-ng$key]+="$cpu "
-                        [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: $pass, round $round, case $key, nginx: $bad responses not 2xx/3xx, socket errors $err"
+        declare -A RPS P99 CPU USR LOAD
+        checked=""
+        for logs in $LOGS; do
+            start_both "$logs"
+            if [[ -z "$checked" ]]; then
+                checked=1
+                for p in $big $small; do
+                    size=$(curl -s --max-time 5 "$BSU$p" | wc -c)
+                    report "path $p: $size bytes identity, $(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$BSU$p" | wc -c) gzip, $(curl -s --max-time 5 -H 'Accept-Encoding: br' "$BSU$p" | wc -c) br (from broadsheet)"
+                    if [[ -n "$NGINX_PID" ]]; then
+                        if cmp -s <(curl -s --max-time 5 "$BSU$p") <(curl -s --max-time 5 "$NGU$p") &&
+                            cmp -s <(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$BSU$p" | gzip -dc) \
+                                   <(curl -s --max-time 5 -H 'Accept-Encoding: gzip' "$NGU$p" | gzip -dc); then
+                            report "  broadsheet and nginx send the same bytes for $p (identity, and gzip once decoded)"
+                        else
+                            report "  WARNING: broadsheet and nginx send different bytes for $p"
+                        fi
                     fi
+                done
+            fi
+            bs_etag=$(etag_of "$BSU$big")
+            ng_etag=""
+            [[ -z "$NGINX_PID" ]] || ng_etag=$(etag_of "$NGU$big")
+            report "304 check: broadsheet $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $bs_etag" "$BSU$big"), nginx $([[ -z "$NGINX_PID" ]] && echo - || curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $ng_etag" "$NGU$big")"
+            # name|path|header for broadsheet|header for nginx
+            cases=(
+                "a: ~60 KB feed, identity|$big||"
+                "b: ~60 KB feed, gzip|$big|Accept-Encoding: gzip|Accept-Encoding: gzip"
+                "c: conditional GET, 304|$big|If-None-Match: $bs_etag|If-None-Match: $ng_etag"
+                "d: ~3 KB feed, identity|$small||"
+                "e: ~60 KB feed, br|$big|Accept-Encoding: br|"
+            )
+            for pass in "${passes[@]}"; do
+                pace=""
+                [[ "$pass" == saturated ]] || pace="$WORK/pace.lua"
+                LOAD[$logs-$pass]="$(cut -d' ' -f1-3 /proc/loadavg)"
+                for round in $(seq "$WRK_RUNS"); do
+                    for c in "${cases[@]}"; do
+                        IFS='|' read -r name path hb hn <<<"$c"
+                        key=${name%%:*}
+                        # The servers alternate: broadsheet first in odd rounds, nginx first in even ones.
+                        order=(bs ng)
+                        (( round % 2 )) || order=(ng bs)
+                        for who in "${order[@]}"; do
+                            if [[ "$who" == bs ]]; then
+                                pid=$bs_pid; url="$BSU$path"; header=$hb; label=broadsheet
+                            else
+                                [[ -n "$NGINX_PID" && "$key" != e ]] || continue
+                                pid=$NGINX_PID; url="$NGU$path"; header=$hn; label=nginx
+                            fi
+                            say "logs $logs, $pass, round $round, case $name: $label..."
+                            read -r rps p99 bad err cpu us < <(measure_one "$pid" "$url" "$header" "$pace")
+                            k="$logs-$pass-$who$key"
+                            RPS[$k]+="$rps "; P99[$k]+="$p99 "; CPU[$k]+="$cpu "; USR[$k]+="$us "
+                            [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: logs $logs, $pass, round $round, case $key, $label: $bad responses not 2xx/3xx, socket errors $err"
+                        done
+                    done
+                done
+            done
+            if [[ "$logs" == on ]]; then
+                report "broadsheet /healthz after the runs with logs on: $(curl -s --max-time 5 "$BSU/healthz" | tr -d '\n ' | sed -n 's/.*\("access_log":{[^}]*}\).*/\1/p')"
+            fi
+            [[ -z "$NGINX_PID" ]] || stop_pid "$NGINX_PID"
+            report "broadsheet serve RSS with $SERVE_SIZE articles after the runs: $(( $(ps -o rss= -p "$bs_pid") / 1024 )) MB"
+            stop_pid "$bs_pid"
+        done
+        med() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median; }
+        for logs in $LOGS; do
+            for pass in "${passes[@]}"; do
+                report ""
+                if [[ "$pass" == saturated ]]; then
+                    report "### access logs $logs, saturated: each connection asks again as soon as it is answered (the issue's method); load average before: ${LOAD[$logs-$pass]}"
+                else
+                    report "### access logs $logs, paced: each connection waits $PACE_MS ms between an answer and its next request (about the same offered load for both: $WRK_CONNECTIONS / ($PACE_MS ms + latency) per second); load average before: ${LOAD[$logs-$pass]}"
+                fi
+                report "| case | broadsheet req/s | p99 ms | CPU µs/req | wrk CPU % | nginx req/s | p99 ms | CPU µs/req | wrk CPU % | req/s ratio | p99 ratio | CPU/req ratio |"
+                report "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+                for c in "${cases[@]}"; do
+                    IFS='|' read -r name _ <<<"$c"
+                    key=${name%%:*}
+                    b="$logs-$pass-bs$key"; n="$logs-$pass-ng$key"
+                    b_r=$(med "${RPS[$b]}"); b_p=$(med "${P99[$b]}"); b_c=$(med "${CPU[$b]}"); b_u=$(med "${USR[$b]}")
+                    n_r="-"; n_p="-"; n_c="-"; n_u="-"
+                    if [[ -n "${RPS[$n]:-}" ]]; then
+                        n_r=$(med "${RPS[$n]}"); n_p=$(med "${P99[$n]}"); n_c=$(med "${CPU[$n]}"); n_u=$(med "${USR[$n]}")
+                    fi
+                    report "| $name | $b_r | $b_p | $b_u | ${b_c:--} | $n_r | $n_p | $n_u | ${n_c:--} | $(ratio "$b_r" "$n_r") | $(ratio "$b_p" "$n_p") | $(ratio "$b_u" "$n_u") |"
+                    report "|   rounds | ${RPS[$b]} | ${P99[$b]} | ${USR[$b]} | ${CPU[$b]} | ${RPS[$n]:-} | ${P99[$n]:-} | ${USR[$n]:-} | ${CPU[$n]:-} | | | |"
                 done
             done
         done
-        med() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median; }
-        for pass in "${passes[@]}"; do
-            report ""
-            if [[ "$pass" == saturated ]]; then
-                report "### saturated: each connection asks again as soon as it is answered (the issue's method)"
-            else
-                report "### paced: each connection waits $PACE_MS ms between an answer and its next request (about the same offered load for both: $WRK_CONNECTIONS / ($PACE_MS ms + latency) per second)"
-            fi
-            report "| case | broadsheet req/s | broadsheet p99 ms | wrk CPU % | nginx req/s | nginx p99 ms | wrk CPU % | req/s ratio | p99 ratio |"
-            report "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-            for c in "${cases[@]}"; do
-                IFS='|' read -r name _ <<<"$c"
-                key=${name%%:*}
-                b_r=$(med "${RPS[$pass-bs$key]}"); b_p=$(med "${P99[$pass-bs$key]}"); b_c=$(med "${CPU[$pass-bs$key]}")
-                n_r="-"; n_p="-"; n_c="-"
-                if [[ -n "${RPS[$pass-ng$key]:-}" ]]; then
-                    n_r=$(med "${RPS[$pass-ng$key]}"); n_p=$(med "${P99[$pass-ng$key]}"); n_c=$(med "${CPU[$pass-ng$key]}")
-                fi
-                report "| $name | $b_r | $b_p | ${b_c:--} | $n_r | $n_p | ${n_c:--} | $(ratio "$b_r" "$n_r") | $(ratio "$b_p" "$n_p") |"
-                report "|   rounds | ${RPS[$pass-bs$key]} | ${P99[$pass-bs$key]} | ${CPU[$pass-bs$key]} | ${RPS[$pass-ng$key]:-} | ${P99[$pass-ng$key]:-} | ${CPU[$pass-ng$key]:-} | | |"
-            done
-        done
-        [[ -z "$NGINX_PID" ]] || stop_pid "$NGINX_PID"
-        report "broadsheet serve RSS with $SERVE_SIZE articles after the runs: $(( $(ps -o rss= -p "$bs_pid") / 1024 )) MB"
-        stop_pid "$bs_pid"
     fi
 fi
 

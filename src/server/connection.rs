@@ -250,15 +250,16 @@ impl Connection {
             let started = Instant::now();
             let http2 = request.version() == http::Version::HTTP_2;
             if let Some(hub) = hub_route::hub_for(&state, &request) {
-                let (limiter, activity) = (limiter.clone(), activity.clone());
+                let (state, limiter, activity) = (state.clone(), limiter.clone(), activity.clone());
                 return hub_route::Answer::Later(Box::pin(async move {
-                    let response = hub_route::answer(hub, limiter, request, peer, started).await;
+                    let response =
+                        hub_route::answer(state, hub, limiter, request, peer, started).await;
                     Ok(response.map(|body| Tracked::new(body, activity, http2)))
                 }));
             }
             let response =
                 respond_within_rate_limit(&state, limiter.as_deref(), &request, peer, started);
-            access_log::record(peer, &request, &response, started);
+            access_log::record(&state, peer, &request, &response, started);
             let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
             hub_route::Answer::Now(Some(Ok::<_, Infallible>(response)))
         })

@@ -9,10 +9,12 @@
 //! after that build is due: the server rebuilds then), `reloads` (successful
 //! reloads since start) and `last_reload_error` (`null`, or
 //! `{"at": …, "error_count": N, "errors": ["path:line: message", …]}`, the
-//! first [`MAX_ERRORS_REPORTED`] of the `N` errors: the log has them all).
+//! first [`MAX_ERRORS_REPORTED`] of the `N` errors: the log has them all),
+//! and `access_log_dropped` (access-log lines dropped since start because
+//! its writer fell behind or could not write; see `access_log.rs`).
 //!
 //! The report changes only when the state does (a reload published or
-//! failed), so it is rendered then ([`render`], called by `state.rs`) and a
+//! failed, access-log lines dropped: at most once a second), so it is rendered then ([`render`], called by `state.rs`) and a
 //! request only clones its bytes: a monitor polling a server whose content
 //! has thousands of errors costs no more than one polling a healthy one.
 
@@ -70,6 +72,7 @@ pub(crate) fn render(served: &ServedSet, status: &ReloadStatus) -> Bytes {
         "next_publication": served.next_publication.map(rfc3339),
         "reloads": status.reloads,
         "last_reload_error": error,
+        "access_log_dropped": status.access_log_dropped,
     });
     let mut bytes = serde_json::to_vec_pretty(&body).unwrap_or_default();
     bytes.push(b'\n');
@@ -106,5 +109,18 @@ mod tests {
         let listed = report["last_reload_error"]["errors"].as_array().unwrap();
         assert_eq!(listed.len(), MAX_ERRORS_REPORTED);
         assert_eq!(listed[0], "content/s/a0.md:1: unknown field `tittle`");
+    }
+
+    #[test]
+    fn healthz_reports_dropped_access_log_lines_and_keeps_them_across_reloads() {
+        let built = crate::build::BuiltSet::default();
+        let state = State::new(ServedSet::new(&built, 300, None));
+        let before: serde_json::Value = serde_json::from_slice(&report(&state)).unwrap();
+        assert_eq!(before["access_log_dropped"], 0);
+        state.record_access_log_dropped(42);
+        state.publish(ServedSet::new(&built, 300, None));
+        let after: serde_json::Value = serde_json::from_slice(&report(&state)).unwrap();
+        assert_eq!(after["access_log_dropped"], 42);
+        assert_eq!(after["reloads"], 1);
     }
 }

@@ -48,6 +48,7 @@ pub(crate) fn hub_for<B>(state: &State, request: &Request<B>) -> Option<Arc<Hub>
 
 /// Answers a request to the hub, within the rate limit, and logs it.
 pub(crate) async fn answer(
+    state: Arc<State>,
     hub: Arc<Hub>,
     limiter: Option<Arc<RateLimiter>>,
     request: Request<Incoming>,
@@ -73,6 +74,6 @@ pub(crate) async fn answer(
             }
         }
     };
-    super::access_log::record(peer, &head, &response, started);
+    super::access_log::record(&state, peer, &head, &response, started);
     response
 }

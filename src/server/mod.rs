@@ -35,7 +35,8 @@
 //!
 //! Shutdown ([`RunningServer::shutdown`], wired to `SIGINT` and `SIGTERM` by
 //! the CLI): listeners close, idle connections close, requests in flight
-//! finish; connections still open after `shutdown_timeout` are dropped.
+//! finish; connections still open after `shutdown_timeout` are dropped;
+//! then the access log's queued lines are written ([`RunningServer::join`]).
 
 mod access_log;
 mod activity;
@@ -126,6 +127,8 @@ pub struct RunningServer {
     workers: Vec<JoinHandle<()>>,
     reloader: Option<reload::Reloader>,
     hub: Option<Arc<crate::websub::Hub>>,
+    /// The access log's writer thread, when the log is on.
+    access_log: Option<access_log::Writer>,
 }
 
 impl RunningServer {
@@ -171,6 +174,10 @@ impl RunningServer {
         if let Some(hub) = self.hub.take() {
             hub.stop();
             hub.join();
+        }
+        // Last: the workers have ended, so every request's line is queued.
+        if let Some(access_log) = self.access_log.take() {
+            access_log.stop();
         }
     }
 }
@@ -252,6 +259,19 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     } else {
         None
     };
+    let access_log = if access_log::enabled() {
+        let reporting = state.clone();
+        let (queue, writer) = access_log::start(
+            Box::new(io::stderr()),
+            access_log::CAPACITY,
+            access_log::INTERVAL,
+            Box::new(move |total| reporting.record_access_log_dropped(total)),
+        )?;
+        state.set_access_log(queue);
+        Some(writer)
+    } else {
+        None
+    };
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let threads = worker::spawn_all(listeners, &state, &config, &shutdown_rx)?;
@@ -265,6 +285,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         workers: threads,
         reloader: Some(reloader),
         hub,
+        access_log,
     })
 }
 

@@ -1,16 +1,17 @@
 //! What the server threads share: the set being served, swapped whole on
-//! reload, the outcome of the last reload, and the `/healthz` report of the
-//! two, rendered whenever either changes.
+//! reload, the outcome of the last reload, the access log's queue, and the
+//! `/healthz` report of them, rendered whenever one changes.
 //!
 //! Requests read the served set through [`arc_swap::ArcSwap`]: a lock-free load
 //! that gives each request one whole set, old or new, never a mix.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
+use super::access_log;
 use super::health;
 use super::served::ServedSet;
 
@@ -28,6 +29,8 @@ pub struct State {
     /// The WebSub hub, when the server runs one: told of every feed whose
     /// bytes a reload changed.
     hub: std::sync::OnceLock<Arc<crate::websub::Hub>>,
+    /// Where requests leave their access-log lines; unset when the log is off.
+    access_log: OnceLock<access_log::Queue>,
 }
 
 /// What the reloads so far came to.
@@ -37,6 +40,8 @@ pub(crate) struct ReloadStatus {
     pub(crate) reloads: u64,
     /// The errors of the last reload, when it failed and none has succeeded since.
     pub(crate) last_error: Option<ReloadError>,
+    /// Access-log lines dropped since start, as last reported by its writer.
+    pub(crate) access_log_dropped: u64,
 }
 
 /// A reload that failed: the served set stayed as it was.
@@ -60,6 +65,7 @@ impl State {
             reload: Mutex::new(status),
             health: ArcSwap::from_pointee(health),
             hub: std::sync::OnceLock::new(),
+            access_log: OnceLock::new(),
         }
     }
 
@@ -71,6 +77,24 @@ impl State {
     /// Gives the state its hub (once, at start).
     pub(crate) fn set_hub(&self, hub: Arc<crate::websub::Hub>) {
         let _ = self.hub.set(hub);
+    }
+
+    /// The access log's queue, when the log is on.
+    pub(crate) fn access_log(&self) -> Option<&access_log::Queue> {
+        self.access_log.get()
+    }
+
+    /// Sends the requests' access-log lines to `queue` from now on (once).
+    pub(crate) fn set_access_log(&self, queue: access_log::Queue) {
+        let _ = self.access_log.set(queue);
+    }
+
+    /// Records that `total` access-log lines were dropped since start.
+    pub(crate) fn record_access_log_dropped(&self, total: u64) {
+        let mut status = self.reload_status_mut();
+        status.access_log_dropped = total;
+        self.health
+            .store(Arc::new(health::render(&self.served(), &status)));
     }
 
     /// The served set as of now; a reload after this call does not change

@@ -21,6 +21,7 @@ mod reload_truncating_editor;
 mod rendered;
 mod sanitize_html;
 mod server;
+mod server_access_log;
 mod server_cli;
 mod server_h2_stalled;
 mod server_half_close;
