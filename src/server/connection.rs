@@ -19,7 +19,9 @@
 //!   only when it fires, so requests themselves only store a time stamp.
 //! - `max_header_bytes`: a larger request head gets `431`; so does a head of
 //!   more than 100 fields (hyper's cap), whatever their size. A request
-//!   target over [`handler::MAX_URI_BYTES`] that fits gets `414`.
+//!   target over [`handler::MAX_URI_BYTES`] gets `414`: from the handler
+//!   when the head fits, and otherwise written here, once the request line
+//!   alone is found too long on its way in ([`super::request_line`]).
 //! - `send_timeout`: a response that the client takes nothing of for this
 //!   long is abandoned and its connection dropped ([`super::send_timeout`]);
 //!   so is a connection none of whose responses has moved for this long (an
@@ -46,7 +48,9 @@
 use std::convert::Infallible;
 use std::future::Ready;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -54,6 +58,7 @@ use hyper::service::{service_fn, Service};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
@@ -64,7 +69,7 @@ use super::handler::{self, Body};
 use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
 use super::state::State;
-use super::{access_log, linger};
+use super::{access_log, linger, request_line};
 use crate::config::ServerConfig;
 
 /// The limits every connection is served under.
@@ -142,6 +147,8 @@ impl Connection {
         let returned = Returned::default();
         let stream = SendTimeout::new(stream, self.limits.send_timeout, returned.clone());
         let stream = Reads::new(stream, activity.clone());
+        let target_too_long = Arc::new(AtomicBool::new(false));
+        let stream = request_line::WatchTarget::new(stream, target_too_long.clone());
         {
             let connection = self.builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
@@ -226,7 +233,16 @@ impl Connection {
         }
         // The connection is gone and its socket came back: close it without
         // losing the end of the last response ([`linger`]).
-        if let Some(stream) = returned.take() {
+        if let Some(mut stream) = returned.take() {
+            if target_too_long.load(Ordering::Relaxed) {
+                debug!(%peer, "request target too long: 414");
+                let response = request_line::too_long_response(SystemTime::now());
+                let written =
+                    tokio::time::timeout(self.limits.send_timeout, stream.write_all(&response));
+                if !matches!(written.await, Ok(Ok(()))) {
+                    return;
+                }
+            }
             linger::close(stream, linger::LINGER).await;
         }
     }

@@ -52,6 +52,8 @@ mod negotiate;
 mod range;
 mod rate_limit;
 mod reload;
+mod request_line;
+mod security;
 mod send_timeout;
 mod served;
 mod site_url;
