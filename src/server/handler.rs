@@ -29,6 +29,9 @@
 //!   target: the server stops reading at that size, before it can tell.
 //! - An HTTP/1.1 request without exactly one `Host` field is `400` (RFC
 //!   9112, section 3.2); HTTP/1.0 needs none, HTTP/2 carries `:authority`.
+//!   A `Host`, or the authority of the target (HTTP/2's `:authority`, an
+//!   absolute-form target), that is not a valid `host[:port]` is `400` too,
+//!   in any version (`host.rs`).
 //! - A client over the rate limit gets `429 Too Many Requests` with
 //!   `Retry-After` (the limit itself is in `rate_limit.rs`).
 //! - `Range` on a `GET` of an article's file (image, audio, video) gets the
@@ -50,7 +53,7 @@ use super::conditional::{self, Outcome};
 use super::range::{self, Ranged};
 use super::served::{Entry, ServedSet, Tagged};
 use super::state::State;
-use super::{cors, health, negotiate};
+use super::{cors, health, host, negotiate};
 use crate::encoding::Coding;
 
 /// The body of every response: bytes already in memory.
@@ -73,6 +76,15 @@ pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> 
             "bad request: one Host field is required\n",
             head,
         );
+    }
+    let hosts = request
+        .headers()
+        .get_all(HOST)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    let authority = request.uri().authority().map(|a| a.as_str().as_bytes());
+    if !hosts.chain(authority).all(host::is_valid) {
+        return plain(StatusCode::BAD_REQUEST, "bad request: invalid Host\n", head);
     }
     if method == Method::OPTIONS {
         return options(state, request.uri().path());
@@ -492,6 +504,40 @@ mod tests {
         assert_eq!(respond(&state, &request).status(), StatusCode::OK);
         let request = Request::builder()
             .uri("/rss.xml")
+            .version(Version::HTTP_2)
+            .body(())
+            .unwrap();
+        assert_eq!(respond(&state, &request).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn invalid_hosts_and_authorities_are_400() {
+        let state = state();
+        let response = get(
+            &state,
+            Method::GET,
+            "/rss.xml",
+            &[("host", "a b/c@d:99999")],
+        );
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        for (version, host) in [(Version::HTTP_10, "a b"), (Version::HTTP_2, "x:99999")] {
+            let request = Request::builder()
+                .uri("/rss.xml")
+                .version(version)
+                .header("host", host)
+                .body(())
+                .unwrap();
+            assert_eq!(respond(&state, &request).status(), StatusCode::BAD_REQUEST);
+        }
+        // HTTP/2's `:authority` is the target's authority.
+        let request = Request::builder()
+            .uri("http://x:99999/rss.xml")
+            .version(Version::HTTP_2)
+            .body(())
+            .unwrap();
+        assert_eq!(respond(&state, &request).status(), StatusCode::BAD_REQUEST);
+        let request = Request::builder()
+            .uri("http://[::1]:8080/rss.xml")
             .version(Version::HTTP_2)
             .body(())
             .unwrap();

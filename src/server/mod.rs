@@ -45,6 +45,7 @@ mod connection;
 mod cors;
 pub mod handler;
 mod health;
+mod host;
 mod linger;
 mod listen;
 mod memory;

@@ -221,6 +221,42 @@ fn requests_without_a_single_host_are_400_on_http_1_1_only() {
     still_serving(addr);
 }
 
+/// The adversarial pass found `Host: a b/c@d:99999` answered `200`; RFC
+/// 9112 section 3.2 asks for `400` (the forms are unit tests of `host.rs`).
+#[test]
+fn invalid_host_values_are_400() {
+    count_panics();
+    let site = Site::bundled();
+    let server = site.serve();
+    let addr = server.local_addr();
+    for host in [
+        "a b/c@d:99999",
+        "example.org:99999",
+        "user@example.org",
+        "[::1",
+        "256.0.0.1",
+    ] {
+        for version in ["1.1", "1.0"] {
+            let request =
+                format!("GET /rss.xml HTTP/{version}\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+            let response = one(addr, request.as_bytes());
+            assert_eq!(
+                response.status,
+                400,
+                "{}: {}",
+                show(request.as_bytes()),
+                response.head
+            );
+        }
+    }
+    for host in ["example.org", "127.0.0.1:8080", "[::1]:8080", ""] {
+        let request = format!("GET /rss.xml HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        let response = one(addr, request.as_bytes());
+        assert_eq!(response.status, 200, "{host}: {}", response.head);
+    }
+    still_serving(addr);
+}
+
 #[test]
 fn over_long_targets_are_414_and_over_long_heads_431() {
     count_panics();
