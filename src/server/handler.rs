@@ -38,6 +38,10 @@
 //!   part asked for, `206`, and those files carry `Accept-Ranges: bytes`
 //!   (`range.rs`); feeds and pages are sent whole, `200`, whatever the
 //!   request asks.
+//! - Every response carries `X-Content-Type-Options: nosniff`, and the
+//!   articles' files a browser would run script in carry
+//!   `Content-Security-Policy: sandbox` (`security.rs`; a resource's fields
+//!   are made once per build, in `served.rs`).
 //! - Other request fields are ignored: `Expect`, cookies, bodies.
 
 use bytes::Bytes;
@@ -53,7 +57,7 @@ use super::conditional::{self, Outcome};
 use super::range::{self, Ranged};
 use super::served::{Entry, ServedSet, Tagged};
 use super::state::State;
-use super::{cors, health, host, negotiate};
+use super::{cors, health, host, negotiate, security};
 use crate::encoding::Coding;
 
 /// The body of every response: bytes already in memory.
@@ -142,6 +146,7 @@ fn options(state: &State, raw_path: &str) -> Response<Body> {
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     headers.insert(ALLOW, HeaderValue::from_static(cors::ALLOW));
+    security::add_nosniff(headers);
     if cors {
         cors::add(headers, &served.cors_preflight);
     }
@@ -170,6 +175,7 @@ fn resource(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) 
     if entry.cors {
         cors::add(headers, &served.cors);
     }
+    cors::add(headers, &entry.fields);
     match conditional::evaluate(request, &chosen.etag, entry.modified) {
         Outcome::Send => {}
         Outcome::NotModified => {
@@ -295,9 +301,9 @@ fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<Body> {
 fn bytes(status: StatusCode, body: Bytes, head: bool) -> Response<Body> {
     let mut response = Response::new(Body::default());
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    security::add_nosniff(headers);
     if !head {
         *response.body_mut() = Full::new(body);
     }
@@ -542,6 +548,51 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(respond(&state, &request).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn every_response_has_nosniff() {
+        let state = state();
+        let etag = header(&get(&state, Method::GET, "/rss.xml", &[]), "etag").to_string();
+        let etag: &'static str = Box::leak(etag.into_boxed_str());
+        let long: &'static str =
+            Box::leak(format!("/{}", "a".repeat(MAX_URI_BYTES)).into_boxed_str());
+        let mut responses = vec![
+            get(&state, Method::GET, "/rss.xml", &[]),
+            get(&state, Method::GET, "/rss.xml", &[("if-none-match", etag)]),
+            get(
+                &state,
+                Method::GET,
+                "/rss.xml",
+                &[("if-match", "\"other\"")],
+            ),
+            get(&state, Method::GET, "/nope", &[]),
+            get(&state, Method::GET, "/opinion", &[]),
+            get(&state, Method::POST, "/rss.xml", &[]),
+            get(&state, Method::OPTIONS, "/rss.xml", &[]),
+            get(&state, Method::GET, "/healthz", &[]),
+            get(&state, Method::GET, long, &[]),
+            get(&state, Method::GET, "/", &[("host", "a b")]),
+            too_many_requests(1, &Method::GET),
+        ];
+        responses.push(respond(
+            &state,
+            &Request::builder().uri("/").body(()).unwrap(),
+        ));
+        let mut statuses = Vec::new();
+        for response in &responses {
+            assert_eq!(
+                header(response, "x-content-type-options"),
+                "nosniff",
+                "{}",
+                response.status()
+            );
+            statuses.push(response.status().as_u16());
+        }
+        assert_eq!(
+            statuses,
+            [200, 304, 412, 404, 301, 405, 204, 200, 414, 400, 429, 400]
+        );
     }
 
     #[test]

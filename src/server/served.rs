@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use headers::ETag;
 use http::{HeaderMap, HeaderValue};
 
-use super::cors;
+use super::{cors, security};
 use crate::build::{BuiltSet, ResourceKind};
 use crate::encoding::{self, Coding, Representations};
 
@@ -59,6 +59,9 @@ pub(crate) struct Entry {
     pub(crate) accepts_ranges: bool,
     /// Whether its responses carry the CORS fields (a feed, the OPML list).
     pub(crate) cors: bool,
+    /// Fields of every response of it: `X-Content-Type-Options`, and
+    /// `Content-Security-Policy` for some articles' files (`security.rs`).
+    pub(crate) fields: HeaderMap,
     identity: Tagged,
     gzip: Option<Tagged>,
     brotli: Option<Tagged>,
@@ -128,6 +131,7 @@ impl ServedSet {
                 modified,
                 accepts_ranges: resource.kind == ResourceKind::Media,
                 cors: cors::applies_to(resource.kind),
+                fields: security::resource_fields(resource.kind, resource.content_type),
                 identity,
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),

@@ -20,6 +20,7 @@ mod reload_starvation;
 mod reload_truncating_editor;
 mod rendered;
 mod sanitize_html;
+mod security_headers;
 mod server;
 mod server_cli;
 mod server_h2_stalled;
