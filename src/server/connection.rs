@@ -41,13 +41,14 @@
 //!   of its last response rather than a reset ([`linger`]).
 //! - `rate_limit`, `rate_burst`: off by default; a per-client token bucket,
 //!   `429` with `Retry-After` beyond it, a `304` costing a quarter of a
-//!   request ([`super::rate_limit`]).
+//!   request ([`super::rate_limit`]). The client is the peer, or behind a
+//!   proxy of `trusted_proxies` the one its fields name ([`super::forwarded`]).
 //! - Shutdown: once it begins, the connection is closed gracefully: an idle
 //!   one at once, one with a request in flight after its response.
 
 use std::convert::Infallible;
 use std::future::Ready;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -69,8 +70,8 @@ use super::handler::{self, Body};
 use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
 use super::state::State;
-use super::{access_log, linger, request_line};
-use crate::config::ServerConfig;
+use super::{access_log, forwarded, linger, request_line};
+use crate::config::{ServerConfig, TrustedProxies};
 
 /// The limits every connection is served under.
 #[derive(Debug, Clone)]
@@ -81,6 +82,8 @@ pub(crate) struct Limits {
     /// How long the worker waits for its connections to close at shutdown.
     pub(crate) shutdown_timeout: Duration,
     send_timeout: Duration,
+    /// The proxies whose `Forwarded` fields name the client (`forwarded.rs`).
+    trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl From<&ServerConfig> for Limits {
@@ -92,6 +95,7 @@ impl From<&ServerConfig> for Limits {
             max_header_bytes: config.max_header_bytes.max(8192),
             shutdown_timeout: config.shutdown_timeout.duration(),
             send_timeout: config.send_timeout.duration(),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         }
     }
 }
@@ -262,12 +266,14 @@ impl Connection {
     > {
         let state = self.state.clone();
         let limiter = self.limiter.clone();
+        let trusted = self.limits.trusted_proxies.clone();
         service_fn(move |request: Request<Incoming>| {
             activity.request_came();
             let started = Instant::now();
+            let client = forwarded::client(&trusted, peer.ip(), request.headers());
             let response =
-                respond_within_rate_limit(&state, limiter.as_deref(), &request, peer, started);
-            access_log::record(peer, &request, &response, started);
+                respond_within_rate_limit(&state, limiter.as_deref(), &request, client, started);
+            access_log::record(peer, client, &request, &response, started);
             let http2 = request.version() == http::Version::HTTP_2;
             let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
             std::future::ready(Ok::<_, Infallible>(response))
@@ -349,13 +355,13 @@ fn respond_within_rate_limit<B>(
     state: &State,
     limiter: Option<&RateLimiter>,
     request: &Request<B>,
-    peer: SocketAddr,
+    client: IpAddr,
     now: Instant,
 ) -> Response<Body> {
     let Some(limiter) = limiter else {
         return handler::respond(state, request);
     };
-    let client = Client::from(peer.ip());
+    let client = Client::from(client);
     match limiter.admit(client, now) {
         Admission::Admit => {
             let response = handler::respond(state, request);

@@ -43,6 +43,7 @@ mod admission;
 mod conditional;
 mod connection;
 mod cors;
+mod forwarded;
 pub mod handler;
 mod health;
 mod host;

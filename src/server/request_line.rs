@@ -72,7 +72,8 @@ impl Default for TargetWatch {
 impl TargetWatch {
     /// Follows `bytes`, the next ones the client sent; true when a request
     /// target in them is longer than [`MAX_URI_BYTES`].
-    pub(crate) fn over_long(&mut self, bytes: &[u8]) -> bool {
+    #[cfg(test)]
+    fn over_long(&mut self, bytes: &[u8]) -> bool {
         self.find(bytes).is_some()
     }
 

@@ -32,4 +32,5 @@ mod server_resources;
 mod server_silent_clients;
 mod server_slow_clients;
 mod site_url;
+mod trusted_proxies;
 mod what_readers_see;
