@@ -6,7 +6,7 @@
 //! so the rest of the program only ever sees a valid configuration.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::Path;
 
@@ -284,6 +284,10 @@ pub struct ServerConfig {
     /// size of its token bucket), so a reader fetching every feed after a
     /// pause is not refused.
     pub rate_burst: NonZeroU32,
+    /// Addresses or networks (`10.0.0.0/8`, `::1`) of the proxies and load
+    /// balancers in front of the server, whose `Forwarded` or
+    /// `X-Forwarded-For` fields name the client; empty, no field is trusted.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ServerConfig {
@@ -303,7 +307,87 @@ impl Default for ServerConfig {
             send_timeout: Seconds::from_secs(30),
             rate_limit: 0.0,
             rate_burst: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
+            trusted_proxies: TrustedProxies::default(),
         }
+    }
+}
+
+/// `trusted_proxies`: addresses and networks (CIDR), IPv4 and IPv6.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<Network>);
+
+/// An address and the length of its network prefix (`10.0.0.0/8`; a lone
+/// address is its own network, `/32` or `/128`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Network {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl TrustedProxies {
+    /// True when `ip` is in one of the networks (an IPv4 address written as
+    /// IPv6, `::ffff:10.0.0.1`, counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|network| network.contains(ip))
+    }
+
+    /// True when no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Network {
+    fn parse(text: &str) -> Result<Network, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address: IpAddr = address.parse().map_err(|_| {
+            format!("`{text}` is not an IP address or network (`10.0.0.0/8`, `::1`)")
+        })?;
+        let address = address.to_canonical();
+        let bits = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => bits,
+            Some(prefix) => prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= bits)
+                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {bits}"))?,
+        };
+        Ok(Network { address, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let texts = Vec::<String>::deserialize(deserializer)?;
+        texts
+            .iter()
+            .map(|text| Network::parse(text.trim()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -750,5 +834,46 @@ mod tests {
         assert!(parse(text).unwrap_err().starts_with("config.toml:3: "));
         let text = "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"desk@e.com\"\n";
         assert_eq!(parse(text).unwrap().tag_authority.as_str(), "desk@e.com");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_and_networks() {
+        let config = parse(&format!(
+            "{MINIMAL}[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\", \"fd00::/8\", \"0.0.0.0/0\"]\n"
+        ))
+        .unwrap();
+        let trusted = &config.server.trusted_proxies;
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "::1",
+            "fd12::1",
+            "::ffff:10.0.0.1",
+            "8.8.8.8",
+        ] {
+            assert!(trusted.contains(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!trusted.contains("2001:db8::1".parse().unwrap()));
+        let narrow = parse(&format!(
+            "{MINIMAL}[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"2001:db8::/32\"]\n"
+        ))
+        .unwrap()
+        .server
+        .trusted_proxies;
+        assert!(narrow.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!narrow.contains("2001:db9::1".parse().unwrap()));
+        assert!(!narrow.contains("11.0.0.1".parse().unwrap()));
+        assert!(parse(MINIMAL).unwrap().server.trusted_proxies.is_empty());
+        for (bad, says) in [
+            ("\"10.0.0.0/33\"", "prefix length must be 0 to 32"),
+            ("\"::1/129\"", "prefix length must be 0 to 128"),
+            ("\"proxy.example\"", "not an IP address"),
+            ("\"10.0.0.0/\"", "prefix length"),
+        ] {
+            let error =
+                parse(&format!("{MINIMAL}[server]\ntrusted_proxies = [{bad}]\n")).unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+            assert!(error.contains(":5:"), "{bad}: {error}");
+        }
     }
 }

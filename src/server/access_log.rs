@@ -1,5 +1,6 @@
 //! The access log: one line per request under the target
-//! `broadsheet::access`, with `peer`, `method`, `path`, `status`, `bytes`
+//! `broadsheet::access`, with `peer` (the connection's), `client` (the same
+//! address, or behind a trusted proxy the one it names), `method`, `path`, `status`, `bytes`
 //! (of the body sent), `micros` (time to answer, not to transmit) and
 //! `version`, in the layout of the server's other log lines (`tracing`'s).
 //! `RUST_LOG` sets the level; `RUST_LOG=info,broadsheet::access=off`
@@ -20,7 +21,7 @@
 //! decided before it is written.
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub(crate) fn enabled() -> bool {
 struct Line {
     at: SystemTime,
     peer: SocketAddr,
+    client: IpAddr,
     method: Method,
     path: String,
     status: u16,
@@ -71,11 +73,13 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    /// Queues the line of `request`, answered with `response` for `peer`,
+    /// Queues the line of `request` from `client` on a connection from
+    /// `peer`, answered with `response`,
     /// timed from `started`; drops and counts it when the queue is full.
     pub(crate) fn record<B>(
         &self,
         peer: SocketAddr,
+        client: IpAddr,
         request: &Request<B>,
         response: &Response<Body>,
         started: Instant,
@@ -83,6 +87,7 @@ impl Queue {
         let line = Line {
             at: SystemTime::now(),
             peer,
+            client,
             method: request.method().clone(),
             path: request.uri().path().to_owned(),
             status: response.status().as_u16(),
@@ -109,12 +114,13 @@ impl Queue {
 pub(crate) fn record<B>(
     state: &State,
     peer: SocketAddr,
+    client: IpAddr,
     request: &Request<B>,
     response: &Response<Body>,
     started: Instant,
 ) {
     if let Some(queue) = state.access_log() {
-        queue.record(peer, request, response, started);
+        queue.record(peer, client, request, response, started);
     }
 }
 
@@ -265,7 +271,7 @@ impl Writing {
 }
 
 /// Appends the line, in the layout of `tracing`'s other lines:
-/// `2024-05-20T10:00:00.123456Z  INFO broadsheet::access: peer=… method=GET
+/// `2024-05-20T10:00:00.123456Z  INFO broadsheet::access: peer=… client=… method=GET
 /// path=/rss.xml status=200 bytes=60150 micros=4 version=HTTP/1.1`.
 /// `second` caches the formatted date and time to the second.
 fn format_line(out: &mut Vec<u8>, line: &Line, second: &mut Option<(i64, String)>) {
@@ -281,9 +287,10 @@ fn format_line(out: &mut Vec<u8>, line: &Line, second: &mut Option<(i64, String)
     // Writing to a Vec cannot fail.
     let _ = writeln!(
         out,
-        "{prefix}.{:06}Z  INFO broadsheet::access: peer={} method={} path={} status={} bytes={} micros={} version={:?}",
+        "{prefix}.{:06}Z  INFO broadsheet::access: peer={} client={} method={} path={} status={} bytes={} micros={} version={:?}",
         at.timestamp_subsec_micros(),
         line.peer,
+        line.client,
         line.method,
         line.path,
         line.status,
@@ -349,14 +356,20 @@ mod tests {
             Box::new(|_| {}),
         )
         .unwrap();
-        queue.record(peer(), &request("/rss.xml"), &ok(), Instant::now());
+        queue.record(
+            peer(),
+            peer().ip(),
+            &request("/rss.xml"),
+            &ok(),
+            Instant::now(),
+        );
         // An hour's interval: only stopping writes the line.
         writer.stop();
         let text = out.text();
         let line = text.lines().next().unwrap();
         let fields = &line[26..];
         assert!(
-            fields.starts_with("Z  INFO broadsheet::access: peer=127.0.0.1:4000 method=GET path=/rss.xml status=200 bytes=0 micros="),
+            fields.starts_with("Z  INFO broadsheet::access: peer=127.0.0.1:4000 client=127.0.0.1 method=GET path=/rss.xml status=200 bytes=0 micros="),
             "{line}"
         );
         assert!(fields.ends_with(" version=HTTP/1.1"), "{line}");
@@ -375,7 +388,13 @@ mod tests {
         )
         .unwrap();
         for i in 0..5_000 {
-            queue.record(peer(), &request(&format!("/{i}")), &ok(), Instant::now());
+            queue.record(
+                peer(),
+                peer().ip(),
+                &request(&format!("/{i}")),
+                &ok(),
+                Instant::now(),
+            );
         }
         writer.stop();
         let text = out.text();
@@ -398,14 +417,26 @@ mod tests {
         .unwrap();
         // The disk stalls: the writer blocks on its first write.
         let stall = out.gate.lock().unwrap();
-        queue.record(peer(), &request("/first"), &ok(), Instant::now());
+        queue.record(
+            peer(),
+            peer().ip(),
+            &request("/first"),
+            &ok(),
+            Instant::now(),
+        );
         let deadline = Instant::now() + Duration::from_secs(10);
         while !out.entered.load(Ordering::Acquire) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
         let started = Instant::now();
         for _ in 0..100 {
-            queue.record(peer(), &request("/more"), &ok(), Instant::now());
+            queue.record(
+                peer(),
+                peer().ip(),
+                &request("/more"),
+                &ok(),
+                Instant::now(),
+            );
         }
         assert!(
             started.elapsed() < Duration::from_secs(1),
@@ -438,7 +469,7 @@ mod tests {
         )
         .unwrap();
         for _ in 0..3 {
-            queue.record(peer(), &request("/"), &ok(), Instant::now());
+            queue.record(peer(), peer().ip(), &request("/"), &ok(), Instant::now());
         }
         writer.stop();
         assert_eq!(queue.dropped(), 3);

@@ -13,6 +13,8 @@
 //!   real clients waiting in the backlog. A connection serving a request is
 //!   never closed for a newcomer: when every place is busy, the newcomer
 //!   waits for one to free, as before.
+//! - A trusted proxy (`[server] trusted_proxies`) carries many clients on
+//!   its connections, so its own connections are exempt from that cap.
 //! - Under pressure (three quarters of the places taken), a new connection
 //!   gets [`PRESSED_FIRST_BYTE`] rather than `header_read_timeout` to send
 //!   its first byte (`connection.rs` asks [`Admission::pressed`]).
@@ -28,6 +30,7 @@ use tokio::sync::{watch, Notify};
 
 use super::activity::Activity;
 use super::rate_limit::Client;
+use crate::config::TrustedProxies;
 
 /// The time a new connection has to send its first byte while the server
 /// is under pressure.
@@ -38,6 +41,8 @@ pub(crate) const PRESSED_FIRST_BYTE: Duration = Duration::from_secs(1);
 pub(crate) struct Admission {
     max_connections: usize,
     max_per_client: usize,
+    /// Peers exempt from `max_per_client`.
+    trusted_proxies: TrustedProxies,
     open: Mutex<Open>,
     /// Woken whenever a place frees.
     freed: Notify,
@@ -85,10 +90,15 @@ impl Place {
 }
 
 impl Admission {
-    pub(crate) fn new(max_connections: usize, max_per_client: usize) -> Admission {
+    pub(crate) fn new(
+        max_connections: usize,
+        max_per_client: usize,
+        trusted_proxies: TrustedProxies,
+    ) -> Admission {
         Admission {
             max_connections: max_connections.max(1),
             max_per_client: max_per_client.max(1),
+            trusted_proxies,
             open: Mutex::new(Open::default()),
             freed: Notify::new(),
         }
@@ -113,13 +123,16 @@ impl Admission {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Option<Place> {
         let client = Client::from(peer);
+        let exempt = self.trusted_proxies.contains(peer);
         loop {
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
             {
                 let mut open = self.lock();
-                if open.per_client.get(&client).copied().unwrap_or(0) >= self.max_per_client {
+                if !exempt
+                    && open.per_client.get(&client).copied().unwrap_or(0) >= self.max_per_client
+                {
                     return None;
                 }
                 // The place of a connection told to close is taken over at
@@ -206,7 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_over_its_share_is_refused() {
-        let admission = Arc::new(Admission::new(10, 2));
+        let admission = Arc::new(Admission::new(10, 2, TrustedProxies::default()));
         let (_tx, mut shutdown) = watch::channel(false);
         let activity = Arc::new(Activity::new());
         let a = admission.admit(ip(2), &activity, &mut shutdown).await;
@@ -229,7 +242,7 @@ mod tests {
 
     #[tokio::test]
     async fn at_the_cap_the_oldest_silent_connection_is_told_to_close() {
-        let admission = Arc::new(Admission::new(2, 10));
+        let admission = Arc::new(Admission::new(2, 10, TrustedProxies::default()));
         let (_tx, mut shutdown) = watch::channel(false);
         let oldest = admission
             .admit(ip(2), &Arc::new(Activity::new()), &mut shutdown)
@@ -263,7 +276,7 @@ mod tests {
 
     #[tokio::test]
     async fn pressure_is_three_quarters_of_the_places() {
-        let admission = Arc::new(Admission::new(4, 10));
+        let admission = Arc::new(Admission::new(4, 10, TrustedProxies::default()));
         let (_tx, mut shutdown) = watch::channel(false);
         let activity = Arc::new(Activity::new());
         let mut places = Vec::new();

@@ -19,7 +19,9 @@
 //!   only when it fires, so requests themselves only store a time stamp.
 //! - `max_header_bytes`: a larger request head gets `431`; so does a head of
 //!   more than 100 fields (hyper's cap), whatever their size. A request
-//!   target over [`handler::MAX_URI_BYTES`] that fits gets `414`.
+//!   target over [`handler::MAX_URI_BYTES`] gets `414`: from the handler
+//!   when the head fits, and otherwise written here, once the request line
+//!   alone is found too long on its way in ([`super::request_line`]).
 //! - `send_timeout`: a response that the client takes nothing of for this
 //!   long is abandoned and its connection dropped ([`super::send_timeout`]);
 //!   so is a connection none of whose responses has moved for this long (an
@@ -39,13 +41,16 @@
 //!   of its last response rather than a reset ([`linger`]).
 //! - `rate_limit`, `rate_burst`: off by default; a per-client token bucket,
 //!   `429` with `Retry-After` beyond it, a `304` costing a quarter of a
-//!   request ([`super::rate_limit`]).
+//!   request ([`super::rate_limit`]). The client is the peer, or behind a
+//!   proxy of `trusted_proxies` the one its fields name ([`super::forwarded`]).
 //! - Shutdown: once it begins, the connection is closed gracefully: an idle
 //!   one at once, one with a request in flight after its response.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
@@ -53,6 +58,7 @@ use hyper::service::{service_fn, Service};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
@@ -63,8 +69,8 @@ use super::handler::{self, Body};
 use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
 use super::state::State;
-use super::{access_log, hub_route, linger};
-use crate::config::ServerConfig;
+use super::{access_log, forwarded, hub_route, linger, request_line};
+use crate::config::{ServerConfig, TrustedProxies};
 
 /// The limits every connection is served under.
 #[derive(Debug, Clone)]
@@ -75,6 +81,8 @@ pub(crate) struct Limits {
     /// How long the worker waits for its connections to close at shutdown.
     pub(crate) shutdown_timeout: Duration,
     send_timeout: Duration,
+    /// The proxies whose `Forwarded` fields name the client (`forwarded.rs`).
+    trusted_proxies: Arc<TrustedProxies>,
 }
 
 impl From<&ServerConfig> for Limits {
@@ -86,6 +94,7 @@ impl From<&ServerConfig> for Limits {
             max_header_bytes: config.max_header_bytes.max(8192),
             shutdown_timeout: config.shutdown_timeout.duration(),
             send_timeout: config.send_timeout.duration(),
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
         }
     }
 }
@@ -141,6 +150,8 @@ impl Connection {
         let returned = Returned::default();
         let stream = SendTimeout::new(stream, self.limits.send_timeout, returned.clone());
         let stream = Reads::new(stream, activity.clone());
+        let target_too_long = Arc::new(AtomicBool::new(false));
+        let stream = request_line::WatchTarget::new(stream, target_too_long.clone());
         {
             let connection = self.builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
@@ -225,7 +236,16 @@ impl Connection {
         }
         // The connection is gone and its socket came back: close it without
         // losing the end of the last response ([`linger`]).
-        if let Some(stream) = returned.take() {
+        if let Some(mut stream) = returned.take() {
+            if target_too_long.load(Ordering::Relaxed) {
+                debug!(%peer, "request target too long: 414");
+                let response = request_line::too_long_response(SystemTime::now());
+                let written =
+                    tokio::time::timeout(self.limits.send_timeout, stream.write_all(&response));
+                if !matches!(written.await, Ok(Ok(()))) {
+                    return;
+                }
+            }
             linger::close(stream, linger::LINGER).await;
         }
     }
@@ -245,21 +265,24 @@ impl Connection {
     > {
         let state = self.state.clone();
         let limiter = self.limiter.clone();
+        let trusted = self.limits.trusted_proxies.clone();
         service_fn(move |request: Request<Incoming>| {
             activity.request_came();
             let started = Instant::now();
             let http2 = request.version() == http::Version::HTTP_2;
+            let client = forwarded::client(&trusted, peer.ip(), request.headers());
             if let Some(hub) = hub_route::hub_for(&state, &request) {
                 let (state, limiter, activity) = (state.clone(), limiter.clone(), activity.clone());
                 return hub_route::Answer::Later(Box::pin(async move {
                     let response =
-                        hub_route::answer(state, hub, limiter, request, peer, started).await;
+                        hub_route::answer(state, hub, limiter, request, peer, client, started)
+                            .await;
                     Ok(response.map(|body| Tracked::new(body, activity, http2)))
                 }));
             }
             let response =
-                respond_within_rate_limit(&state, limiter.as_deref(), &request, peer, started);
-            access_log::record(&state, peer, &request, &response, started);
+                respond_within_rate_limit(&state, limiter.as_deref(), &request, client, started);
+            access_log::record(&state, peer, client, &request, &response, started);
             let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
             hub_route::Answer::Now(Some(Ok::<_, Infallible>(response)))
         })
@@ -340,13 +363,13 @@ fn respond_within_rate_limit<B>(
     state: &State,
     limiter: Option<&RateLimiter>,
     request: &Request<B>,
-    peer: SocketAddr,
+    client: IpAddr,
     now: Instant,
 ) -> Response<Body> {
     let Some(limiter) = limiter else {
         return handler::respond(state, request);
     };
-    let client = Client::from(peer.ip());
+    let client = Client::from(client);
     match limiter.admit(client, now) {
         Admission::Admit => {
             let response = handler::respond(state, request);

@@ -29,12 +29,19 @@
 //!   target: the server stops reading at that size, before it can tell.
 //! - An HTTP/1.1 request without exactly one `Host` field is `400` (RFC
 //!   9112, section 3.2); HTTP/1.0 needs none, HTTP/2 carries `:authority`.
+//!   A `Host`, or the authority of the target (HTTP/2's `:authority`, an
+//!   absolute-form target), that is not a valid `host[:port]` is `400` too,
+//!   in any version (`host.rs`).
 //! - A client over the rate limit gets `429 Too Many Requests` with
 //!   `Retry-After` (the limit itself is in `rate_limit.rs`).
 //! - `Range` on a `GET` of an article's file (image, audio, video) gets the
 //!   part asked for, `206`, and those files carry `Accept-Ranges: bytes`
 //!   (`range.rs`); feeds and pages are sent whole, `200`, whatever the
 //!   request asks.
+//! - Every response carries `X-Content-Type-Options: nosniff`, and the
+//!   articles' files a browser would run script in carry
+//!   `Content-Security-Policy: sandbox` (`security.rs`; a resource's fields
+//!   are made once per build, in `served.rs`).
 //! - Other request fields are ignored: `Expect`, cookies, bodies.
 
 use bytes::Bytes;
@@ -50,7 +57,7 @@ use super::conditional::{self, Outcome};
 use super::range::{self, Ranged};
 use super::served::{Entry, ServedSet, Tagged};
 use super::state::State;
-use super::{cors, health, negotiate};
+use super::{cors, health, host, negotiate, security};
 use crate::encoding::Coding;
 
 /// The body of every response: bytes already in memory.
@@ -73,6 +80,15 @@ pub(crate) fn respond<B>(state: &State, request: &Request<B>) -> Response<Body> 
             "bad request: one Host field is required\n",
             head,
         );
+    }
+    let hosts = request
+        .headers()
+        .get_all(HOST)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    let authority = request.uri().authority().map(|a| a.as_str().as_bytes());
+    if !hosts.chain(authority).all(host::is_valid) {
+        return plain(StatusCode::BAD_REQUEST, "bad request: invalid Host\n", head);
     }
     if method == Method::OPTIONS {
         return options(state, request.uri().path());
@@ -130,6 +146,7 @@ fn options(state: &State, raw_path: &str) -> Response<Body> {
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
     headers.insert(ALLOW, HeaderValue::from_static(cors::ALLOW));
+    security::add_nosniff(headers);
     if cors {
         cors::add(headers, &served.cors_preflight);
     }
@@ -161,6 +178,7 @@ fn resource(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) 
     if let Some(link) = &entry.link {
         headers.insert(http::header::LINK, link.clone());
     }
+    cors::add(headers, &entry.fields);
     match conditional::evaluate(request, &chosen.etag, entry.modified) {
         Outcome::Send => {}
         Outcome::NotModified => {
@@ -286,9 +304,9 @@ fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<Body> {
 fn bytes(status: StatusCode, body: Bytes, head: bool) -> Response<Body> {
     let mut response = Response::new(Body::default());
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    security::add_nosniff(headers);
     if !head {
         *response.body_mut() = Full::new(body);
     }
@@ -499,6 +517,85 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(respond(&state, &request).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn invalid_hosts_and_authorities_are_400() {
+        let state = state();
+        let response = get(
+            &state,
+            Method::GET,
+            "/rss.xml",
+            &[("host", "a b/c@d:99999")],
+        );
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        for (version, host) in [(Version::HTTP_10, "a b"), (Version::HTTP_2, "x:99999")] {
+            let request = Request::builder()
+                .uri("/rss.xml")
+                .version(version)
+                .header("host", host)
+                .body(())
+                .unwrap();
+            assert_eq!(respond(&state, &request).status(), StatusCode::BAD_REQUEST);
+        }
+        // HTTP/2's `:authority` is the target's authority.
+        let request = Request::builder()
+            .uri("http://x:99999/rss.xml")
+            .version(Version::HTTP_2)
+            .body(())
+            .unwrap();
+        assert_eq!(respond(&state, &request).status(), StatusCode::BAD_REQUEST);
+        let request = Request::builder()
+            .uri("http://[::1]:8080/rss.xml")
+            .version(Version::HTTP_2)
+            .body(())
+            .unwrap();
+        assert_eq!(respond(&state, &request).status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn every_response_has_nosniff() {
+        let state = state();
+        let etag = header(&get(&state, Method::GET, "/rss.xml", &[]), "etag").to_string();
+        let etag: &'static str = Box::leak(etag.into_boxed_str());
+        let long: &'static str =
+            Box::leak(format!("/{}", "a".repeat(MAX_URI_BYTES)).into_boxed_str());
+        let mut responses = vec![
+            get(&state, Method::GET, "/rss.xml", &[]),
+            get(&state, Method::GET, "/rss.xml", &[("if-none-match", etag)]),
+            get(
+                &state,
+                Method::GET,
+                "/rss.xml",
+                &[("if-match", "\"other\"")],
+            ),
+            get(&state, Method::GET, "/nope", &[]),
+            get(&state, Method::GET, "/opinion", &[]),
+            get(&state, Method::POST, "/rss.xml", &[]),
+            get(&state, Method::OPTIONS, "/rss.xml", &[]),
+            get(&state, Method::GET, "/healthz", &[]),
+            get(&state, Method::GET, long, &[]),
+            get(&state, Method::GET, "/", &[("host", "a b")]),
+            too_many_requests(1, &Method::GET),
+        ];
+        responses.push(respond(
+            &state,
+            &Request::builder().uri("/").body(()).unwrap(),
+        ));
+        let mut statuses = Vec::new();
+        for response in &responses {
+            assert_eq!(
+                header(response, "x-content-type-options"),
+                "nosniff",
+                "{}",
+                response.status()
+            );
+            statuses.push(response.status().as_u16());
+        }
+        assert_eq!(
+            statuses,
+            [200, 304, 412, 404, 301, 405, 204, 200, 414, 400, 429, 400]
+        );
     }
 
     #[test]

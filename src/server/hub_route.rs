@@ -6,7 +6,7 @@
 //! subscription request costs one request) and with its access-log line.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -53,6 +53,7 @@ pub(crate) async fn answer(
     limiter: Option<Arc<RateLimiter>>,
     request: Request<Incoming>,
     peer: SocketAddr,
+    client: IpAddr,
     started: Instant,
 ) -> Response<Body> {
     let mut head = Request::new(());
@@ -62,10 +63,10 @@ pub(crate) async fn answer(
     let response = match &limiter {
         None => hub.accept(request).await,
         Some(limiter) => {
-            let client = Client::from(peer.ip());
-            match limiter.admit(client, started) {
+            let client_bucket = Client::from(client);
+            match limiter.admit(client_bucket, started) {
                 Admission::Admit => {
-                    limiter.charge(client, false, started);
+                    limiter.charge(client_bucket, false, started);
                     hub.accept(request).await
                 }
                 Admission::Refuse { retry_after_secs } => {
@@ -74,6 +75,8 @@ pub(crate) async fn answer(
             }
         }
     };
-    super::access_log::record(&state, peer, &head, &response, started);
+    let mut response = response;
+    super::security::add_nosniff(response.headers_mut());
+    super::access_log::record(&state, peer, client, &head, &response, started);
     response
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use headers::ETag;
 use http::{HeaderMap, HeaderValue};
 
-use super::cors;
+use super::{cors, security};
 use crate::build::{BuiltSet, ResourceKind};
 use crate::encoding::{self, Coding, Representations};
 
@@ -61,6 +61,9 @@ pub(crate) struct Entry {
     pub(crate) cors: bool,
     /// The WebSub `Link` header of a feed (hub and self), if it has one.
     pub(crate) link: Option<HeaderValue>,
+    /// Fields of every response of it: `X-Content-Type-Options`, and
+    /// `Content-Security-Policy` for some articles' files (`security.rs`).
+    pub(crate) fields: HeaderMap,
     identity: Tagged,
     gzip: Option<Tagged>,
     brotli: Option<Tagged>,
@@ -134,6 +137,7 @@ impl ServedSet {
                     .then(|| built.feed_links.header(&path))
                     .flatten()
                     .and_then(|link| HeaderValue::from_str(&link).ok()),
+                fields: security::resource_fields(resource.kind, resource.content_type),
                 identity,
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),

@@ -54,6 +54,7 @@ pub(crate) fn spawn_all(
     let admission = Arc::new(Admission::new(
         config.max_connections,
         config.max_connections_per_client.get(),
+        config.trusted_proxies.clone(),
     ));
     let limiter = RateLimiter::new(config.rate_limit, config.rate_burst.get()).map(Arc::new);
     let mut threads = Vec::with_capacity(listeners.len());
