@@ -8,17 +8,22 @@
 //! An item's `description` is HTML to every reader, so the plain-text
 //! summary goes in escaped: "S&P 500" is shown, not parsed.
 //! `ttl` tells pollers what `Cache-Control: max-age` tells HTTP caches.
+//! An archived feed's documents carry RFC 5005's `atom:link`s
+//! (`prev-archive`, `next-archive`, `current`) and `fh:complete` or
+//! `fh:archive` (see `crate::archive`).
 
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
+use crate::archive::{Place, HISTORY_NAMESPACE};
 use crate::feed::FeedView;
 use crate::format::Format;
 use crate::render::{plain_text_to_html, preview, GENERATOR, VERSION};
 
-/// The RSS 2.0 document of `feed`.
-pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
+/// The RSS 2.0 document of `feed`, standing at `place` in its archive chain.
+pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
     let items = feed
         .items
         .iter()
@@ -60,22 +65,55 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         docs: Some("https://www.rssboard.org/rss-specification".to_string()),
         ttl: Some(ttl_minutes(feed.config.server.max_age).to_string()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
-                href: feed.url(Format::Rss).to_string(),
-                rel: "self".to_string(),
-                mime_type: Some(Format::Rss.media_type().to_string()),
-                ..Default::default()
-            }],
+            links: std::iter::once(("self", place.path(feed, Format::Rss)))
+                .chain(
+                    place
+                        .links(feed, Format::Rss)
+                        .into_iter()
+                        .map(|link| (link.rel, link.path)),
+                )
+                .map(|(rel, path)| Link {
+                    href: feed.config.base_url.join(&path).to_string(),
+                    rel: rel.to_string(),
+                    mime_type: Some(Format::Rss.media_type().to_string()),
+                    ..Default::default()
+                })
+                .collect(),
         }),
+        namespaces: place
+            .marker()
+            .map(|_| ("fh".to_string(), HISTORY_NAMESPACE.to_string()))
+            .into_iter()
+            .collect(),
+        extensions: history_marker(place),
         items,
         ..Default::default()
     };
     let xml = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing XML to memory cannot fail");
-    let mut bytes = preview::document(feed, preview::without_declaration(&xml));
+    let xml = crate::render::empty_history_marker(xml, place);
+    let mut bytes = preview::document(
+        &place.path(feed, Format::Rss),
+        preview::without_declaration(&xml),
+    );
     bytes.push(b'\n');
     bytes
+}
+
+/// `fh:complete` or `fh:archive`, as the channel's extension, when `place` has one.
+fn history_marker(place: &Place) -> ExtensionMap {
+    let mut map = ExtensionMap::new();
+    if let Some(marker) = place.marker() {
+        let element = Extension {
+            name: format!("fh:{marker}"),
+            ..Default::default()
+        };
+        map.entry("fh".to_string())
+            .or_default()
+            .insert(marker.to_string(), vec![element]);
+    }
+    map
 }
 
 /// RSS `ttl`, in whole minutes, for a `max_age` in seconds: rounded up, so
