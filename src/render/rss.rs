@@ -92,13 +92,44 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
     let xml = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing XML to memory cannot fail");
-    let xml = crate::render::empty_history_marker(xml, place);
+    let xml = hex_references_in_plain_text(crate::render::empty_history_marker(xml, place));
     let mut bytes = preview::document(
         &place.path(feed, Format::Rss),
         preview::without_declaration(&xml),
     );
     bytes.push(b'\n');
     bytes
+}
+
+/// `xml` with `&` and `<` in the plain-text elements (titles, bylines,
+/// categories) written as hexadecimal character references, as the RSS
+/// Advisory Board's profile asks and the W3C validator warns about
+/// otherwise (a headline such as "Less Than <Expected>"). The same
+/// characters to every XML parser: only their spelling changes.
+fn hex_references_in_plain_text(xml: Vec<u8>) -> Vec<u8> {
+    const PLAIN: [&str; 3] = ["title", "dc:creator", "category"];
+    let text = String::from_utf8_lossy(&xml);
+    let mut out = String::with_capacity(text.len());
+    let mut rest: &str = &text;
+    while let Some((at, name)) = PLAIN
+        .iter()
+        .filter_map(|name| rest.find(&format!("<{name}>")).map(|at| (at, *name)))
+        .min()
+    {
+        let open = at + name.len() + 2;
+        let Some(len) = rest[open..].find(&format!("</{name}>")) else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        out.push_str(
+            &rest[open..open + len]
+                .replace("&lt;", "&#x3C;")
+                .replace("&amp;", "&#x26;"),
+        );
+        rest = &rest[open + len..];
+    }
+    out.push_str(rest);
+    out.into_bytes()
 }
 
 /// `fh:complete` or `fh:archive`, as the channel's extension, when `place` has one.
@@ -127,6 +158,16 @@ fn ttl_minutes(max_age: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::ttl_minutes;
+
+
+    #[test]
+    fn plain_text_elements_spell_ampersand_and_less_than_in_hex() {
+        let xml = b"<title>A &amp; B &lt;c&gt;</title><description>&lt;p&gt;</description><category>R&amp;D</category>".to_vec();
+        assert_eq!(
+            String::from_utf8(super::hex_references_in_plain_text(xml)).unwrap(),
+            "<title>A &#x26; B &#x3C;c&gt;</title><description>&lt;p&gt;</description><category>R&#x26;D</category>"
+        );
+    }
 
     #[test]
     fn ttl_is_max_age_in_minutes_rounded_up_and_at_least_one() {
