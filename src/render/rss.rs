@@ -159,7 +159,6 @@ fn ttl_minutes(max_age: u32) -> u32 {
 mod tests {
     use super::ttl_minutes;
 
-
     #[test]
     fn plain_text_elements_spell_ampersand_and_less_than_in_hex() {
         let xml = b"<title>A &amp; B &lt;c&gt;</title><description>&lt;p&gt;</description><category>R&amp;D</category>".to_vec();
