@@ -42,6 +42,10 @@ pub struct Config {
     /// The most items a feed holds, newest first.
     #[serde(default = "default_limit")]
     pub limit: NonZeroUsize,
+    /// Items per archive page of a feed that holds more than `limit` (RFC
+    /// 5005 archived feeds, see `crate::archive`).
+    #[serde(default = "default_archive_page_size")]
+    pub archive_page_size: NonZeroUsize,
     /// Which feed formats to publish.
     #[serde(default = "default_formats")]
     pub formats: Formats,
@@ -244,6 +248,9 @@ pub struct ServerConfig {
     pub bind: SocketAddr,
     /// Seconds that clients and caches may reuse a response (`Cache-Control: max-age`).
     pub max_age: u32,
+    /// Seconds that clients and caches may reuse a full archive page, which
+    /// never changes (`Cache-Control: max-age` of those pages only).
+    pub archive_max_age: u32,
     /// Threads serving requests, each with its own listening socket; 0 means one per core.
     pub workers: usize,
     /// Seconds a client has to send a whole request head, counted from when it
@@ -295,6 +302,7 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_age: 300,
+            archive_max_age: 86_400,
             workers: 0,
             header_read_timeout: Seconds::from_secs(10),
             keep_alive_timeout: Seconds::from_secs(10),
@@ -477,6 +485,12 @@ impl<'de> Deserialize<'de> for Formats {
 
 fn default_formats() -> Formats {
     Formats(Format::ALL.to_vec())
+}
+
+/// 100 items: a page of long reads stays a few MB, well under
+/// `resource_bytes`, and the W3C validator and readers take it at once.
+fn default_archive_page_size() -> NonZeroUsize {
+    NonZeroUsize::new(100).unwrap_or(NonZeroUsize::MIN)
 }
 
 fn default_limit() -> NonZeroUsize {
@@ -737,6 +751,23 @@ mod tests {
         let err = parse(&format!("{MINIMAL}[server]\nshutdown_timeout = 0\n")).unwrap_err();
         assert!(err.starts_with("config.toml:5: "), "{err}");
         assert!(err.contains("not a number of seconds"), "{err}");
+    }
+
+    #[test]
+    fn archive_keys_have_defaults_and_are_checked() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.archive_page_size.get(), 100);
+        assert_eq!(config.server.archive_max_age, 86_400);
+        let config = parse(&format!(
+            "archive_page_size = 7\n{MINIMAL}[server]\narchive_max_age = 60\n"
+        ))
+        .unwrap();
+        assert_eq!(config.archive_page_size.get(), 7);
+        assert_eq!(config.server.archive_max_age, 60);
+        let err = parse(&format!("archive_page_size = 0\n{MINIMAL}")).unwrap_err();
+        assert!(err.starts_with("config.toml:1: "), "{err}");
+        let err = parse(&format!("{MINIMAL}[server]\narchive_max_age = -1\n")).unwrap_err();
+        assert!(err.starts_with("config.toml:5: "), "{err}");
     }
 
     #[test]

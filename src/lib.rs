@@ -5,6 +5,7 @@
 //! The code map, the glossary and the invariants are in README.md ("Code
 //! map"): data flows one way, content -> loader -> model -> renderers ->
 //! built set -> server / export, and no module imports one further up.
+mod archive;
 mod build;
 mod cli;
 mod config;

@@ -11,7 +11,7 @@ use std::path::Path;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use super::publish::{publish, ArticlePage};
+use super::publish::{publish, ArticlePage, Rendered};
 use super::BuiltSet;
 use crate::config::{BaseUrl, ServerConfig};
 use crate::diagnostic::Diagnostics;
@@ -26,6 +26,9 @@ pub struct BuildCache {
     parse: ParseCache,
     /// Rendered article pages.
     pages: PageCache,
+    /// Rendered archive pages by URL path: the fingerprint of what the page
+    /// shows and its bytes.
+    archive_pages: HashMap<String, (u64, Bytes)>,
 }
 
 impl BuildCache {
@@ -65,13 +68,26 @@ pub fn build_dir_cached(
 ) -> Result<BuildOutput, Diagnostics> {
     let site = loader::load_cached(root, now, &mut cache.parse)?;
     let mut previous = std::mem::take(&mut cache.pages);
-    let (built, pages) = publish(
+    let mut previous_archive = std::mem::take(&mut cache.archive_pages);
+    let (built, rendered) = publish(
         &site,
         &mut |path, fingerprint| match previous.remove(path) {
             Some((old, body, content)) if old == fingerprint => Some((body, content)),
             _ => None,
         },
+        &mut |path, fingerprint| match previous_archive.remove(path) {
+            Some((old, body)) if old == fingerprint => Some(body),
+            _ => None,
+        },
     );
+    let Rendered {
+        articles: pages,
+        archives,
+    } = rendered;
+    cache.archive_pages = archives
+        .into_iter()
+        .map(|page| (page.path, (page.fingerprint, page.body)))
+        .collect();
     let server = site.config.server.clone();
     let sizes = super::limits::check_resource_sizes(&site, &built, super::config_path(root));
     drop(site);

@@ -10,10 +10,14 @@
 //! - `incremental`: the part that owns caches, so a rebuild after a small
 //!   edit parses and renders only what changed
 //! - `limits`: no published resource larger than `[limits] resource_bytes`
+//! - `archive`: the feeds' archive pages (RFC 5005), reused when unchanged
+//! - `sitemap`: `/sitemap.xml` and `/robots.txt`, from the HTML pages built
 
+mod archive;
 mod incremental;
 mod limits;
 mod publish;
+mod sitemap;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +55,24 @@ pub enum ResourceKind {
     Asset,
     /// A file of an article (an image, a recording), published as it is.
     Media,
+    /// A full page of a feed's archive (RFC 5005): its bytes never change
+    /// as articles are added, so caches keep it long (`archive_max_age`).
+    ArchivePage,
+    /// The newest page of a feed's archive, which fills up as articles are
+    /// added: cached like the feed itself.
+    NewestArchivePage,
+    /// The sitemap (or its index and parts) and `robots.txt`: for crawlers.
+    Sitemap,
+}
+
+impl ResourceKind {
+    /// True for a feed document of an archive chain (either kind of page).
+    pub fn is_archive_page(self) -> bool {
+        matches!(
+            self,
+            ResourceKind::ArchivePage | ResourceKind::NewestArchivePage
+        )
+    }
 }
 
 /// `body` as `Bytes` holding no spare capacity: renderers grow their
@@ -68,7 +90,9 @@ impl Precompress {
             // Images and recordings are compressed formats already.
             _ if kind == ResourceKind::Media => false,
             Precompress::None => false,
-            Precompress::Feeds => kind != ResourceKind::Article,
+            // Archive pages hold every article's body once more per format
+            // and are fetched about once per reader: like article pages.
+            Precompress::Feeds => kind != ResourceKind::Article && !kind.is_archive_page(),
             Precompress::All => true,
         }
     }
@@ -111,6 +135,8 @@ pub struct BuiltSet {
     pub feeds: usize,
     /// Which resources are compressed ahead of time (`precompress` in config.toml).
     pub precompress: Precompress,
+    /// Seconds caches may keep a full archive page (`[server] archive_max_age`).
+    pub archive_max_age: u32,
     /// When an article left out for being dated later is due: a server
     /// rebuilds then, so that it appears on time with no edit.
     pub next_publication: Option<DateTime<Utc>>,
@@ -166,7 +192,7 @@ fn config_path(root: &Path) -> std::path::PathBuf {
 
 /// Renders every output of `site`.
 pub fn build(site: &Site) -> BuiltSet {
-    publish::publish(site, &mut |_, _| None).0
+    publish::publish(site, &mut |_, _| None, &mut |_, _| None).0
 }
 
 /// The `Content-Type` of an article's file, by its extension (any case);

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
-use super::{exact_bytes, media_type, BuiltSet, ResourceKind, CSS, HTML, OPML};
+use super::archive::{self, ArchivePage, Archives, EarlierArchivePage};
+use super::{exact_bytes, media_type, sitemap, BuiltSet, ResourceKind, CSS, HTML, OPML};
+use crate::archive::Place;
 use crate::feed::{site_updated, FeedView};
 use crate::fingerprint;
 use crate::format::Format;
@@ -38,13 +40,36 @@ pub(super) struct ArticlePage {
 /// page still shows exactly this.
 pub(super) type EarlierPage<'a> = dyn FnMut(&str, u64) -> Option<(Bytes, Range<usize>)> + 'a;
 
+/// What a build leaves for the next to reuse: the article pages and the
+/// archive pages it published.
+pub(super) struct Rendered {
+    pub articles: Vec<ArticlePage>,
+    pub archives: Vec<ArchivePage>,
+}
+
 /// Renders every output of `site`, taking article pages from `earlier`
-/// when nothing they show has changed.
-pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSet, Vec<ArticlePage>) {
+/// and archive pages from `earlier_archive` when nothing they show has
+/// changed; then the sitemap of every page published.
+pub(super) fn publish(
+    site: &Site,
+    earlier: &mut EarlierPage<'_>,
+    earlier_archive: &mut EarlierArchivePage<'_>,
+) -> (BuiltSet, Rendered) {
+    let (mut built, rendered) = publish_resources(site, earlier, earlier_archive);
+    sitemap::publish(&site.config.base_url, &mut built);
+    (built, rendered)
+}
+
+fn publish_resources(
+    site: &Site,
+    earlier: &mut EarlierPage<'_>,
+    earlier_archive: &mut EarlierArchivePage<'_>,
+) -> (BuiltSet, Rendered) {
     let mut built = BuiltSet {
         articles: site.article_count(),
         sections: site.sections.len(),
         precompress: site.config.precompress,
+        archive_max_age: site.config.server.archive_max_age,
         next_publication: site.next_publication,
         feed_links: super::FeedLinks {
             hubs: site.config.websub.hub_urls(&site.config.base_url),
@@ -54,7 +79,9 @@ pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSet, 
     };
     let mut feeds = vec![FeedView::site(site)];
     feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
-    publish_feeds(site, &feeds, &mut built);
+    let archives = Archives::new(site, &feeds);
+    publish_feeds(site, &feeds, &|feed| archives.place_of(feed), &mut built);
+    let archive_pages = archive::publish(site, &feeds, &archives, earlier_archive, &mut built);
     publish_site_pages(site, &feeds[0], &mut built);
     // An article page shows the article, its section's header and the site's
     // settings (titles, feed links); with all three unchanged, so is the page.
@@ -97,12 +124,22 @@ pub(super) fn publish(site: &Site, earlier: &mut EarlierPage<'_>) -> (BuiltSet, 
         };
         publish_article_pages(&place, earlier, &mut built, &mut pages);
     }
-    (built, pages)
+    let rendered = Rendered {
+        articles: pages,
+        archives: archive_pages,
+    };
+    (built, rendered)
 }
 
-/// Every feed of the site in every published format, and the stylesheet
-/// that the RSS and Atom feeds name for browsers, when either is published.
-fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSet) {
+/// Every feed of the site in every published format, each standing where
+/// `place_of` says in its archive chain, and the stylesheet that the RSS
+/// and Atom feeds name for browsers, when either is published.
+fn publish_feeds(
+    site: &Site,
+    feeds: &[FeedView<'_>],
+    place_of: &dyn Fn(&FeedView<'_>) -> Place,
+    built: &mut BuiltSet,
+) {
     let formats = &site.config.formats;
     if formats
         .iter()
@@ -118,12 +155,13 @@ fn publish_feeds(site: &Site, feeds: &[FeedView<'_>], built: &mut BuiltSet) {
         );
     }
     for feed in feeds {
+        let place = place_of(feed);
         for format in site.config.formats.iter() {
             built.insert(
                 &feed.path(format),
                 ResourceKind::Feed,
                 format.spec().content_type,
-                render::feed(format, feed),
+                render::feed_at(format, feed, &place),
                 feed.updated,
             );
             built.feeds += 1;

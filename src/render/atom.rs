@@ -3,17 +3,22 @@
 //! The feed's id is its own URL; each entry's id is the article's `tag:` URI.
 //! The publication is the feed-level author, so an entry without a byline
 //! still has one (RFC 4287 section 4.1.1 requires an author for every entry).
+//! Every document of an archived feed has the subscription document's id
+//! (they are one feed), its own `self` link, RFC 5005's chain links and
+//! `fh:complete` or `fh:archive` (see `crate::archive`).
 
+use atom_syndication::extension::{Extension, ExtensionMap};
 use atom_syndication::{
     Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
 };
 
+use crate::archive::{Place, HISTORY_NAMESPACE};
 use crate::feed::FeedView;
 use crate::format::Format;
 use crate::render::{plain_text_to_html, preview, GENERATOR, GENERATOR_URI, VERSION};
 
-/// The Atom document of `feed`.
-pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
+/// The Atom document of `feed`, standing at `place` in its archive chain.
+pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
     let entries = feed
         .items
         .iter()
@@ -72,28 +77,40 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         }),
         // `alternate` first: some readers (feed-extractor) take the first
         // link as the site's page, whatever its `rel`.
-        links: vec![
-            Link {
-                href: feed.home_url().to_string(),
-                rel: "alternate".to_string(),
-                mime_type: Some("text/html".to_string()),
-                ..Default::default()
-            },
-            Link {
-                href: feed.url(Format::Atom).to_string(),
-                rel: "self".to_string(),
-                mime_type: Some(Format::Atom.media_type().to_string()),
-                ..Default::default()
-            },
-        ]
-        .into_iter()
-        // The WebSub hubs (WebSub section 4).
-        .chain(feed.hubs().into_iter().map(|href| Link {
+        links: std::iter::once(Link {
+            href: feed.home_url().to_string(),
+            rel: "alternate".to_string(),
+            mime_type: Some("text/html".to_string()),
+            ..Default::default()
+        })
+        .chain(
+            std::iter::once(("self", place.path(feed, Format::Atom)))
+                .chain(
+                    place
+                        .links(feed, Format::Atom)
+                        .into_iter()
+                        .map(|link| (link.rel, link.path)),
+                )
+                .map(|(rel, path)| Link {
+                    href: feed.config.base_url.join(&path).to_string(),
+                    rel: rel.to_string(),
+                    mime_type: Some(Format::Atom.media_type().to_string()),
+                    ..Default::default()
+                }),
+        )
+        // The WebSub hubs (WebSub section 4), on the subscription document.
+        .chain(place.hubs(feed).into_iter().map(|href| Link {
             href,
             rel: "hub".to_string(),
             ..Default::default()
         }))
         .collect(),
+        namespaces: place
+            .marker()
+            .map(|_| ("fh".to_string(), HISTORY_NAMESPACE.to_string()))
+            .into_iter()
+            .collect(),
+        extensions: history_marker(place),
         subtitle: Some(Text::plain(feed.description.clone())),
         lang: Some(feed.config.language.as_str().to_string()),
         entries,
@@ -107,7 +124,23 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
     let xml = atom
         .write_with_config(Vec::new(), config)
         .expect("writing XML to memory cannot fail");
-    let mut bytes = preview::document(feed, &xml);
+    let xml = crate::render::empty_history_marker(xml, place);
+    let mut bytes = preview::document(&place.path(feed, Format::Atom), &xml);
     bytes.push(b'\n');
     bytes
+}
+
+/// `fh:complete` or `fh:archive`, as the feed's extension, when `place` has one.
+fn history_marker(place: &Place) -> ExtensionMap {
+    let mut map = ExtensionMap::new();
+    if let Some(marker) = place.marker() {
+        let element = Extension {
+            name: format!("fh:{marker}"),
+            ..Default::default()
+        };
+        map.entry("fh".to_string())
+            .or_default()
+            .insert(marker.to_string(), vec![element]);
+    }
+    map
 }

@@ -1,9 +1,15 @@
 //! JSON Feed 1.1 (<https://www.jsonfeed.org/version/1.1/>), through `serde_json`.
 //!
 //! Empty optional fields are left out rather than written as `null` or `[]`.
+//! An archived feed's documents page from newest to oldest through
+//! `next_url` (the subscription document to the newest archive page, each
+//! page to the one before it); every page keeps the subscription
+//! document's `feed_url`, the feed's identity, so a reader that opens a
+//! page never subscribes to it.
 
 use serde::Serialize;
 
+use crate::archive::Place;
 use crate::feed::FeedView;
 use crate::format::Format;
 
@@ -13,6 +19,8 @@ struct JsonFeed<'a> {
     title: &'a str,
     home_page_url: String,
     feed_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<String>,
     description: &'a str,
     language: &'a str,
     authors: Vec<JsonAuthor>,
@@ -53,13 +61,16 @@ struct JsonItem<'a> {
     tags: &'a Vec<String>,
 }
 
-/// The JSON Feed document of `feed`.
-pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
+/// The JSON Feed document of `feed`, standing at `place` in its archive chain.
+pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
     let document = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         title: &feed.title,
         home_page_url: feed.home_url().to_string(),
         feed_url: feed.url(Format::Json).to_string(),
+        next_url: place
+            .older(feed, Format::Json)
+            .map(|path| feed.config.base_url.join(&path).to_string()),
         description: &feed.description,
         language: feed.config.language.as_str(),
         authors: vec![JsonAuthor {

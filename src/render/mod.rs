@@ -11,16 +11,54 @@ pub mod opml;
 pub mod preview;
 pub mod rss;
 
+use crate::archive::Place;
 use crate::feed::FeedView;
 use crate::format::Format;
 
-/// The bytes of `feed` in `format`: the one place a format meets its renderer.
+/// The bytes of `feed` in `format`, a feed with no archive chain. The
+/// site's and sections' feeds have one (`feed_at`); kept for feeds that do
+/// not (tag and author feeds are being added on another branch).
+#[allow(dead_code)]
 pub fn feed(format: Format, feed: &FeedView<'_>) -> Vec<u8> {
+    feed_at(format, feed, &Place::Alone)
+}
+
+/// The bytes of `feed` in `format`, standing at `place` in its archive
+/// chain: the one place a format meets its renderer.
+pub fn feed_at(format: Format, feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
     match format {
-        Format::Rss => rss::render(feed),
-        Format::Atom => atom::render(feed),
-        Format::Json => json::render(feed),
+        Format::Rss => rss::render(feed, place),
+        Format::Atom => atom::render(feed, place),
+        Format::Json => json::render(feed, place),
     }
+}
+
+/// `xml` with the Feed History marker of `place` (`fh:complete`,
+/// `fh:archive`) written as the empty element RFC 5005 defines: the feed
+/// crates write an extension as a start tag and an end tag, with the
+/// indentation between them as text.
+pub(crate) fn empty_history_marker(xml: Vec<u8>, place: &Place) -> Vec<u8> {
+    let Some(marker) = place.marker() else {
+        return xml;
+    };
+    let start = format!("<fh:{marker}>");
+    let end = format!("</fh:{marker}>");
+    let Some(at) = xml.windows(start.len()).position(|w| w == start.as_bytes()) else {
+        return xml;
+    };
+    let after = at + start.len();
+    let blank = xml[after..]
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    if !xml[after + blank..].starts_with(end.as_bytes()) {
+        return xml;
+    }
+    let mut out = Vec::with_capacity(xml.len());
+    out.extend_from_slice(&xml[..at]);
+    out.extend_from_slice(format!("<fh:{marker}/>").as_bytes());
+    out.extend_from_slice(&xml[after + blank + end.len()..]);
+    out
 }
 
 /// The name and version written in every feed's generator element.
@@ -44,6 +82,17 @@ pub fn plain_text_to_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::plain_text_to_html;
+
+    #[test]
+    fn the_history_marker_is_an_empty_element() {
+        use crate::archive::Place;
+        let xml = b"<a>\n  <fh:complete>\n  </fh:complete>\n</a>".to_vec();
+        assert_eq!(
+            super::empty_history_marker(xml.clone(), &Place::Complete),
+            b"<a>\n  <fh:complete/>\n</a>"
+        );
+        assert_eq!(super::empty_history_marker(xml.clone(), &Place::Alone), xml);
+    }
 
     #[test]
     fn plain_text_becomes_html_that_shows_it() {

@@ -9,8 +9,6 @@
 //! feed parsers ignore it, and feeds keep their own media types (see the
 //! README, "Feed previews in browsers", for what browsers do with them).
 
-use crate::feed::FeedView;
-
 /// Where the stylesheet is published, relative to the site root.
 pub const PATH: &str = "feed.xsl";
 
@@ -24,7 +22,7 @@ pub fn stylesheet() -> Vec<u8> {
     include_bytes!("feed.xsl").to_vec()
 }
 
-/// The XML document of `feed` whose document element (and everything after
+/// The XML document at site-relative `path` (`opinion/archive/2/rss.xml`) whose document element (and everything after
 /// the prolog) is `root`: the XML declaration, with its encoding, then the
 /// stylesheet instruction, then `root`.
 ///
@@ -33,8 +31,8 @@ pub fn stylesheet() -> Vec<u8> {
 /// origin, and a relative address is on it wherever the feed is fetched
 /// from (a preview of `serve` on another host than `base_url`, http or
 /// https), and under whatever path `base_url` has.
-pub fn document(feed: &FeedView<'_>, root: &[u8]) -> Vec<u8> {
-    let up = "../".repeat(feed.dir.matches('/').count());
+pub fn document(path: &str, root: &[u8]) -> Vec<u8> {
+    let up = "../".repeat(path.matches('/').count());
     let prolog = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
          <?xml-stylesheet type=\"text/xsl\" href=\"{up}{PATH}\"?>\n"

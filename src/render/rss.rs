@@ -8,17 +8,22 @@
 //! An item's `description` is HTML to every reader, so the plain-text
 //! summary goes in escaped: "S&P 500" is shown, not parsed.
 //! `ttl` tells pollers what `Cache-Control: max-age` tells HTTP caches.
+//! An archived feed's documents carry RFC 5005's `atom:link`s
+//! (`prev-archive`, `next-archive`, `current`) and `fh:complete` or
+//! `fh:archive` (see `crate::archive`).
 
 use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
+use crate::archive::{Place, HISTORY_NAMESPACE};
 use crate::feed::FeedView;
 use crate::format::Format;
 use crate::render::{plain_text_to_html, preview, GENERATOR, VERSION};
 
-/// The RSS 2.0 document of `feed`.
-pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
+/// The RSS 2.0 document of `feed`, standing at `place` in its archive chain.
+pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
     let items = feed
         .items
         .iter()
@@ -60,29 +65,92 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         docs: Some("https://www.rssboard.org/rss-specification".to_string()),
         ttl: Some(ttl_minutes(feed.config.server.max_age).to_string()),
         atom_ext: Some(AtomExtension {
-            // The self link, then the WebSub hubs (WebSub section 4).
-            links: std::iter::once(Link {
-                href: feed.url(Format::Rss).to_string(),
-                rel: "self".to_string(),
-                mime_type: Some(Format::Rss.media_type().to_string()),
-                ..Default::default()
-            })
-            .chain(feed.hubs().into_iter().map(|href| Link {
-                href,
-                rel: "hub".to_string(),
-                ..Default::default()
-            }))
-            .collect(),
+            links: std::iter::once(("self", place.path(feed, Format::Rss)))
+                .chain(
+                    place
+                        .links(feed, Format::Rss)
+                        .into_iter()
+                        .map(|link| (link.rel, link.path)),
+                )
+                .map(|(rel, path)| Link {
+                    href: feed.config.base_url.join(&path).to_string(),
+                    rel: rel.to_string(),
+                    mime_type: Some(Format::Rss.media_type().to_string()),
+                    ..Default::default()
+                })
+                // The WebSub hubs (WebSub section 4), on the subscription document.
+                .chain(place.hubs(feed).into_iter().map(|href| Link {
+                    href,
+                    rel: "hub".to_string(),
+                    ..Default::default()
+                }))
+                .collect(),
         }),
+        namespaces: place
+            .marker()
+            .map(|_| ("fh".to_string(), HISTORY_NAMESPACE.to_string()))
+            .into_iter()
+            .collect(),
+        extensions: history_marker(place),
         items,
         ..Default::default()
     };
     let xml = channel
         .pretty_write_to(Vec::new(), b' ', 2)
         .expect("writing XML to memory cannot fail");
-    let mut bytes = preview::document(feed, preview::without_declaration(&xml));
+    let xml = hex_references_in_plain_text(crate::render::empty_history_marker(xml, place));
+    let mut bytes = preview::document(
+        &place.path(feed, Format::Rss),
+        preview::without_declaration(&xml),
+    );
     bytes.push(b'\n');
     bytes
+}
+
+/// `xml` with `&` and `<` in the plain-text elements (titles, bylines,
+/// categories) written as hexadecimal character references, as the RSS
+/// Advisory Board's profile asks and the W3C validator warns about
+/// otherwise (a headline such as "Less Than <Expected>"). The same
+/// characters to every XML parser: only their spelling changes.
+fn hex_references_in_plain_text(xml: Vec<u8>) -> Vec<u8> {
+    const PLAIN: [&str; 3] = ["title", "dc:creator", "category"];
+    let text = String::from_utf8_lossy(&xml);
+    let mut out = String::with_capacity(text.len());
+    let mut rest: &str = &text;
+    while let Some((at, name)) = PLAIN
+        .iter()
+        .filter_map(|name| rest.find(&format!("<{name}>")).map(|at| (at, *name)))
+        .min()
+    {
+        let open = at + name.len() + 2;
+        let Some(len) = rest[open..].find(&format!("</{name}>")) else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        out.push_str(
+            &rest[open..open + len]
+                .replace("&lt;", "&#x3C;")
+                .replace("&amp;", "&#x26;"),
+        );
+        rest = &rest[open + len..];
+    }
+    out.push_str(rest);
+    out.into_bytes()
+}
+
+/// `fh:complete` or `fh:archive`, as the channel's extension, when `place` has one.
+fn history_marker(place: &Place) -> ExtensionMap {
+    let mut map = ExtensionMap::new();
+    if let Some(marker) = place.marker() {
+        let element = Extension {
+            name: format!("fh:{marker}"),
+            ..Default::default()
+        };
+        map.entry("fh".to_string())
+            .or_default()
+            .insert(marker.to_string(), vec![element]);
+    }
+    map
 }
 
 /// RSS `ttl`, in whole minutes, for a `max_age` in seconds: rounded up, so
@@ -96,6 +164,15 @@ fn ttl_minutes(max_age: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::ttl_minutes;
+
+    #[test]
+    fn plain_text_elements_spell_ampersand_and_less_than_in_hex() {
+        let xml = b"<title>A &amp; B &lt;c&gt;</title><description>&lt;p&gt;</description><category>R&amp;D</category>".to_vec();
+        assert_eq!(
+            String::from_utf8(super::hex_references_in_plain_text(xml)).unwrap(),
+            "<title>A &#x26; B &#x3C;c&gt;</title><description>&lt;p&gt;</description><category>R&#x26;D</category>"
+        );
+    }
 
     #[test]
     fn ttl_is_max_age_in_minutes_rounded_up_and_at_least_one() {

@@ -38,7 +38,7 @@ const MAX_AGE_SECS: u32 = 86_400;
 
 /// True when responses for a resource of `kind` carry the CORS fields.
 pub(crate) fn applies_to(kind: ResourceKind) -> bool {
-    matches!(kind, ResourceKind::Feed | ResourceKind::Opml)
+    matches!(kind, ResourceKind::Feed | ResourceKind::Opml) || kind.is_archive_page()
 }
 
 /// The fields of every response of a resource that CORS applies to.

@@ -167,7 +167,7 @@ fn resource(served: &ServedSet, entry: &Entry, request: &HeaderMap, head: bool) 
     let headers = response.headers_mut();
     headers.insert(ETAG, chosen.etag_header.clone());
     headers.insert(LAST_MODIFIED, entry.last_modified.clone());
-    headers.insert(CACHE_CONTROL, served.cache_control.clone());
+    headers.insert(CACHE_CONTROL, entry.cache_control.clone());
     headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
     if entry.accepts_ranges {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));

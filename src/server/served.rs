@@ -38,8 +38,6 @@ pub struct ServedSet {
     /// When an article not yet published in this set is due (the reload
     /// thread rebuilds then).
     pub(crate) next_publication: Option<DateTime<Utc>>,
-    /// `Cache-Control` of every resource.
-    pub(crate) cache_control: HeaderValue,
     /// The CORS fields of responses of the resources that have them (`cors.rs`).
     pub(crate) cors: HeaderMap,
     /// The CORS fields of a preflight's answer for those resources.
@@ -64,6 +62,8 @@ pub(crate) struct Entry {
     /// Fields of every response of it: `X-Content-Type-Options`, and
     /// `Content-Security-Policy` for some articles' files (`security.rs`).
     pub(crate) fields: HeaderMap,
+    /// `Cache-Control`: `max_age`, or `archive_max_age` for a full archive page.
+    pub(crate) cache_control: HeaderValue,
     identity: Tagged,
     gzip: Option<Tagged>,
     brotli: Option<Tagged>,
@@ -91,7 +91,8 @@ impl Entry {
 
 impl ServedSet {
     /// Prepares `built` for serving with `Cache-Control: public,
-    /// max-age=<max_age>` (`[server] max_age`). Representations of
+    /// max-age=<max_age>` (`[server] max_age`), full archive pages with
+    /// `built.archive_max_age` (they never change). Representations of
     /// resources whose bytes are the same as in `previous` are reused.
     pub(crate) fn new(built: &BuiltSet, max_age: u32, previous: Option<&ServedSet>) -> ServedSet {
         let encoded = encoding::encode_site(built, |path| {
@@ -103,6 +104,8 @@ impl ServedSet {
         let mut resources = HashMap::with_capacity(encoded.len());
         let mut feed_paths = Vec::new();
         let mut feed_list_paths = Vec::new();
+        let cache_control = header(&format!("public, max-age={max_age}"));
+        let archive_cache_control = header(&format!("public, max-age={}", built.archive_max_age));
         for (path, representations) in encoded {
             let resource = &built.resources[&path];
             match resource.kind {
@@ -138,6 +141,10 @@ impl ServedSet {
                     .flatten()
                     .and_then(|link| HeaderValue::from_str(&link).ok()),
                 fields: security::resource_fields(resource.kind, resource.content_type),
+                cache_control: match resource.kind {
+                    ResourceKind::ArchivePage => archive_cache_control.clone(),
+                    _ => cache_control.clone(),
+                },
                 identity,
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),
@@ -156,7 +163,6 @@ impl ServedSet {
             feeds: built.feeds,
             built_at,
             next_publication: built.next_publication,
-            cache_control: header(&format!("public, max-age={max_age}")),
             cors: cors::response_fields(),
             cors_preflight: cors::preflight_fields(),
         }

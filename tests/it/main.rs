@@ -3,6 +3,7 @@
 mod fixture;
 mod prelude;
 
+mod archive;
 mod bad_input;
 mod content_limits;
 mod cors;
@@ -33,6 +34,7 @@ mod server_resources;
 mod server_silent_clients;
 mod server_slow_clients;
 mod site_url;
+mod sitemap;
 mod trusted_proxies;
 mod websub;
 mod what_readers_see;

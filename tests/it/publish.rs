@@ -76,6 +76,8 @@ fn bundled_site_exports_every_url_of_the_layout() {
         "feed.xsl".to_string(),
         "favicon.svg".to_string(),
         "favicon.ico".to_string(),
+        "sitemap.xml".to_string(),
+        "robots.txt".to_string(),
     ];
     expected.extend(FEEDS.iter().map(|f| f.to_string()));
     for (section, slug, _, _) in BUNDLED {
@@ -538,7 +540,7 @@ fn export_prints_one_summary_line() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(
-        lines[0].starts_with("exported 5 articles in 5 sections: 92 files (58 precompressed), "),
+        lines[0].starts_with("exported 5 articles in 5 sections: 97 files (61 precompressed), "),
         "{stdout}"
     );
     assert!(lines[0].contains(" bytes to public in "), "{stdout}");

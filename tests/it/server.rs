@@ -184,6 +184,12 @@ async fn each_encoding_decodes_to_the_identity_bytes() {
         for (coding, decode) in [("gzip", gunzip as fn(&[u8]) -> Vec<u8>), ("br", unbrotli)] {
             let response = get(&server, path, &[("accept-encoding", coding)]).await;
             let headers = response.headers().clone();
+            // robots.txt (about 70 bytes) is smaller than its gzip form, which is
+            // therefore not kept; brotli's is.
+            if path == "/robots.txt" && coding == "gzip" {
+                assert_eq!(header(&headers, "content-encoding"), "", "{path}");
+                continue;
+            }
             if built.resources[path].kind == ResourceKind::Article {
                 // `precompress = "feeds"` (the default) leaves article pages as they are.
                 assert_eq!(header(&headers, "content-encoding"), "", "{path}");
@@ -223,6 +229,8 @@ async fn each_encoding_decodes_to_the_identity_bytes() {
         tags.dedup();
         let codings = if built.resources[path].kind == ResourceKind::Article {
             1
+        } else if path == "/robots.txt" {
+            2
         } else {
             3
         };
