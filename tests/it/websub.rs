@@ -2,11 +2,14 @@
 //! that is a small HTTP server in the test, over loopback: verified
 //! subscriptions, signed pushes of the new bytes after an edit,
 //! unsubscription, retries after a `500`, the end of a subscription after
-//! a `410`, subscriptions kept across a restart, and the refusals.
+//! a `410`, subscriptions kept across a restart, and the refusals; the
+//! same over TLS against a subscriber with a certificate from a CA made in
+//! the test.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,21 +54,84 @@ struct Subscriber {
     addr: SocketAddr,
     hits: Arc<Mutex<Vec<Hit>>>,
     push_statuses: Arc<Mutex<VecDeque<u16>>>,
+    /// TLS only: the server name each handshake asked for (SNI).
+    server_names: Arc<Mutex<Vec<Option<String>>>>,
+    /// TLS only: handshakes that failed (the hub refused the certificate).
+    failed_handshakes: Arc<AtomicUsize>,
 }
 
 impl Subscriber {
     fn start() -> Subscriber {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the subscriber");
-        let subscriber = Subscriber {
-            addr: listener.local_addr().expect("address"),
-            hits: Arc::default(),
-            push_statuses: Arc::default(),
-        };
+        let subscriber = Subscriber::on(&listener);
         let serving = subscriber.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let serving = serving.clone();
-                std::thread::spawn(move || serving.answer(stream));
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    serving.answer(stream)
+                });
+            }
+        });
+        subscriber
+    }
+
+    fn on(listener: &TcpListener) -> Subscriber {
+        Subscriber {
+            addr: listener.local_addr().expect("address"),
+            hits: Arc::default(),
+            push_statuses: Arc::default(),
+            server_names: Arc::default(),
+            failed_handshakes: Arc::default(),
+        }
+    }
+
+    /// A subscriber behind TLS on the address `localhost` resolves to
+    /// first, with a certificate for `name` signed by `ca`.
+    fn start_tls(name: &str, ca: &rcgen::Issuer<'static, rcgen::KeyPair>) -> Subscriber {
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let certificate = rcgen::CertificateParams::new(vec![name.to_string()])
+            .expect("parameters")
+            .signed_by(&key, ca)
+            .expect("a certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![certificate.der().clone()],
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+                )
+                .expect("the server's certificate"),
+        );
+        let localhost = std::net::ToSocketAddrs::to_socket_addrs("localhost:0")
+            .expect("localhost resolves")
+            .next()
+            .expect("an address for localhost");
+        let listener = TcpListener::bind(localhost).expect("bind the TLS subscriber");
+        let subscriber = Subscriber::on(&listener);
+        let serving = subscriber.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let serving = serving.clone();
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let connection = rustls::ServerConnection::new(config).expect("a TLS session");
+                    let mut tls = rustls::StreamOwned::new(connection, stream);
+                    if tls.conn.complete_io(&mut tls.sock).is_err() {
+                        serving.failed_handshakes.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    let name = tls.conn.server_name().map(str::to_string);
+                    serving.server_names.lock().unwrap().push(name);
+                    serving.answer(&mut tls);
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                });
             }
         });
         subscriber
@@ -75,9 +141,8 @@ impl Subscriber {
         format!("http://{}{path}", self.addr)
     }
 
-    fn answer(&self, stream: std::net::TcpStream) {
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    fn answer(&self, mut stream: impl Read + Write) {
+        let mut reader = BufReader::new(&mut stream);
         let mut line = String::new();
         if reader.read_line(&mut line).is_err() {
             return;
@@ -120,7 +185,7 @@ impl Subscriber {
             (status, String::new())
         };
         self.hits.lock().unwrap().push(hit);
-        let mut stream = stream;
+        drop(reader);
         let _ = write!(
             stream,
             "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
@@ -582,4 +647,86 @@ async fn export_pings_external_hubs_for_changed_feeds_only() {
         stderr.contains("warning: WebSub hub") && stderr.contains("500"),
         "{stderr}"
     );
+}
+
+type TestCa = rcgen::CertifiedIssuer<'static, rcgen::KeyPair>;
+
+/// A CA made for one test, trusted by the hubs started after this call
+/// (through the library's test hook, which only adds a root).
+fn trusted_test_ca() -> TestCa {
+    let ca = test_ca();
+    trust_websub_root_for_tests(ca.der());
+    ca
+}
+
+/// A CA made for one test and trusted by nobody.
+fn test_ca() -> TestCa {
+    let key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "broadsheet test CA");
+    rcgen::CertifiedIssuer::self_signed(params, key).expect("a CA certificate")
+}
+
+#[tokio::test]
+async fn an_https_subscriber_is_verified_and_pushed_over_tls_naming_its_host() {
+    let ca = trusted_test_ca();
+    let site = site();
+    let server = site.serve();
+    let subscriber = Subscriber::start_tls("localhost", &ca);
+    let callback = format!("https://localhost:{}/cb?over=tls", subscriber.addr.port());
+    subscribe(&server, &callback, Some("tls-secret"), 1).await;
+    let verification = subscriber.hits("GET").remove(0);
+    assert!(verification
+        .target
+        .starts_with("/cb?over=tls&hub.mode=subscribe&"));
+    assert_eq!(
+        subscriber.server_names.lock().unwrap()[0].as_deref(),
+        Some("localhost"),
+        "the handshake names the callback's host (SNI)"
+    );
+
+    edit(&site, &server, "Pushed over TLS.");
+    let push = pushes_within(&subscriber, 1, Duration::from_secs(5))
+        .await
+        .remove(0);
+    assert!(String::from_utf8_lossy(&push.body).contains("Pushed over TLS."));
+    assert_eq!(
+        push.header("x-hub-signature"),
+        Some(signature("tls-secret", &push.body).as_str())
+    );
+    assert_eq!(subscriber.failed_handshakes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn https_callbacks_with_an_untrusted_or_misnamed_certificate_are_never_subscribed() {
+    let trusted = trusted_test_ca();
+    let site = site();
+    let server = site.serve();
+    let stranger = Subscriber::start_tls("localhost", &test_ca());
+    let misnamed = Subscriber::start_tls("elsewhere.test", &trusted);
+    for subscriber in [&stranger, &misnamed] {
+        let callback = format!("https://localhost:{}/cb", subscriber.addr.port());
+        let (status, body) = hub_request(
+            &server,
+            &[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", TOPIC),
+                ("hub.callback", &callback),
+            ],
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        eventually(Duration::from_secs(5), "the refused handshake", || async {
+            (subscriber.failed_handshakes.load(Ordering::SeqCst) > 0).then_some(())
+        })
+        .await;
+        assert!(
+            subscriber.hits.lock().unwrap().is_empty(),
+            "no request was sent"
+        );
+    }
+    assert_eq!(websub_health(&server).await["subscriptions"], 0);
 }
