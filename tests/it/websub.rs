@@ -730,3 +730,118 @@ async fn https_callbacks_with_an_untrusted_or_misnamed_certificate_are_never_sub
     }
     assert_eq!(websub_health(&server).await["subscriptions"], 0);
 }
+
+/// A child process killed when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to `limit` for a line of `lines` starting with `prefix`;
+/// fails with what the process said on stderr when none comes.
+fn line_starting(
+    lines: &std::sync::mpsc::Receiver<String>,
+    prefix: &str,
+    limit: Duration,
+    stderr: &std::path::Path,
+) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.starts_with(prefix) => return line,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "the Python subscriber never said `{prefix}` ({e}); its stderr:\n{}",
+                std::fs::read_to_string(stderr).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Interop with a subscriber written elsewhere: Flask-WebSub (PyPI
+/// `flask-websub`, installed by `.ci/run`) discovers the hub from a feed's
+/// `Link` header, subscribes, answers the hub's verification, and gets the
+/// new bytes pushed after an edit.
+#[tokio::test]
+async fn flask_websub_subscribes_and_receives_the_push() {
+    let script = crate::fixture::repo_root().join("tests/interop/flask_websub_subscriber.py");
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import flask_websub, flask, requests"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "Flask-WebSub is not importable (`.ci/run` installs it: python3 -m pip install flask-websub==0.4.1): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!("python3 cannot be run ({e}); `.ci/run` expects it on the machine"),
+    }
+
+    let site = site();
+    // The bound address as base URL: the Link header then names this server's hub.
+    let server = start_server(ServeOptions {
+        root: site.root().to_path_buf(),
+        bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        watch: false,
+        base_url: None,
+    })
+    .expect("server starts");
+    let feed = url(&server, "/opinion/rss.xml");
+    let data = tempfile::tempdir().expect("a directory for the subscriber");
+    let stderr_path = data.path().join("stderr");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = Child(
+        std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&feed)
+            .arg(data.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("python3 starts"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let asked = line_starting(&lines, "ASKED ", Duration::from_secs(20), &stderr_path);
+    assert_eq!(asked, format!("ASKED {} {feed}", url(&server, "/websub")));
+    let subscribed = line_starting(&lines, "SUBSCRIBED ", Duration::from_secs(10), &stderr_path);
+    assert_eq!(subscribed, format!("SUBSCRIBED {feed}"));
+    // The subscriber says so while answering; the hub stores it after the answer.
+    eventually(Duration::from_secs(5), "the subscription", || async {
+        (websub_health(&server).await["subscriptions"] == 1).then_some(())
+    })
+    .await;
+
+    edit(&site, &server, "Pushed to Flask-WebSub.");
+    let push = line_starting(&lines, "PUSH ", Duration::from_secs(10), &stderr_path);
+    let body = std::fs::read(data.path().join(format!("push-{}", &push[5..]))).expect("the push");
+    let served = client()
+        .get(&feed)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        served.to_vec(),
+        "Flask-WebSub got the feed as served now"
+    );
+    assert!(String::from_utf8_lossy(&body).contains("Pushed to Flask-WebSub."));
+    drop(child);
+}
