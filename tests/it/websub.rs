@@ -845,3 +845,56 @@ async fn flask_websub_subscribes_and_receives_the_push() {
     assert!(String::from_utf8_lossy(&body).contains("Pushed to Flask-WebSub."));
     drop(child);
 }
+
+/// A delivery the callback refused (`500`) is kept in the database while
+/// the server is stopped, and tried again by the next server on the same
+/// data directory: the subscriber gets the new bytes after the restart.
+#[tokio::test]
+async fn a_pending_delivery_is_retried_after_a_restart() {
+    let site = Site::bundled();
+    site.append(
+        "config.toml",
+        "\n[websub]\nallow_private_callbacks = true\nfirst_retry_ms = 500\n",
+    );
+    let subscriber = Subscriber::start();
+    // Every push fails while the first server runs.
+    subscriber
+        .push_statuses
+        .lock()
+        .unwrap()
+        .extend(std::iter::repeat_n(500, 1000));
+    let refused = {
+        let server = site.serve();
+        subscribe(&server, &subscriber.callback("/"), Some("kept"), 1).await;
+        edit(&site, &server, "Delivered after the restart.");
+        pushes_within(&subscriber, 1, Duration::from_secs(5)).await;
+        eventually(Duration::from_secs(5), "the delivery pending", || async {
+            (websub_health(&server).await["pending_deliveries"] == 1).then_some(())
+        })
+        .await;
+        server.shutdown();
+        crate::fixture::join_within(server, Duration::from_secs(15)).await;
+        subscriber.hits("POST").len()
+    };
+    // The callback is healthy again before the next server starts.
+    subscriber.push_statuses.lock().unwrap().clear();
+    let server = site.serve();
+    let pushes = pushes_within(&subscriber, refused + 1, Duration::from_secs(15)).await;
+    let retried = &pushes[refused];
+    assert!(String::from_utf8_lossy(&retried.body).contains("Delivered after the restart."));
+    assert_eq!(
+        retried.header("x-hub-signature"),
+        Some(signature("kept", &retried.body).as_str()),
+        "the secret survived the restart too"
+    );
+    eventually(
+        Duration::from_secs(5),
+        "the delivery to be done",
+        || async {
+            let health = websub_health(&server).await;
+            (health["pending_deliveries"] == 0 && health["subscriptions"] == 1).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(subscriber.hits("POST").len(), refused + 1, "delivered once");
+}
