@@ -898,3 +898,47 @@ async fn a_pending_delivery_is_retried_after_a_restart() {
     .await;
     assert_eq!(subscriber.hits("POST").len(), refused + 1, "delivered once");
 }
+
+/// Most public hubs are https: `broadsheet export` pings them over TLS,
+/// naming the hub's host in the handshake. The binary trusts the test's CA
+/// through `SSL_CERT_FILE`, which it reads, as OpenSSL does, instead of the
+/// system's store.
+#[tokio::test]
+async fn export_pings_an_https_hub_over_tls() {
+    let ca = test_ca();
+    let hub = Subscriber::start_tls("localhost", &ca);
+    let hub_url = format!("https://localhost:{}/hub", hub.addr.port());
+    let site = Site::bundled();
+    site.append(
+        "config.toml",
+        &format!("\n[websub]\nhubs = [\"{hub_url}\"]\n"),
+    );
+    site.write("test-ca.pem", &ca.pem());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+        .current_dir(site.root())
+        .arg("export")
+        .env("RUST_LOG", "warn")
+        .env("SSL_CERT_FILE", site.path("test-ca.pem"))
+        .output()
+        .expect("run broadsheet");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning: WebSub hub"), "{stderr}");
+    let feeds = site
+        .build()
+        .resources
+        .values()
+        .filter(|r| r.kind == ResourceKind::Feed)
+        .count();
+    let pings = hub.hits("POST");
+    assert_eq!(pings.len(), feeds, "every feed pinged over TLS");
+    assert!(
+        url::form_urlencoded::parse(&pings[0].body).any(|(k, v)| k == "hub.mode" && v == "publish")
+    );
+    let names = hub.server_names.lock().unwrap().clone();
+    assert!(
+        names.iter().all(|n| n.as_deref() == Some("localhost")),
+        "{names:?}"
+    );
+    assert_eq!(hub.failed_handshakes.load(Ordering::SeqCst), 0);
+}
