@@ -32,3 +32,5 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 pub use export::{export, file_for, ExportError, ExportSummary};
 pub use server::handler::MAX_URI_BYTES;
 pub use server::{start as start_server, RunningServer, ServeOptions, StartError};
+#[doc(hidden)]
+pub use websub::trust_root_for_tests as trust_websub_root_for_tests;

@@ -6,10 +6,15 @@
 //! forever, sends gigabytes), a request ends within its timeout and holds
 //! at most `max_body` bytes of it.
 //!
-//! Plain `http` only: `https` callbacks and hubs are refused with a clear
-//! reason (this hub has no TLS client yet; see the README).
+//! `https` goes through rustls (ring), over the same checked address: the
+//! TCP connection is made to the address `resolve` accepted, and the TLS
+//! handshake names the URL's host (SNI, and the name the certificate must
+//! carry). Certificates are checked against the system's roots (read once
+//! when a [`Reach`] is made) plus roots added by
+//! [`trust_root_for_tests`]; nothing turns the check off.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +22,10 @@ use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 use url::Url;
 
 use super::address;
@@ -31,6 +39,53 @@ pub(crate) struct Reach {
     pub(crate) own: Vec<IpAddr>,
     /// The deadline of a whole exchange.
     pub(crate) timeout: Duration,
+    /// TLS for `https` URLs: the roots certificates are checked against.
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+}
+
+/// Roots added to the system's by [`trust_root_for_tests`].
+fn extra_roots() -> &'static Mutex<Vec<CertificateDer<'static>>> {
+    static ROOTS: OnceLock<Mutex<Vec<CertificateDer<'static>>>> = OnceLock::new();
+    ROOTS.get_or_init(Mutex::default)
+}
+
+/// The internal hook through which tests make the hub trust a CA they
+/// made (a TLS server on loopback with a certificate of its own): `der`
+/// (one DER certificate) is added to the roots of every [`Reach`] made
+/// afterwards in this process. It only adds trust in one more root, as a
+/// system's CA store would; certificates are still checked, and there is
+/// no configuration key or flag that reaches it.
+pub fn trust_root_for_tests(der: &[u8]) {
+    let mut roots = extra_roots().lock().unwrap_or_else(|e| e.into_inner());
+    roots.push(CertificateDer::from(der.to_vec()));
+}
+
+/// The TLS client configuration: the system's roots (those that parse; a
+/// machine without any can still reach `http` URLs, and an `https` one then
+/// fails with the certificate's reason) and the added ones, TLS 1.2 and
+/// 1.3 by ring, ALPN `http/1.1` (the only protocol this client speaks).
+pub(crate) fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
+    if roots.is_empty() {
+        tracing::warn!(
+            "websub: no system root certificates found; https callbacks and hubs will fail verification"
+        );
+    }
+    let extra = extra_roots()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let (_added, _ignored) = roots.add_parsable_certificates(extra);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// The answer to a request: its status and the first bytes of its body.
@@ -62,13 +117,12 @@ impl std::fmt::Display for Refused {
 /// could be made to reach either). Returns the address to connect to.
 pub(crate) async fn resolve(url: &Url, reach: &Reach) -> Result<SocketAddr, Refused> {
     match url.scheme() {
-        "http" => {}
-        "https" => {
+        "http" | "https" => {}
+        other => {
             return Err(Refused::Unusable(format!(
-                "`{url}`: https callbacks are not supported by this hub yet (it has no TLS client); use an http URL"
+                "`{other}` URLs cannot be contacted"
             )))
         }
-        other => return Err(Refused::Unusable(format!("`{other}` URLs cannot be contacted"))),
     }
     let host = match url.host() {
         Some(url::Host::Domain(name)) => name.to_string(),
@@ -138,6 +192,37 @@ async fn exchange(
         .await
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let _ = stream.set_nodelay(true);
+    if url.scheme() == "https" {
+        let name = match url.host() {
+            Some(url::Host::Domain(name)) => ServerName::try_from(name.to_string())
+                .map_err(|e| format!("`{name}` cannot be named in TLS: {e}"))?,
+            Some(url::Host::Ipv4(ip)) => ServerName::from(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => ServerName::from(IpAddr::V6(ip)),
+            None => return Err(format!("`{url}` has no host")),
+        };
+        let tls = TlsConnector::from(reach.tls.clone())
+            .connect(name, stream)
+            .await
+            .map_err(|e| format!("TLS with {addr} failed: {e}"))?;
+        talk(tls, addr, method, url, headers, body, max_body).await
+    } else {
+        talk(stream, addr, method, url, headers, body, max_body).await
+    }
+}
+
+/// One HTTP/1.1 exchange over a connected stream, plain or TLS.
+async fn talk<S>(
+    stream: S,
+    addr: SocketAddr,
+    method: Method,
+    url: &Url,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+    max_body: usize,
+) -> Result<Answer, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(64 * 1024)
         .handshake::<_, Full<Bytes>>(TokioIo::new(stream))

@@ -122,6 +122,7 @@ impl Hub {
                 allow_private: config.allow_private_callbacks,
                 own,
                 timeout: config.request_timeout.duration(),
+                tls: client::tls_config()?,
             },
             changed: Mutex::new(BTreeSet::new()),
             wake: Notify::new(),

@@ -5,7 +5,7 @@
 //! - `intent.rs`: pure: a subscription request parsed and checked, and the
 //!   verification URL.
 //! - `address.rs`: pure: the addresses a hub never contacts.
-//! - `client.rs`: outbound HTTP, bounded in time and bytes.
+//! - `client.rs`: outbound HTTP and HTTPS, bounded in time and bytes.
 //! - `store.rs`: SQLite: subscriptions and pending deliveries.
 //! - `retry.rs`: pure: when a failed delivery is tried again.
 //! - `signature.rs`: `X-Hub-Signature`.
@@ -21,4 +21,5 @@ mod retry;
 mod signature;
 mod store;
 
+pub use client::trust_root_for_tests;
 pub(crate) use hub::{FeedBytes, Feeds, Hub};

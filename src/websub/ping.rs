@@ -29,10 +29,15 @@ pub(crate) fn ping_all(hubs: &[String], feeds: &[String]) -> Vec<String> {
         Ok(runtime) => runtime,
         Err(e) => return vec![format!("cannot ping the WebSub hubs: {e}")],
     };
+    let tls = match client::tls_config() {
+        Ok(tls) => tls,
+        Err(e) => return vec![format!("cannot ping the WebSub hubs: {e}")],
+    };
     let reach = Reach {
         allow_private: true,
         own: Vec::new(),
         timeout: PING_TIMEOUT,
+        tls,
     };
     runtime.block_on(async {
         let mut warnings = Vec::new();

@@ -2,11 +2,14 @@
 //! that is a small HTTP server in the test, over loopback: verified
 //! subscriptions, signed pushes of the new bytes after an edit,
 //! unsubscription, retries after a `500`, the end of a subscription after
-//! a `410`, subscriptions kept across a restart, and the refusals.
+//! a `410`, subscriptions kept across a restart, and the refusals; the
+//! same over TLS against a subscriber with a certificate from a CA made in
+//! the test.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,21 +54,84 @@ struct Subscriber {
     addr: SocketAddr,
     hits: Arc<Mutex<Vec<Hit>>>,
     push_statuses: Arc<Mutex<VecDeque<u16>>>,
+    /// TLS only: the server name each handshake asked for (SNI).
+    server_names: Arc<Mutex<Vec<Option<String>>>>,
+    /// TLS only: handshakes that failed (the hub refused the certificate).
+    failed_handshakes: Arc<AtomicUsize>,
 }
 
 impl Subscriber {
     fn start() -> Subscriber {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the subscriber");
-        let subscriber = Subscriber {
-            addr: listener.local_addr().expect("address"),
-            hits: Arc::default(),
-            push_statuses: Arc::default(),
-        };
+        let subscriber = Subscriber::on(&listener);
         let serving = subscriber.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let serving = serving.clone();
-                std::thread::spawn(move || serving.answer(stream));
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    serving.answer(stream)
+                });
+            }
+        });
+        subscriber
+    }
+
+    fn on(listener: &TcpListener) -> Subscriber {
+        Subscriber {
+            addr: listener.local_addr().expect("address"),
+            hits: Arc::default(),
+            push_statuses: Arc::default(),
+            server_names: Arc::default(),
+            failed_handshakes: Arc::default(),
+        }
+    }
+
+    /// A subscriber behind TLS on the address `localhost` resolves to
+    /// first, with a certificate for `name` signed by `ca`.
+    fn start_tls(name: &str, ca: &rcgen::Issuer<'static, rcgen::KeyPair>) -> Subscriber {
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let certificate = rcgen::CertificateParams::new(vec![name.to_string()])
+            .expect("parameters")
+            .signed_by(&key, ca)
+            .expect("a certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![certificate.der().clone()],
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+                )
+                .expect("the server's certificate"),
+        );
+        let localhost = std::net::ToSocketAddrs::to_socket_addrs("localhost:0")
+            .expect("localhost resolves")
+            .next()
+            .expect("an address for localhost");
+        let listener = TcpListener::bind(localhost).expect("bind the TLS subscriber");
+        let subscriber = Subscriber::on(&listener);
+        let serving = subscriber.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let serving = serving.clone();
+                let config = config.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let connection = rustls::ServerConnection::new(config).expect("a TLS session");
+                    let mut tls = rustls::StreamOwned::new(connection, stream);
+                    if tls.conn.complete_io(&mut tls.sock).is_err() {
+                        serving.failed_handshakes.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    let name = tls.conn.server_name().map(str::to_string);
+                    serving.server_names.lock().unwrap().push(name);
+                    serving.answer(&mut tls);
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                });
             }
         });
         subscriber
@@ -75,9 +141,8 @@ impl Subscriber {
         format!("http://{}{path}", self.addr)
     }
 
-    fn answer(&self, stream: std::net::TcpStream) {
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    fn answer(&self, mut stream: impl Read + Write) {
+        let mut reader = BufReader::new(&mut stream);
         let mut line = String::new();
         if reader.read_line(&mut line).is_err() {
             return;
@@ -120,7 +185,7 @@ impl Subscriber {
             (status, String::new())
         };
         self.hits.lock().unwrap().push(hit);
-        let mut stream = stream;
+        drop(reader);
         let _ = write!(
             stream,
             "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
@@ -582,4 +647,298 @@ async fn export_pings_external_hubs_for_changed_feeds_only() {
         stderr.contains("warning: WebSub hub") && stderr.contains("500"),
         "{stderr}"
     );
+}
+
+type TestCa = rcgen::CertifiedIssuer<'static, rcgen::KeyPair>;
+
+/// A CA made for one test, trusted by the hubs started after this call
+/// (through the library's test hook, which only adds a root).
+fn trusted_test_ca() -> TestCa {
+    let ca = test_ca();
+    trust_websub_root_for_tests(ca.der());
+    ca
+}
+
+/// A CA made for one test and trusted by nobody.
+fn test_ca() -> TestCa {
+    let key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "broadsheet test CA");
+    rcgen::CertifiedIssuer::self_signed(params, key).expect("a CA certificate")
+}
+
+#[tokio::test]
+async fn an_https_subscriber_is_verified_and_pushed_over_tls_naming_its_host() {
+    let ca = trusted_test_ca();
+    let site = site();
+    let server = site.serve();
+    let subscriber = Subscriber::start_tls("localhost", &ca);
+    let callback = format!("https://localhost:{}/cb?over=tls", subscriber.addr.port());
+    subscribe(&server, &callback, Some("tls-secret"), 1).await;
+    let verification = subscriber.hits("GET").remove(0);
+    assert!(verification
+        .target
+        .starts_with("/cb?over=tls&hub.mode=subscribe&"));
+    assert_eq!(
+        subscriber.server_names.lock().unwrap()[0].as_deref(),
+        Some("localhost"),
+        "the handshake names the callback's host (SNI)"
+    );
+
+    edit(&site, &server, "Pushed over TLS.");
+    let push = pushes_within(&subscriber, 1, Duration::from_secs(5))
+        .await
+        .remove(0);
+    assert!(String::from_utf8_lossy(&push.body).contains("Pushed over TLS."));
+    assert_eq!(
+        push.header("x-hub-signature"),
+        Some(signature("tls-secret", &push.body).as_str())
+    );
+    assert_eq!(subscriber.failed_handshakes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn https_callbacks_with_an_untrusted_or_misnamed_certificate_are_never_subscribed() {
+    let trusted = trusted_test_ca();
+    let site = site();
+    let server = site.serve();
+    let stranger = Subscriber::start_tls("localhost", &test_ca());
+    let misnamed = Subscriber::start_tls("elsewhere.test", &trusted);
+    for subscriber in [&stranger, &misnamed] {
+        let callback = format!("https://localhost:{}/cb", subscriber.addr.port());
+        let (status, body) = hub_request(
+            &server,
+            &[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", TOPIC),
+                ("hub.callback", &callback),
+            ],
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        eventually(Duration::from_secs(5), "the refused handshake", || async {
+            (subscriber.failed_handshakes.load(Ordering::SeqCst) > 0).then_some(())
+        })
+        .await;
+        assert!(
+            subscriber.hits.lock().unwrap().is_empty(),
+            "no request was sent"
+        );
+    }
+    assert_eq!(websub_health(&server).await["subscriptions"], 0);
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to `limit` for a line of `lines` starting with `prefix`;
+/// fails with what the process said on stderr when none comes.
+fn line_starting(
+    lines: &std::sync::mpsc::Receiver<String>,
+    prefix: &str,
+    limit: Duration,
+    stderr: &std::path::Path,
+) -> String {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.starts_with(prefix) => return line,
+            Ok(_) => {}
+            Err(e) => panic!(
+                "the Python subscriber never said `{prefix}` ({e}); its stderr:\n{}",
+                std::fs::read_to_string(stderr).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+/// Interop with a subscriber written elsewhere: Flask-WebSub (PyPI
+/// `flask-websub`, installed by `.ci/run`) discovers the hub from a feed's
+/// `Link` header, subscribes, answers the hub's verification, and gets the
+/// new bytes pushed after an edit.
+#[tokio::test]
+async fn flask_websub_subscribes_and_receives_the_push() {
+    let script = crate::fixture::repo_root().join("tests/interop/flask_websub_subscriber.py");
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import flask_websub, flask, requests"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "Flask-WebSub is not importable (`.ci/run` installs it: python3 -m pip install flask-websub==0.4.1): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!("python3 cannot be run ({e}); `.ci/run` expects it on the machine"),
+    }
+
+    let site = site();
+    // The bound address as base URL: the Link header then names this server's hub.
+    let server = start_server(ServeOptions {
+        root: site.root().to_path_buf(),
+        bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        watch: false,
+        base_url: None,
+    })
+    .expect("server starts");
+    let feed = url(&server, "/opinion/rss.xml");
+    let data = tempfile::tempdir().expect("a directory for the subscriber");
+    let stderr_path = data.path().join("stderr");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = Child(
+        std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&feed)
+            .arg(data.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("python3 starts"),
+    );
+    let stdout = child.0.stdout.take().expect("stdout");
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let asked = line_starting(&lines, "ASKED ", Duration::from_secs(20), &stderr_path);
+    assert_eq!(asked, format!("ASKED {} {feed}", url(&server, "/websub")));
+    let subscribed = line_starting(&lines, "SUBSCRIBED ", Duration::from_secs(10), &stderr_path);
+    assert_eq!(subscribed, format!("SUBSCRIBED {feed}"));
+    // The subscriber says so while answering; the hub stores it after the answer.
+    eventually(Duration::from_secs(5), "the subscription", || async {
+        (websub_health(&server).await["subscriptions"] == 1).then_some(())
+    })
+    .await;
+
+    edit(&site, &server, "Pushed to Flask-WebSub.");
+    let push = line_starting(&lines, "PUSH ", Duration::from_secs(10), &stderr_path);
+    let body = std::fs::read(data.path().join(format!("push-{}", &push[5..]))).expect("the push");
+    let served = client()
+        .get(&feed)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        body,
+        served.to_vec(),
+        "Flask-WebSub got the feed as served now"
+    );
+    assert!(String::from_utf8_lossy(&body).contains("Pushed to Flask-WebSub."));
+    drop(child);
+}
+
+/// A delivery the callback refused (`500`) is kept in the database while
+/// the server is stopped, and tried again by the next server on the same
+/// data directory: the subscriber gets the new bytes after the restart.
+#[tokio::test]
+async fn a_pending_delivery_is_retried_after_a_restart() {
+    let site = Site::bundled();
+    site.append(
+        "config.toml",
+        "\n[websub]\nallow_private_callbacks = true\nfirst_retry_ms = 500\n",
+    );
+    let subscriber = Subscriber::start();
+    // Every push fails while the first server runs.
+    subscriber
+        .push_statuses
+        .lock()
+        .unwrap()
+        .extend(std::iter::repeat_n(500, 1000));
+    let refused = {
+        let server = site.serve();
+        subscribe(&server, &subscriber.callback("/"), Some("kept"), 1).await;
+        edit(&site, &server, "Delivered after the restart.");
+        pushes_within(&subscriber, 1, Duration::from_secs(5)).await;
+        eventually(Duration::from_secs(5), "the delivery pending", || async {
+            (websub_health(&server).await["pending_deliveries"] == 1).then_some(())
+        })
+        .await;
+        server.shutdown();
+        crate::fixture::join_within(server, Duration::from_secs(15)).await;
+        subscriber.hits("POST").len()
+    };
+    // The callback is healthy again before the next server starts.
+    subscriber.push_statuses.lock().unwrap().clear();
+    let server = site.serve();
+    let pushes = pushes_within(&subscriber, refused + 1, Duration::from_secs(15)).await;
+    let retried = &pushes[refused];
+    assert!(String::from_utf8_lossy(&retried.body).contains("Delivered after the restart."));
+    assert_eq!(
+        retried.header("x-hub-signature"),
+        Some(signature("kept", &retried.body).as_str()),
+        "the secret survived the restart too"
+    );
+    eventually(
+        Duration::from_secs(5),
+        "the delivery to be done",
+        || async {
+            let health = websub_health(&server).await;
+            (health["pending_deliveries"] == 0 && health["subscriptions"] == 1).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(subscriber.hits("POST").len(), refused + 1, "delivered once");
+}
+
+/// Most public hubs are https: `broadsheet export` pings them over TLS,
+/// naming the hub's host in the handshake. The binary trusts the test's CA
+/// through `SSL_CERT_FILE`, which it reads, as OpenSSL does, instead of the
+/// system's store.
+#[tokio::test]
+async fn export_pings_an_https_hub_over_tls() {
+    let ca = test_ca();
+    let hub = Subscriber::start_tls("localhost", &ca);
+    let hub_url = format!("https://localhost:{}/hub", hub.addr.port());
+    let site = Site::bundled();
+    site.append(
+        "config.toml",
+        &format!("\n[websub]\nhubs = [\"{hub_url}\"]\n"),
+    );
+    site.write("test-ca.pem", &ca.pem());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+        .current_dir(site.root())
+        .arg("export")
+        .env("RUST_LOG", "warn")
+        .env("SSL_CERT_FILE", site.path("test-ca.pem"))
+        .output()
+        .expect("run broadsheet");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning: WebSub hub"), "{stderr}");
+    let feeds = site
+        .build()
+        .resources
+        .values()
+        .filter(|r| r.kind == ResourceKind::Feed)
+        .count();
+    let pings = hub.hits("POST");
+    assert_eq!(pings.len(), feeds, "every feed pinged over TLS");
+    assert!(
+        url::form_urlencoded::parse(&pings[0].body).any(|(k, v)| k == "hub.mode" && v == "publish")
+    );
+    let names = hub.server_names.lock().unwrap().clone();
+    assert!(
+        names.iter().all(|n| n.as_deref() == Some("localhost")),
+        "{names:?}"
+    );
+    assert_eq!(hub.failed_handshakes.load(Ordering::SeqCst), 0);
 }
