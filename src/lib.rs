@@ -19,6 +19,7 @@ mod model;
 mod parallel;
 mod render;
 mod server;
+mod taxonomy;
 mod toml_source;
 mod xml_char;
 

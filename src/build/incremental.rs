@@ -26,6 +26,11 @@ pub struct BuildCache {
     parse: ParseCache,
     /// Rendered article pages.
     pages: PageCache,
+    /// Rendered list pages and tags' and authors' feeds, by URL path: the
+    /// fingerprint of what each shows and its bytes.
+    lists: HashMap<String, (u64, Bytes)>,
+    /// The list resources the last build rendered (rather than kept), sorted.
+    pub(crate) lists_rendered: Vec<String>,
 }
 
 impl BuildCache {
@@ -65,13 +70,27 @@ pub fn build_dir_cached(
 ) -> Result<BuildOutput, Diagnostics> {
     let site = loader::load_cached(root, now, &mut cache.parse)?;
     let mut previous = std::mem::take(&mut cache.pages);
-    let (built, pages) = publish(
+    let mut previous_lists = std::mem::take(&mut cache.lists);
+    let (built, pages, lists) = publish(
         &site,
         &mut |path, fingerprint| match previous.remove(path) {
             Some((old, body, content)) if old == fingerprint => Some((body, content)),
             _ => None,
         },
+        &mut |path, fingerprint| match previous_lists.remove(path) {
+            Some((old, body)) if old == fingerprint => Some(body),
+            _ => None,
+        },
     );
+    cache.lists = HashMap::with_capacity(lists.len());
+    cache.lists_rendered.clear();
+    for list in lists {
+        if list.rendered {
+            cache.lists_rendered.push(list.path.clone());
+        }
+        cache.lists.insert(list.path, (list.fingerprint, list.body));
+    }
+    cache.lists_rendered.sort();
     let server = site.config.server.clone();
     let sizes = super::limits::check_resource_sizes(&site, &built, super::config_path(root));
     drop(site);

@@ -9,10 +9,13 @@
 //! - `publish`: the pure part, a loaded site in, every published resource out
 //! - `incremental`: the part that owns caches, so a rebuild after a small
 //!   edit parses and renders only what changed
+//! - `lists`: the paged list pages and the tags' and authors' feeds, each
+//!   rendered again only when what it shows changed
 //! - `limits`: no published resource larger than `[limits] resource_bytes`
 
 mod incremental;
 mod limits;
+mod lists;
 mod publish;
 
 use std::collections::BTreeMap;
@@ -133,7 +136,7 @@ fn config_path(root: &Path) -> std::path::PathBuf {
 
 /// Renders every output of `site`.
 pub fn build(site: &Site) -> BuiltSet {
-    publish::publish(site, &mut |_, _| None).0
+    publish::publish(site, &mut |_, _| None, &mut |_, _| None).0
 }
 
 /// The `Content-Type` of an article's file, by its extension (any case);

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::feed::FeedView;
 use crate::format::Format;
+use crate::taxonomy::{self, Kind};
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {
@@ -22,6 +23,9 @@ struct JsonFeed<'a> {
 #[derive(Serialize)]
 struct JsonAuthor {
     name: String,
+    /// The author's page on the site; none for the publication itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +58,7 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
         language: feed.config.language.as_str(),
         authors: vec![JsonAuthor {
             name: feed.config.publisher().to_string(),
+            url: None,
         }],
         items: feed
             .items
@@ -74,6 +79,7 @@ pub fn render(feed: &FeedView<'_>) -> Vec<u8> {
                     .iter()
                     .map(|a| JsonAuthor {
                         name: a.display_name(),
+                        url: Some(taxonomy::url(feed.config, Kind::Author, &a.name).to_string()),
                     })
                     .collect(),
                 tags: &article.tags,
