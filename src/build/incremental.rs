@@ -115,3 +115,66 @@ pub fn build_dir_cached(
     // next build, after the fix, reuses all the rest.
     sizes.map(|()| BuildOutput { set: built, server })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write_article(root: &Path, slug: &str, minute: u32, author: &str, tags: &str, body: &str) {
+        let text = format!(
+            "+++\ntitle = \"{slug}\"\ndate = 2024-05-20T08:{minute:02}:00Z\nauthors = [\"{author}\"]\ntags = [{tags}]\n+++\n\n{body}\n"
+        );
+        fs::write(root.join(format!("content/news/{slug}.md")), text).unwrap();
+    }
+
+    #[test]
+    fn an_edit_renders_again_only_the_lists_and_term_feeds_that_show_the_article() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("content/news")).unwrap();
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\npage_size = 1\n",
+        )
+        .unwrap();
+        fs::write(
+            root.join("content/news/_index.md"),
+            "+++\ntitle = \"News\"\n+++\n",
+        )
+        .unwrap();
+        write_article(root, "a", 0, "Ann", "\"all\", \"odd\"", "A.");
+        write_article(root, "b", 1, "Bob", "\"all\", \"even\"", "B.");
+        write_article(root, "c", 2, "Ann", "\"all\", \"odd\"", "C.");
+        let now = Utc::now();
+        let mut cache = BuildCache::default();
+        let first = build_dir_cached(root, now, &mut cache).unwrap();
+        assert!(
+            cache.lists_rendered.len() > 20,
+            "{:?}",
+            cache.lists_rendered
+        );
+        let again = build_dir_cached(root, now, &mut cache).unwrap();
+        assert_eq!(cache.lists_rendered, Vec::<String>::new());
+        assert_eq!(first.set, again.set);
+
+        // b is the second newest: page 2 of every list it is on.
+        write_article(root, "b", 1, "Bob", "\"all\", \"even\"", "B, corrected.");
+        let edited = build_dir_cached(root, now, &mut cache).unwrap();
+        let feeds = |dir: &str| ["atom.xml", "feed.json", "rss.xml"].map(|f| format!("{dir}{f}"));
+        let mut expected: Vec<String> = vec![
+            "page/2/".into(),
+            "news/page/2/".into(),
+            "tags/all/page/2/".into(),
+            "tags/even/".into(),
+            "authors/bob/".into(),
+        ];
+        expected.extend(feeds("tags/all/"));
+        expected.extend(feeds("tags/even/"));
+        expected.extend(feeds("authors/bob/"));
+        expected.sort();
+        assert_eq!(cache.lists_rendered, expected);
+        // And what it kept is what a build from scratch gives.
+        assert_eq!(edited.set, super::super::build_dir(root, now).unwrap());
+    }
+}

@@ -31,4 +31,5 @@ mod server_resources;
 mod server_silent_clients;
 mod server_slow_clients;
 mod site_url;
+mod taxonomy;
 mod what_readers_see;
