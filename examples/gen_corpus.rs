@@ -40,10 +40,14 @@ struct Args {
     sections: usize,
     seed: u64,
     limit: usize,
+    /// 0: the 24 named tags, evenly used; N: N tags (the named ones, then
+    /// `topic 25` and on), few used by thousands of articles and most by a
+    /// handful, as a real publication's are.
+    tags: usize,
 }
 
-const USAGE: &str = "usage: gen_corpus DIR [--articles N] [--sections S] [--seed K] [--limit L]\n\
-    defaults: --articles 1000 --sections 10 --seed 1 --limit 15";
+const USAGE: &str = "usage: gen_corpus DIR [--articles N] [--sections S] [--seed K] [--limit L] [--tags T]\n\
+    defaults: --articles 1000 --sections 10 --seed 1 --limit 15 (and the 24 named tags, evenly used)";
 
 fn parse_args() -> Result<Args, String> {
     let mut dir = None;
@@ -53,6 +57,7 @@ fn parse_args() -> Result<Args, String> {
         sections: 10,
         seed: 1,
         limit: 15,
+        tags: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -67,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
             "--sections" => args.sections = number("--sections")? as usize,
             "--seed" => args.seed = number("--seed")?,
             "--limit" => args.limit = number("--limit")? as usize,
+            "--tags" => args.tags = number("--tags")? as usize,
             "-h" | "--help" => return Err(String::new()),
             flag if flag.starts_with('-') => return Err(format!("unknown option `{flag}`")),
             path if dir.is_none() => dir = Some(PathBuf::from(path)),
@@ -408,7 +414,7 @@ fn generate(args: &Args) -> std::io::Result<u64> {
         );
         text.clear();
         let brief = sections.len() > 1 && s + 1 == sections.len();
-        article(&mut rng, &mut text, date, &related, i, brief);
+        article(&mut rng, &mut text, date, &related, i, brief, args.tags);
         let path = content.join(&sections[s].0).join(format!("{slug}.md"));
         total += write_file(&path, text.as_bytes())?;
     }
@@ -431,6 +437,7 @@ fn article(
     related: &str,
     index: usize,
     brief: bool,
+    tags: usize,
 ) {
     out.push_str("+++\ntitle = \"");
     title(rng, out);
@@ -448,12 +455,33 @@ fn article(
         }
     }
     out.push_str("]\ntags = [");
-    let first = rng.below(TAGS.len());
-    for n in 0..rng.between(1, 3) {
-        if n > 0 {
-            out.push_str(", ");
+    if tags == 0 {
+        let first = rng.below(TAGS.len());
+        for n in 0..rng.between(1, 3) {
+            if n > 0 {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "\"{}\"", TAGS[(first + n * 7) % TAGS.len()]);
         }
-        let _ = write!(out, "\"{}\"", TAGS[(first + n * 7) % TAGS.len()]);
+    } else {
+        for n in 0..rng.between(1, 4) {
+            if n > 0 {
+                out.push_str(", ");
+            }
+            // Tag k is chosen with a probability that falls steeply with k
+            // (the cube of a uniform number): with 300 tags, the first is on
+            // about one article in four, the last on a few.
+            let u = rng.below(1 << 20) as f64 / f64::from(1 << 20);
+            let k = ((u * u * u) * tags as f64) as usize;
+            match TAGS.get(k) {
+                Some(name) => {
+                    let _ = write!(out, "\"{name}\"");
+                }
+                None => {
+                    let _ = write!(out, "\"topic {}\"", k + 1);
+                }
+            }
+        }
     }
     out.push_str("]\n");
     if rng.one_in(3) {

@@ -223,12 +223,27 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "listening on http://{addr}");
     let site = server.state().served();
+    // The site's and the sections' feeds, as the OPML lists them; a site
+    // may have hundreds of tags and authors, whose feeds their index pages
+    // announce.
+    let is_term_feed = |path: &str| path.starts_with("/tags/") || path.starts_with("/authors/");
+    let mut term_feeds = 0;
     for path in &site.feed_paths {
-        let _ = writeln!(out, "  http://{addr}{path}");
+        if is_term_feed(path) {
+            term_feeds += 1;
+        } else {
+            let _ = writeln!(out, "  http://{addr}{path}");
+        }
     }
     // A list of feeds to import, not one to subscribe to: apart.
     for path in &site.feed_list_paths {
         let _ = writeln!(out, "feed list (OPML): http://{addr}{path}");
+    }
+    if term_feeds > 0 {
+        let _ = writeln!(
+            out,
+            "{term_feeds} tag and author feeds: http://{addr}/tags/ and http://{addr}/authors/ list them"
+        );
     }
     drop(site);
     let _ = out.flush();

@@ -46,6 +46,10 @@ pub struct Config {
     /// 5005 archived feeds, see `crate::archive`).
     #[serde(default = "default_archive_page_size")]
     pub archive_page_size: NonZeroUsize,
+    /// The most stories one list page shows (the home page, a section's,
+    /// a tag's, an author's); later stories go on `page/2/` and on.
+    #[serde(default = "default_page_size", deserialize_with = "page_size")]
+    pub page_size: NonZeroUsize,
     /// Which feed formats to publish.
     #[serde(default = "default_formats")]
     pub formats: Formats,
@@ -497,6 +501,26 @@ fn default_limit() -> NonZeroUsize {
     NonZeroUsize::new(20).unwrap_or(NonZeroUsize::MIN)
 }
 
+/// 50 stories: a page of headlines, bylines and standfirsts of about 30 KB.
+fn default_page_size() -> NonZeroUsize {
+    NonZeroUsize::new(50).unwrap_or(NonZeroUsize::MIN)
+}
+
+/// The most a page may show: beyond a thousand stories a page is megabytes
+/// that no reader scrolls, re-rendered whenever one of them changes.
+const MAX_PAGE_SIZE: usize = 1000;
+
+fn page_size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NonZeroUsize, D::Error> {
+    let size = usize::deserialize(deserializer)?;
+    NonZeroUsize::new(size)
+        .filter(|size| size.get() <= MAX_PAGE_SIZE)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "`page_size` is {size}: a page shows from 1 to {MAX_PAGE_SIZE} stories"
+            ))
+        })
+}
+
 fn default_language() -> LanguageTag {
     LanguageTag("en".to_string())
 }
@@ -686,6 +710,7 @@ mod tests {
         assert_eq!(config.base_url.url().as_str(), "https://example.com/news/");
         assert_eq!(config.language.as_str(), "en");
         assert_eq!(config.limit.get(), 20);
+        assert_eq!(config.page_size.get(), 50);
         assert_eq!(config.formats.iter().collect::<Vec<_>>(), Format::ALL);
         assert_eq!(config.server.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.publisher(), "T");
@@ -831,6 +856,23 @@ mod tests {
         }
         let err = parse(&format!("{MINIMAL}[server]\nreload_max_delay_ms = -5\n")).unwrap_err();
         assert!(err.starts_with("config.toml:5: "), "{err}");
+    }
+
+    #[test]
+    fn page_size_is_read_and_checked() {
+        assert_eq!(
+            parse(&format!("{MINIMAL}page_size = 7\n"))
+                .unwrap()
+                .page_size
+                .get(),
+            7
+        );
+        for line in ["page_size = 0", "page_size = 1001", "page_size = -3"] {
+            let err = parse(&format!("{MINIMAL}{line}\n")).unwrap_err();
+            assert!(err.starts_with("config.toml:4: "), "{line}: {err}");
+        }
+        let err = parse(&format!("{MINIMAL}page_size = 1001\n")).unwrap_err();
+        assert!(err.contains("from 1 to 1000 stories"), "{err}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use url::Url;
 use crate::config::Config;
 use crate::format::Format;
 use crate::model::{Article, Section, Site};
+use crate::taxonomy::{Kind, Term};
 
 /// One feed's contents, ready to render in any format.
 #[derive(Debug, Clone)]
@@ -59,6 +60,30 @@ impl<'a> FeedView<'a> {
             title: format!("{}: {}", config.title, section.title),
             description: non_empty(&section.description, &section.title),
             dir: format!("{}/", section.slug),
+            updated: newest_change(&items, site),
+            items,
+        }
+    }
+
+    /// A tag's or an author's feed: the newest `limit` of its articles,
+    /// the same items, with the same ids, as every other feed carries.
+    pub fn term(site: &'a Site, kind: Kind, term: &Term<'a>) -> FeedView<'a> {
+        let config = &site.config;
+        let items: Vec<&Article> = term
+            .articles
+            .iter()
+            .take(config.limit.get())
+            .copied()
+            .collect();
+        let description = match kind {
+            Kind::Tag => format!("Articles tagged “{}”", term.name),
+            Kind::Author => format!("Articles by {}, whatever the role", term.name),
+        };
+        FeedView {
+            config,
+            title: format!("{}: {}", config.title, term.name),
+            description,
+            dir: term.dir(kind),
             updated: newest_change(&items, site),
             items,
         }

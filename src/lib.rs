@@ -20,6 +20,7 @@ mod model;
 mod parallel;
 mod render;
 mod server;
+mod taxonomy;
 mod toml_source;
 mod websub;
 mod xml_char;

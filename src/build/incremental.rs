@@ -29,6 +29,11 @@ pub struct BuildCache {
     /// Rendered archive pages by URL path: the fingerprint of what the page
     /// shows and its bytes.
     archive_pages: HashMap<String, (u64, Bytes)>,
+    /// Rendered list pages and tags' and authors' feeds, by URL path: the
+    /// fingerprint of what each shows and its bytes.
+    lists: HashMap<String, (u64, Bytes)>,
+    /// The list resources the last build rendered (rather than kept), sorted.
+    pub(crate) lists_rendered: Vec<String>,
 }
 
 impl BuildCache {
@@ -69,6 +74,7 @@ pub fn build_dir_cached(
     let site = loader::load_cached(root, now, &mut cache.parse)?;
     let mut previous = std::mem::take(&mut cache.pages);
     let mut previous_archive = std::mem::take(&mut cache.archive_pages);
+    let mut previous_lists = std::mem::take(&mut cache.lists);
     let (built, rendered) = publish(
         &site,
         &mut |path, fingerprint| match previous.remove(path) {
@@ -79,15 +85,29 @@ pub fn build_dir_cached(
             Some((old, body)) if old == fingerprint => Some(body),
             _ => None,
         },
+        &mut |path, fingerprint| match previous_lists.remove(path) {
+            Some((old, body)) if old == fingerprint => Some(body),
+            _ => None,
+        },
     );
     let Rendered {
         articles: pages,
         archives,
+        lists,
     } = rendered;
     cache.archive_pages = archives
         .into_iter()
         .map(|page| (page.path, (page.fingerprint, page.body)))
         .collect();
+    cache.lists = HashMap::with_capacity(lists.len());
+    cache.lists_rendered.clear();
+    for list in lists {
+        if list.rendered {
+            cache.lists_rendered.push(list.path.clone());
+        }
+        cache.lists.insert(list.path, (list.fingerprint, list.body));
+    }
+    cache.lists_rendered.sort();
     let server = site.config.server.clone();
     let sizes = super::limits::check_resource_sizes(&site, &built, super::config_path(root));
     drop(site);
@@ -111,4 +131,67 @@ pub fn build_dir_cached(
     // The caches are filled first even when a resource is too large: the
     // next build, after the fix, reuses all the rest.
     sizes.map(|()| BuildOutput { set: built, server })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write_article(root: &Path, slug: &str, minute: u32, author: &str, tags: &str, body: &str) {
+        let text = format!(
+            "+++\ntitle = \"{slug}\"\ndate = 2024-05-20T08:{minute:02}:00Z\nauthors = [\"{author}\"]\ntags = [{tags}]\n+++\n\n{body}\n"
+        );
+        fs::write(root.join(format!("content/news/{slug}.md")), text).unwrap();
+    }
+
+    #[test]
+    fn an_edit_renders_again_only_the_lists_and_term_feeds_that_show_the_article() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("content/news")).unwrap();
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\npage_size = 1\n",
+        )
+        .unwrap();
+        fs::write(
+            root.join("content/news/_index.md"),
+            "+++\ntitle = \"News\"\n+++\n",
+        )
+        .unwrap();
+        write_article(root, "a", 0, "Ann", "\"all\", \"odd\"", "A.");
+        write_article(root, "b", 1, "Bob", "\"all\", \"even\"", "B.");
+        write_article(root, "c", 2, "Ann", "\"all\", \"odd\"", "C.");
+        let now = Utc::now();
+        let mut cache = BuildCache::default();
+        let first = build_dir_cached(root, now, &mut cache).unwrap();
+        assert!(
+            cache.lists_rendered.len() > 20,
+            "{:?}",
+            cache.lists_rendered
+        );
+        let again = build_dir_cached(root, now, &mut cache).unwrap();
+        assert_eq!(cache.lists_rendered, Vec::<String>::new());
+        assert_eq!(first.set, again.set);
+
+        // b is the second newest: page 2 of every list it is on.
+        write_article(root, "b", 1, "Bob", "\"all\", \"even\"", "B, corrected.");
+        let edited = build_dir_cached(root, now, &mut cache).unwrap();
+        let feeds = |dir: &str| ["atom.xml", "feed.json", "rss.xml"].map(|f| format!("{dir}{f}"));
+        let mut expected: Vec<String> = vec![
+            "page/2/".into(),
+            "news/page/2/".into(),
+            "tags/all/page/2/".into(),
+            "tags/even/".into(),
+            "authors/bob/".into(),
+        ];
+        expected.extend(feeds("tags/all/"));
+        expected.extend(feeds("tags/even/"));
+        expected.extend(feeds("authors/bob/"));
+        expected.sort();
+        assert_eq!(cache.lists_rendered, expected);
+        // And what it kept is what a build from scratch gives.
+        assert_eq!(edited.set, super::super::build_dir(root, now).unwrap());
+    }
 }

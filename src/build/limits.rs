@@ -14,7 +14,6 @@ use super::{BuiltSet, ResourceKind};
 use crate::config::bytes_in_words;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::{Article, Site};
-use crate::render::html::INDEX_PAGE_LIMIT;
 
 /// Every resource of `built` larger than the site's `resource_bytes`, as
 /// one error per article to blame (or on `config.toml` for a resource that
@@ -82,7 +81,7 @@ fn largest_shown<'a>(site: &'a Site, url_path: &str, kind: ResourceKind) -> Opti
             .map(|a| a.as_ref()),
         ResourceKind::Feed | ResourceKind::Index => {
             let shown = |limit: Option<usize>| match kind {
-                ResourceKind::Index => INDEX_PAGE_LIMIT,
+                ResourceKind::Index => site.config.page_size.get(),
                 _ => limit.unwrap_or(site.config.limit.get()),
             };
             match section_slug.and_then(|slug| site.sections.iter().find(|s| s.slug == slug)) {

@@ -9,6 +9,8 @@
 //! - `publish`: the pure part, a loaded site in, every published resource out
 //! - `incremental`: the part that owns caches, so a rebuild after a small
 //!   edit parses and renders only what changed
+//! - `lists`: the paged list pages and the tags' and authors' feeds, each
+//!   rendered again only when what it shows changed
 //! - `limits`: no published resource larger than `[limits] resource_bytes`
 //! - `archive`: the feeds' archive pages (RFC 5005), reused when unchanged
 //! - `sitemap`: `/sitemap.xml` and `/robots.txt`, from the HTML pages built
@@ -16,6 +18,7 @@
 mod archive;
 mod incremental;
 mod limits;
+mod lists;
 mod publish;
 mod sitemap;
 
@@ -192,7 +195,7 @@ fn config_path(root: &Path) -> std::path::PathBuf {
 
 /// Renders every output of `site`.
 pub fn build(site: &Site) -> BuiltSet {
-    publish::publish(site, &mut |_, _| None, &mut |_, _| None).0
+    publish::publish(site, &mut |_, _| None, &mut |_, _| None, &mut |_, _| None).0
 }
 
 /// The `Content-Type` of an article's file, by its extension (any case);

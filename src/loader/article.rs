@@ -86,6 +86,10 @@ pub(crate) struct ParsedArticle {
     pub draft: bool,
     /// The line of the `slug` key, or 1 when the slug is the file name.
     pub slug_line: usize,
+    /// The line of the `tags` key (1 without tags), for errors on a tag.
+    pub tags_line: usize,
+    /// The line of each byline, in `article.authors`' order.
+    pub author_lines: Vec<usize>,
 }
 
 /// Where a content file's front matter stands, so that errors found in a
@@ -131,10 +135,12 @@ pub(crate) fn parse_article(
             diagnostics.push(place.at(spanned.span().start, "`updated` is before `date`"));
         }
     }
-    let authors = authors_of(&place, front.authors, &mut diagnostics);
+    let (authors, author_lines) = authors_of(&place, front.authors, &mut diagnostics);
+    let mut tags_line = 1;
     let tags = match front.tags {
         Some(given) => {
             let offset = given.span().start;
+            tags_line = line_of_offset(text, split.front_start + offset);
             let tags = tags_of(given.into_inner());
             let most = config.limits.tags_per_article.get();
             if tags.len() > most {
@@ -209,6 +215,8 @@ pub(crate) fn parse_article(
         article: Arc::new(article),
         draft: front.draft,
         slug_line,
+        tags_line,
+        author_lines,
     })
 }
 
@@ -221,7 +229,9 @@ fn slug_of(
 ) -> (String, usize) {
     match slug {
         Some(slug) => {
-            if let Err(message) = check_slug(slug.get_ref()) {
+            if let Err(message) =
+                check_slug(slug.get_ref()).and_then(|()| check_not_reserved(slug.get_ref()))
+            {
                 diagnostics.push(place.at(slug.span().start, format!("`slug` {message}")));
             }
             let line = line_of_offset(place.text, place.start + slug.span().start);
@@ -233,7 +243,7 @@ fn slug_of(
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            if let Err(message) = check_slug(&stem) {
+            if let Err(message) = check_slug(&stem).and_then(|()| check_not_reserved(&stem)) {
                 diagnostics.push(Diagnostic::new(
                     place.path,
                     1,
@@ -245,40 +255,55 @@ fn slug_of(
     }
 }
 
-/// The bylines, white space collapsed; an empty name is an error on its line.
+/// The bylines, white space collapsed, each with its line; an empty name
+/// is an error on its line.
 fn authors_of(
     place: &FrontMatterPlace<'_>,
     entries: Vec<AuthorEntry>,
     diagnostics: &mut Diagnostics,
-) -> Vec<Author> {
+) -> (Vec<Author>, Vec<usize>) {
     let mut authors = Vec::new();
+    let mut lines = Vec::new();
     for entry in entries {
         let name = collapse_whitespace(&entry.name);
         if name.is_empty() {
             diagnostics.push(place.at(entry.span.start, "an author's name is empty"));
         } else {
+            lines.push(line_of_offset(place.text, place.start + entry.span.start));
             authors.push(Author {
                 name,
                 role: entry.role,
             });
         }
     }
-    authors
+    (authors, lines)
 }
 
-/// The tags, white space collapsed, empty ones and repeats left out, in
-/// the order first given. Linear in the number of tags: a generated list of
-/// a hundred thousand must not stall the build before it is refused.
+/// The tags, white space collapsed, empty ones and repeats left out (a
+/// repeat is a tag of the same identity, whatever its case: see
+/// `taxonomy`), in the order first given, each as first spelled. Linear in
+/// the number of tags: a generated list of a hundred thousand must not
+/// stall the build before it is refused.
 fn tags_of(given: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::with_capacity(given.len());
     let mut tags: Vec<String> = Vec::new();
     for tag in given {
         let tag = collapse_whitespace(&tag);
-        if !tag.is_empty() && seen.insert(tag.clone()) {
+        if !tag.is_empty() && seen.insert(crate::taxonomy::identity(&tag)) {
             tags.push(tag);
         }
     }
     tags
+}
+
+/// `page` is the folder of a section's later pages (`/opinion/page/2/`), so
+/// no article may take it.
+fn check_not_reserved(slug: &str) -> Result<(), String> {
+    if slug == "page" {
+        Err("`page` is reserved for the section's later pages (<section>/page/2/)".to_string())
+    } else {
+        Ok(())
+    }
 }
 
 /// Slugs become URL path segments and parts of ids: lower-case ASCII letters,
@@ -317,7 +342,7 @@ mod tests {
     #[test]
     fn parses_a_full_article() {
         let parsed = check(
-            "+++\ntitle = \"Hello\"\ndate = 2024-05-20\nupdated = \"2024-05-21T10:00:00+08:00\"\nauthors = [\"A\", { name = \"B\", role = \"Editor\" }]\ntags = [\"x\", \"x\", \"y\"]\n+++\n\nFirst *para*.\n\n[link](img.png)\n",
+            "+++\ntitle = \"Hello\"\ndate = 2024-05-20\nupdated = \"2024-05-21T10:00:00+08:00\"\nauthors = [\"A\", { name = \"B\", role = \"Editor\" }]\ntags = [\"x\", \"X \", \"y\"]\n+++\n\nFirst *para*.\n\n[link](img.png)\n",
         )
         .unwrap();
         let a = parsed.article;
@@ -331,7 +356,11 @@ mod tests {
                 role: Some("editor".into())
             }
         );
-        assert_eq!(a.tags, ["x", "y"]);
+        assert_eq!(a.tags, ["x", "y"], "a repeat in another case is left out");
+        assert_eq!(
+            (parsed.tags_line, parsed.author_lines.clone()),
+            (6, vec![5, 5])
+        );
         assert_eq!(a.summary, "First para.");
         assert_eq!(a.id.as_str(), "tag:example.com,2024-05-20:s/a");
         assert_eq!(a.url.as_str(), "https://example.com/s/a/");

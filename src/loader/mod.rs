@@ -28,6 +28,7 @@ mod markdown;
 mod media;
 mod sanitize;
 mod section;
+mod terms;
 
 use std::collections::HashMap;
 use std::fs;
@@ -86,6 +87,7 @@ pub fn load_cached(
         Err(_) => Vec::new(),
     };
     cache.articles = reuse.next;
+    terms::check(&cache.articles, &mut diagnostics);
     cache.media = reuse.media_next;
     cache.parsed_last_load = reuse.parsed;
     let next_publication = next_publication(&cache.articles, now);

@@ -22,6 +22,20 @@ use crate::parallel;
 
 /// The section whose folder is `dir`, or `None` when it has errors (all of
 /// them in `diagnostics`). `content_dir` is the real path of `content/`.
+/// The folder names the site's own pages take: `/tags/`, `/authors/` and
+/// the home page's later pages, `/page/2/`.
+const RESERVED_SECTION_NAMES: [&str; 3] = ["tags", "authors", "page"];
+
+fn check_section_name(slug: &str) -> Result<(), String> {
+    if RESERVED_SECTION_NAMES.contains(&slug) {
+        Err(format!(
+            "`{slug}` is reserved for the site's own pages (/{slug}/): rename the folder"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 pub(super) fn load_section(
     dir: &Path,
     content_dir: &Path,
@@ -35,7 +49,7 @@ pub(super) fn load_section(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let index_path = dir.join("_index.md");
-    let slug_ok = match check_slug(&slug) {
+    let slug_ok = match check_slug(&slug).and_then(|()| check_section_name(&slug)) {
         Ok(()) => true,
         Err(message) => {
             let message = format!("section folder name {message}");

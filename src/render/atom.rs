@@ -16,9 +16,11 @@ use crate::archive::{Place, HISTORY_NAMESPACE};
 use crate::feed::FeedView;
 use crate::format::Format;
 use crate::render::{plain_text_to_html, preview, GENERATOR, GENERATOR_URI, VERSION};
+use crate::taxonomy::{self, Kind};
 
 /// The Atom document of `feed`, standing at `place` in its archive chain.
 pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
+    let tag_scheme = taxonomy::index_url(feed.config, Kind::Tag).to_string();
     let entries = feed
         .items
         .iter()
@@ -32,6 +34,7 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
                 .iter()
                 .map(|a| Person {
                     name: a.display_name(),
+                    uri: Some(taxonomy::url(feed.config, Kind::Author, &a.name).to_string()),
                     ..Default::default()
                 })
                 .collect(),
@@ -40,6 +43,7 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
                 .iter()
                 .map(|tag| Category {
                     term: tag.clone(),
+                    scheme: Some(tag_scheme.clone()),
                     ..Default::default()
                 })
                 .collect(),

@@ -24,55 +24,112 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::config::Config;
 use crate::feed::FeedView;
-use crate::model::{Article, Section, Site};
+use crate::model::{Article, Author, Section, Site};
 use crate::render::favicon;
 use crate::render::{GENERATOR, VERSION};
+use crate::taxonomy::{self, Kind, Term};
 
-/// The home page: the masthead with the issue date (the newest article's),
-/// the sections as a bar, and the site's newest articles (at most
-/// [`INDEX_PAGE_LIMIT`]), newest first, each under its column label.
+/// One page of a paged list (the home page, a section's, a tag's, an
+/// author's): which page it is, of how many, and what the whole list holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Paging {
+    /// 1 for the first page.
+    pub number: usize,
+    /// How many pages the list has; at least 1.
+    pub count: usize,
+    /// How many stories the whole list holds.
+    pub total: usize,
+    /// The position in the whole list of this page's first story, from 0.
+    pub first: usize,
+}
+
+impl Paging {
+    /// The pages of a list of `total` stories, `page_size` to a page: one
+    /// page even for an empty list, which says so.
+    pub fn pages(total: usize, page_size: usize) -> impl Iterator<Item = Paging> {
+        let size = page_size.max(1);
+        let count = total.div_ceil(size).max(1);
+        (1..=count).map(move |number| Paging {
+            number,
+            count,
+            total,
+            first: (number - 1) * size,
+        })
+    }
+}
+
+/// The site-relative path of page `number` of the list whose first page is
+/// `dir` (`""`, `opinion/`, `tags/energy/`): `dir` itself, then
+/// `<dir>page/2/` and on.
+pub fn page_dir(dir: &str, number: usize) -> String {
+    if number <= 1 {
+        dir.to_string()
+    } else {
+        format!("{dir}page/{number}/")
+    }
+}
+
+/// A list page's title: the name, then the page number after the first.
+fn paged_title(name: &str, paging: Paging) -> String {
+    if paging.number > 1 {
+        format!("{name}, page {} of {}", paging.number, paging.count)
+    } else {
+        name.to_string()
+    }
+}
+
+/// The home page, or one of its later pages (`page/2/`): the masthead with
+/// the issue date (the newest article's), the sections as a bar, and the
+/// page's stories (`shown`, newest first), each under its column label.
 /// `site_feed` is the site-wide feed, for the autodiscovery links.
-pub fn home(site: &Site, site_feed: &FeedView<'_>) -> Vec<u8> {
+pub fn home(site: &Site, site_feed: &FeedView<'_>, paging: Paging, shown: &[&Article]) -> Vec<u8> {
     let config = &site.config;
-    let newest = site.newest(INDEX_PAGE_LIMIT);
     let body = html! {
         (skip_link())
         header.masthead {
-            h1.nameplate { a href=(config.base_url.url()) { (config.title) } }
+            @if paging.number == 1 {
+                h1.nameplate { a href=(config.base_url.url()) { (config.title) } }
+            } @else {
+                p.nameplate { a href=(config.base_url.url()) { (config.title) } }
+            }
             (dateline(site))
         }
         (section_bar(site, None))
         main #content {
-            (story_list(site, &newest, site.article_count(), true))
+            @if paging.number > 1 {
+                header.section-head { h1 { "Earlier stories" } }
+            }
+            (story_list(site, shown, paging, true))
+            (pager(config, "", paging))
         }
         (follow_box("Follow INSIGHTS", config, site_feed))
         (site_footer(config))
     };
+    let title = paged_title(config.title.as_str(), paging);
+    let canonical = config.base_url.join(&page_dir("", paging.number));
     let head = Head {
-        title: config.title.as_str(),
+        title: &title,
         description: &config.description,
-        canonical: config.base_url.url().as_str(),
+        canonical: canonical.as_str(),
         article: None,
+        ..Head::pager(config, "", paging)
     };
     page(config, &head, &[site_feed], body)
 }
 
-/// A section's page: the masthead, the sections' bar with this one marked,
-/// and the section's newest articles (at most [`INDEX_PAGE_LIMIT`]).
+/// A section's page, or one of its later pages: the masthead, the
+/// sections' bar with this one marked, and the page's stories.
 /// The feeds are the section's and the site's, for the autodiscovery links.
 pub fn section(
     site: &Site,
     section: &Section,
     section_feed: &FeedView<'_>,
     site_feed: &FeedView<'_>,
+    paging: Paging,
+    shown: &[&Article],
 ) -> Vec<u8> {
     let config = &site.config;
-    let newest: Vec<&Article> = section
-        .articles
-        .iter()
-        .take(INDEX_PAGE_LIMIT)
-        .map(|a| a.as_ref())
-        .collect();
+    let dir = format!("{}/", section.slug);
     let body = html! {
         (skip_link())
         header.masthead.compact {
@@ -85,20 +142,179 @@ pub fn section(
                 h1 { (section.title) }
                 @if !section.description.is_empty() { p.standfirst { (section.description) } }
             }
-            (story_list(site, &newest, section.articles.len(), false))
+            (story_list(site, shown, paging, false))
+            (pager(config, &dir, paging))
         }
         (follow_box("Follow this column", config, section_feed))
         (site_footer(config))
     };
-    let title = format!("{} | {}", section.title, config.title);
-    let canonical = section_url(config, section);
+    let title = format!("{} | {}", paged_title(&section.title, paging), config.title);
+    let canonical = config.base_url.join(&page_dir(&dir, paging.number));
     let head = Head {
         title: &title,
         description: &section.description,
         canonical: canonical.as_str(),
         article: None,
+        ..Head::pager(config, &dir, paging)
     };
     page(config, &head, &[section_feed, site_feed], body)
+}
+
+/// A tag's or an author's page, or one of its later pages: the masthead,
+/// the sections' bar, the term's heading and the page's stories (an
+/// author's with every role shown in the bylines). The feeds are the
+/// term's and the site's.
+pub fn term(
+    site: &Site,
+    kind: Kind,
+    term: &Term<'_>,
+    term_feed: &FeedView<'_>,
+    site_feed: &FeedView<'_>,
+    paging: Paging,
+    shown: &[&Article],
+) -> Vec<u8> {
+    let config = &site.config;
+    let dir = term.dir(kind);
+    let heading = match kind {
+        Kind::Tag => "Tags",
+        Kind::Author => "Authors",
+    };
+    let index = config.base_url.join(kind.dir());
+    let body = html! {
+        (skip_link())
+        header.masthead.compact {
+            p.nameplate { a href=(config.base_url.url()) { (config.title) } }
+            (dateline(site))
+        }
+        (section_bar(site, None))
+        main #content {
+            header.section-head {
+                p.kicker { a href=(index.as_str()) { (heading) } }
+                h1 { (term.name) }
+            }
+            (story_list(site, shown, paging, true))
+            (pager(config, &dir, paging))
+        }
+        (follow_box(&format!("Follow this {}", kind.noun()), config, term_feed))
+        (site_footer(config))
+    };
+    let title = format!("{} | {}", paged_title(term.name, paging), config.title);
+    let canonical = config.base_url.join(&page_dir(&dir, paging.number));
+    let head = Head {
+        title: &title,
+        description: &term_feed.description,
+        canonical: canonical.as_str(),
+        article: None,
+        ..Head::pager(config, &dir, paging)
+    };
+    page(config, &head, &[term_feed, site_feed], body)
+}
+
+/// The index of every tag (or author), `/tags/`: each term's name linked
+/// to its page, with its count of articles. Its head carries, besides the
+/// site's feeds, each term's feed in the first published format: one
+/// autodiscovery link per term, not one per format, since a reader lists
+/// them all to its user.
+pub fn term_index(
+    site: &Site,
+    kind: Kind,
+    terms: &[Term<'_>],
+    term_feeds: &[FeedView<'_>],
+    site_feed: &FeedView<'_>,
+) -> Vec<u8> {
+    let config = &site.config;
+    let heading = match kind {
+        Kind::Tag => "Tags",
+        Kind::Author => "Authors",
+    };
+    let body = html! {
+        (skip_link())
+        header.masthead.compact {
+            p.nameplate { a href=(config.base_url.url()) { (config.title) } }
+            (dateline(site))
+        }
+        (section_bar(site, None))
+        main #content {
+            header.section-head { h1 { (heading) } }
+            @if terms.is_empty() {
+                p.empty { "None yet." }
+            } @else {
+                ul.terms { @for term in terms {
+                    li {
+                        a href=(config.base_url.join(&term.dir(kind)).as_str()) { (term.name) }
+                        " "
+                        span.count { (articles_count(term.articles.len())) }
+                    }
+                } }
+            }
+        }
+        (follow_box("Follow INSIGHTS", config, site_feed))
+        (site_footer(config))
+    };
+    let title = format!("{heading} | {}", config.title);
+    let canonical = config.base_url.join(kind.dir());
+    let alternates: Vec<Alternate> = config
+        .formats
+        .iter()
+        .next()
+        .map(|format| {
+            term_feeds
+                .iter()
+                .map(|feed| Alternate {
+                    media_type: format.media_type(),
+                    title: format!("{} ({})", feed.title, format.label()),
+                    href: feed.url(format).to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let head = Head {
+        title: &title,
+        description: "",
+        canonical: canonical.as_str(),
+        article: None,
+        prev: None,
+        next: None,
+        alternates: &alternates,
+    };
+    page(config, &head, &[site_feed], body)
+}
+
+/// `1 article`, `12 articles`.
+fn articles_count(count: usize) -> String {
+    if count == 1 {
+        "1 article".to_string()
+    } else {
+        format!("{count} articles")
+    }
+}
+
+/// The visible page navigation of a paged list: newer and older pages
+/// (with `rel` as the head's links), the first and last, and where this
+/// page stands. Nothing for a list of one page.
+fn pager(config: &Config, dir: &str, paging: Paging) -> Markup {
+    let link = |number: usize| config.base_url.join(&page_dir(dir, number));
+    html! {
+        @if paging.count > 1 {
+            nav.pager aria-label="Pages" {
+                ul {
+                    @if paging.number > 1 {
+                        @if paging.number > 2 {
+                            li { a href=(link(1).as_str()) { "Newest" } }
+                        }
+                        li { a href=(link(paging.number - 1).as_str()) rel="prev" { "← Newer" } }
+                    }
+                    li aria-current="page" { "Page " (paging.number) " of " (paging.count) }
+                    @if paging.number < paging.count {
+                        li { a href=(link(paging.number + 1).as_str()) rel="next" { "Older →" } }
+                        @if paging.number + 1 < paging.count {
+                            li { a href=(link(paging.count).as_str()) { "Oldest" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// An article's page, and where in it the article's body stands (its bytes
@@ -131,7 +347,7 @@ pub fn article(
                     div.byline {
                         @if !article.authors.is_empty() {
                             ul.authors { @for author in &article.authors {
-                                li { (author.byline()) }
+                                li { (linked_byline(config, author)) }
                             } }
                         }
                         p.dates {
@@ -147,7 +363,7 @@ pub fn article(
                     footer.tags {
                         h2 #tags-label { "Tags" }
                         ul aria-labelledby="tags-label" { @for tag in &article.tags {
-                            li.tag { (tag) }
+                            li.tag { a href=(taxonomy::url(config, Kind::Tag, tag).as_str()) { (tag) } }
                         } }
                     }
                 }
@@ -162,6 +378,9 @@ pub fn article(
         description: &article.summary,
         canonical: article.url.as_str(),
         article: Some((article, &section.title)),
+        prev: None,
+        next: None,
+        alternates: &[],
     };
     let frame = page(config, &head, &[section_feed, site_feed], body);
     // The mark is a NUL, which no content can hold (the loader refuses it),
@@ -191,6 +410,35 @@ struct Head<'a> {
     /// For an article page: the article and its section's title, for its
     /// Open Graph `article` properties.
     article: Option<(&'a Article, &'a str)>,
+    /// The previous (newer) and next (older) page of a paged list.
+    prev: Option<String>,
+    next: Option<String>,
+    /// More feeds to announce, beyond those of the page's own feed views.
+    alternates: &'a [Alternate],
+}
+
+impl Head<'_> {
+    /// A head with only the `prev` and `next` links of page `paging` of the
+    /// list at `dir`; the caller fills in the rest.
+    fn pager(config: &Config, dir: &str, paging: Paging) -> Head<'static> {
+        let link = |number: usize| config.base_url.join(&page_dir(dir, number)).to_string();
+        Head {
+            title: "",
+            description: "",
+            canonical: "",
+            article: None,
+            prev: (paging.number > 1).then(|| link(paging.number - 1)),
+            next: (paging.number < paging.count).then(|| link(paging.number + 1)),
+            alternates: &[],
+        }
+    }
+}
+
+/// An autodiscovery link.
+struct Alternate {
+    media_type: &'static str,
+    title: String,
+    href: String,
 }
 
 fn page(config: &Config, head: &Head<'_>, feeds: &[&FeedView<'_>], body: Markup) -> Vec<u8> {
@@ -231,6 +479,11 @@ fn page(config: &Config, head: &Head<'_>, feeds: &[&FeedView<'_>], body: Markup)
                             href=(feed.url(format));
                     }
                 }
+                @for alternate in head.alternates {
+                    link rel="alternate" type=(alternate.media_type) title=(alternate.title) href=(alternate.href);
+                }
+                @if let Some(prev) = &head.prev { link rel="prev" href=(prev); }
+                @if let Some(next) = &head.next { link rel="next" href=(next); }
                 link rel="stylesheet" href=(site_path(config, STYLESHEET_PATH));
                 link rel="icon" type="image/svg+xml" href=(site_path(config, favicon::SVG_PATH));
             }
@@ -253,10 +506,17 @@ fn section_url(config: &Config, section: &Section) -> url::Url {
     config.base_url.join(&format!("{}/", section.slug))
 }
 
-/// The most articles the home page and a section page list, newest first.
-/// Every article keeps its own page; a list of a hundred thousand would be
-/// megabytes that no reader scrolls, rebuilt on every change.
-pub const INDEX_PAGE_LIMIT: usize = 100;
+/// A byline with the person's name linked to their page: "Edited by
+/// [TANG Zhexiao]". The words are [`Author::byline`]'s.
+fn linked_byline(config: &Config, author: &Author) -> Markup {
+    let byline = author.byline();
+    let (before, after) = byline.split_once(&author.name).unwrap_or((&byline, ""));
+    html! {
+        (before)
+        a href=(taxonomy::url(config, Kind::Author, &author.name).as_str()) { (author.name) }
+        (after)
+    }
+}
 
 fn skip_link() -> Markup {
     html! { a.skip href="#content" { "Skip to content" } }
@@ -303,13 +563,16 @@ fn section_bar(site: &Site, current: Option<&str>) -> Markup {
 
 /// The stories of a list page: column label (when the list mixes columns),
 /// headline, byline and standfirst. The first story leads.
-fn story_list(site: &Site, shown: &[&Article], total: usize, with_column: bool) -> Markup {
+fn story_list(site: &Site, shown: &[&Article], paging: Paging, with_column: bool) -> Markup {
     html! {
         @if shown.is_empty() {
             p.empty { "Nothing published yet." }
         } @else {
-            @if shown.len() < total {
-                p.count { "The newest " (shown.len()) " of " (total) " articles." }
+            @if shown.len() < paging.total {
+                p.count {
+                    "Articles " (paging.first + 1) "–" (paging.first + shown.len())
+                    " of " (paging.total) ", newest first."
+                }
             }
             ol.stories { @for article in shown {
                 li.story-card {

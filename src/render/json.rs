@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::archive::Place;
 use crate::feed::FeedView;
 use crate::format::Format;
+use crate::taxonomy::{self, Kind};
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {
@@ -40,6 +41,9 @@ struct JsonHub {
 #[derive(Serialize)]
 struct JsonAuthor {
     name: String,
+    /// The author's page on the site; none for the publication itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -75,6 +79,7 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
         language: feed.config.language.as_str(),
         authors: vec![JsonAuthor {
             name: feed.config.publisher().to_string(),
+            url: None,
         }],
         hubs: feed
             .hubs()
@@ -103,6 +108,7 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
                     .iter()
                     .map(|a| JsonAuthor {
                         name: a.display_name(),
+                        url: Some(taxonomy::url(feed.config, Kind::Author, &a.name).to_string()),
                     })
                     .collect(),
                 tags: &article.tags,

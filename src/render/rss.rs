@@ -21,9 +21,11 @@ use crate::archive::{Place, HISTORY_NAMESPACE};
 use crate::feed::FeedView;
 use crate::format::Format;
 use crate::render::{plain_text_to_html, preview, GENERATOR, VERSION};
+use crate::taxonomy::{self, Kind};
 
 /// The RSS 2.0 document of `feed`, standing at `place` in its archive chain.
 pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
+    let tag_domain = taxonomy::index_url(feed.config, Kind::Tag).to_string();
     let items = feed
         .items
         .iter()
@@ -37,7 +39,8 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
                 .iter()
                 .map(|tag| Category {
                     name: tag.clone(),
-                    domain: None,
+                    // The tag index: readers that group by domain group by site.
+                    domain: Some(tag_domain.clone()),
                 })
                 .collect(),
             guid: Some(Guid {

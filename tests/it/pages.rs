@@ -125,8 +125,8 @@ fn the_issue_date_is_the_newest_articles_and_the_current_section_is_marked() {
 fn article_page_has_a_byline_block_labelled_tags_and_a_compact_follow_box() {
     let built = built(&Site::bundled());
     let page = text(&built, "/voice-of-the-world/biden-vs-biden-tariffs/");
-    assert!(page.contains(r#"<p class="kicker"><a href="http://127.0.0.1:8080/voice-of-the-world/">Voice of the World</a></p><h1>Biden Vs. Biden: Monster Tariffs Dismantling Global Trade</h1><div class="byline"><ul class="authors"><li>Edited by TANG Zhexiao</li></ul><p class="dates"><time datetime="2024-05-20T08:02:00+08:00">20 May 2024</time></p></div>"#), "{page}");
-    assert!(page.contains(r#"<footer class="tags"><h2 id="tags-label">Tags</h2><ul aria-labelledby="tags-label"><li class="tag">tariffs</li><li class="tag">trade</li><li class="tag">electric vehicles</li></ul></footer>"#), "{page}");
+    assert!(page.contains(r#"<p class="kicker"><a href="http://127.0.0.1:8080/voice-of-the-world/">Voice of the World</a></p><h1>Biden Vs. Biden: Monster Tariffs Dismantling Global Trade</h1><div class="byline"><ul class="authors"><li>Edited by <a href="http://127.0.0.1:8080/authors/tang-zhexiao/">TANG Zhexiao</a></li></ul><p class="dates"><time datetime="2024-05-20T08:02:00+08:00">20 May 2024</time></p></div>"#), "{page}");
+    assert!(page.contains(r#"<footer class="tags"><h2 id="tags-label">Tags</h2><ul aria-labelledby="tags-label"><li class="tag"><a href="http://127.0.0.1:8080/tags/tariffs/">tariffs</a></li><li class="tag"><a href="http://127.0.0.1:8080/tags/trade/">trade</a></li><li class="tag"><a href="http://127.0.0.1:8080/tags/electric-vehicles/">electric vehicles</a></li></ul></footer>"#), "{page}");
     let follow = page
         .split_once(r#"<aside class="follow" aria-labelledby="follow-label"><h2 id="follow-label">Follow this column</h2>"#)
         .and_then(|(_, rest)| rest.split_once("</aside>"))
@@ -296,7 +296,24 @@ fn pages_stylesheet_and_icons_are_the_same_bytes_from_build_to_build() {
         })
         .map(|(path, _)| path)
         .collect();
-    assert_eq!(looked_at.len(), 11 + 1 + 2, "{looked_at:?}");
+    // The home page, 5 section pages, 5 article pages, the tag and author
+    // indexes with a page per tag and per author; the stylesheet; the icons.
+    let tags = first
+        .resources
+        .keys()
+        .filter(|p| p.starts_with("/tags/") && p.ends_with('/'))
+        .count();
+    let authors = first
+        .resources
+        .keys()
+        .filter(|p| p.starts_with("/authors/") && p.ends_with('/'))
+        .count();
+    assert_eq!((tags, authors), (1 + 14, 1 + 3));
+    assert_eq!(
+        looked_at.len(),
+        11 + tags + authors + 1 + 2,
+        "{looked_at:?}"
+    );
     for path in looked_at {
         assert_eq!(
             first.resources[path].body, second.resources[path].body,
@@ -335,7 +352,7 @@ fn axe_finds_no_serious_violation_in_chromium_light_and_dark() {
             && a11y.join("node_modules/playwright-core").is_dir(),
         "axe-core and playwright-core are missing: run `npm ci` in tests/a11y"
     );
-    let site = Site::bundled();
+    let site = paged_bundled();
     let server = start_server(ServeOptions {
         root: site.root().to_path_buf(),
         bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
@@ -354,6 +371,11 @@ fn axe_finds_no_serious_violation_in_chromium_light_and_dark() {
             "/",
             "/opinion/",
             "/opinion/china-russia-energy-cooperation/",
+            "/page/2/",
+            "/tags/",
+            "/tags/china-russia-relations/",
+            "/authors/",
+            "/authors/tang-zhexiao/",
         ],
         "install Node.js (apt-get install -y nodejs)",
     );
@@ -361,7 +383,8 @@ fn axe_finds_no_serious_violation_in_chromium_light_and_dark() {
 
 #[test]
 fn every_exported_page_parses_in_html5lib_strict_mode() {
-    let site = Site::bundled();
+    let site = paged_bundled();
+    assert!(site.export().join("page/3/index.html").is_file());
     let public = site.export();
     let public = public.to_string_lossy();
     run_tool(
@@ -370,4 +393,13 @@ fn every_exported_page_parses_in_html5lib_strict_mode() {
         &["validate_html.py", &public],
         "install python3 and html5lib (python3 -m pip install html5lib)",
     );
+}
+
+/// The bundled site with two stories a page, so that the home page has
+/// later pages (`/page/2/`, `/page/3/`) and a pager to check.
+fn paged_bundled() -> Site {
+    let site = Site::bundled();
+    let config = site.read("config.toml");
+    site.write("config.toml", &format!("page_size = 2\n{config}"));
+    site
 }

@@ -110,3 +110,33 @@ fn article_page() {
 fn stylesheet() {
     assert_rendered("/style.css");
 }
+
+#[test]
+fn tag_index_page() {
+    assert_rendered("/tags/");
+}
+
+#[test]
+fn tag_page() {
+    assert_rendered("/tags/energy/");
+}
+
+#[test]
+fn tag_atom() {
+    assert_rendered("/tags/energy/atom.xml");
+}
+
+#[test]
+fn author_index_page() {
+    assert_rendered("/authors/");
+}
+
+#[test]
+fn author_page() {
+    assert_rendered("/authors/tang-zhexiao/");
+}
+
+#[test]
+fn author_json_feed() {
+    assert_rendered("/authors/tang-zhexiao/feed.json");
+}

@@ -624,13 +624,24 @@ async fn export_pings_external_hubs_for_changed_feeds_only() {
         })
         .collect();
     pinged.sort();
+    // The feeds that show the edited article: the site's, its section's,
+    // its author's and its tags'; no other.
     let expected: Vec<String> = [
         "atom.xml",
+        "authors/tang-zhexiao/atom.xml",
+        "authors/tang-zhexiao/feed.json",
+        "authors/tang-zhexiao/rss.xml",
         "feed.json",
         "opinion/atom.xml",
         "opinion/feed.json",
         "opinion/rss.xml",
         "rss.xml",
+        "tags/china-russia-relations/atom.xml",
+        "tags/china-russia-relations/feed.json",
+        "tags/china-russia-relations/rss.xml",
+        "tags/energy/atom.xml",
+        "tags/energy/feed.json",
+        "tags/energy/rss.xml",
     ]
     .iter()
     .map(|path| format!("http://127.0.0.1:8080/{path}"))

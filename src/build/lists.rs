@@ -1,0 +1,274 @@
+//! The lists of the site, paged, and the feeds of its tags and authors: the
+//! home page and its later pages, each section's pages, `/tags/` and
+//! `/authors/`, each tag's and author's pages and feeds.
+//!
+//! Each resource is rendered only when what it shows changed: its
+//! fingerprint covers the page's frame (settings, sections, issue date),
+//! its place in the list and each story it shows (the article's path and
+//! fingerprint), so that after an edit to one article only the pages and
+//! feeds that list it are rendered again; the rest come from `earlier`.
+
+use bytes::Bytes;
+use chrono::{DateTime, FixedOffset};
+
+use super::{exact_bytes, BuiltSet, ResourceKind, HTML};
+use crate::feed::{site_updated, FeedView};
+use crate::fingerprint;
+use crate::model::{Article, Site};
+use crate::render;
+use crate::render::html::{page_dir, Paging};
+use crate::taxonomy::{self, Kind, Term};
+
+/// A resource rendered by an earlier build, given its URL path and the
+/// fingerprint of what it must show: its bytes when it still shows exactly that.
+pub(super) type EarlierResource<'a> = dyn FnMut(&str, u64) -> Option<Bytes> + 'a;
+
+/// A list resource as this build published it, for the next build: its
+/// URL path, the fingerprint of what it shows, its bytes, and whether this
+/// build rendered it (rather than kept it).
+pub(super) struct ListResource {
+    pub path: String,
+    pub fingerprint: u64,
+    pub body: Bytes,
+    pub rendered: bool,
+}
+
+/// Publishes into `built` what it renders or takes from `earlier`.
+struct Publisher<'e, 'b> {
+    earlier: &'e mut EarlierResource<'b>,
+    built: &'e mut BuiltSet,
+    kept: Vec<ListResource>,
+}
+
+impl Publisher<'_, '_> {
+    /// Publishes the resource at `path` showing what `fingerprint` covers:
+    /// the earlier bytes when they show it, else `render()`'s.
+    fn publish(
+        &mut self,
+        path: &str,
+        kind: ResourceKind,
+        content_type: &'static str,
+        fingerprint: u64,
+        modified: DateTime<FixedOffset>,
+        render: impl FnOnce() -> Vec<u8>,
+    ) {
+        let (body, rendered) = match (self.earlier)(path, fingerprint) {
+            Some(body) => (body, false),
+            None => (exact_bytes(render()), true),
+        };
+        self.built
+            .insert_bytes(path, kind, content_type, body.clone(), modified);
+        self.kept.push(ListResource {
+            path: path.to_string(),
+            fingerprint,
+            body,
+            rendered,
+        });
+    }
+}
+
+/// What a story in a list shows of its article: its page's path and the
+/// fingerprint of its text (headline, byline, standfirst, date all come from
+/// the text; the column label from the section, in the frame).
+fn stories_fingerprint(articles: &[&Article]) -> Vec<(String, u64)> {
+    articles.iter().map(|a| (a.path(), a.fingerprint)).collect()
+}
+
+/// When a list page last changed: its newest story's change, or the
+/// site's for an empty list.
+fn newest(articles: &[&Article], site: &Site) -> DateTime<FixedOffset> {
+    articles
+        .iter()
+        .map(|a| a.modified())
+        .max()
+        .unwrap_or_else(|| site_updated(site))
+}
+
+/// Publishes every list page and every tag's and author's feed of `site`.
+/// `feeds` are the site's feed then each section's, in section order.
+pub(super) fn publish_lists(
+    site: &Site,
+    feeds: &[FeedView<'_>],
+    earlier: &mut EarlierResource<'_>,
+    built: &mut BuiltSet,
+) -> Vec<ListResource> {
+    let config = &site.config;
+    let page_size = config.page_size.get();
+    // What every list page shows around its stories: the settings, the
+    // sections' bar and column labels, and the issue date.
+    let frame = fingerprint::of_debug(&(
+        fingerprint::of_debug(config),
+        site.sections
+            .iter()
+            .map(|s| (&s.slug, &s.title, &s.description))
+            .collect::<Vec<_>>(),
+        site.newest(1).first().map(|a| a.published),
+    ));
+    let mut out = Publisher {
+        earlier,
+        built,
+        kept: Vec::new(),
+    };
+    let Some((site_feed, section_feeds)) = feeds.split_first() else {
+        return Vec::new();
+    };
+
+    // The home page and its later pages.
+    let everything = site.newest(site.article_count());
+    for paging in Paging::pages(everything.len(), page_size) {
+        let shown = page_of(&everything, paging, page_size);
+        let fingerprint =
+            fingerprint::of_debug(&("home", frame, paging, stories_fingerprint(shown)));
+        // The first page is dated by the site's newest change, as before it was paged.
+        let modified = if paging.number == 1 {
+            site_updated(site)
+        } else {
+            newest(shown, site)
+        };
+        out.publish(
+            &page_dir("", paging.number),
+            ResourceKind::Index,
+            HTML,
+            fingerprint,
+            modified,
+            || render::html::home(site, site_feed, paging, shown),
+        );
+    }
+
+    // Each section's pages.
+    for (section, feed) in site.sections.iter().zip(section_feeds) {
+        let articles: Vec<&Article> = section.articles.iter().map(AsRef::as_ref).collect();
+        for paging in Paging::pages(articles.len(), page_size) {
+            let shown = page_of(&articles, paging, page_size);
+            let fingerprint = fingerprint::of_debug(&(
+                "section",
+                frame,
+                &section.slug,
+                section.limit,
+                paging,
+                stories_fingerprint(shown),
+            ));
+            let modified = if paging.number == 1 {
+                feed.updated
+            } else {
+                newest(shown, site)
+            };
+            out.publish(
+                &page_dir(&feed.dir, paging.number),
+                ResourceKind::Index,
+                HTML,
+                fingerprint,
+                modified,
+                || render::html::section(site, section, feed, site_feed, paging, shown),
+            );
+        }
+    }
+
+    // Tags and authors: the index, then each term's feeds and pages.
+    for kind in [Kind::Tag, Kind::Author] {
+        let terms = taxonomy::terms(site, kind);
+        let term_feeds: Vec<FeedView<'_>> = terms
+            .iter()
+            .map(|term| FeedView::term(site, kind, term))
+            .collect();
+        publish_index(&mut out, site, kind, &terms, &term_feeds, site_feed, frame);
+        for (term, feed) in terms.iter().zip(&term_feeds) {
+            publish_term(&mut out, site, kind, term, feed, site_feed, frame);
+        }
+    }
+    out.kept
+}
+
+/// `/tags/` or `/authors/`: every term, its count, and its feed's link.
+fn publish_index(
+    out: &mut Publisher<'_, '_>,
+    site: &Site,
+    kind: Kind,
+    terms: &[Term<'_>],
+    term_feeds: &[FeedView<'_>],
+    site_feed: &FeedView<'_>,
+    frame: u64,
+) {
+    let fingerprint = fingerprint::of_debug(&(
+        kind,
+        frame,
+        terms
+            .iter()
+            .map(|t| (&t.slug, t.name, t.articles.len()))
+            .collect::<Vec<_>>(),
+    ));
+    let modified = terms
+        .iter()
+        .filter_map(|t| t.articles.first().map(|a| a.modified()))
+        .max()
+        .unwrap_or_else(|| site_updated(site));
+    out.publish(
+        kind.dir(),
+        ResourceKind::Index,
+        HTML,
+        fingerprint,
+        modified,
+        || render::html::term_index(site, kind, terms, term_feeds, site_feed),
+    );
+}
+
+/// One tag's or author's feeds, in every published format, and its pages.
+fn publish_term(
+    out: &mut Publisher<'_, '_>,
+    site: &Site,
+    kind: Kind,
+    term: &Term<'_>,
+    feed: &FeedView<'_>,
+    site_feed: &FeedView<'_>,
+    frame: u64,
+) {
+    let settings = fingerprint::of_debug(&site.config);
+    let items = fingerprint::of_debug(&(
+        settings,
+        &feed.title,
+        &feed.description,
+        stories_fingerprint(&feed.items),
+    ));
+    for format in site.config.formats.iter() {
+        out.publish(
+            &feed.path(format),
+            ResourceKind::Feed,
+            format.spec().content_type,
+            fingerprint::of_debug(&(items, format)),
+            feed.updated,
+            || render::feed(format, feed),
+        );
+        out.built.feeds += 1;
+    }
+    let page_size = site.config.page_size.get();
+    for paging in Paging::pages(term.articles.len(), page_size) {
+        let shown = page_of(&term.articles, paging, page_size);
+        let fingerprint = fingerprint::of_debug(&(
+            kind,
+            frame,
+            &term.slug,
+            term.name,
+            paging,
+            stories_fingerprint(shown),
+        ));
+        out.publish(
+            &page_dir(&feed.dir, paging.number),
+            ResourceKind::Index,
+            HTML,
+            fingerprint,
+            newest(shown, site),
+            || render::html::term(site, kind, term, feed, site_feed, paging, shown),
+        );
+    }
+}
+
+/// The stories of page `paging` of `articles`.
+fn page_of<'s, 'a>(
+    articles: &'s [&'a Article],
+    paging: Paging,
+    page_size: usize,
+) -> &'s [&'a Article] {
+    let start = paging.first.min(articles.len());
+    let end = (paging.first + page_size).min(articles.len());
+    &articles[start..end]
+}

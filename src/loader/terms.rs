@@ -1,0 +1,51 @@
+//! Tags and authors checked across the site: two different names that
+//! would be published at one URL (`taxonomy::collisions`) are an error on
+//! the later use, naming both, so that neither page silently takes the
+//! other's place.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::cache::CachedArticle;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::taxonomy::{self, Kind, Use};
+
+/// Checks the tags and authors of every article loaded (drafts and later
+/// articles too: they are checked like the rest), in file order.
+pub(super) fn check(articles: &HashMap<PathBuf, CachedArticle>, diagnostics: &mut Diagnostics) {
+    let mut files: Vec<(&PathBuf, &CachedArticle)> = articles.iter().collect();
+    files.sort_by(|a, b| a.0.cmp(b.0));
+    for kind in [Kind::Tag, Kind::Author] {
+        let uses = files.iter().flat_map(|(path, cached)| {
+            let parsed = &cached.parsed;
+            let lines: Vec<usize> = match kind {
+                Kind::Tag => vec![parsed.tags_line; parsed.article.tags.len()],
+                Kind::Author => parsed.author_lines.clone(),
+            };
+            kind.names(&parsed.article)
+                .zip(lines)
+                .map(move |(name, line)| Use {
+                    source: path.as_path(),
+                    line,
+                    name,
+                })
+        });
+        for collision in taxonomy::collisions(uses) {
+            let noun = kind.noun();
+            diagnostics.push(Diagnostic::new(
+                collision.other.source,
+                collision.other.line,
+                format!(
+                    "the {noun} `{}` would be published at /{}{}/, the URL of the {noun} `{}` ({}:{}): \
+                     two {noun}s are one only when they differ in case or spacing; rename one of them",
+                    collision.other.name,
+                    kind.dir(),
+                    collision.slug,
+                    collision.first.name,
+                    collision.first.source.display(),
+                    collision.first.line,
+                ),
+            ));
+        }
+    }
+}
