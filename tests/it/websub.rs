@@ -953,3 +953,36 @@ async fn export_pings_an_https_hub_over_tls() {
     );
     assert_eq!(hub.failed_handshakes.load(Ordering::SeqCst), 0);
 }
+
+/// An article dated a few seconds ahead is published when it falls due,
+/// with no edit and no reload asked for, and that build pushes the feed
+/// that now holds it.
+#[tokio::test]
+async fn a_scheduled_article_is_pushed_when_it_falls_due() {
+    let site = site();
+    // Whole seconds, as the front matter gives it.
+    let due =
+        chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 3, 0).expect("a date");
+    site.write(
+        "content/opinion/scheduled-column.md",
+        &format!(
+            "+++\ntitle = \"A column published on time\"\ndate = {}\n+++\n\nDue now.\n",
+            due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    );
+    let server = site.serve();
+    let subscriber = Subscriber::start();
+    subscribe(&server, &subscriber.callback("/cb"), None, 1).await;
+    assert!(
+        subscriber.hits("POST").is_empty(),
+        "nothing pushed before it is due"
+    );
+    let push = pushes_within(&subscriber, 1, Duration::from_secs(15))
+        .await
+        .remove(0);
+    assert!(
+        chrono::Utc::now() >= due,
+        "pushed before the article was due"
+    );
+    assert!(String::from_utf8_lossy(&push.body).contains("A column published on time"));
+}
