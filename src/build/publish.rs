@@ -95,17 +95,24 @@ fn publish_resources(
     let config_fingerprint = fingerprint::of_debug(&site.config);
     let mut pages = Vec::new();
     for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
+        // The articles' dates by slug, looked up once per file (a section
+        // may hold thousands of articles with folders).
+        let dates: std::collections::HashMap<&str, _> = if section.media.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            section
+                .articles
+                .iter()
+                .map(|article| (article.slug.as_str(), article.modified()))
+                .collect()
+        };
         for media in &section.media {
             // An article's file is dated by its article, not by the file's
             // time, which differs from clone to clone: every copy of the
             // content must send the same `Last-Modified`. (A server moves it
             // forward when the file's bytes change while it runs.)
             let slug = media.path.split('/').nth(1).unwrap_or_default();
-            let modified = section
-                .articles
-                .iter()
-                .find(|article| article.slug == slug)
-                .map_or(feed.updated, |article| article.modified());
+            let modified = dates.get(slug).copied().unwrap_or(feed.updated);
             built.insert_bytes(
                 &media.path,
                 ResourceKind::Media,
