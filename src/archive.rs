@@ -178,6 +178,33 @@ impl Place {
         }
     }
 
+    /// The `atom:link`s an RSS or Atom document at this place carries, as
+    /// (relation, absolute URL, media type): its `self` link, its chain
+    /// links, then (on a subscription document) the WebSub hubs.
+    pub fn atom_links(
+        &self,
+        feed: &FeedView<'_>,
+        format: Format,
+    ) -> Vec<(&'static str, String, Option<&'static str>)> {
+        let media_type = Some(format.media_type());
+        std::iter::once(("self", self.path(feed, format)))
+            .chain(
+                self.links(feed, format)
+                    .into_iter()
+                    .map(|link| (link.rel, link.path)),
+            )
+            .map(|(rel, path)| {
+                (
+                    rel,
+                    feed.config.base_url.join(&path).to_string(),
+                    media_type,
+                )
+            })
+            // The WebSub hubs (WebSub section 4).
+            .chain(self.hubs(feed).into_iter().map(|href| ("hub", href, None)))
+            .collect()
+    }
+
     /// The path of the next document a JSON Feed reader pages to
     /// (`next_url`): the next older one.
     pub fn older(&self, feed: &FeedView<'_>, format: Format) -> Option<String> {

@@ -66,60 +66,48 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
             ..Default::default()
         })
         .collect();
-    let atom = Feed {
-        title: Text::plain(feed.title.clone()),
-        id: feed.url(Format::Atom).to_string(),
-        updated: feed.updated,
-        authors: vec![Person {
-            name: feed.config.publisher().to_string(),
-            ..Default::default()
-        }],
-        generator: Some(Generator {
-            value: GENERATOR.to_string(),
-            uri: Some(GENERATOR_URI.to_string()),
-            version: Some(VERSION.to_string()),
-        }),
-        // `alternate` first: some readers (feed-extractor) take the first
-        // link as the site's page, whatever its `rel`.
-        links: std::iter::once(Link {
-            href: feed.home_url().to_string(),
-            rel: "alternate".to_string(),
-            mime_type: Some("text/html".to_string()),
-            ..Default::default()
-        })
-        .chain(
-            std::iter::once(("self", place.path(feed, Format::Atom)))
-                .chain(
-                    place
-                        .links(feed, Format::Atom)
-                        .into_iter()
-                        .map(|link| (link.rel, link.path)),
-                )
-                .map(|(rel, path)| Link {
-                    href: feed.config.base_url.join(&path).to_string(),
+    let atom =
+        Feed {
+            title: Text::plain(feed.title.clone()),
+            id: feed.url(Format::Atom).to_string(),
+            updated: feed.updated,
+            authors: vec![Person {
+                name: feed.config.publisher().to_string(),
+                ..Default::default()
+            }],
+            generator: Some(Generator {
+                value: GENERATOR.to_string(),
+                uri: Some(GENERATOR_URI.to_string()),
+                version: Some(VERSION.to_string()),
+            }),
+            // `alternate` first: some readers (feed-extractor) take the first
+            // link as the site's page, whatever its `rel`.
+            links: std::iter::once(Link {
+                href: feed.home_url().to_string(),
+                rel: "alternate".to_string(),
+                mime_type: Some("text/html".to_string()),
+                ..Default::default()
+            })
+            .chain(place.atom_links(feed, Format::Atom).into_iter().map(
+                |(rel, href, media_type)| Link {
+                    href,
                     rel: rel.to_string(),
-                    mime_type: Some(Format::Atom.media_type().to_string()),
+                    mime_type: media_type.map(str::to_string),
                     ..Default::default()
-                }),
-        )
-        // The WebSub hubs (WebSub section 4), on the subscription document.
-        .chain(place.hubs(feed).into_iter().map(|href| Link {
-            href,
-            rel: "hub".to_string(),
-            ..Default::default()
-        }))
-        .collect(),
-        namespaces: place
-            .marker()
-            .map(|_| ("fh".to_string(), HISTORY_NAMESPACE.to_string()))
-            .into_iter()
+                },
+            ))
             .collect(),
-        extensions: history_marker(place),
-        subtitle: Some(Text::plain(feed.description.clone())),
-        lang: Some(feed.config.language.as_str().to_string()),
-        entries,
-        ..Default::default()
-    };
+            namespaces: place
+                .marker()
+                .map(|_| ("fh".to_string(), HISTORY_NAMESPACE.to_string()))
+                .into_iter()
+                .collect(),
+            extensions: history_marker(place),
+            subtitle: Some(Text::plain(feed.description.clone())),
+            lang: Some(feed.config.language.as_str().to_string()),
+            entries,
+            ..Default::default()
+        };
     // The crate's declaration has no `encoding`; ours does, as RSS's does.
     let config = WriteConfig {
         write_document_declaration: false,

@@ -68,25 +68,15 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
         docs: Some("https://www.rssboard.org/rss-specification".to_string()),
         ttl: Some(ttl_minutes(feed.config.server.max_age).to_string()),
         atom_ext: Some(AtomExtension {
-            links: std::iter::once(("self", place.path(feed, Format::Rss)))
-                .chain(
-                    place
-                        .links(feed, Format::Rss)
-                        .into_iter()
-                        .map(|link| (link.rel, link.path)),
-                )
-                .map(|(rel, path)| Link {
-                    href: feed.config.base_url.join(&path).to_string(),
+            links: place
+                .atom_links(feed, Format::Rss)
+                .into_iter()
+                .map(|(rel, href, media_type)| Link {
+                    href,
                     rel: rel.to_string(),
-                    mime_type: Some(Format::Rss.media_type().to_string()),
+                    mime_type: media_type.map(str::to_string),
                     ..Default::default()
                 })
-                // The WebSub hubs (WebSub section 4), on the subscription document.
-                .chain(place.hubs(feed).into_iter().map(|href| Link {
-                    href,
-                    rel: "hub".to_string(),
-                    ..Default::default()
-                }))
                 .collect(),
         }),
         namespaces: place
