@@ -132,10 +132,7 @@ pub fn section(
     let dir = format!("{}/", section.slug);
     let body = html! {
         (skip_link())
-        header.masthead.compact {
-            p.nameplate { a href=(config.base_url.url()) { (config.title) } }
-            (dateline(site))
-        }
+        (compact_masthead(site))
         (section_bar(site, Some(&section.slug)))
         main #content {
             header.section-head {
@@ -182,10 +179,7 @@ pub fn term(
     let index = config.base_url.join(kind.dir());
     let body = html! {
         (skip_link())
-        header.masthead.compact {
-            p.nameplate { a href=(config.base_url.url()) { (config.title) } }
-            (dateline(site))
-        }
+        (compact_masthead(site))
         (section_bar(site, None))
         main #content {
             header.section-head {
@@ -229,10 +223,7 @@ pub fn term_index(
     };
     let body = html! {
         (skip_link())
-        header.masthead.compact {
-            p.nameplate { a href=(config.base_url.url()) { (config.title) } }
-            (dateline(site))
-        }
+        (compact_masthead(site))
         (section_bar(site, None))
         main #content {
             header.section-head { h1 { (heading) } }
@@ -291,6 +282,17 @@ fn articles_count(count: usize) -> String {
 
 /// The visible page navigation of a paged list: newer and older pages
 /// (with `rel` as the head's links), the first and last, and where this
+/// The masthead of the list pages after the home page: the nameplate,
+/// linked home, and the date line.
+fn compact_masthead(site: &Site) -> Markup {
+    html! {
+        header.masthead.compact {
+            p.nameplate { a href=(site.config.base_url.url()) { (site.config.title) } }
+            (dateline(site))
+        }
+    }
+}
+
 /// page stands. Nothing for a list of one page.
 fn pager(config: &Config, dir: &str, paging: Paging) -> Markup {
     let link = |number: usize| config.base_url.join(&page_dir(dir, number));
