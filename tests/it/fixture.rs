@@ -389,3 +389,44 @@ pub fn in_own_process(name: &str, test: impl FnOnce()) {
         "{name} did not run in its own process:\n{stdout}"
     );
 }
+
+/// The `broadsheet` binary serving, started by [`spawn_serving`]; killed
+/// if the test ends (or fails) before it exits.
+pub struct ServingBinary(pub std::process::Child);
+
+impl Drop for ServingBinary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `command` (the binary with `serve` arguments) with its stdout
+/// piped; returns it, the address it printed on its first line
+/// (`listening on http://ADDR`), and the lines it prints after that one,
+/// read on a thread so a full pipe never blocks the server.
+pub fn spawn_serving(
+    command: &mut Command,
+) -> (ServingBinary, SocketAddr, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run broadsheet");
+    let mut server = ServingBinary(child);
+    let stdout = server.0.stdout.take().expect("stdout is piped");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().expect("a first line").expect("UTF-8");
+    let addr = first
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("first line: {first}"))
+        .parse()
+        .expect("an address");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (server, addr, rx)
+}

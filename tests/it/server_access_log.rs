@@ -3,44 +3,22 @@
 //! `SIGTERM` or `SIGINT`, and `/healthz` counting the lines dropped (none
 //! here).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::fixture::{raw, raw_status, Site};
-
-/// The running binary; killed if the test fails before it exits.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::fixture::{raw, raw_status, spawn_serving, ServingBinary as Server, Site};
 
 /// Starts `broadsheet serve` with its default log level, stderr to `log`.
 fn start(site: &Site, log: &std::path::Path) -> (Server, SocketAddr) {
-    let child = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
-        .args(["serve", "--no-watch", "--root"])
-        .arg(site.root())
-        .args(["--bind", "127.0.0.1:0"])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).expect("a log file"))
-        .spawn()
-        .expect("run broadsheet");
-    let mut server = Server(child);
-    let stdout = server.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("a first line").expect("UTF-8");
-    let addr = first
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("first line: {first}"))
-        .parse()
-        .expect("an address");
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    let (server, addr, _) = spawn_serving(
+        Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+            .args(["serve", "--no-watch", "--root"])
+            .arg(site.root())
+            .args(["--bind", "127.0.0.1:0"])
+            .env_remove("RUST_LOG")
+            .stderr(std::fs::File::create(log).expect("a log file")),
+    );
     (server, addr)
 }
 

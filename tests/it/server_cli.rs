@@ -3,60 +3,32 @@
 //! exits 0 on `SIGTERM` and `SIGINT`, also with 64 connections busy, whose
 //! responses under way all finish.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::fixture::{raw, raw_status, Site};
+use crate::fixture::{raw, raw_status, spawn_serving, ServingBinary as Server, Site};
 
 const ARTICLE: &str = "content/opinion/china-russia-energy-cooperation.md";
-
-/// The running binary; killed if the test fails before it exits.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `broadsheet ARGS --root SITE --bind 127.0.0.1:0 --base-url …`; returns it, the
 /// address it printed, and the lines printed after that one.
 fn start(site: &Site, args: &[&str]) -> (Server, SocketAddr, Receiver<String>) {
-    let child = Command::new(env!("CARGO_BIN_EXE_broadsheet"))
-        .args(args)
-        .arg("--root")
-        .arg(site.root())
-        .args(["--bind", "127.0.0.1:0"])
-        // As configured, so bodies compare with `build_dir`'s (links follow
-        // the bound port without it: tests/site_url.rs).
-        .args(["--base-url", "http://127.0.0.1:8080/"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run broadsheet");
-    let mut server = Server(child);
-    let stdout = server.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("a first line").expect("UTF-8");
-    let addr = first
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("first line: {first}"))
-        .parse()
-        .expect("an address");
-    // The feed list follows; read it on a thread so a full pipe never blocks the server.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (server, addr, rx)
+    spawn_serving(
+        Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+            .args(args)
+            .arg("--root")
+            .arg(site.root())
+            .args(["--bind", "127.0.0.1:0"])
+            // As configured, so bodies compare with `build_dir`'s (links follow
+            // the bound port without it: tests/site_url.rs).
+            .args(["--base-url", "http://127.0.0.1:8080/"])
+            .env("RUST_LOG", "warn"),
+    )
 }
 
 /// Waits for `lines` to print `expected`.
