@@ -12,9 +12,9 @@
 // run at all.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { launchChromium } from "./chromium.mjs";
 
 const require = createRequire(import.meta.url);
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
 function fail(message) {
   console.error(`a11y check cannot run: ${message}`);
@@ -24,20 +24,13 @@ function fail(message) {
 const [base, ...paths] = process.argv.slice(2);
 if (!base || paths.length === 0) fail("usage: node check.mjs BASE_URL PATH...");
 
-let chromium, axeSource;
+let axeSource;
 try {
-  ({ chromium } = await import("playwright-core"));
   axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 } catch (e) {
   fail(`npm packages missing (run \`npm ci\` in tests/a11y): ${e.message}`);
 }
-
-let browser;
-try {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
-} catch (e) {
-  fail(`cannot launch ${CHROMIUM} (apt-get install chromium): ${e.message.split("\n")[0]}`);
-}
+const browser = await launchChromium(fail);
 
 const origin = new URL(base).origin;
 let failed = false;

@@ -7,7 +7,7 @@
 //
 // Prints what the page saw as JSON; exits 1 when the browser refused or the
 // answers were not 200 then 304, 2 when it cannot run at all.
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+import { launchChromium } from "./chromium.mjs";
 
 function fail(message) {
   console.error(`cors check cannot run: ${message}`);
@@ -18,18 +18,7 @@ const [pageUrl, feedUrl] = process.argv.slice(2);
 if (!pageUrl || !feedUrl) fail("usage: node cors.mjs PAGE_URL FEED_URL");
 if (new URL(pageUrl).origin === new URL(feedUrl).origin) fail("the page and the feed must be on two origins");
 
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (e) {
-  fail(`npm packages missing (run \`npm ci\` in tests/a11y): ${e.message}`);
-}
-let browser;
-try {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu"] });
-} catch (e) {
-  fail(`cannot launch ${CHROMIUM} (apt-get install chromium): ${e.message.split("\n")[0]}`);
-}
+const browser = await launchChromium(fail);
 let ok = false;
 try {
   const page = await browser.newPage();
