@@ -23,7 +23,8 @@
 use std::time::SystemTime;
 
 use headers::{ETag, HeaderMapExt, IfMatch, IfModifiedSince, IfNoneMatch, IfUnmodifiedSince};
-use http::HeaderMap;
+use http::header::{IF_MATCH, IF_NONE_MATCH, IF_UNMODIFIED_SINCE};
+use http::{HeaderMap, HeaderValue};
 
 /// What the validators say about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +38,17 @@ pub(crate) enum Outcome {
 }
 
 /// Evaluates the conditional headers of a `GET` or `HEAD` request against a
-/// representation tagged `etag` and last modified at `modified`.
-pub(crate) fn evaluate(headers: &HeaderMap, etag: &ETag, modified: SystemTime) -> Outcome {
+/// representation tagged `etag` (whose field value is `etag_value`) and last
+/// modified at `modified`.
+pub(crate) fn evaluate(
+    headers: &HeaderMap,
+    etag: &ETag,
+    etag_value: &HeaderValue,
+    modified: SystemTime,
+) -> Outcome {
+    if sends_back(headers, etag_value) {
+        return Outcome::NotModified;
+    }
     if let Some(if_match) = headers.typed_get::<IfMatch>() {
         if !if_match.precondition_passes(etag) {
             return Outcome::PreconditionFailed;
@@ -58,6 +68,19 @@ pub(crate) fn evaluate(headers: &HeaderMap, etag: &ETag, modified: SystemTime) -
         }
     }
     Outcome::Send
+}
+
+/// True for what most polls are: no precondition but one `If-None-Match`
+/// that is exactly the ETag the client was given. Then the answer is `304`
+/// whatever the rest says (RFC 9110 section 13.2.2: `If-None-Match` goes
+/// before `If-Modified-Since`, and a match of the same field value is a
+/// match under the weak comparison), without parsing any field.
+fn sends_back(headers: &HeaderMap, etag_value: &HeaderValue) -> bool {
+    if headers.contains_key(IF_MATCH) || headers.contains_key(IF_UNMODIFIED_SINCE) {
+        return false;
+    }
+    let mut values = headers.get_all(IF_NONE_MATCH).iter();
+    matches!((values.next(), values.next()), (Some(only), None) if only == etag_value)
 }
 
 #[cfg(test)]
@@ -83,7 +106,12 @@ mod tests {
             headers.append(*name, HeaderValue::from_static(value));
         }
         assert_eq!(
-            evaluate(&headers, &etag(), modified()),
+            evaluate(
+                &headers,
+                &etag(),
+                &HeaderValue::from_static("\"abc\""),
+                modified()
+            ),
             expected,
             "{fields:?}"
         );
@@ -158,5 +186,22 @@ mod tests {
             &[("if-unmodified-since", "Wed, 15 Nov 2023 00:00:00 GMT")],
             Outcome::Send,
         );
+    }
+
+    #[test]
+    fn a_failed_precondition_wins_over_the_etag_sent_back() {
+        let sent_back = ("if-none-match", "\"abc\"");
+        check(
+            &[("if-match", "\"xyz\""), sent_back],
+            Outcome::PreconditionFailed,
+        );
+        check(
+            &[
+                ("if-unmodified-since", "Mon, 01 Jan 2001 00:00:00 GMT"),
+                sent_back,
+            ],
+            Outcome::PreconditionFailed,
+        );
+        check(&[("if-match", "\"abc\""), sent_back], Outcome::NotModified);
     }
 }

@@ -83,7 +83,48 @@ impl TargetWatch {
     /// still be requests to answer.
     pub(crate) fn find(&mut self, bytes: &[u8]) -> Option<usize> {
         let mut line_start = None;
-        for (at, &byte) in bytes.iter().enumerate() {
+        let mut at = 0;
+        while at < bytes.len() {
+            // Inside a line whose end is all that matters (the version, a
+            // field) or inside the target, jump to the next byte that can
+            // change the place instead of stepping through every byte: the
+            // watch is on every request's path.
+            match self.place {
+                Place::RestOfLine | Place::Field { len: 1.. } => {
+                    match memchr::memchr(b'\n', &bytes[at..]) {
+                        Some(end) => {
+                            self.place = Place::Field { len: 0 };
+                            at += end + 1;
+                        }
+                        None => {
+                            if let Place::Field { len } = self.place {
+                                let rest = bytes.len() - at;
+                                self.place = Place::Field {
+                                    len: len.saturating_add(rest),
+                                };
+                            }
+                            at = bytes.len();
+                        }
+                    }
+                    continue;
+                }
+                Place::Target { len } => {
+                    let rest = &bytes[at..];
+                    let end = memchr::memchr3(b' ', b'\r', b'\n', rest);
+                    let taken = end.unwrap_or(rest.len());
+                    if len + taken > MAX_URI_BYTES {
+                        self.place = Place::Off;
+                        return Some(line_start.unwrap_or(0));
+                    }
+                    self.place = Place::Target { len: len + taken };
+                    at += taken;
+                    if end.is_none() {
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            let byte = bytes[at];
             if let (Place::Method { len: 0, .. }, true) = (self.place, is_tchar(byte)) {
                 line_start = Some(at);
             }
@@ -109,13 +150,7 @@ impl TargetWatch {
                 (Place::Method { .. }, _) => Place::RestOfLine,
                 (Place::Target { .. }, b' ' | b'\r') => Place::RestOfLine,
                 (Place::Target { .. }, b'\n') => Place::Field { len: 0 },
-                (Place::Target { len }, _) => {
-                    if len + 1 > MAX_URI_BYTES {
-                        self.place = Place::Off;
-                        return Some(line_start.unwrap_or(0));
-                    }
-                    Place::Target { len: len + 1 }
-                }
+                (Place::Target { len }, _) => Place::Target { len },
                 (Place::RestOfLine, b'\n') => Place::Field { len: 0 },
                 (Place::RestOfLine, _) => Place::RestOfLine,
                 (Place::Field { len: 0 }, b'\n') => Place::Method { len: 0, pri: false },
@@ -125,6 +160,7 @@ impl TargetWatch {
                     len: len.saturating_add(1),
                 },
             };
+            at += 1;
         }
         None
     }
@@ -234,6 +270,92 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for WatchTarget<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The watch as first written, a byte at a time: what `find` must agree with.
+    impl TargetWatch {
+        fn find_bytewise(&mut self, bytes: &[u8]) -> Option<usize> {
+            let mut line_start = None;
+            for (at, &byte) in bytes.iter().enumerate() {
+                if let (Place::Method { len: 0, .. }, true) = (self.place, is_tchar(byte)) {
+                    line_start = Some(at);
+                }
+                self.place = match (self.place, byte) {
+                    (Place::Off, _) => return None,
+                    // Empty lines before a request line are allowed (RFC 9112 section 2.2).
+                    (Place::Method { len: 0, .. }, b'\r' | b'\n') => self.place,
+                    (Place::Method { len, pri }, b' ') if len > 0 => {
+                        if pri && len == 3 {
+                            // The HTTP/2 preface: what follows is not HTTP/1.1.
+                            Place::Off
+                        } else {
+                            Place::Target { len: 0 }
+                        }
+                    }
+                    (Place::Method { len, pri }, byte) if is_tchar(byte) && len < MAX_METHOD => {
+                        Place::Method {
+                            len: len + 1,
+                            pri: pri && b"PRI".get(len) == Some(&byte),
+                        }
+                    }
+                    (Place::Method { .. }, b'\n') => Place::Field { len: 0 },
+                    (Place::Method { .. }, _) => Place::RestOfLine,
+                    (Place::Target { .. }, b' ' | b'\r') => Place::RestOfLine,
+                    (Place::Target { .. }, b'\n') => Place::Field { len: 0 },
+                    (Place::Target { len }, _) => {
+                        if len + 1 > MAX_URI_BYTES {
+                            self.place = Place::Off;
+                            return Some(line_start.unwrap_or(0));
+                        }
+                        Place::Target { len: len + 1 }
+                    }
+                    (Place::RestOfLine, b'\n') => Place::Field { len: 0 },
+                    (Place::RestOfLine, _) => Place::RestOfLine,
+                    (Place::Field { len: 0 }, b'\n') => Place::Method { len: 0, pri: false },
+                    (Place::Field { .. }, b'\n') => Place::Field { len: 0 },
+                    (Place::Field { len }, b'\r') => Place::Field { len },
+                    (Place::Field { len }, _) => Place::Field {
+                        len: len.saturating_add(1),
+                    },
+                };
+            }
+            None
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn skipping_agrees_with_stepping_byte_by_byte(
+            runs in proptest::collection::vec(
+                (proptest::sample::select(b"GETPRI /a\r\n:".to_vec()), 1usize..3000),
+                0..40,
+            ),
+            cuts in proptest::collection::vec(0usize..60000, 0..6),
+        ) {
+            let input: Vec<u8> = runs
+                .iter()
+                .flat_map(|&(byte, n)| std::iter::repeat_n(byte, if byte.is_ascii_whitespace() { 1 + n % 3 } else { n }))
+                .collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(input.len())).collect();
+            cuts.push(0);
+            cuts.push(input.len());
+            cuts.sort_unstable();
+            let (mut skipping, mut stepping) = (TargetWatch::default(), TargetWatch::default());
+            for pair in cuts.windows(2) {
+                let chunk = &input[pair[0]..pair[1]];
+                let found = skipping.find(chunk);
+                proptest::prop_assert_eq!(found, stepping.find_bytewise(chunk));
+                // A field's length only ever matters as empty or not.
+                let normal = |place: Place| match place {
+                    Place::Field { len } => Place::Field { len: len.min(1) },
+                    other => other,
+                };
+                proptest::prop_assert_eq!(normal(skipping.place), normal(stepping.place));
+                if found.is_some() {
+                    break;
+                }
+            }
+        }
+    }
 
     fn over_long(input: &[u8]) -> bool {
         TargetWatch::default().over_long(input)
