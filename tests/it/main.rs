@@ -36,6 +36,7 @@ mod server_slow_clients;
 mod site_url;
 mod sitemap;
 mod taxonomy;
+mod tls;
 mod trusted_proxies;
 mod websub;
 mod what_readers_see;
