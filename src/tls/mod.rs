@@ -16,7 +16,7 @@
 
 pub(crate) mod acme;
 pub(crate) mod files;
-
+mod validity;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -53,6 +53,7 @@ impl Certificates {
     }
 
     /// The certificate in use, if there is one yet.
+    #[cfg(test)]
     pub(crate) fn current(&self) -> Option<Arc<CertifiedKey>> {
         self.current.load_full()
     }
