@@ -377,7 +377,9 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
                 _watch: watch,
             })
         }
-        (Some(TlsConfig { source: CertificateSource::Acme(acme), .. }), None) => {
+        (Some(TlsConfig { source: CertificateSource::Acme(mut acme), .. }), None) => {
+            let root = crate::loader::display_root(&options.root);
+            acme.directory_ca = acme.directory_ca.map(|ca| root.join(ca));
             let data_dir = options.root.join(&websub.data_dir);
             let running = tls::acme::start(acme, &data_dir, certificates.clone())
                 .map_err(StartError::Tls)?;

@@ -120,7 +120,7 @@ mod tests {
 
     use super::*;
 
-    fn redirect(base: &str) -> (Redirect, Arc<Certificates>) {
+    fn redirect_to(base: &str) -> (Redirect, Arc<Certificates>) {
         let certificates = Arc::new(Certificates::default());
         let base = BaseUrl::parse(base).unwrap();
         (Redirect::new(&base, certificates.clone()), certificates)
@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn get_is_moved_permanently_to_the_sites_origin_whatever_the_host() {
-        let (redirect, _) = redirect("https://example.org/news/");
+        let (redirect, _) = redirect_to("https://example.org/news/");
         let response = respond(
             &redirect,
             &request(Method::GET, "/news/rss.xml?x=1", "evil.example"),
@@ -152,18 +152,18 @@ mod tests {
 
     #[test]
     fn other_methods_keep_theirs_with_308_and_ports_follow_the_scheme() {
-        let (redirect, _) = redirect("https://127.0.0.1:8443/");
+        let (redirect, _) = redirect_to("https://127.0.0.1:8443/");
         let response = respond(&redirect, &request(Method::POST, "/websub", "x"));
         assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
         assert_eq!(response.headers()[LOCATION], "https://127.0.0.1:8443/websub");
-        let (redirect, _) = redirect("http://example.org:8080/");
+        let (redirect, _) = redirect_to("http://example.org:8080/");
         let response = respond(&redirect, &request(Method::HEAD, "/", "x"));
         assert_eq!(response.headers()[LOCATION], "https://example.org/");
     }
 
     #[test]
     fn acme_challenges_are_answered_not_redirected() {
-        let (redirect, certificates) = redirect("https://example.org/");
+        let (redirect, certificates) = redirect_to("https://example.org/");
         let path = format!("{ACME_CHALLENGE_PREFIX}tok-en");
         let response = respond(&redirect, &request(Method::GET, &path, "example.org"));
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -37,6 +37,7 @@ mod site_url;
 mod sitemap;
 mod taxonomy;
 mod tls;
+mod tls_acme;
 mod trusted_proxies;
 mod websub;
 mod what_readers_see;

@@ -316,8 +316,14 @@ fn alpn_challenge_certificate(domain: &str, digest: &[u8]) -> Result<CertifiedKe
     let certificate = params
         .self_signed(&key)
         .map_err(|e| format!("cannot make the challenge certificate: {e}"))?;
-    certified_key(certificate.pem().as_bytes(), key.serialize_pem().as_bytes())
-        .map_err(|(_, e)| format!("cannot use the challenge certificate: {e}"))
+    // Made together, so they match; not checked by parsing, since the
+    // parser refuses the critical acmeIdentifier extension it does not know.
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let signing = rustls::crypto::ring::default_provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|e| format!("cannot use the challenge key: {e}"))?;
+    Ok(CertifiedKey::new(vec![certificate.der().clone()], signing))
 }
 
 /// The wait after the `failures`-th failure in a row: 5 s, doubling, at most an hour.
