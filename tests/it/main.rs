@@ -18,6 +18,7 @@ mod pages;
 mod publish;
 mod readme;
 mod reload_starvation;
+mod replicas;
 mod reload_truncating_editor;
 mod rendered;
 mod sanitize_html;
