@@ -415,12 +415,10 @@ impl TryFrom<RawTlsConfig> for TlsConfig {
             (None, None, Some(acme)) => CertificateSource::Acme(acme),
             (Some(_), None, None) => return Err("`cert` needs its `key`".to_string()),
             (None, Some(_), None) => return Err("`key` needs its `cert`".to_string()),
-            (None, None, None) => {
-                return Err(
-                    "[server.tls] needs `cert` and `key` (PEM files) or `acme = { domains = [...] }`"
-                        .to_string(),
-                )
-            }
+            (None, None, None) => return Err(
+                "[server.tls] needs `cert` and `key` (PEM files) or `acme = { domains = [...] }`"
+                    .to_string(),
+            ),
             (_, _, Some(_)) => {
                 return Err("`acme` and `cert`/`key` cannot both be given: pick one".to_string())
             }
@@ -459,7 +457,9 @@ fn acme_domains<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String
                     && label.len() <= 63
                     && !label.starts_with('-')
                     && !label.ends_with('-')
-                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             })
             && name.parse::<IpAddr>().is_err();
         if !valid {

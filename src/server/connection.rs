@@ -317,10 +317,13 @@ impl Connection {
             let http2 = request.version() == http::Version::HTTP_2;
             let client = forwarded::client(&trusted, peer.ip(), request.headers());
             if let Some(redirect) = &redirect {
-                let response =
-                    respond_within_rate_limit(limiter.as_deref(), &request, client, started, || {
-                        redirect::respond(redirect, &request)
-                    });
+                let response = respond_within_rate_limit(
+                    limiter.as_deref(),
+                    &request,
+                    client,
+                    started,
+                    || redirect::respond(redirect, &request),
+                );
                 access_log::record(&state, peer, client, &request, &response, started);
                 let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
                 return hub_route::Answer::Now(Some(Ok::<_, Infallible>(response)));

@@ -259,9 +259,12 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let files = match tls_config.as_ref().map(|tls| &tls.source) {
         Some(CertificateSource::Files { cert, key }) => {
             let root = crate::loader::display_root(&options.root);
-            let files =
-                tls::files::CertificateFiles::load(root.join(cert), root.join(key), certificates.clone())
-                    .map_err(StartError::Certificate)?;
+            let files = tls::files::CertificateFiles::load(
+                root.join(cert),
+                root.join(key),
+                certificates.clone(),
+            )
+            .map_err(StartError::Certificate)?;
             Some(Arc::new(files))
         }
         _ => None,
@@ -272,17 +275,23 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         .map_err(|source| StartError::Bind { addr: bind, source })?;
     let addr = listeners[0].local_addr()?;
     let redirect_listeners = match tls_config.as_ref().and_then(|tls| tls.redirect_http) {
-        Some(redirect) => listen::bind_all(redirect, workers).map_err(|source| StartError::Bind {
-            addr: redirect,
-            source,
-        })?,
+        Some(redirect) => {
+            listen::bind_all(redirect, workers).map_err(|source| StartError::Bind {
+                addr: redirect,
+                source,
+            })?
+        }
         None => Vec::new(),
     };
     let redirect_addr = match redirect_listeners.first() {
         Some(listener) => Some(listener.local_addr()?),
         None => None,
     };
-    let scheme = if tls_config.is_some() { "https" } else { "http" };
+    let scheme = if tls_config.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let site_url = site_url::decide(&config.base_url, options.base_url.as_ref(), addr, scheme);
     if let Some(note) = site_url::mismatch_note(&site_url, addr) {
         info!("{note}");
@@ -346,8 +355,8 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
                 &tls_config.source,
                 CertificateSource::Acme(acme) if acme.challenge == crate::config::AcmeChallenge::TlsAlpn01
             );
-            let server_config = tls::server_config(certificates.clone(), acme_tls_alpn)
-                .map_err(StartError::Tls)?;
+            let server_config =
+                tls::server_config(certificates.clone(), acme_tls_alpn).map_err(StartError::Tls)?;
             Role::Site(Some(tokio_rustls::TlsAcceptor::from(server_config)))
         }
         None => Role::Site(None),
@@ -377,12 +386,18 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
                 _watch: watch,
             })
         }
-        (Some(TlsConfig { source: CertificateSource::Acme(mut acme), .. }), None) => {
+        (
+            Some(TlsConfig {
+                source: CertificateSource::Acme(mut acme),
+                ..
+            }),
+            None,
+        ) => {
             let root = crate::loader::display_root(&options.root);
             acme.directory_ca = acme.directory_ca.map(|ca| root.join(ca));
             let data_dir = options.root.join(&websub.data_dir);
-            let running = tls::acme::start(acme, &data_dir, certificates.clone())
-                .map_err(StartError::Tls)?;
+            let running =
+                tls::acme::start(acme, &data_dir, certificates.clone()).map_err(StartError::Tls)?;
             Some(TlsRunning::Acme(running))
         }
         (Some(_), None) => None,

@@ -155,7 +155,10 @@ mod tests {
         let (redirect, _) = redirect_to("https://127.0.0.1:8443/");
         let response = respond(&redirect, &request(Method::POST, "/websub", "x"));
         assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
-        assert_eq!(response.headers()[LOCATION], "https://127.0.0.1:8443/websub");
+        assert_eq!(
+            response.headers()[LOCATION],
+            "https://127.0.0.1:8443/websub"
+        );
         let (redirect, _) = redirect_to("http://example.org:8080/");
         let response = respond(&redirect, &request(Method::HEAD, "/", "x"));
         assert_eq!(response.headers()[LOCATION], "https://example.org/");

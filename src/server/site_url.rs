@@ -149,13 +149,23 @@ mod tests {
 
     #[test]
     fn an_https_server_follows_its_bound_address_with_https() {
-        let site = decide(&url("http://localhost:8080/"), None, addr("127.0.0.1:8443"), "https");
+        let site = decide(
+            &url("http://localhost:8080/"),
+            None,
+            addr("127.0.0.1:8443"),
+            "https",
+        );
         assert_eq!(site.base_url(), &url("https://127.0.0.1:8443/"));
     }
 
     #[test]
     fn a_wildcard_bind_keeps_the_configured_loopback_host() {
-        let site = decide(&url("http://localhost:8080/"), None, addr("0.0.0.0:9000"), "http");
+        let site = decide(
+            &url("http://localhost:8080/"),
+            None,
+            addr("0.0.0.0:9000"),
+            "http",
+        );
         assert_eq!(site.base_url(), &url("http://localhost:9000/"));
         let site = decide(&url("http://[::1]:8080/"), None, addr("[::]:9000"), "http");
         assert_eq!(site.base_url(), &url("http://[::1]:9000/"));

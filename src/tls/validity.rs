@@ -53,11 +53,17 @@ mod tests {
         let validity = Validity::of(cert.der()).unwrap();
         let day = Duration::from_secs(86_400);
         assert_eq!(
-            validity.not_after.duration_since(validity.not_before).unwrap(),
+            validity
+                .not_after
+                .duration_since(validity.not_before)
+                .unwrap(),
             day * 90
         );
         assert_eq!(
-            validity.renew_at().duration_since(validity.not_before).unwrap(),
+            validity
+                .renew_at()
+                .duration_since(validity.not_before)
+                .unwrap(),
             day * 60
         );
         assert_eq!(Validity::of(b"not a certificate"), None);

@@ -38,8 +38,9 @@ fn nginx_binary() -> String {
 /// test's copy also names, in `X-Upstream`, the replica that answered.
 fn start_nginx(port: u16, replicas: [SocketAddr; 2]) -> Nginx {
     let dir = tempfile::tempdir().expect("a folder");
-    let template = std::fs::read_to_string(repo_root().join("tests/replicas/nginx-upstream.conf.in"))
-        .expect("the upstream template");
+    let template =
+        std::fs::read_to_string(repo_root().join("tests/replicas/nginx-upstream.conf.in"))
+            .expect("the upstream template");
     let server = template
         .replace("@PORT@", &format!("127.0.0.1:{port}"))
         .replace("@REPLICA_1@", &replicas[0].to_string())
@@ -48,7 +49,10 @@ fn start_nginx(port: u16, replicas: [SocketAddr; 2]) -> Nginx {
             "proxy_pass http://broadsheet;",
             "proxy_pass http://broadsheet;\n        add_header X-Upstream $upstream_addr always;",
         );
-    assert!(server.contains("X-Upstream"), "the template has its proxy_pass line");
+    assert!(
+        server.contains("X-Upstream"),
+        "the template has its proxy_pass line"
+    );
     std::fs::write(dir.path().join("server.conf"), server).unwrap();
     let prefix = dir.path().display().to_string();
     let main = std::fs::read_to_string(repo_root().join("bench/nginx.conf.in"))
@@ -129,8 +133,14 @@ async fn a_poller_alternating_between_two_replicas_behind_nginx_gets_304_from_bo
     for site in [&a, &b] {
         site.write_bytes(PHOTO, b"\xff\xd8\xff\xe0 not much of a photo");
     }
-    touch_all(&b.path("content"), SystemTime::now() - Duration::from_secs(3 * 365 * 86_400));
-    touch_all(&a.path("content"), SystemTime::now() - Duration::from_secs(86_400));
+    touch_all(
+        &b.path("content"),
+        SystemTime::now() - Duration::from_secs(3 * 365 * 86_400),
+    );
+    touch_all(
+        &a.path("content"),
+        SystemTime::now() - Duration::from_secs(86_400),
+    );
     let (_a, a_addr) = replica(&a);
     let (_b, b_addr) = replica(&b);
     let port = free_port();
@@ -170,7 +180,10 @@ async fn a_poller_alternating_between_two_replicas_behind_nginx_gets_304_from_bo
             let (etag, last_modified) = seen.remove(0);
             // Through nginx, four polls with each validator: round robin
             // sends them to both replicas, and each answers 304.
-            for (name, value) in [("if-none-match", &etag), ("if-modified-since", &last_modified)] {
+            for (name, value) in [
+                ("if-none-match", &etag),
+                ("if-modified-since", &last_modified),
+            ] {
                 for _ in 0..4 {
                     let response = client
                         .get(format!("{front}{path}"))
@@ -179,13 +192,20 @@ async fn a_poller_alternating_between_two_replicas_behind_nginx_gets_304_from_bo
                         .send()
                         .await
                         .expect("a response");
-                    let upstream = response.headers()["x-upstream"].to_str().unwrap().to_string();
+                    let upstream = response.headers()["x-upstream"]
+                        .to_str()
+                        .unwrap()
+                        .to_string();
                     assert_eq!(
                         response.status(),
                         304,
                         "{path} ({coding}, {name}) from {upstream}"
                     );
-                    assert_eq!(response.headers()["etag"], etag.as_str(), "{path} from {upstream}");
+                    assert_eq!(
+                        response.headers()["etag"],
+                        etag.as_str(),
+                        "{path} from {upstream}"
+                    );
                     answered_304.insert(upstream);
                 }
             }

@@ -79,8 +79,7 @@ fn write_leaf(site: &Site, ca: &TestCa) -> Vec<u8> {
     for (name, text) in [("key.pem", &key), ("cert.pem", &chain)] {
         let temporary = format!("tls/.{name}.new");
         site.write(&temporary, text);
-        std::fs::rename(site.path(&temporary), site.path(&format!("tls/{name}")))
-            .expect("rename");
+        std::fs::rename(site.path(&temporary), site.path(&format!("tls/{name}"))).expect("rename");
     }
     rustls::pki_types::pem::PemObject::from_pem_slice(chain.as_bytes())
         .map(|der: CertificateDer| der.to_vec())
@@ -140,9 +139,10 @@ impl Sender {
         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
         let io = TokioIo::new(stream);
         if h2 {
-            let (sender, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
-                .await
-                .expect("an HTTP/2 connection");
+            let (sender, connection) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+                    .await
+                    .expect("an HTTP/2 connection");
             tokio::spawn(connection);
             Sender::H2(sender)
         } else {
@@ -309,7 +309,10 @@ async fn sighup_reloads_the_certificate_of_the_binary_and_keeps_connections() {
 fn bad_pem_files_stop_the_start_naming_the_file() {
     let ca = TestCa::new();
     let site = tls_site(&ca, "");
-    site.write("tls/key.pem", "-----BEGIN PRIVATE KEY-----\nnot base64 at all!\n");
+    site.write(
+        "tls/key.pem",
+        "-----BEGIN PRIVATE KEY-----\nnot base64 at all!\n",
+    );
     let output = site.run(&["serve", "--bind", "127.0.0.1:0"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -329,13 +332,19 @@ fn bad_pem_files_stop_the_start_naming_the_file() {
         })
         .expect_err("a bad file");
         assert!(matches!(error, StartError::Certificate(_)), "{error:?}");
-        assert!(error.to_string().contains(&format!("{file}:1: ")), "{error}");
+        assert!(
+            error.to_string().contains(&format!("{file}:1: ")),
+            "{error}"
+        );
     }
     let site = tls_site(&ca, "");
     std::fs::remove_file(site.path("tls/cert.pem")).unwrap();
     let output = site.run(&["serve", "--bind", "127.0.0.1:0"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("tls/cert.pem:1: cannot read it"), "{stderr}");
+    assert!(
+        stderr.contains("tls/cert.pem:1: cannot read it"),
+        "{stderr}"
+    );
 }
 
 /// Waits until the server closes `stream`; how long that took.
@@ -362,7 +371,9 @@ async fn silent_and_stalling_tls_clients_are_closed_by_the_header_timeout() {
     // Begins a ClientHello and stops halfway.
     let mut stalling = TcpStream::connect(addr).await.unwrap();
     stalling
-        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])
+        .write_all(&[
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ])
         .await
         .unwrap();
     // Makes the handshake, then sends no request.
@@ -370,7 +381,8 @@ async fn silent_and_stalling_tls_clients_are_closed_by_the_header_timeout() {
         .await
         .unwrap();
     let limit = Duration::from_secs(15);
-    let (silent, stalling) = tokio::join!(closed_within(silent, limit), closed_within(stalling, limit));
+    let (silent, stalling) =
+        tokio::join!(closed_within(silent, limit), closed_within(stalling, limit));
     assert!(silent >= Duration::from_millis(900), "{silent:?}");
     assert!(stalling >= Duration::from_millis(900), "{stalling:?}");
     let mut idle = idle;
@@ -443,7 +455,10 @@ async fn the_plain_listener_redirects_to_https_and_answers_only_acme_challenges(
     .unwrap();
     let (get, post, challenge) = answer;
     assert!(get.starts_with("HTTP/1.1 301"), "{get}");
-    let location = format!("location: https://127.0.0.1:{}/opinion/rss.xml?x=1\r\n", https.port());
+    let location = format!(
+        "location: https://127.0.0.1:{}/opinion/rss.xml?x=1\r\n",
+        https.port()
+    );
     assert!(get.to_ascii_lowercase().contains(&location), "{get}");
     assert!(post.starts_with("HTTP/1.1 308"), "{post}");
     assert!(challenge.starts_with("HTTP/1.1 404"), "{challenge}");

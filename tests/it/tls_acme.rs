@@ -83,8 +83,12 @@ impl Pebble {
         std::fs::write(dir.path().join("cert.pem"), chain).unwrap();
         std::fs::write(dir.path().join("key.pem"), key).unwrap();
         std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
-        let (api, management, dns, dns_management) =
-            (free_port(false), free_port(false), free_port(true), free_port(false));
+        let (api, management, dns, dns_management) = (
+            free_port(false),
+            free_port(false),
+            free_port(true),
+            free_port(false),
+        );
         let config = serde_json::json!({
             "pebble": {
                 "listenAddress": format!("127.0.0.1:{api}"),
@@ -142,10 +146,18 @@ impl Pebble {
             if let Ok(Some(status)) = pebble.pebble.0.try_wait() {
                 panic!("pebble exited ({status}): {}", pebble.log());
             }
-            if pebble.get(api, "/dir").await.is_some_and(|(s, _)| s == StatusCode::OK) {
+            if pebble
+                .get(api, "/dir")
+                .await
+                .is_some_and(|(s, _)| s == StatusCode::OK)
+            {
                 break;
             }
-            assert!(Instant::now() < deadline, "pebble is not up: {}", pebble.log());
+            assert!(
+                Instant::now() < deadline,
+                "pebble is not up: {}",
+                pebble.log()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         pebble
@@ -166,7 +178,10 @@ impl Pebble {
 
     /// The root pebble issues from.
     async fn issuing_root(&self) -> CertificateDer<'static> {
-        let (status, pem) = self.get(self.management, "/roots/0").await.expect("the roots");
+        let (status, pem) = self
+            .get(self.management, "/roots/0")
+            .await
+            .expect("the roots");
         assert_eq!(status, StatusCode::OK);
         CertificateDer::from_pem_slice(&pem).expect("a PEM root")
     }
@@ -218,7 +233,9 @@ async fn served_names(
     };
     let leaf = leaf_of(&stream);
     let mut sender = Sender::over(stream).await;
-    let (status, _, _) = sender.get(&format!("{DOMAIN}:{}", addr.port()), "/rss.xml", &[]).await;
+    let (status, _, _) = sender
+        .get(&format!("{DOMAIN}:{}", addr.port()), "/rss.xml", &[])
+        .await;
     assert_eq!(status, StatusCode::OK);
     let (_, parsed) = x509_parser::parse_x509_certificate(&leaf).expect("a certificate");
     let names = parsed
@@ -243,22 +260,34 @@ async fn a_certificate_is_obtained_over_tls_alpn_01_from_pebble_and_kept_across_
     let root = pebble.issuing_root().await;
     let site = acme_site(&pebble, "");
     let server = serve(&site, port);
-    let names = served_names(server.local_addr(), root.clone(), Duration::from_secs(90), || {
-        pebble.log()
-    })
+    let names = served_names(
+        server.local_addr(),
+        root.clone(),
+        Duration::from_secs(90),
+        || pebble.log(),
+    )
     .await;
     assert_eq!(names, [DOMAIN], "pebble log: {}", pebble.log());
     // The key and chain are kept, private, in the data directory.
     let kept: Vec<_> = walk(&site.path(".broadsheet/acme"));
     assert!(kept.iter().any(|p| p.ends_with("account.json")), "{kept:?}");
-    assert!(kept.iter().any(|p| p.to_string_lossy().contains(DOMAIN)), "{kept:?}");
+    assert!(
+        kept.iter().any(|p| p.to_string_lossy().contains(DOMAIN)),
+        "{kept:?}"
+    );
     server.shutdown();
     crate::fixture::join_within(server, Duration::from_secs(30)).await;
 
     // Without pebble, a restart serves the kept certificate at once.
     drop(pebble);
     let server = serve(&site, port);
-    let names = served_names(server.local_addr(), root, Duration::from_secs(5), String::new).await;
+    let names = served_names(
+        server.local_addr(),
+        root,
+        Duration::from_secs(5),
+        String::new,
+    )
+    .await;
     assert_eq!(names, [DOMAIN]);
 }
 
@@ -267,9 +296,15 @@ async fn a_certificate_is_obtained_over_http_01_on_the_redirect_listener() {
     let (port, http_port) = (free_port(false), free_port(false));
     let pebble = Pebble::start(port, http_port).await;
     let root = pebble.issuing_root().await;
-    let site = acme_site(&pebble, &format!("redirect_http = \"127.0.0.1:{http_port}\"\n"));
+    let site = acme_site(
+        &pebble,
+        &format!("redirect_http = \"127.0.0.1:{http_port}\"\n"),
+    );
     let server = serve(&site, port);
-    let names = served_names(server.local_addr(), root, Duration::from_secs(90), || pebble.log()).await;
+    let names = served_names(server.local_addr(), root, Duration::from_secs(90), || {
+        pebble.log()
+    })
+    .await;
     assert_eq!(names, [DOMAIN], "pebble log: {}", pebble.log());
 }
 

@@ -47,9 +47,9 @@ impl AcmeHttp {
                 for certificate in iter {
                     let certificate = certificate
                         .map_err(|e| format!("{}:1: not a PEM certificate: {e}", path.display()))?;
-                    roots
-                        .add(certificate)
-                        .map_err(|e| format!("{}:1: cannot use it as a root: {e}", path.display()))?;
+                    roots.add(certificate).map_err(|e| {
+                        format!("{}:1: cannot use it as a root: {e}", path.display())
+                    })?;
                 }
                 if roots.is_empty() {
                     return Err(format!("{}:1: no certificate in it", path.display()));

@@ -218,7 +218,8 @@ impl Renewing {
             let domain = challenge.identifier().to_string();
             match self.config.challenge {
                 AcmeChallenge::TlsAlpn01 => {
-                    let certified = alpn_challenge_certificate(&domain, key_authorization.digest().as_ref())?;
+                    let certified =
+                        alpn_challenge_certificate(&domain, key_authorization.digest().as_ref())?;
                     self.certificates
                         .add_alpn_challenge(&domain, Arc::new(certified));
                 }
@@ -282,7 +283,9 @@ impl Renewing {
                 .await
             {
                 Ok(account) => return Ok(account),
-                Err(error) => warn!("TLS: the kept ACME account cannot be used ({error}); making a new one"),
+                Err(error) => {
+                    warn!("TLS: the kept ACME account cannot be used ({error}); making a new one")
+                }
             }
         }
         let contact: Vec<&str> = self.config.contact.iter().map(String::as_str).collect();
@@ -329,9 +332,7 @@ fn alpn_challenge_certificate(domain: &str, digest: &[u8]) -> Result<CertifiedKe
 /// The wait after the `failures`-th failure in a row: 5 s, doubling, at most an hour.
 fn retry_after(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
-    FIRST_RETRY
-        .saturating_mul(1 << doublings)
-        .min(MAX_RETRY)
+    FIRST_RETRY.saturating_mul(1 << doublings).min(MAX_RETRY)
 }
 
 /// Sleeps for `wait`, however long (tokio's timer caps a single sleep at

@@ -33,12 +33,17 @@ impl Store {
             .unwrap_or_default();
         let host: String = host
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let hash = xxhash_rust::xxh3::xxh3_64(directory.as_bytes());
         let dir = data_dir.join("acme").join(format!("{host}-{hash:016x}"));
-        create_private_dir(&dir)
-            .map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+        create_private_dir(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
         Ok(Store { dir })
     }
 
