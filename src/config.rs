@@ -927,6 +927,60 @@ mod tests {
     }
 
     #[test]
+    fn tls_takes_files_or_acme_and_names_the_line_of_a_mistake() {
+        let config = parse(&format!(
+            "{MINIMAL}[server.tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nredirect_http = \"0.0.0.0:80\"\n"
+        ))
+        .unwrap();
+        let tls = config.server.tls.unwrap();
+        assert!(matches!(tls.source, CertificateSource::Files { .. }));
+        assert_eq!(tls.redirect_http.unwrap().port(), 80);
+        let config = parse(&format!(
+            "{MINIMAL}[server.tls]\nacme = {{ domains = [\"Example.org.\", \"example.org\"], contact = \"a@example.org\" }}\n"
+        ))
+        .unwrap();
+        let CertificateSource::Acme(acme) = config.server.tls.unwrap().source else {
+            panic!("acme")
+        };
+        assert_eq!(acme.domains, ["example.org"]);
+        assert_eq!(acme.contact.as_deref(), Some("mailto:a@example.org"));
+        assert_eq!(acme.directory, LETS_ENCRYPT_DIRECTORY);
+        assert_eq!(acme.challenge, AcmeChallenge::TlsAlpn01);
+        for (table, expected) in [
+            ("cert = \"c.pem\"", "`cert` needs its `key`"),
+            ("redirect_http = \"0.0.0.0:80\"", "needs `cert` and `key`"),
+            (
+                "cert = \"c\"\nkey = \"k\"\nacme = { domains = [\"a.org\"] }",
+                "cannot both be given",
+            ),
+            ("acme = { domains = [] }", "at least one name"),
+            ("acme = { domains = [\"*.a.org\"] }", "no wildcards"),
+            ("acme = { domains = [\"127.0.0.1\"] }", "no IP addresses"),
+            (
+                "acme = { domains = [\"a.org\"], contact = \"nobody\" }",
+                "not an e-mail",
+            ),
+            (
+                "acme = { domains = [\"a.org\"], directory = \"http://ca/\" }",
+                "not an https URL",
+            ),
+            (
+                "acme = { domains = [\"a.org\"], challenge = \"http-01\" }",
+                "set `redirect_http`",
+            ),
+            (
+                "acme = { domains = [\"a.org\"], challenge = \"dns-01\" }",
+                "unknown variant",
+            ),
+            ("certificate = \"c\"", "unknown field `certificate`"),
+        ] {
+            let err = parse(&format!("{MINIMAL}[server.tls]\n{table}\n")).unwrap_err();
+            assert!(err.starts_with("config.toml:"), "{table}: {err}");
+            assert!(err.contains(expected), "{table}: {err}");
+        }
+    }
+
+    #[test]
     fn unknown_server_key_is_an_error() {
         let err = parse(&format!("{MINIMAL}[server]\nport = 3\n")).unwrap_err();
         assert!(

@@ -51,7 +51,7 @@ pub(crate) struct TlsTransport {
 }
 
 enum State {
-    Handshaking(Accept<Tcp>),
+    Handshaking(Box<Accept<Tcp>>),
     Ready(Box<TlsStream<Tcp>>),
     /// The handshake failed, or the stream was handed back.
     Gone,
@@ -73,7 +73,7 @@ impl Transport {
     /// at the first read or write.
     pub(crate) fn tls(tcp: Tcp, acceptor: &TlsAcceptor, returned: TlsReturned) -> Transport {
         Transport::Tls(TlsTransport {
-            state: State::Handshaking(acceptor.accept(tcp)),
+            state: State::Handshaking(Box::new(acceptor.accept(tcp))),
             returned,
         })
     }
@@ -99,7 +99,7 @@ enum Progress<'a> {
 impl TlsTransport {
     fn progress(&mut self, cx: &mut Context<'_>) -> Progress<'_> {
         if let State::Handshaking(accept) = &mut self.state {
-            match Pin::new(accept).poll(cx) {
+            match Pin::new(&mut **accept).poll(cx) {
                 Poll::Pending => return Progress::Pending,
                 Poll::Ready(Ok(stream)) => self.state = State::Ready(Box::new(stream)),
                 Poll::Ready(Err(error)) => {
