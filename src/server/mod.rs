@@ -73,7 +73,7 @@ mod worker;
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -83,7 +83,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::build::{build_dir_cached, BuildCache};
-use crate::config::{BaseUrl, CertificateSource, TlsConfig};
+use crate::config::{BaseUrl, CertificateSource};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::tls::{self, Certificates};
 use connection::Role;
@@ -256,18 +256,14 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let certificates = Arc::new(Certificates::default());
     // Certificate files are read before anything is bound: a bad one stops
     // the start with its path.
-    let files = match tls_config.as_ref().map(|tls| &tls.source) {
-        Some(CertificateSource::Files { cert, key }) => {
-            let root = crate::loader::display_root(&options.root);
-            let files = tls::files::CertificateFiles::load(
-                root.join(cert),
-                root.join(key),
-                certificates.clone(),
-            )
-            .map_err(StartError::Certificate)?;
-            Some(Arc::new(files))
-        }
-        _ => None,
+    let certificate_source = match tls_config.as_ref().map(|tls| &tls.source) {
+        Some(source) => Some(prepare_certificates(
+            source,
+            &options.root,
+            &websub.data_dir,
+            &certificates,
+        )?),
+        None => None,
     };
     let bind = options.bind.unwrap_or(config.server.bind);
     let workers = worker::count(config.server.workers);
@@ -377,30 +373,20 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         })
         .collect();
     let threads = worker::spawn_all(per_worker, &state, &config, &shutdown_rx)?;
-    let tls = match (tls_config, files) {
-        (None, _) => None,
-        (Some(_), Some(files)) => {
+    // The certificates' own threads start once the workers listen: an ACME
+    // CA's validation connects to them.
+    let tls = match certificate_source {
+        None => None,
+        Some(Prepared::Files(files)) => {
             let watch = files.watch()?;
             Some(TlsRunning::Files {
                 files,
                 _watch: watch,
             })
         }
-        (
-            Some(TlsConfig {
-                source: CertificateSource::Acme(mut acme),
-                ..
-            }),
-            None,
-        ) => {
-            let root = crate::loader::display_root(&options.root);
-            acme.directory_ca = acme.directory_ca.map(|ca| root.join(ca));
-            let data_dir = options.root.join(&websub.data_dir);
-            let running =
-                tls::acme::start(acme, &data_dir, certificates.clone()).map_err(StartError::Tls)?;
-            Some(TlsRunning::Acme(running))
+        Some(Prepared::Acme(acme)) => {
+            Some(TlsRunning::Acme(acme.start().map_err(StartError::Tls)?))
         }
-        (Some(_), None) => None,
     };
     let timing = reload::Timing::from_ms(config.reload_debounce_ms, config.reload_max_delay_ms);
     let reloader = watching.spawn(state.clone(), timing, parse_cache)?;
@@ -416,6 +402,42 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         hub,
         access_log,
     })
+}
+
+/// The certificate source of `[server.tls]`, checked and loaded before
+/// anything is bound.
+enum Prepared {
+    Files(Arc<tls::files::CertificateFiles>),
+    Acme(tls::acme::Prepared),
+}
+
+/// Reads the certificate files, or opens ACME's store and serves the
+/// certificate it kept; paths are relative to the site directory `root`.
+fn prepare_certificates(
+    source: &CertificateSource,
+    root: &Path,
+    data_dir: &Path,
+    certificates: &Arc<Certificates>,
+) -> Result<Prepared, StartError> {
+    let shown_root = crate::loader::display_root(root);
+    match source {
+        CertificateSource::Files { cert, key } => {
+            let files = tls::files::CertificateFiles::load(
+                shown_root.join(cert),
+                shown_root.join(key),
+                certificates.clone(),
+            )
+            .map_err(StartError::Certificate)?;
+            Ok(Prepared::Files(Arc::new(files)))
+        }
+        CertificateSource::Acme(acme) => {
+            let mut acme = acme.clone();
+            acme.directory_ca = acme.directory_ca.map(|ca| shown_root.join(ca));
+            let prepared = tls::acme::prepare(acme, &root.join(data_dir), certificates.clone())
+                .map_err(StartError::Tls)?;
+            Ok(Prepared::Acme(prepared))
+        }
+    }
 }
 
 /// Where a running HTTPS server's certificates come from.

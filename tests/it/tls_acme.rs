@@ -320,3 +320,30 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[test]
+fn an_unreadable_directory_ca_stops_the_start_before_anything_listens() {
+    let site = Site::bundled();
+    site.append(
+        "config.toml",
+        "\n[server.tls]\nacme = { domains = [\"a.test\"], directory = \"https://127.0.0.1:9/dir\", directory_ca = \"missing.pem\" }\n",
+    );
+    let port = free_port(false);
+    let error = start_server(ServeOptions {
+        root: site.root().to_path_buf(),
+        bind: Some(SocketAddr::from(([127, 0, 0, 1], port))),
+        watch: false,
+        base_url: None,
+    })
+    .expect_err("no server");
+    assert!(
+        matches!(error, crate::prelude::StartError::Tls(_)),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("missing.pem:1: cannot read it"),
+        "{error}"
+    );
+    // Nothing was left listening.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}

@@ -75,13 +75,22 @@ impl Drop for Running {
     }
 }
 
-/// Serves the certificate kept for `config.domains` in `data_dir`, if any,
-/// and starts the thread that obtains and renews it.
-pub(crate) fn start(
+/// ACME ready to start: its store and client checked, the kept certificate
+/// (if any) installed.
+pub(crate) struct Prepared {
+    renewing: Renewing,
+    renew_at: SystemTime,
+}
+
+/// Opens the store in `data_dir` and the client for the CA, and serves the
+/// certificate kept for `config.domains`, if any; nothing is contacted yet.
+/// Errors (an unwritable data directory, an unreadable `directory_ca`) stop
+/// the start before anything is bound.
+pub(crate) fn prepare(
     config: AcmeConfig,
     data_dir: &Path,
     certificates: Arc<Certificates>,
-) -> Result<Running, String> {
+) -> Result<Prepared, String> {
     let store = Store::open(data_dir, &config.directory)?;
     let http = http::AcmeHttp::new(config.directory_ca.as_deref())?;
     let mut renew_at = SystemTime::UNIX_EPOCH;
@@ -106,25 +115,36 @@ pub(crate) fn start(
             ),
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the ACME thread: {e}"))?;
-    let (stop, stopped) = watch::channel(false);
-    let renewing = Renewing {
-        config,
-        store,
-        http,
-        certificates,
-    };
-    let thread = std::thread::Builder::new()
-        .name("broadsheet-acme".to_string())
-        .spawn(move || runtime.block_on(renewing.run(renew_at, stopped)))
-        .map_err(|e| format!("cannot start the ACME thread: {e}"))?;
-    Ok(Running {
-        stop,
-        thread: Some(thread),
+    Ok(Prepared {
+        renewing: Renewing {
+            config,
+            store,
+            http,
+            certificates,
+        },
+        renew_at,
     })
+}
+
+impl Prepared {
+    /// Starts the thread that obtains and renews the certificate (once the
+    /// server listens, since the CA's validation connects to it).
+    pub(crate) fn start(self) -> Result<Running, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the ACME thread: {e}"))?;
+        let (stop, stopped) = watch::channel(false);
+        let Prepared { renewing, renew_at } = self;
+        let thread = std::thread::Builder::new()
+            .name("broadsheet-acme".to_string())
+            .spawn(move || runtime.block_on(renewing.run(renew_at, stopped)))
+            .map_err(|e| format!("cannot start the ACME thread: {e}"))?;
+        Ok(Running {
+            stop,
+            thread: Some(thread),
+        })
+    }
 }
 
 /// What the ACME thread works with.
