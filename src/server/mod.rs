@@ -289,7 +289,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         "http"
     };
     let site_url = site_url::decide(&config.base_url, options.base_url.as_ref(), addr, scheme);
-    if let Some(note) = site_url::mismatch_note(&site_url, addr) {
+    if let Some(note) = site_url::mismatch_note(&site_url, addr, scheme) {
         info!("{note}");
     }
     // The parse cache goes to the reload thread, so a reload parses only

@@ -97,7 +97,7 @@ pub(crate) fn is_loopback(url: &BaseUrl) -> bool {
 /// A note for the log when a configured public `base_url` is not the bound
 /// address: right behind a proxy or CDN, a surprise on a laptop; `None`
 /// when they agree.
-pub(crate) fn mismatch_note(site: &SiteUrl, bound: SocketAddr) -> Option<String> {
+pub(crate) fn mismatch_note(site: &SiteUrl, bound: SocketAddr, scheme: &str) -> Option<String> {
     let SiteUrl::Configured(url) = site else {
         return None;
     };
@@ -113,7 +113,7 @@ pub(crate) fn mismatch_note(site: &SiteUrl, bound: SocketAddr) -> Option<String>
     Some(format!(
         "links point at base_url {url}, not at this server's address {bound}: right when a \
          proxy or CDN serves {url} from here; to try the site on this machine, serve with \
-         --base-url http://{bound}/"
+         --base-url {scheme}://{bound}/"
     ))
 }
 
@@ -177,14 +177,14 @@ mod tests {
         let site = decide(&url("https://example.org/news/"), None, bound, "http");
         assert_eq!(site, SiteUrl::Configured(url("https://example.org/news/")));
         assert_eq!(site.override_of_config(), None);
-        let note = mismatch_note(&site, bound).expect("a note");
+        let note = mismatch_note(&site, bound, "http").expect("a note");
         assert!(note.contains("proxy") && note.contains("--base-url http://127.0.0.1:8080/"));
 
         let lan = addr("192.168.1.5:8080");
         let site = decide(&url("http://192.168.1.5:8080/"), None, lan, "http");
-        assert_eq!(mismatch_note(&site, lan), None);
+        assert_eq!(mismatch_note(&site, lan, "http"), None);
         assert_eq!(
-            mismatch_note(&SiteUrl::Given(url("https://e.org/")), bound),
+            mismatch_note(&SiteUrl::Given(url("https://e.org/")), bound, "http"),
             None
         );
     }
