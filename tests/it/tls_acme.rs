@@ -77,6 +77,12 @@ impl Pebble {
     /// Starts pebble validating TLS-ALPN-01 on `tls_port` and HTTP-01 on
     /// `http_port`, both on 127.0.0.1, and waits until its directory answers.
     async fn start(tls_port: u16, http_port: u16) -> Pebble {
+        Pebble::start_issuing_for(tls_port, http_port, None).await
+    }
+
+    /// As [`Pebble::start`], issuing certificates valid for `validity`
+    /// seconds when given (pebble's default is five years).
+    async fn start_issuing_for(tls_port: u16, http_port: u16, validity: Option<u64>) -> Pebble {
         let dir = tempfile::tempdir().expect("a folder");
         let ca = TestCa::new();
         let (chain, key) = ca.leaf(&["localhost", "127.0.0.1"]);
@@ -89,7 +95,7 @@ impl Pebble {
             free_port(true),
             free_port(false),
         );
-        let config = serde_json::json!({
+        let mut config = serde_json::json!({
             "pebble": {
                 "listenAddress": format!("127.0.0.1:{api}"),
                 "managementListenAddress": format!("127.0.0.1:{management}"),
@@ -101,6 +107,9 @@ impl Pebble {
                 "externalAccountBindingRequired": false
             }
         });
+        if let Some(seconds) = validity {
+            config["pebble"]["certificateValidityPeriod"] = seconds.into();
+        }
         std::fs::write(dir.path().join("pebble.json"), config.to_string()).unwrap();
         let dns_address = format!("127.0.0.1:{dns}");
         let dns_process = spawn(
@@ -346,4 +355,46 @@ fn an_unreadable_directory_ca_stops_the_start_before_anything_listens() {
     );
     // Nothing was left listening.
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_is_renewed_at_two_thirds_of_its_life_while_a_connection_stays_open() {
+    let port = free_port(false);
+    // Valid for 30 s: renewed about 20 s after it is issued, 10 s before it
+    // expires (a margin for a loaded machine).
+    let pebble = Pebble::start_issuing_for(port, free_port(false), Some(30)).await;
+    let root = pebble.issuing_root().await;
+    let site = acme_site(&pebble, "");
+    let server = serve(&site, port);
+    let addr = server.local_addr();
+    let names = served_names(addr, root.clone(), Duration::from_secs(90), || pebble.log()).await;
+    assert_eq!(names, [DOMAIN]);
+    let stream = tls_connect(addr, DOMAIN, root.clone(), &[b"h2"])
+        .await
+        .unwrap();
+    let first = leaf_of(&stream);
+    let authority = format!("{DOMAIN}:{}", addr.port());
+    let mut held = Sender::over(stream).await;
+    assert_eq!(held.get(&authority, "/", &[]).await.0, StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let renewed = loop {
+        let stream = tls_connect(addr, DOMAIN, root.clone(), &[b"http/1.1"])
+            .await
+            .expect("a trusted certificate all along");
+        let leaf = leaf_of(&stream);
+        if leaf != first {
+            break leaf;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not renewed within 60 s; pebble's log:\n{}",
+            pebble.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let (_, parsed) = x509_parser::parse_x509_certificate(&renewed).expect("a certificate");
+    let (_, old) = x509_parser::parse_x509_certificate(&first).expect("a certificate");
+    assert!(parsed.validity().not_after > old.validity().not_after);
+    // The connection made before the renewal still works.
+    assert_eq!(held.get(&authority, "/", &[]).await.0, StatusCode::OK);
 }
