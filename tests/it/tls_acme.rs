@@ -5,7 +5,8 @@
 //! second test, the HTTP-01 answer on the plain-HTTP listener). The test
 //! then trusts pebble's issuing root (from its management port) and checks
 //! that the served certificate names the domain; a restart with pebble
-//! gone serves the kept certificate at once.
+//! gone serves the kept certificate at once; a short-lived certificate is
+//! renewed before it expires while a connection stays open.
 //!
 //! Pebble serves its API over HTTPS with a certificate made here (`rcgen`);
 //! broadsheet trusts it through `acme.directory_ca`.
