@@ -391,6 +391,8 @@ async fn a_certificate_is_renewed_at_two_thirds_of_its_life_while_a_connection_s
             "not renewed within 60 s; pebble's log:\n{}",
             pebble.log()
         );
+        // Used all along, so that keep_alive_timeout never closes it.
+        assert_eq!(held.get(&authority, "/", &[]).await.0, StatusCode::OK);
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let (_, parsed) = x509_parser::parse_x509_certificate(&renewed).expect("a certificate");
