@@ -56,6 +56,15 @@
 #     the server's CPU time per request: utime+stime from /proc/PID/stat
 #     (all threads; for nginx, the sum over its worker processes) over the
 #     run, divided by the requests wrk counted, in microseconds.
+#  5b. tls: the serving cases (c) (a conditional GET answered 304) and (d)
+#     (the ~3 KB feed) over HTTPS, `broadsheet serve` with `[server.tls]`
+#     against nginx with the same certificate and key (ECDSA P-256, made by
+#     openssl for this run), the README's block with `listen ... ssl` and
+#     `ssl_protocols TLSv1.3`; wrk keeps its connections alive, so this
+#     measures requests over established TLS sessions, not handshakes. The
+#     protocol and cipher each server negotiates with OpenSSL's client are
+#     printed. Saturated pass only; WRK_RUNS rounds, the servers
+#     alternating, median.
 #  6. reload: with the SERVE_SIZE corpus being served, append a sentence to
 #     one article and poll its section feed until the ETag changes (3 times,
 #     median), including the server's debounce.
@@ -68,7 +77,8 @@
 #
 # Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
-# PARTS (any of: build serve reload memory; default all), TMPFS_SIZE (16g),
+# TLS_PORT (18443), TLS_NGINX_PORT (18444),
+# PARTS (any of: build serve tls reload memory; default all), TMPFS_SIZE (16g),
 # RESULTS, KEEP=1 (keep the work directory), LOGS (off on),
 # BROADSHEET_BIN (a broadsheet binary built already: skips step 1 when the
 # corpus generator is built too), BS_RUST_LOG
@@ -93,7 +103,9 @@ NGINX_PORT=${NGINX_PORT:-18081}
 PACE_MS=${PACE_MS:-1}
 LOGS=${LOGS:-"off on"}
 [[ "$PACE_MS" =~ ^[0-9]+$ ]] || { printf 'PACE_MS must be a whole number of milliseconds (0: no paced pass)\n' >&2; exit 2; }
-PARTS=${PARTS:-"build serve reload memory"}
+PARTS=${PARTS:-"build serve tls reload memory"}
+TLS_PORT=${TLS_PORT:-18443}
+TLS_NGINX_PORT=${TLS_NGINX_PORT:-18444}
 TMPFS_SIZE=${TMPFS_SIZE:-16g}
 SECTIONS=10
 SEED=1
@@ -212,11 +224,11 @@ corpus() {
     printf '%s\n' "$dir"
 }
 
-# Waits (bounded) for "listening on http://ADDR" in a log; prints ADDR.
+# Waits (bounded) for "listening on http://ADDR" (or https) in a log; prints ADDR.
 wait_listening() {
     local log=$1 pid=$2 limit=$3 i addr
     for i in $(seq $((limit * 10))); do
-        addr=$(sed -n 's|.*listening on http://\([^/ ]*\).*|\1|p' "$log" | sed -n 1p)
+        addr=$(sed -n 's|.*listening on https\{0,1\}://\([^/ ]*\).*|\1|p' "$log" | sed -n 1p)
         if [[ -n "$addr" ]]; then printf '%s\n' "$addr"; return 0; fi
         kill -0 "$pid" 2>/dev/null || { say "server exited:"; tail -20 "$log" >&2; return 1; }
         sleep 0.1
@@ -545,6 +557,111 @@ if part serve; then
                 done
             done
         done
+    fi
+fi
+
+# ---------------------------------------------------------------- 5b. HTTPS
+if part tls; then
+    report ""
+    report "## Serving over HTTPS ($WRK_THREADS threads, $WRK_CONNECTIONS keep-alive connections, $WRK_DURATION, median of $WRK_RUNS rounds, saturated; corpus of $SERVE_SIZE articles; access logs off)"
+    NGINX=""
+    if have nginx || [[ -x /usr/sbin/nginx ]]; then NGINX=$(command -v nginx || echo /usr/sbin/nginx); fi
+    if ! have wrk; then missing wrk wrk "no HTTPS benchmark"
+    elif ! have curl; then missing curl curl "no HTTPS benchmark"
+    elif ! have openssl; then missing openssl openssl "no certificate for the HTTPS benchmark"
+    else
+        dir=$(corpus "$SERVE_SIZE")
+        tls="$WORK/tls"
+        rm -rf "$tls"; mkdir -p "$tls/nginx"
+        # One certificate for both servers: ECDSA P-256, as ACME gives ours.
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+            -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -keyout "$tls/key.pem" -out "$tls/cert.pem" 2>/dev/null
+        chmod 644 "$tls/key.pem"
+        # broadsheet: the corpus with [server.tls] naming them.
+        cp -r "$dir" "$tls/site"
+        printf '\n[server.tls]\ncert = "%s"\nkey = "%s"\n' "$tls/cert.pem" "$tls/key.pem" >>"$tls/site/config.toml"
+        start_serve "$tls/site" "$TLS_PORT" "$tls/serve.log"
+        tls_bs_pid=$SERVE_PID
+        tls_bs=$(wait_listening "$tls/serve.log" "$tls_bs_pid" 600)
+        TBU="https://$tls_bs"
+        # nginx: the README's block on the export, with TLS on its listener.
+        TNU="https://127.0.0.1:$TLS_NGINX_PORT"
+        tls_ng_pid=""
+        if [[ -n "$NGINX" ]]; then
+            site="$WORK/site-$SERVE_SIZE"
+            [[ -d "$site" ]] || "$BS" export --root "$dir" "$site" >&2
+            [[ -f "$site/rss.xml.gz" ]] || find "$site" -type f \( -name '*.xml' -o -name '*.json' -o -name '*.opml' -o -name '*.html' \) \
+                -print0 | xargs -0 -r -n 500 gzip -9 -n -k -f
+            sed -e "s|@PORT@ reuseport;|@PORT@ ssl reuseport;\n    ssl_certificate $tls/cert.pem;\n    ssl_certificate_key $tls/key.pem;\n    ssl_protocols TLSv1.3;|" \
+                -e "s|@PORT@|$TLS_NGINX_PORT|g" -e "s|@ROOT@|$site|g" \
+                "$BENCH/nginx-server.conf.in" >"$tls/nginx/server.conf"
+            grep -q "ssl_protocols TLSv1.3" "$tls/nginx/server.conf" || { say "the nginx template's listen line changed"; exit 1; }
+            sed -e "s|@PREFIX@|$tls/nginx|g" -e "s|@SERVER@|$tls/nginx/server.conf|g" "$BENCH/nginx.conf.in" >"$tls/nginx/nginx.conf"
+            "$NGINX" -p "$tls/nginx" -c "$tls/nginx/nginx.conf" -e "$tls/nginx/error.log" >"$tls/nginx/out.log" 2>&1 &
+            tls_ng_pid=$!
+            STARTED_PIDS+=("$tls_ng_pid")
+            for _ in $(seq 100); do
+                curl -sk --max-time 1 -o /dev/null "$TNU/" && break
+                sleep 0.1
+            done
+        else
+            missing nginx nginx "broadsheet is measured alone"
+        fi
+        negotiated() { # host:port
+            openssl s_client -connect "$1" -servername localhost -alpn http/1.1 </dev/null 2>/dev/null |
+                sed -n 's/^New, \(.*\)$/\1/p' | sed -n 1p
+        }
+        report "broadsheet: $(negotiated "$tls_bs")"
+        [[ -z "$tls_ng_pid" ]] || report "nginx: $(negotiated "127.0.0.1:$TLS_NGINX_PORT")"
+        small=/briefs/rss.xml
+        if [[ -n "$tls_ng_pid" ]] && ! cmp -s <(curl -sk --max-time 5 "$TBU$small") <(curl -sk --max-time 5 "$TNU$small"); then
+            report "  WARNING: broadsheet and nginx send different bytes for $small over HTTPS"
+        fi
+        tbs_etag=$(curl -sk --max-time 5 -o /dev/null -D - "$TBU$small" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+        tng_etag=""
+        [[ -z "$tls_ng_pid" ]] || tng_etag=$(curl -sk --max-time 5 -o /dev/null -D - "$TNU$small" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+        report "304 check over HTTPS: broadsheet $(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $tbs_etag" "$TBU$small"), nginx $([[ -z "$tls_ng_pid" ]] && echo - || curl -sk --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $tng_etag" "$TNU$small")"
+        declare -A TRPS TP99 TUS
+        tls_cases=(
+            "c: conditional GET, 304|$small|If-None-Match: $tbs_etag|If-None-Match: $tng_etag"
+            "d: ~3 KB feed, identity|$small||"
+        )
+        for round in $(seq "$WRK_RUNS"); do
+            for c in "${tls_cases[@]}"; do
+                IFS='|' read -r name path hb hn <<<"$c"
+                key=${name%%:*}
+                order=(bs ng)
+                (( round % 2 )) || order=(ng bs)
+                for who in "${order[@]}"; do
+                    if [[ "$who" == bs ]]; then pid=$tls_bs_pid; url="$TBU$path"; header=$hb; label=broadsheet
+                    else [[ -n "$tls_ng_pid" ]] || continue; pid=$tls_ng_pid; url="$TNU$path"; header=$hn; label=nginx; fi
+                    say "tls, round $round, case $name: $label..."
+                    pids=$(server_pids "$pid")
+                    # shellcheck disable=SC2086
+                    before=$(cpu_ticks $pids)
+                    read -r rps p99 bad err n _ < <(run_wrk "$url" "$header")
+                    # shellcheck disable=SC2086
+                    after=$(cpu_ticks $pids)
+                    us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')
+                    TRPS[$who$key]+="$rps "; TP99[$who$key]+="$p99 "; TUS[$who$key]+="$us "
+                    [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: tls, round $round, case $key, $label: $bad responses not 2xx/3xx, socket errors $err"
+                done
+            done
+        done
+        tmed() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median; }
+        report "| case | broadsheet req/s | p99 ms | CPU µs/req | nginx req/s | p99 ms | CPU µs/req | req/s ratio | p99 ratio | CPU/req ratio |"
+        report "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for c in "${tls_cases[@]}"; do
+            IFS='|' read -r name _ <<<"$c"
+            key=${name%%:*}
+            b_r=$(tmed "${TRPS[bs$key]:-}"); b_p=$(tmed "${TP99[bs$key]:-}"); b_u=$(tmed "${TUS[bs$key]:-}")
+            n_r=$(tmed "${TRPS[ng$key]:-}"); n_p=$(tmed "${TP99[ng$key]:-}"); n_u=$(tmed "${TUS[ng$key]:-}")
+            report "| $name | $b_r | $b_p | $b_u | ${n_r:--} | ${n_p:--} | ${n_u:--} | $(ratio "$b_r" "${n_r:-0}") | $(ratio "$b_p" "${n_p:-0}") | $(ratio "$b_u" "${n_u:-0}") |"
+            report "|   rounds | ${TRPS[bs$key]:-} | ${TP99[bs$key]:-} | ${TUS[bs$key]:-} | ${TRPS[ng$key]:-} | ${TP99[ng$key]:-} | ${TUS[ng$key]:-} | | | |"
+        done
+        [[ -z "$tls_ng_pid" ]] || stop_pid "$tls_ng_pid"
+        stop_pid "$tls_bs_pid"
     fi
 fi
 

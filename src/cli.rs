@@ -192,8 +192,9 @@ fn run_check(root: &Path) -> ExitCode {
     }
 }
 
-/// Serves until `SIGINT` or `SIGTERM`; `SIGHUP` rebuilds. Prints one line
-/// `listening on http://ADDR`, then the URLs of the feeds, then that of the
+/// Serves until `SIGINT` or `SIGTERM`; `SIGHUP` rebuilds (and reads the
+/// certificate files again). Prints one line `listening on http://ADDR`
+/// (`https://` with `[server.tls]`), then the URLs of the feeds, then that of the
 /// OPML list of feeds, on stdout.
 fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     // Signal handlers go in before the address is printed: a script that
@@ -214,14 +215,18 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
     let server = match server::start(options) {
         Ok(server) => server,
         Err(StartError::Content(diagnostics)) => return report(&diagnostics, "not serving"),
+        Err(StartError::Certificate(diagnostic)) => {
+            return report(&diagnostic.into(), "not serving")
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             return ExitCode::FAILURE;
         }
     };
     let addr = server.local_addr();
+    let scheme = if server.is_https() { "https" } else { "http" };
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on http://{addr}");
+    let _ = writeln!(out, "listening on {scheme}://{addr}");
     let site = server.state().served();
     // The site's and the sections' feeds, as the OPML lists them; a site
     // may have hundreds of tags and authors, whose feeds their index pages
@@ -232,18 +237,21 @@ fn run_serve(root: &Path, args: ServeArgs) -> ExitCode {
         if is_term_feed(path) {
             term_feeds += 1;
         } else {
-            let _ = writeln!(out, "  http://{addr}{path}");
+            let _ = writeln!(out, "  {scheme}://{addr}{path}");
         }
     }
     // A list of feeds to import, not one to subscribe to: apart.
     for path in &site.feed_list_paths {
-        let _ = writeln!(out, "feed list (OPML): http://{addr}{path}");
+        let _ = writeln!(out, "feed list (OPML): {scheme}://{addr}{path}");
     }
     if term_feeds > 0 {
         let _ = writeln!(
             out,
-            "{term_feeds} tag and author feeds: http://{addr}/tags/ and http://{addr}/authors/ list them"
+            "{term_feeds} tag and author feeds: {scheme}://{addr}/tags/ and {scheme}://{addr}/authors/ list them"
         );
+    }
+    if let Some(redirect) = server.redirect_addr() {
+        let _ = writeln!(out, "redirecting http://{redirect} to https");
     }
     drop(site);
     let _ = out.flush();

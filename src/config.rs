@@ -299,6 +299,8 @@ pub struct ServerConfig {
     /// balancers in front of the server, whose `Forwarded` or
     /// `X-Forwarded-For` fields name the client; empty, no field is trusted.
     pub trusted_proxies: TrustedProxies,
+    /// `[server.tls]`: HTTPS, with certificate files or ACME; absent, plain HTTP.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -320,7 +322,183 @@ impl Default for ServerConfig {
             rate_limit: 0.0,
             rate_burst: NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN),
             trusted_proxies: TrustedProxies::default(),
+            tls: None,
         }
+    }
+}
+
+/// The `[server.tls]` table: `serve` speaks HTTPS (HTTP/1.1 and HTTP/2 by
+/// ALPN) on `bind`, with a certificate from PEM files (`cert`, `key`) or
+/// obtained over ACME (`acme`), never both.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "RawTlsConfig")]
+pub struct TlsConfig {
+    /// Where the certificate comes from.
+    pub source: CertificateSource,
+    /// A plain-HTTP address that answers every request with a redirect to
+    /// the same path over HTTPS (and, for ACME's HTTP-01, the challenges).
+    pub redirect_http: Option<SocketAddr>,
+}
+
+/// Where the served certificate comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CertificateSource {
+    /// A chain and its key, read from PEM files (relative to the site
+    /// directory), read again when either changes and on `SIGHUP`.
+    Files {
+        /// The certificate chain, leaf first.
+        cert: std::path::PathBuf,
+        /// The private key (PKCS#8, PKCS#1 or SEC1).
+        key: std::path::PathBuf,
+    },
+    /// Obtained and renewed over ACME (RFC 8555).
+    Acme(AcmeConfig),
+}
+
+/// `[server.tls] acme`: certificates obtained and renewed over ACME.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// The names the certificate is for (at least one); the first is its subject.
+    #[serde(deserialize_with = "acme_domains")]
+    pub domains: Vec<String>,
+    /// Who the CA may write to about the account (`mailto:` added to a bare address).
+    #[serde(default, deserialize_with = "acme_contact")]
+    pub contact: Option<String>,
+    /// The ACME directory URL; Let's Encrypt's by default.
+    #[serde(default = "default_acme_directory", deserialize_with = "https_url")]
+    pub directory: String,
+    /// A PEM file of roots to trust, instead of the system's, for the
+    /// directory's own HTTPS certificate (a test CA such as pebble's).
+    #[serde(default)]
+    pub directory_ca: Option<std::path::PathBuf>,
+    /// The challenge answered: `tls-alpn-01` (on the HTTPS port, the
+    /// default) or `http-01` (on `redirect_http`, which it needs).
+    #[serde(default)]
+    pub challenge: AcmeChallenge,
+}
+
+/// The ACME challenge type `serve` answers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum AcmeChallenge {
+    /// RFC 8737: a certificate made for the challenge, on the HTTPS port.
+    #[default]
+    #[serde(rename = "tls-alpn-01")]
+    TlsAlpn01,
+    /// RFC 8555 section 8.3: a file under `/.well-known/acme-challenge/`, on port 80.
+    #[serde(rename = "http-01")]
+    Http01,
+}
+
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT_DIRECTORY: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+fn default_acme_directory() -> String {
+    LETS_ENCRYPT_DIRECTORY.to_string()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTlsConfig {
+    cert: Option<std::path::PathBuf>,
+    key: Option<std::path::PathBuf>,
+    redirect_http: Option<SocketAddr>,
+    acme: Option<AcmeConfig>,
+}
+
+impl TryFrom<RawTlsConfig> for TlsConfig {
+    type Error = String;
+
+    fn try_from(raw: RawTlsConfig) -> Result<Self, Self::Error> {
+        let source = match (raw.cert, raw.key, raw.acme) {
+            (Some(cert), Some(key), None) => CertificateSource::Files { cert, key },
+            (None, None, Some(acme)) => CertificateSource::Acme(acme),
+            (Some(_), None, None) => return Err("`cert` needs its `key`".to_string()),
+            (None, Some(_), None) => return Err("`key` needs its `cert`".to_string()),
+            (None, None, None) => return Err(
+                "[server.tls] needs `cert` and `key` (PEM files) or `acme = { domains = [...] }`"
+                    .to_string(),
+            ),
+            (_, _, Some(_)) => {
+                return Err("`acme` and `cert`/`key` cannot both be given: pick one".to_string())
+            }
+        };
+        if let CertificateSource::Acme(acme) = &source {
+            if acme.challenge == AcmeChallenge::Http01 && raw.redirect_http.is_none() {
+                return Err(
+                    "`challenge = \"http-01\"` is answered on the plain-HTTP listener: set `redirect_http` (port 80)"
+                        .to_string(),
+                );
+            }
+        }
+        Ok(TlsConfig {
+            source,
+            redirect_http: raw.redirect_http,
+        })
+    }
+}
+
+/// `acme.domains`: one or more DNS names (no wildcards: neither challenge
+/// served here can validate one).
+fn acme_domains<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let domains = Vec::<String>::deserialize(deserializer)?;
+    if domains.is_empty() {
+        return Err(serde::de::Error::custom(
+            "`domains` needs at least one name",
+        ));
+    }
+    let mut names = Vec::with_capacity(domains.len());
+    for domain in domains {
+        let name = domain.trim_end_matches('.').to_ascii_lowercase();
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+            && name.parse::<IpAddr>().is_err();
+        if !valid {
+            return Err(serde::de::Error::custom(format!(
+                "`{domain}` is not a DNS name a certificate can be obtained for (no wildcards, no IP addresses)"
+            )));
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// `acme.contact`: an e-mail address, as a `mailto:` URL.
+fn acme_contact<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let contact = String::deserialize(deserializer)?;
+    let address = contact.strip_prefix("mailto:").unwrap_or(&contact);
+    let valid = address
+        .split_once('@')
+        .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'))
+        && !address.contains([' ', ',', '<', '>']);
+    if valid {
+        Ok(Some(format!("mailto:{address}")))
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "`{contact}` is not an e-mail address (`mailto:admin@example.org`)"
+        )))
+    }
+}
+
+/// An `https` URL.
+fn https_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    match Url::parse(&text) {
+        Ok(url) if url.scheme() == "https" && url.host().is_some() => Ok(text),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{text}` is not an https URL"
+        ))),
     }
 }
 
@@ -746,6 +924,60 @@ mod tests {
             err.starts_with("config.toml:4: unknown field `limt`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn tls_takes_files_or_acme_and_names_the_line_of_a_mistake() {
+        let config = parse(&format!(
+            "{MINIMAL}[server.tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nredirect_http = \"0.0.0.0:80\"\n"
+        ))
+        .unwrap();
+        let tls = config.server.tls.unwrap();
+        assert!(matches!(tls.source, CertificateSource::Files { .. }));
+        assert_eq!(tls.redirect_http.unwrap().port(), 80);
+        let config = parse(&format!(
+            "{MINIMAL}[server.tls]\nacme = {{ domains = [\"Example.org.\", \"example.org\"], contact = \"a@example.org\" }}\n"
+        ))
+        .unwrap();
+        let CertificateSource::Acme(acme) = config.server.tls.unwrap().source else {
+            panic!("acme")
+        };
+        assert_eq!(acme.domains, ["example.org"]);
+        assert_eq!(acme.contact.as_deref(), Some("mailto:a@example.org"));
+        assert_eq!(acme.directory, LETS_ENCRYPT_DIRECTORY);
+        assert_eq!(acme.challenge, AcmeChallenge::TlsAlpn01);
+        for (table, expected) in [
+            ("cert = \"c.pem\"", "`cert` needs its `key`"),
+            ("redirect_http = \"0.0.0.0:80\"", "needs `cert` and `key`"),
+            (
+                "cert = \"c\"\nkey = \"k\"\nacme = { domains = [\"a.org\"] }",
+                "cannot both be given",
+            ),
+            ("acme = { domains = [] }", "at least one name"),
+            ("acme = { domains = [\"*.a.org\"] }", "no wildcards"),
+            ("acme = { domains = [\"127.0.0.1\"] }", "no IP addresses"),
+            (
+                "acme = { domains = [\"a.org\"], contact = \"nobody\" }",
+                "not an e-mail",
+            ),
+            (
+                "acme = { domains = [\"a.org\"], directory = \"http://ca/\" }",
+                "not an https URL",
+            ),
+            (
+                "acme = { domains = [\"a.org\"], challenge = \"http-01\" }",
+                "set `redirect_http`",
+            ),
+            (
+                "acme = { domains = [\"a.org\"], challenge = \"dns-01\" }",
+                "unknown variant",
+            ),
+            ("certificate = \"c\"", "unknown field `certificate`"),
+        ] {
+            let err = parse(&format!("{MINIMAL}[server.tls]\n{table}\n")).unwrap_err();
+            assert!(err.starts_with("config.toml:"), "{table}: {err}");
+            assert!(err.contains(expected), "{table}: {err}");
+        }
     }
 
     #[test]

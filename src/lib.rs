@@ -21,6 +21,7 @@ mod parallel;
 mod render;
 mod server;
 mod taxonomy;
+mod tls;
 mod toml_source;
 mod websub;
 mod xml_char;

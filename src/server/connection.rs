@@ -4,7 +4,12 @@
 //!
 //! Connections speak HTTP/1.1 with keep-alive, or HTTP/2 when the client
 //! opens with the HTTP/2 preface (prior knowledge, `h2c`); `hyper_util`'s
-//! `auto` builder tells them apart. What a response holds is never decided
+//! `auto` builder tells them apart. Over TLS (`[server.tls]`) the same: ALPN
+//! offers `h2` and `http/1.1`, and the client that chose `h2` opens with the
+//! preface. The handshake is made by the first reads and writes, under every
+//! timer below (`tls_stream.rs`). A connection's [`Role`] says what it
+//! answers: the site, or (on the plain-HTTP listener of an HTTPS server)
+//! redirects to HTTPS (`redirect.rs`). What a response holds is never decided
 //! here (that is [`handler::respond`]'s), nor which connections are accepted
 //! (that is the worker's, `worker.rs`).
 //!
@@ -61,6 +66,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
 use super::activity::{Activity, Reads, Tracked};
@@ -69,7 +75,8 @@ use super::handler::{self, Body};
 use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
 use super::state::State;
-use super::{access_log, forwarded, hub_route, linger, request_line};
+use super::tls_stream::{TlsReturned, Transport};
+use super::{access_log, forwarded, hub_route, linger, redirect, request_line};
 use crate::config::{ServerConfig, TrustedProxies};
 
 /// The limits every connection is served under.
@@ -119,8 +126,19 @@ pub(crate) fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     builder
 }
 
+/// What a listener's connections answer.
+#[derive(Clone)]
+pub(crate) enum Role {
+    /// The site, over plain HTTP, or over TLS with this acceptor.
+    Site(Option<TlsAcceptor>),
+    /// Redirects to HTTPS, and ACME's HTTP-01 challenges (`redirect.rs`).
+    Redirect(Arc<redirect::Redirect>),
+}
+
 /// One accepted connection and what it holds until it closes.
 pub(crate) struct Connection {
+    /// What it answers.
+    pub(crate) role: Role,
     pub(crate) state: Arc<State>,
     pub(crate) limits: Limits,
     pub(crate) builder: Arc<auto::Builder<TokioExecutor>>,
@@ -150,6 +168,11 @@ impl Connection {
         let returned = Returned::default();
         let stream = SendTimeout::new(stream, self.limits.send_timeout, returned.clone());
         let stream = Reads::new(stream, activity.clone());
+        let tls_returned = TlsReturned::default();
+        let stream = match &self.role {
+            Role::Site(Some(acceptor)) => Transport::tls(stream, acceptor, tls_returned.clone()),
+            Role::Site(None) | Role::Redirect(_) => Transport::Plain(stream),
+        };
         let target_too_long = Arc::new(AtomicBool::new(false));
         let stream = request_line::WatchTarget::new(stream, target_too_long.clone());
         {
@@ -234,10 +257,28 @@ impl Connection {
                 return;
             }
         }
+        let target_too_long = target_too_long.load(Ordering::Relaxed);
+        // Over TLS, the session came back (when its handshake was done): the
+        // 414 goes through it, then its close_notify; dropping it gives the
+        // socket back.
+        let tls = matches!(self.role, Role::Site(Some(_)));
+        if let Some(mut session) = tls_returned.take() {
+            if target_too_long {
+                debug!(%peer, "request target too long: 414");
+                let response = request_line::too_long_response(SystemTime::now());
+                let written = tokio::time::timeout(self.limits.send_timeout, async {
+                    session.write_all(&response).await?;
+                    session.shutdown().await
+                });
+                if !matches!(written.await, Ok(Ok(()))) {
+                    return;
+                }
+            }
+        }
         // The connection is gone and its socket came back: close it without
         // losing the end of the last response ([`linger`]).
         if let Some(mut stream) = returned.take() {
-            if target_too_long.load(Ordering::Relaxed) {
+            if target_too_long && !tls {
                 debug!(%peer, "request target too long: 414");
                 let response = request_line::too_long_response(SystemTime::now());
                 let written =
@@ -266,11 +307,27 @@ impl Connection {
         let state = self.state.clone();
         let limiter = self.limiter.clone();
         let trusted = self.limits.trusted_proxies.clone();
+        let redirect = match &self.role {
+            Role::Redirect(redirect) => Some(redirect.clone()),
+            Role::Site(_) => None,
+        };
         service_fn(move |request: Request<Incoming>| {
             activity.request_came();
             let started = Instant::now();
             let http2 = request.version() == http::Version::HTTP_2;
             let client = forwarded::client(&trusted, peer.ip(), request.headers());
+            if let Some(redirect) = &redirect {
+                let response = respond_within_rate_limit(
+                    limiter.as_deref(),
+                    &request,
+                    client,
+                    started,
+                    || redirect::respond(redirect, &request),
+                );
+                access_log::record(&state, peer, client, &request, &response, started);
+                let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
+                return hub_route::Answer::Now(Some(Ok::<_, Infallible>(response)));
+            }
             if let Some(hub) = hub_route::hub_for(&state, &request) {
                 let (state, limiter, activity) = (state.clone(), limiter.clone(), activity.clone());
                 return hub_route::Answer::Later(Box::pin(async move {
@@ -281,7 +338,9 @@ impl Connection {
                 }));
             }
             let response =
-                respond_within_rate_limit(&state, limiter.as_deref(), &request, client, started);
+                respond_within_rate_limit(limiter.as_deref(), &request, client, started, || {
+                    handler::respond(&state, &request)
+                });
             access_log::record(&state, peer, client, &request, &response, started);
             let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
             hub_route::Answer::Now(Some(Ok::<_, Infallible>(response)))
@@ -357,22 +416,23 @@ fn timers(
     Check::Again(next.min(idle))
 }
 
-/// [`handler::respond`] within the rate limit, if there is one: a client over
-/// it gets `429`, and an admitted one is charged for its response.
+/// `respond` (the handler, or the redirect) within the rate limit, if there
+/// is one: a client over it gets `429`, and an admitted one is charged for
+/// its response.
 fn respond_within_rate_limit<B>(
-    state: &State,
     limiter: Option<&RateLimiter>,
     request: &Request<B>,
     client: IpAddr,
     now: Instant,
+    respond: impl FnOnce() -> Response<Body>,
 ) -> Response<Body> {
     let Some(limiter) = limiter else {
-        return handler::respond(state, request);
+        return respond();
     };
     let client = Client::from(client);
     match limiter.admit(client, now) {
         Admission::Admit => {
-            let response = handler::respond(state, request);
+            let response = respond();
             let not_modified = response.status() == http::StatusCode::NOT_MODIFIED;
             limiter.charge(client, not_modified, now);
             response

@@ -9,6 +9,9 @@
 //!   and which connection is closed to make room.
 //! - `connection.rs`: one connection: its limits and timeouts, the hyper
 //!   builder, and the per-request path (rate limit, handler, access log).
+//!   `tls_stream.rs`: TLS under it, the handshake made by its first reads;
+//!   `redirect.rs`: what the plain-HTTP listener of an HTTPS server answers.
+//!   The certificates themselves are `crate::tls`'s.
 //! - `handler.rs`: request + state -> response, a plain function, with
 //!   `negotiate.rs` (`Accept-Encoding`), `conditional.rs` (`If-None-Match`
 //!   and friends), `range.rs` (`Range` and `If-Range`, for articles' files),
@@ -55,6 +58,7 @@ mod memory;
 mod negotiate;
 mod range;
 mod rate_limit;
+mod redirect;
 mod reload;
 mod request_line;
 mod security;
@@ -64,11 +68,12 @@ mod site_url;
 mod state;
 #[cfg(test)]
 mod tests_support;
+mod tls_stream;
 mod worker;
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -78,8 +83,10 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::build::{build_dir_cached, BuildCache};
-use crate::config::BaseUrl;
-use crate::diagnostic::Diagnostics;
+use crate::config::{BaseUrl, CertificateSource};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::tls::{self, Certificates};
+use connection::Role;
 use served::ServedSet;
 use state::State;
 
@@ -114,6 +121,12 @@ pub enum StartError {
     /// The WebSub hub's state cannot be used (a corrupt or unwritable database).
     #[error("cannot start the WebSub hub: {0}")]
     Hub(String),
+    /// `[server.tls]` names certificate files that cannot be used.
+    #[error("{0}")]
+    Certificate(Diagnostic),
+    /// TLS could not be set up (the ACME state directory, the TLS library).
+    #[error("cannot start TLS: {0}")]
+    Tls(String),
     /// A thread or runtime could not be started.
     #[error("cannot start the server: {0}")]
     Io(#[from] io::Error),
@@ -125,6 +138,10 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct RunningServer {
     addr: SocketAddr,
+    /// The plain-HTTP listener redirecting to HTTPS, when there is one.
+    redirect_addr: Option<SocketAddr>,
+    /// Where the certificates come from, when serving HTTPS.
+    tls: Option<TlsRunning>,
     base_url: BaseUrl,
     state: Arc<State>,
     shutdown: watch::Sender<bool>,
@@ -141,6 +158,17 @@ impl RunningServer {
         self.addr
     }
 
+    /// True when the site is served over HTTPS (`[server.tls]`).
+    pub fn is_https(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The address of the plain-HTTP listener that redirects to HTTPS
+    /// (`[server.tls] redirect_http`), if there is one.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect_addr
+    }
+
     /// The base URL every link in the served feeds and pages is under.
     pub fn base_url(&self) -> &BaseUrl {
         &self.base_url
@@ -151,10 +179,14 @@ impl RunningServer {
         &self.state
     }
 
-    /// Rebuilds the site and swaps in its new served set, as `SIGHUP` does.
+    /// Rebuilds the site and swaps in its new served set, and reads the
+    /// certificate files again, as `SIGHUP` does.
     pub fn reload(&self) {
         if let Some(reloader) = &self.reloader {
             reloader.reload();
+        }
+        if let Some(TlsRunning::Files { files, .. }) = &self.tls {
+            files.reload();
         }
     }
 
@@ -178,6 +210,9 @@ impl RunningServer {
         if let Some(hub) = self.hub.take() {
             hub.stop();
             hub.join();
+        }
+        if let Some(TlsRunning::Acme(acme)) = self.tls.take() {
+            acme.stop();
         }
         // Last: the workers have ended, so every request's line is queued.
         if let Some(access_log) = self.access_log.take() {
@@ -217,12 +252,44 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         }
     };
     let websub = config.websub.clone();
+    let tls_config = config.server.tls.clone();
+    let certificates = Arc::new(Certificates::default());
+    // Certificate files are read before anything is bound: a bad one stops
+    // the start with its path.
+    let certificate_source = match tls_config.as_ref().map(|tls| &tls.source) {
+        Some(source) => Some(prepare_certificates(
+            source,
+            &options.root,
+            &websub.data_dir,
+            &certificates,
+        )?),
+        None => None,
+    };
     let bind = options.bind.unwrap_or(config.server.bind);
-    let listeners = listen::bind_all(bind, worker::count(config.server.workers))
+    let workers = worker::count(config.server.workers);
+    let listeners = listen::bind_all(bind, workers)
         .map_err(|source| StartError::Bind { addr: bind, source })?;
     let addr = listeners[0].local_addr()?;
-    let site_url = site_url::decide(&config.base_url, options.base_url.as_ref(), addr);
-    if let Some(note) = site_url::mismatch_note(&site_url, addr) {
+    let redirect_listeners = match tls_config.as_ref().and_then(|tls| tls.redirect_http) {
+        Some(redirect) => {
+            listen::bind_all(redirect, workers).map_err(|source| StartError::Bind {
+                addr: redirect,
+                source,
+            })?
+        }
+        None => Vec::new(),
+    };
+    let redirect_addr = match redirect_listeners.first() {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
+    let scheme = if tls_config.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let site_url = site_url::decide(&config.base_url, options.base_url.as_ref(), addr, scheme);
+    if let Some(note) = site_url::mismatch_note(&site_url, addr, scheme) {
         info!("{note}");
     }
     // The parse cache goes to the reload thread, so a reload parses only
@@ -278,11 +345,55 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     };
 
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let threads = worker::spawn_all(listeners, &state, &config, &shutdown_rx)?;
+    let site_role = match &tls_config {
+        Some(tls_config) => {
+            let acme_tls_alpn = matches!(
+                &tls_config.source,
+                CertificateSource::Acme(acme) if acme.challenge == crate::config::AcmeChallenge::TlsAlpn01
+            );
+            let server_config =
+                tls::server_config(certificates.clone(), acme_tls_alpn).map_err(StartError::Tls)?;
+            Role::Site(Some(tokio_rustls::TlsAcceptor::from(server_config)))
+        }
+        None => Role::Site(None),
+    };
+    let redirect_role = Role::Redirect(Arc::new(redirect::Redirect::new(
+        site_url.base_url(),
+        certificates.clone(),
+    )));
+    let mut redirect_listeners = redirect_listeners.into_iter();
+    let per_worker = listeners
+        .into_iter()
+        .map(|listener| {
+            let mut own = vec![(listener, site_role.clone())];
+            if let Some(redirect) = redirect_listeners.next() {
+                own.push((redirect, redirect_role.clone()));
+            }
+            own
+        })
+        .collect();
+    let threads = worker::spawn_all(per_worker, &state, &config, &shutdown_rx)?;
+    // The certificates' own threads start once the workers listen: an ACME
+    // CA's validation connects to them.
+    let tls = match certificate_source {
+        None => None,
+        Some(Prepared::Files(files)) => {
+            let watch = files.watch()?;
+            Some(TlsRunning::Files {
+                files,
+                _watch: watch,
+            })
+        }
+        Some(Prepared::Acme(acme)) => {
+            Some(TlsRunning::Acme(acme.start().map_err(StartError::Tls)?))
+        }
+    };
     let timing = reload::Timing::from_ms(config.reload_debounce_ms, config.reload_max_delay_ms);
     let reloader = watching.spawn(state.clone(), timing, parse_cache)?;
     Ok(RunningServer {
         addr,
+        redirect_addr,
+        tls,
         base_url: site_url.base_url().clone(),
         state,
         shutdown,
@@ -291,6 +402,54 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         hub,
         access_log,
     })
+}
+
+/// The certificate source of `[server.tls]`, checked and loaded before
+/// anything is bound.
+enum Prepared {
+    Files(Arc<tls::files::CertificateFiles>),
+    Acme(tls::acme::Prepared),
+}
+
+/// Reads the certificate files, or opens ACME's store and serves the
+/// certificate it kept; paths are relative to the site directory `root`.
+fn prepare_certificates(
+    source: &CertificateSource,
+    root: &Path,
+    data_dir: &Path,
+    certificates: &Arc<Certificates>,
+) -> Result<Prepared, StartError> {
+    let shown_root = crate::loader::display_root(root);
+    match source {
+        CertificateSource::Files { cert, key } => {
+            let files = tls::files::CertificateFiles::load(
+                shown_root.join(cert),
+                shown_root.join(key),
+                certificates.clone(),
+            )
+            .map_err(StartError::Certificate)?;
+            Ok(Prepared::Files(Arc::new(files)))
+        }
+        CertificateSource::Acme(acme) => {
+            let mut acme = acme.clone();
+            acme.directory_ca = acme.directory_ca.map(|ca| shown_root.join(ca));
+            let prepared = tls::acme::prepare(acme, &root.join(data_dir), certificates.clone())
+                .map_err(StartError::Tls)?;
+            Ok(Prepared::Acme(prepared))
+        }
+    }
+}
+
+/// Where a running HTTPS server's certificates come from.
+#[derive(Debug)]
+enum TlsRunning {
+    /// PEM files, looked at every second and read again on `SIGHUP`.
+    Files {
+        files: Arc<tls::files::CertificateFiles>,
+        _watch: tls::files::Watch,
+    },
+    /// ACME, renewing in a thread of its own.
+    Acme(tls::acme::Running),
 }
 
 /// The served feeds, as the WebSub hub reads them: through a weak

@@ -9,8 +9,8 @@
 //!   or `[::1]`) can only mean "this machine": it follows the address the
 //!   server actually bound, as the development servers of Zola and Hugo do,
 //!   so `--bind 127.0.0.1:0` gives links to the port it got. The scheme is
-//!   `http` (the server speaks nothing else) and the path `/` (it serves the
-//!   site at its root). Its host is the bound IP, or, when bound to every
+//!   the one the server speaks there (`https` with `[server.tls]`, else
+//!   `http`) and the path `/` (it serves the site at its root). Its host is the bound IP, or, when bound to every
 //!   interface (`0.0.0.0`, `[::]`), the configured host.
 //! - Any other `base_url` is the public URL, kept as it is: behind a proxy
 //!   or CDN the server's own address is not what subscribers use.
@@ -53,9 +53,15 @@ impl SiteUrl {
     }
 }
 
-/// The effective base URL of a server bound to `bound`, given the
-/// configured `base_url` and the `--base-url` option.
-pub(crate) fn decide(configured: &BaseUrl, given: Option<&BaseUrl>, bound: SocketAddr) -> SiteUrl {
+/// The effective base URL of a server bound to `bound` and speaking
+/// `scheme` (`http` or `https`), given the configured `base_url` and the
+/// `--base-url` option.
+pub(crate) fn decide(
+    configured: &BaseUrl,
+    given: Option<&BaseUrl>,
+    bound: SocketAddr,
+    scheme: &str,
+) -> SiteUrl {
     if let Some(given) = given {
         return SiteUrl::Given(given.clone());
     }
@@ -65,7 +71,7 @@ pub(crate) fn decide(configured: &BaseUrl, given: Option<&BaseUrl>, bound: Socke
     let mut url = configured.url().clone();
     // Each step below is valid for an http(s) URL with a host, which a
     // `BaseUrl` always is; should one fail, the configured URL stands.
-    let moved = url.set_scheme("http").is_ok()
+    let moved = url.set_scheme(scheme).is_ok()
         && (bound.ip().is_unspecified() || url.set_ip_host(bound.ip()).is_ok())
         && url.set_port(Some(bound.port())).is_ok();
     url.set_path("/");
@@ -91,7 +97,7 @@ pub(crate) fn is_loopback(url: &BaseUrl) -> bool {
 /// A note for the log when a configured public `base_url` is not the bound
 /// address: right behind a proxy or CDN, a surprise on a laptop; `None`
 /// when they agree.
-pub(crate) fn mismatch_note(site: &SiteUrl, bound: SocketAddr) -> Option<String> {
+pub(crate) fn mismatch_note(site: &SiteUrl, bound: SocketAddr, scheme: &str) -> Option<String> {
     let SiteUrl::Configured(url) = site else {
         return None;
     };
@@ -107,7 +113,7 @@ pub(crate) fn mismatch_note(site: &SiteUrl, bound: SocketAddr) -> Option<String>
     Some(format!(
         "links point at base_url {url}, not at this server's address {bound}: right when a \
          proxy or CDN serves {url} from here; to try the site on this machine, serve with \
-         --base-url http://{bound}/"
+         --base-url {scheme}://{bound}/"
     ))
 }
 
@@ -132,7 +138,7 @@ mod tests {
             "https://localhost/news/",
             "http://[::1]:8080/",
         ] {
-            let site = decide(&url(configured), None, bound);
+            let site = decide(&url(configured), None, bound, "http");
             assert_eq!(
                 site,
                 SiteUrl::FollowsBind(url("http://127.0.0.1:43117/")),
@@ -142,27 +148,43 @@ mod tests {
     }
 
     #[test]
+    fn an_https_server_follows_its_bound_address_with_https() {
+        let site = decide(
+            &url("http://localhost:8080/"),
+            None,
+            addr("127.0.0.1:8443"),
+            "https",
+        );
+        assert_eq!(site.base_url(), &url("https://127.0.0.1:8443/"));
+    }
+
+    #[test]
     fn a_wildcard_bind_keeps_the_configured_loopback_host() {
-        let site = decide(&url("http://localhost:8080/"), None, addr("0.0.0.0:9000"));
+        let site = decide(
+            &url("http://localhost:8080/"),
+            None,
+            addr("0.0.0.0:9000"),
+            "http",
+        );
         assert_eq!(site.base_url(), &url("http://localhost:9000/"));
-        let site = decide(&url("http://[::1]:8080/"), None, addr("[::]:9000"));
+        let site = decide(&url("http://[::1]:8080/"), None, addr("[::]:9000"), "http");
         assert_eq!(site.base_url(), &url("http://[::1]:9000/"));
     }
 
     #[test]
     fn a_public_base_url_is_kept_and_noted_only_when_it_is_not_the_bound_address() {
         let bound = addr("127.0.0.1:8080");
-        let site = decide(&url("https://example.org/news/"), None, bound);
+        let site = decide(&url("https://example.org/news/"), None, bound, "http");
         assert_eq!(site, SiteUrl::Configured(url("https://example.org/news/")));
         assert_eq!(site.override_of_config(), None);
-        let note = mismatch_note(&site, bound).expect("a note");
+        let note = mismatch_note(&site, bound, "http").expect("a note");
         assert!(note.contains("proxy") && note.contains("--base-url http://127.0.0.1:8080/"));
 
         let lan = addr("192.168.1.5:8080");
-        let site = decide(&url("http://192.168.1.5:8080/"), None, lan);
-        assert_eq!(mismatch_note(&site, lan), None);
+        let site = decide(&url("http://192.168.1.5:8080/"), None, lan, "http");
+        assert_eq!(mismatch_note(&site, lan, "http"), None);
         assert_eq!(
-            mismatch_note(&SiteUrl::Given(url("https://e.org/")), bound),
+            mismatch_note(&SiteUrl::Given(url("https://e.org/")), bound, "http"),
             None
         );
     }
@@ -174,6 +196,7 @@ mod tests {
             &url("http://127.0.0.1:8080/"),
             Some(&given),
             addr("127.0.0.1:1"),
+            "http",
         );
         assert_eq!(site.override_of_config(), Some(&given));
     }

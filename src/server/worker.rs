@@ -10,6 +10,8 @@
 //!   its client is closed to make room, and when none is, each worker holds
 //!   at most one accepted connection until a place frees, the rest waiting
 //!   in the kernel's accept backlog. A client over its share is closed.
+//! - A worker of an HTTPS server with `redirect_http` accepts on two
+//!   listeners, the site's and the redirecting one, under the same counts.
 //! - Errors of `accept` never stop a worker ([`accept_error`]).
 //! - Shutdown: the worker stops accepting and closes its listener, then waits
 //!   for its connections to close; those still open after `shutdown_timeout`
@@ -29,7 +31,7 @@ use tracing::{debug, warn};
 
 use super::activity::Activity;
 use super::admission::{Admission, Place};
-use super::connection::{self, Connection, Limits};
+use super::connection::{self, Connection, Limits, Role};
 use super::rate_limit::RateLimiter;
 use super::state::State;
 use crate::config::ServerConfig;
@@ -42,10 +44,13 @@ pub(crate) fn count(configured: usize) -> usize {
     }
 }
 
-/// Starts one worker thread per listener, all serving `state` under the
-/// limits of `config` until `shutdown` turns true.
+/// The listeners one worker accepts on, each with what its connections answer.
+pub(crate) type Listeners = Vec<(std::net::TcpListener, Role)>;
+
+/// Starts one worker thread per set of listeners, all serving `state` under
+/// the limits of `config` until `shutdown` turns true.
 pub(crate) fn spawn_all(
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<Listeners>,
     state: &Arc<State>,
     config: &ServerConfig,
     shutdown: &watch::Receiver<bool>,
@@ -58,7 +63,7 @@ pub(crate) fn spawn_all(
     ));
     let limiter = RateLimiter::new(config.rate_limit, config.rate_burst.get()).map(Arc::new);
     let mut threads = Vec::with_capacity(listeners.len());
-    for (index, listener) in listeners.into_iter().enumerate() {
+    for (index, listeners) in listeners.into_iter().enumerate() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -71,13 +76,14 @@ pub(crate) fn spawn_all(
         };
         let thread = std::thread::Builder::new()
             .name(format!("broadsheet-worker-{index}"))
-            .spawn(move || runtime.block_on(worker.run(listener)))?;
+            .spawn(move || runtime.block_on(worker.run(listeners)))?;
         threads.push(thread);
     }
     Ok(threads)
 }
 
 /// What one worker thread needs.
+#[derive(Clone)]
 struct Worker {
     state: Arc<State>,
     limits: Limits,
@@ -87,19 +93,52 @@ struct Worker {
 }
 
 impl Worker {
-    /// Accepts connections on `listener` until shutdown, then waits for the
-    /// open ones to close, at most `shutdown_timeout`.
-    async fn run(self, listener: std::net::TcpListener) {
-        let listener = match TcpListener::from_std(listener) {
-            Ok(listener) => listener,
-            Err(error) => {
-                warn!("cannot use the listening socket: {error}");
-                return;
-            }
-        };
+    /// Accepts connections on `listeners` until shutdown, then waits for
+    /// the open ones to close, at most `shutdown_timeout`.
+    async fn run(self, listeners: Listeners) {
         let builder = Arc::new(connection::builder(&self.limits));
-        // Every connection task holds a sender; when all are gone, all are closed.
+        // Every connection task (and accept loop) holds a sender; when all
+        // are gone, all are closed.
         let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+        let mut loops = Vec::new();
+        for (listener, role) in listeners {
+            let listener = match TcpListener::from_std(listener) {
+                Ok(listener) => listener,
+                Err(error) => {
+                    warn!("cannot use the listening socket: {error}");
+                    continue;
+                }
+            };
+            let worker = self.clone();
+            let (builder, open_tx) = (builder.clone(), open_tx.clone());
+            loops.push(tokio::spawn(async move {
+                worker.accept_loop(listener, role, builder, open_tx).await;
+            }));
+        }
+        drop(open_tx);
+        for accepting in loops {
+            let _ = accepting.await;
+        }
+        if tokio::time::timeout(self.limits.shutdown_timeout, open_rx.recv())
+            .await
+            .is_err()
+        {
+            warn!(
+                "connections still open {} s after shutdown began: closing them",
+                self.limits.shutdown_timeout.as_secs_f64()
+            );
+        }
+    }
+
+    /// Accepts connections on `listener` until shutdown, each served in a
+    /// task of its own as `role` says.
+    async fn accept_loop(
+        self,
+        listener: TcpListener,
+        role: Role,
+        builder: Arc<hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>>,
+        open_tx: mpsc::Sender<()>,
+    ) {
         let mut shutdown = self.shutdown.clone();
         loop {
             let Some((stream, peer)) = accept(&listener, &mut shutdown).await else {
@@ -118,6 +157,7 @@ impl Worker {
                 continue;
             };
             let connection = Connection {
+                role: role.clone(),
                 state: self.state.clone(),
                 limits: self.limits.clone(),
                 builder: builder.clone(),
@@ -127,17 +167,6 @@ impl Worker {
                 _open: open_tx.clone(),
             };
             tokio::spawn(connection.serve(stream, peer, activity));
-        }
-        drop(listener);
-        drop(open_tx);
-        if tokio::time::timeout(self.limits.shutdown_timeout, open_rx.recv())
-            .await
-            .is_err()
-        {
-            warn!(
-                "connections still open {} s after shutdown began: closing them",
-                self.limits.shutdown_timeout.as_secs_f64()
-            );
         }
     }
 
@@ -161,13 +190,14 @@ async fn accept(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<(TcpStream, SocketAddr)> {
     loop {
-        tokio::select! {
+        let accepted = tokio::select! {
             biased;
             _ = shutdown.wait_for(|stop| *stop) => return None,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => return Some(accepted),
-                Err(error) => accept_error(error).await,
-            },
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok(accepted) => return Some(accepted),
+            Err(error) => accept_error(error).await,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The hub's outbound HTTP: one request per connection (HTTP/1.1 through
+//! The hub's outbound HTTP (also ACME's, `crate::tls::acme`): one request per connection (HTTP/1.1 through
 //! hyper's client connection), to an address checked first (`address.rs`),
 //! with the whole exchange (resolving, connecting, sending, the answer's
 //! head and body) under one deadline, and the answer's body read up to a
@@ -88,10 +88,11 @@ pub(crate) fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
-/// The answer to a request: its status and the first bytes of its body.
+/// The answer to a request: its status, its fields and the first bytes of its body.
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
+    pub(crate) headers: http::HeaderMap,
     pub(crate) body: Bytes,
 }
 
@@ -260,13 +261,18 @@ where
             .await
             .map_err(|e| format!("{addr} gave no answer: {e}"))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let body = Limited::new(response.into_body(), max_body)
             .collect()
             .await
             .map(|collected| collected.to_bytes())
             // An answer longer than wanted is not an error: its start is enough.
             .unwrap_or_default();
-        Ok(Answer { status, body })
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
     }
     .await;
     driver.abort();

@@ -13,7 +13,7 @@
 //! - `ping.rs`: `hub.mode=publish` pings to external hubs after an export.
 
 mod address;
-mod client;
+pub(crate) mod client;
 mod hub;
 mod intent;
 pub(crate) mod ping;

@@ -403,7 +403,7 @@ impl Drop for ServingBinary {
 
 /// Spawns `command` (the binary with `serve` arguments) with its stdout
 /// piped; returns it, the address it printed on its first line
-/// (`listening on http://ADDR`), and the lines it prints after that one,
+/// (`listening on http://ADDR`, or `https://`), and the lines it prints after that one,
 /// read on a thread so a full pipe never blocks the server.
 pub fn spawn_serving(
     command: &mut Command,
@@ -419,6 +419,7 @@ pub fn spawn_serving(
     let first = lines.next().expect("a first line").expect("UTF-8");
     let addr = first
         .strip_prefix("listening on http://")
+        .or_else(|| first.strip_prefix("listening on https://"))
         .unwrap_or_else(|| panic!("first line: {first}"))
         .parse()
         .expect("an address");
