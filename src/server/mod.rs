@@ -20,7 +20,8 @@
 //! - `reload.rs`: file watching, debounce, rebuild and swap. `memory.rs`:
 //!   the memory a build freed, given back after it.
 //! - `access_log.rs`, `rate_limit.rs`, `send_timeout.rs`, `linger.rs`: one
-//!   rule each. `activity.rs`: what a connection did and when (its timers
+//!   rule each. `counting.rs`: which requests audience counting sees;
+//!   `stats_route.rs`: the private `/stats` page and who may see it. `activity.rs`: what a connection did and when (its timers
 //!   and admission read it).
 //!
 //! Invariants: a request never touches the file system, never renders and
@@ -44,6 +45,7 @@ mod admission;
 mod conditional;
 mod connection;
 mod cors;
+mod counting;
 mod forwarded;
 pub mod handler;
 mod health;
@@ -62,6 +64,7 @@ mod send_timeout;
 mod served;
 mod site_url;
 mod state;
+mod stats_route;
 #[cfg(test)]
 mod tests_support;
 mod worker;
@@ -114,6 +117,10 @@ pub enum StartError {
     /// The WebSub hub's state cannot be used (a corrupt or unwritable database).
     #[error("cannot start the WebSub hub: {0}")]
     Hub(String),
+    /// Audience counting cannot start (its database, or a bad
+    /// `BROADSHEET_STATS_TOKEN`).
+    #[error("cannot start audience counting: {0}")]
+    Audience(String),
     /// A thread or runtime could not be started.
     #[error("cannot start the server: {0}")]
     Io(#[from] io::Error),
@@ -131,6 +138,8 @@ pub struct RunningServer {
     workers: Vec<JoinHandle<()>>,
     reloader: Option<reload::Reloader>,
     hub: Option<Arc<crate::websub::Hub>>,
+    /// Audience counting, when `[stats] enabled`.
+    audience: Option<Arc<crate::audience::Audience>>,
     /// The access log's writer thread, when the log is on.
     access_log: Option<access_log::Writer>,
 }
@@ -179,6 +188,10 @@ impl RunningServer {
             hub.stop();
             hub.join();
         }
+        // The workers have ended: every request is counted; written now.
+        if let Some(audience) = self.audience.take() {
+            audience.stop();
+        }
         // Last: the workers have ended, so every request's line is queued.
         if let Some(access_log) = self.access_log.take() {
             access_log.stop();
@@ -217,6 +230,8 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         }
     };
     let websub = config.websub.clone();
+    let stats = config.stats.clone();
+    let title = config.title.to_string();
     let bind = options.bind.unwrap_or(config.server.bind);
     let listeners = listen::bind_all(bind, worker::count(config.server.workers))
         .map_err(|source| StartError::Bind { addr: bind, source })?;
@@ -263,6 +278,23 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     } else {
         None
     };
+    let audience = if stats.enabled {
+        let audience = start_audience(
+            &stats,
+            &options.root.join(&websub.data_dir),
+            worker::count(config.workers),
+            hub.clone(),
+            crate::audience::PageContext {
+                title,
+                site_path: site_url.base_url().url().path().to_string(),
+                base_url: site_url.base_url().url().to_string(),
+            },
+        )?;
+        state.set_stats(audience.1);
+        Some(audience.0)
+    } else {
+        None
+    };
     let access_log = if access_log::enabled() {
         let reporting = state.clone();
         let (queue, writer) = access_log::start(
@@ -289,8 +321,43 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         workers: threads,
         reloader: Some(reloader),
         hub,
+        audience,
         access_log,
     })
+}
+
+/// Starts audience counting, with its database in `data_dir`, one shard
+/// per worker, WebSub subscriptions from `hub`, and its page's route.
+fn start_audience(
+    stats: &crate::config::StatsConfig,
+    data_dir: &std::path::Path,
+    shards: usize,
+    hub: Option<Arc<crate::websub::Hub>>,
+    page: crate::audience::PageContext,
+) -> Result<(Arc<crate::audience::Audience>, stats_route::StatsRoute), StartError> {
+    // The environment's token, so that it need not be written in a file.
+    let token = match std::env::var("BROADSHEET_STATS_TOKEN") {
+        Ok(token) if !token.is_empty() => {
+            crate::config::check_stats_token(&token)
+                .map_err(|e| StartError::Audience(format!("BROADSHEET_STATS_TOKEN: {e}")))?;
+            Some(token)
+        }
+        _ => stats.token.clone(),
+    };
+    let websub: Option<crate::audience::WebSubCounts> = hub
+        .map(|hub| Arc::new(move || hub.subscriptions_per_feed()) as crate::audience::WebSubCounts);
+    let audience = crate::audience::Audience::start(crate::audience::Settings {
+        data_dir: data_dir.to_path_buf(),
+        shards,
+        retention_days: stats.retention_days.get(),
+        websub,
+        page,
+    })
+    .map_err(StartError::Audience)?;
+    let audience = Arc::new(audience);
+    let route =
+        stats_route::StatsRoute::new(audience.clone(), &stats.path, token, stats.trust_loopback);
+    Ok((audience, route))
 }
 
 /// The served feeds, as the WebSub hub reads them: through a weak
