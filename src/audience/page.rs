@@ -305,7 +305,7 @@ mod tests {
     fn axes_get_round_maxima_and_at_most_five_steps() {
         assert_eq!(scale(0), (5, 1));
         assert_eq!(scale(3), (3, 1));
-        assert_eq!(scale(7), (10, 2));
+        assert_eq!(scale(7), (8, 2));
         assert_eq!(scale(134), (150, 50));
         assert_eq!(scale(1_403), (1_500, 500));
         assert_eq!(scale(99_999), (100_000, 20_000));

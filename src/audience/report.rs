@@ -588,7 +588,7 @@ mod tests {
         assert_eq!(s.aggregators.len(), 3);
         assert_eq!(feed.totals.requests, 15);
         let yesterday = &feed.daily[28];
-        assert_eq!(yesterday.date, "1970-04-09");
+        assert_eq!(yesterday.date, "1970-04-10");
         assert_eq!(
             yesterday.subscribers,
             100 + 1,
