@@ -419,6 +419,34 @@ mod tests {
         }
     }
 
+    /// Every real string of the fixture reads as the fixture says.
+    #[test]
+    fn the_recorded_user_agents_read_as_expected() {
+        let text = include_str!("../../tests/fixtures/audience/user-agents.toml");
+        let fixture: toml::Table = text.parse().unwrap();
+        let agents = fixture["agent"].as_array().unwrap();
+        assert!(agents.len() >= 20);
+        for agent in agents {
+            let ua = agent["user_agent"].as_str().unwrap();
+            let c = class(ua);
+            assert_eq!(name(&c), agent["family"].as_str().unwrap(), "{ua}");
+            let subscribers = agent["subscribers"].as_integer().unwrap();
+            match &c.report {
+                None => assert_eq!(subscribers, 0, "{ua}"),
+                Some(report) => {
+                    assert_eq!(report.subscribers as i64, subscribers, "{ua}");
+                    assert_eq!(report.feed_id, agent["feed_id"].as_str().unwrap(), "{ua}");
+                    let aggregator = agent
+                        .get("aggregator")
+                        .or(agent.get("family"))
+                        .and_then(|a| a.as_str())
+                        .unwrap();
+                    assert_eq!(report.aggregator, aggregator, "{ua}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn feedbin_reports_its_feed_id_and_count() {
         let c = class("Feedbin feed-id:1306543 - 3 subscribers");
