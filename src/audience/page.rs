@@ -30,6 +30,7 @@ const STYLE: &str = "
 .stats th:first-child, .stats td:first-child { text-align: left; }
 .stats thead th { border-bottom: 2px solid var(--rule); }
 .stats .scroll { overflow-x: auto; }
+.stats .scroll:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .stats .estimate { font: 700 1.125rem/1.4 var(--sans); }
 .stats figure { margin: 1rem 0; }
 .stats svg { width: 100%; height: auto; max-width: 60rem; font-family: var(--sans); }
@@ -82,7 +83,7 @@ pub(crate) fn html(report: &Report, context: &PageContext) -> Vec<u8> {
                     @if report.feeds.is_empty() { p { "No feed has been requested in these days." } }
                     h2 id="families" { "Client families" }
                     p.lede { "Who sends validators (If-None-Match, If-Modified-Since) and so gets 304 Not Modified instead of the whole feed, over these days." }
-                    div.scroll {
+                    div.scroll tabindex="0" role="region" aria-label="Client families" {
                         table {
                             thead { tr {
                                 th scope="col" { "Family" } th scope="col" { "Kind" } th scope="col" { "Requests" }
@@ -102,7 +103,7 @@ pub(crate) fn html(report: &Report, context: &PageContext) -> Vec<u8> {
                     }
                     details {
                         summary { "Every day, all feeds" }
-                        div.scroll { table {
+                        div.scroll tabindex="0" role="region" aria-label="Every day, all feeds" { table {
                             thead { tr { th scope="col" { "Day" } th scope="col" { "Estimated subscriptions" } th scope="col" { "Requests" } } }
                             tbody { @for day in &report.site.daily { tr {
                                 th scope="row" { (day.date) } td { (thousands(day.subscribers)) } td { (thousands(day.requests)) }
@@ -127,11 +128,11 @@ fn feed_section(feed: &FeedReport, base_url: &str) -> Markup {
             p.estimate {
                 (thousands(s.estimate)) " estimated subscribers today = "
                 (thousands(s.aggregator_subscribers)) " via aggregators + "
-                (thousands(s.direct_pollers)) " direct pollers + "
+                (thousands(s.direct_pollers)) (if s.direct_pollers == 1 { " direct poller + " } else { " direct pollers + " })
                 (thousands(s.websub)) " WebSub"
             }
             @if !s.aggregators.is_empty() {
-                div.scroll { table {
+                div.scroll tabindex="0" role="region" aria-label=(format!("Aggregators of {}", feed.feed)) { table {
                     caption { "Aggregators' latest reports" }
                     thead { tr {
                         th scope="col" { "Aggregator" } th scope="col" { "Format" } th scope="col" { "Feed id" }
@@ -144,7 +145,7 @@ fn feed_section(feed: &FeedReport, base_url: &str) -> Markup {
                     } } }
                 } }
             }
-            div.scroll { table {
+            div.scroll tabindex="0" role="region" aria-label=(format!("Requests of {}", feed.feed)) { table {
                 caption { "Requests over these days, by format (pollers and WebSub: today)" }
                 thead { tr {
                     th scope="col" { "Format" } th scope="col" { "Requests" } th scope="col" { "200" } th scope="col" { "304" }

@@ -229,12 +229,21 @@ struct DayKey {
 }
 
 /// One worker's part of the table.
-#[derive(Default)]
 struct Shard {
     /// Today's, and the day before's until the counting thread takes it.
     days: Vec<DayTally>,
-    /// User agents that report nothing, by digest: their family.
+    /// User agents that report nothing, by digest: their family. Made at
+    /// its full size, so that its memory never changes with the traffic.
     memo: HashMap<u64, u8>,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            days: Vec::new(),
+            memo: HashMap::with_capacity(MEMO_MAX),
+        }
+    }
 }
 
 /// The table every request updates.
