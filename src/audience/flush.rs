@@ -28,7 +28,7 @@ use tracing::warn;
 
 use super::report::{self, Counting};
 use super::sketch::Distinct;
-use super::store::{AggregatorDay, FamilyDay, FeedDay, Flush, Store};
+use super::store::{AggregatorDay, FamilyDay, FeedDay, Flush, Store, WebSubRow};
 use super::tally::{day_of, Counts, DayTally, Tally};
 use super::user_agent::FAMILIES;
 use super::{Ask, PageContext, WebSubCounts};
@@ -259,20 +259,24 @@ fn changes(days: &BTreeMap<i64, DayTally>) -> Flush {
 
 /// WebSub subscriptions per feed path as rows per feed and format, plus
 /// each feed's total (format `""`).
-fn websub_rows(per_path: &[(String, u64)]) -> Vec<(String, String, u64)> {
+fn websub_rows(per_path: &[(String, u64)]) -> Vec<WebSubRow> {
     let mut rows = Vec::new();
     let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
     for (path, count) in per_path {
         if let Some((dir, format)) = split_feed_path(path) {
-            rows.push((dir.to_string(), format.name().to_string(), *count));
+            rows.push(WebSubRow {
+                feed: dir.to_string(),
+                format: format.name().to_string(),
+                subscriptions: *count,
+            });
             *totals.entry(dir).or_default() += count;
         }
     }
-    rows.extend(
-        totals
-            .into_iter()
-            .map(|(dir, count)| (dir.to_string(), String::new(), count)),
-    );
+    rows.extend(totals.into_iter().map(|(dir, count)| WebSubRow {
+        feed: dir.to_string(),
+        format: String::new(),
+        subscriptions: count,
+    }));
     rows.sort();
     rows
 }

@@ -232,7 +232,7 @@ fn chart(days: &[SiteDay]) -> Markup {
                 line.axis x1=(LEFT) x2=(LEFT + plot_w) y1=(TOP + plot_h) y2=(TOP + plot_h) {}
                 // Day labels: every fifth day from the last, as MM-DD.
                 @for (i, d) in days.iter().enumerate() {
-                    @if (n - 1 - i) % 5 == 0 {
+                    @if (n - 1 - i).is_multiple_of(5) {
                         line.axis x1=(fmt(x(i))) x2=(fmt(x(i))) y1=(TOP + plot_h) y2=(TOP + plot_h + 5.0) {}
                         text x=(fmt(x(i))) y=(TOP + plot_h + 20.0) text-anchor="middle" { (d.date.get(5..).unwrap_or(&d.date)) }
                     }
@@ -277,7 +277,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -108,9 +108,17 @@ pub(crate) struct Flush {
     pub(crate) feeds: Vec<FeedDay>,
     pub(crate) aggregators: Vec<AggregatorDay>,
     pub(crate) families: Vec<FamilyDay>,
-    /// WebSub subscriptions per feed and format now, for `today`: every
-    /// other stored figure of that day is set to 0.
-    pub(crate) websub_today: Option<(i64, Vec<(String, String, u64)>)>,
+    /// WebSub subscriptions per feed and format now, for that day: every
+    /// other stored figure of the day is set to 0.
+    pub(crate) websub_today: Option<(i64, Vec<WebSubRow>)>,
+}
+
+/// Active WebSub subscriptions of a feed (`""`: its formats together) and format.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct WebSubRow {
+    pub(crate) feed: String,
+    pub(crate) format: String,
+    pub(crate) subscriptions: u64,
 }
 
 /// Everything stored from a day on.
@@ -273,9 +281,14 @@ impl Store {
                          ON CONFLICT (day, feed, format) DO UPDATE SET websub = excluded.websub",
                     )
                     .map_err(sql("cannot write the WebSub figures"))?;
-                for (feed, format, count) in websub {
-                    set.execute(params![today, feed, format, to_i64(*count)])
-                        .map_err(sql("cannot write the WebSub figures"))?;
+                for row in websub {
+                    set.execute(params![
+                        today,
+                        row.feed,
+                        row.format,
+                        to_i64(row.subscriptions)
+                    ])
+                    .map_err(sql("cannot write the WebSub figures"))?;
                 }
             }
             let mut aggregator = tx
