@@ -601,6 +601,57 @@ async fn a_burst_of_100000_random_user_agents_is_counted_in_bounded_memory() {
 }
 
 #[tokio::test]
+async fn websub_subscriptions_are_part_of_the_estimate() {
+    let site = counted_site("");
+    site.append("config.toml", "\n[websub]\nallow_private_callbacks = true\n");
+    let server = site.serve();
+    let subscriber = crate::websub::Subscriber::start();
+    for (n, path) in ["/a", "/b"].into_iter().enumerate() {
+        let callback = subscriber.callback(path);
+        let (status, body) = crate::websub::hub_request(
+            &server,
+            &[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", "http://127.0.0.1:8080/opinion/rss.xml"),
+                ("hub.callback", &callback),
+            ],
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        crate::fixture::eventually(Duration::from_secs(5), "the subscription", || async {
+            (crate::websub::websub_health(&server).await["subscriptions"] == n + 1).then_some(())
+        })
+        .await;
+    }
+    let expected = replay(
+        &server,
+        &[Poll {
+            path: "/opinion/atom.xml".into(),
+            user_agent: Some("Feedbin feed-id:9 - 5 subscribers".into()),
+            client: "198.51.100.1".into(),
+            validators: false,
+            family: "Feedbin".into(),
+            report: Some(("Feedbin".into(), "9".into(), 5)),
+        }],
+    )
+    .await;
+    assert_eq!(expected.counts.len(), 1);
+    let json = stats_json(&server).await;
+    let opinion = feed(&json, "/opinion/");
+    let s = &opinion["subscribers"];
+    assert_eq!((&s["websub"], &s["aggregator_subscribers"]), (&Value::from(2), &Value::from(5)));
+    assert_eq!(s["estimate"], 7);
+    let rss = opinion["formats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["format"] == "rss")
+        .expect("the rss feed, subscribed though never polled");
+    assert_eq!(rss["websub"], 2);
+    assert_eq!(rss["totals"]["requests"], 0);
+}
+
+#[tokio::test]
 async fn a_restart_keeps_the_history_and_the_reports() {
     let site = counted_site("");
     let poll = |ua: &str, client: &str| Poll {
