@@ -228,6 +228,9 @@ pub(crate) fn build(
         reports.entry(&report.feed).or_default().push(report);
         rows.entry(&report.feed).or_default();
     }
+    for of_feed in reports.values_mut() {
+        of_feed.sort_by_key(|r| r.day);
+    }
     let mut feeds: Vec<FeedReport> = rows
         .iter()
         .map(|(feed, by_format)| {
@@ -350,10 +353,10 @@ fn feed_report(
 /// its aggregators' latest reports up to that day within the lookback.
 fn estimate(all: Option<&FeedDay>, reports: &[&AggregatorDay], day: i64) -> Estimate {
     let mut latest: BTreeMap<(&str, &str, &str), &AggregatorDay> = BTreeMap::new();
-    for report in reports
-        .iter()
-        .filter(|r| r.day <= day && r.day > day - REPORT_LOOKBACK_DAYS)
-    {
+    // `reports` is sorted by day (`feed_report`): only the lookback's days are read.
+    let start = reports.partition_point(|r| r.day <= day - REPORT_LOOKBACK_DAYS);
+    let end = reports.partition_point(|r| r.day <= day);
+    for report in reports.get(start..end).unwrap_or_default() {
         let key = (
             report.format.as_str(),
             report.aggregator.as_str(),

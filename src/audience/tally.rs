@@ -297,7 +297,13 @@ impl Tally {
 
     /// Counts one answered feed request.
     pub(crate) fn observe(&self, seen: &Observation<'_>) {
-        let key = self.key_for(day_of(seen.at_ms));
+        let day = day_of(seen.at_ms);
+        // A guard, not a clone of the `Arc`: no shared count is written per request.
+        let mut key = self.key.load();
+        if key.day < day {
+            self.rotate(day);
+            key = self.key.load();
+        }
         let digest = seen.user_agent.map(xxhash_rust::xxh3::xxh3_64);
         let address = match seen.client.to_canonical() {
             IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
@@ -395,25 +401,17 @@ impl Tally {
             .sum()
     }
 
-    /// The key of `day`: made when the first request of a new day comes
-    /// (the previous one is dropped then). A request that raced past
-    /// midnight with an older `day` is counted in the newer day.
-    fn key_for(&self, day: i64) -> Arc<DayKey> {
-        let key = self.key.load_full();
-        if key.day >= day {
-            return key;
-        }
+    /// Makes the key of `day`, when the first request of a new day comes
+    /// (the previous key is dropped then). A request that raced past
+    /// midnight with an older day is counted in the newer day.
+    fn rotate(&self, day: i64) {
         let _one = lock(&self.rotating);
-        let key = self.key.load_full();
-        if key.day >= day {
-            return key;
+        if self.key.load().day < day {
+            self.key.store(Arc::new(DayKey {
+                day,
+                hasher: Default::default(),
+            }));
         }
-        let fresh = Arc::new(DayKey {
-            day,
-            hasher: Default::default(),
-        });
-        self.key.store(fresh.clone());
-        fresh
     }
 
     fn my_shard(&self) -> usize {
