@@ -328,15 +328,18 @@ mod tests {
             ("/opinion/atom.xml", "a"),
             ("/opinion/atom.xml", "b"),
         ] {
-            tally.observe(&Observation {
-                path,
-                status: 200,
-                bytes: 10,
-                validators: false,
-                user_agent: Some(ua.as_bytes()),
-                client: "192.0.2.1".parse().unwrap(),
-                at_ms: now,
-            });
+            tally.observe(
+                &Observation {
+                    path,
+                    status: 200,
+                    bytes: 10,
+                    validators: false,
+                    user_agent: Some(ua.as_bytes()),
+                    client: "192.0.2.1".parse().unwrap(),
+                    at_ms: now,
+                },
+                || true,
+            );
         }
         counter.flush(now);
         counter.flush(now + 1);

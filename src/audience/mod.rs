@@ -106,10 +106,11 @@ impl Audience {
         })
     }
 
-    /// Counts one answered feed request (a few additions under the
-    /// worker's own lock; nothing is written here).
-    pub(crate) fn observe(&self, seen: &Observation<'_>) {
-        self.tally.observe(seen);
+    /// Counts one answered request if `is_feed` (asked at most once per
+    /// feed path between flushes) says its path is a feed's: a few
+    /// additions under the worker's own lock; nothing is written here.
+    pub(crate) fn observe(&self, seen: &Observation<'_>, is_feed: impl FnOnce() -> bool) {
+        self.tally.observe(seen, is_feed);
     }
 
     /// The page, or its JSON, with every request answered so far; `Err`

@@ -41,14 +41,11 @@ pub(crate) fn count<B>(
     let Ok(path) = percent_decode_str(raw).decode_utf8() else {
         return;
     };
-    if !state.served().is_feed(&path) {
-        return;
-    }
     let headers = request.headers();
     let at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    stats.audience.observe(&Observation {
+    let seen = Observation {
         path: &path,
         status: response.status().as_u16(),
         bytes: response.body().size_hint().exact().unwrap_or(0),
@@ -56,5 +53,8 @@ pub(crate) fn count<B>(
         user_agent: headers.get(USER_AGENT).map(|v| v.as_bytes()),
         client,
         at_ms,
-    });
+    };
+    stats
+        .audience
+        .observe(&seen, || state.served().is_feed(&path));
 }

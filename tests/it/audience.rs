@@ -603,7 +603,10 @@ async fn a_burst_of_100000_random_user_agents_is_counted_in_bounded_memory() {
 #[tokio::test]
 async fn websub_subscriptions_are_part_of_the_estimate() {
     let site = counted_site("");
-    site.append("config.toml", "\n[websub]\nallow_private_callbacks = true\n");
+    site.append(
+        "config.toml",
+        "\n[websub]\nallow_private_callbacks = true\n",
+    );
     let server = site.serve();
     let subscriber = crate::websub::Subscriber::start();
     for (n, path) in ["/a", "/b"].into_iter().enumerate() {
@@ -639,7 +642,10 @@ async fn websub_subscriptions_are_part_of_the_estimate() {
     let json = stats_json(&server).await;
     let opinion = feed(&json, "/opinion/");
     let s = &opinion["subscribers"];
-    assert_eq!((&s["websub"], &s["aggregator_subscribers"]), (&Value::from(2), &Value::from(5)));
+    assert_eq!(
+        (&s["websub"], &s["aggregator_subscribers"]),
+        (&Value::from(2), &Value::from(5))
+    );
     assert_eq!(s["estimate"], 7);
     let rss = opinion["formats"]
         .as_array()
