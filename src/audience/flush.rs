@@ -22,13 +22,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tracing::warn;
 
 use super::report::{self, Counting};
 use super::sketch::Distinct;
 use super::store::{AggregatorDay, FamilyDay, FeedDay, Flush, Store, WebSubRow};
+pub(crate) use super::tally::now_ms;
 use super::tally::{day_of, Counts, DayTally, Tally};
 use super::user_agent::FAMILIES;
 use super::{Ask, PageContext, WebSubCounts};
@@ -57,13 +58,6 @@ pub(crate) struct Counter {
     failing: bool,
 }
 
-/// The current time in Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 impl Counter {
     pub(crate) fn new(
         store: Store,
@@ -87,10 +81,17 @@ impl Counter {
     /// Flushes every [`INTERVAL`] and answers what is asked, until told to
     /// stop; then flushes a last time.
     pub(crate) fn run(mut self, asks: Receiver<Ask>) {
-        let mut next = std::time::Instant::now() + INTERVAL;
+        let mut next = Instant::now() + INTERVAL;
         loop {
-            let wait = next.saturating_duration_since(std::time::Instant::now());
-            match asks.recv_timeout(wait) {
+            // Awake at midnight too, so that requests count in the new day at once.
+            let now = now_ms();
+            let midnight = Duration::from_millis(
+                u64::try_from(86_400_000 - now.rem_euclid(86_400_000)).unwrap_or(0) + 1,
+            );
+            let wait = next.saturating_duration_since(Instant::now()).min(midnight);
+            let asked = asks.recv_timeout(wait);
+            self.tally.set_today(day_of(now_ms()));
+            match asked {
                 Ok(Ask::Page { json, reply }) => {
                     self.flush(now_ms());
                     let _ = reply.send(self.page(json, now_ms()));
@@ -100,8 +101,10 @@ impl Counter {
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    self.flush(now_ms());
-                    next = std::time::Instant::now() + INTERVAL;
+                    if Instant::now() >= next {
+                        self.flush(now_ms());
+                        next = Instant::now() + INTERVAL;
+                    }
                 }
             }
         }
@@ -336,7 +339,6 @@ mod tests {
                     validators: false,
                     user_agent: Some(ua.as_bytes()),
                     client: "192.0.2.1".parse().unwrap(),
-                    at_ms: now,
                 },
                 || true,
             );

@@ -25,8 +25,9 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 
@@ -52,8 +53,6 @@ pub(crate) struct Observation<'a> {
     pub(crate) user_agent: Option<&'a [u8]>,
     /// The client (behind trusted proxies, the address they name).
     pub(crate) client: IpAddr,
-    /// Unix milliseconds.
-    pub(crate) at_ms: i64,
 }
 
 /// Counts of answers.
@@ -249,6 +248,9 @@ impl Default for Shard {
 /// The table every request updates.
 pub(crate) struct Tally {
     shards: Box<[Mutex<Shard>]>,
+    /// The UTC day requests are counted in: set by the counting thread,
+    /// which wakes at midnight for it, so that a request reads no clock.
+    today: AtomicI64,
     key: ArcSwap<DayKey>,
     rotating: Mutex<()>,
     reports_dropped: AtomicU64,
@@ -266,6 +268,13 @@ impl std::fmt::Debug for Tally {
 thread_local! {
     /// The shard this thread updates, once chosen (`usize::MAX`: not yet).
     static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// The current time in Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Days since 1970-01-01 of a Unix time in milliseconds.
@@ -289,6 +298,7 @@ impl Tally {
                 day,
                 hasher: Default::default(),
             }),
+            today: AtomicI64::new(day),
             rotating: Mutex::new(()),
             reports_dropped: AtomicU64::new(0),
             next_shard: AtomicUsize::new(0),
@@ -299,7 +309,7 @@ impl Tally {
     /// (asked only for a path not yet counted since the last flush: the
     /// table's own lookup spares the served set's for the feeds polled).
     pub(crate) fn observe(&self, seen: &Observation<'_>, is_feed: impl FnOnce() -> bool) {
-        let day = day_of(seen.at_ms);
+        let day = self.today.load(Ordering::Relaxed);
         // A guard, not a clone of the `Arc`: no shared count is written per request.
         let mut key = self.key.load();
         if key.day < day {
@@ -362,7 +372,8 @@ impl Tally {
                     aggregator: report.aggregator.clone(),
                     feed_id: report.feed_id.clone(),
                     subscribers: report.subscribers,
-                    at_ms: seen.at_ms,
+                    // Only reports read the clock: they are few.
+                    at_ms: now_ms(),
                 });
                 if !kept {
                     self.reports_dropped.fetch_add(1, Ordering::Relaxed);
@@ -374,6 +385,12 @@ impl Tally {
                 }
             }
         }
+    }
+
+    /// Counts requests in `day` from now on (the counting thread, at
+    /// midnight; never backwards).
+    pub(crate) fn set_today(&self, day: i64) {
+        self.today.fetch_max(day, Ordering::Relaxed);
     }
 
     /// Takes what every shard gathered since the last call.
@@ -446,7 +463,6 @@ mod tests {
             validators: status == 304,
             user_agent: ua.map(str::as_bytes),
             client: client.parse().unwrap(),
-            at_ms: 1_700_000_000_000,
         }
     }
 
@@ -526,11 +542,11 @@ mod tests {
     #[test]
     fn the_same_poller_on_another_day_has_another_hash() {
         let tally = Tally::new(1, 0);
-        let mut a = seen("/rss.xml", Some("x"), "192.0.2.1", 200);
-        a.at_ms = 1_000;
+        let a = seen("/rss.xml", Some("x"), "192.0.2.1", 200);
         tally.observe(&a, || true);
         let first = tally.take().remove(0);
-        a.at_ms = 86_400_000 + 1_000;
+        tally.set_today(1);
+        tally.set_today(0);
         tally.observe(&a, || true);
         let second = tally.take().remove(0);
         assert_eq!((first.day, second.day), (0, 1));

@@ -7,7 +7,6 @@
 //! the worker's own lock; the database is written by its own thread.
 
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::header::{IF_MODIFIED_SINCE, IF_NONE_MATCH, USER_AGENT};
 use http::{Method, Request, Response};
@@ -42,9 +41,6 @@ pub(crate) fn count<B>(
         return;
     };
     let headers = request.headers();
-    let at_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let seen = Observation {
         path: &path,
         status: response.status().as_u16(),
@@ -52,7 +48,6 @@ pub(crate) fn count<B>(
         validators: headers.contains_key(IF_NONE_MATCH) || headers.contains_key(IF_MODIFIED_SINCE),
         user_agent: headers.get(USER_AGENT).map(|v| v.as_bytes()),
         client,
-        at_ms,
     };
     stats
         .audience
