@@ -321,6 +321,40 @@ mod tests {
     }
 
     #[test]
+    fn counts_a_failed_write_could_not_store_are_written_by_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_700_000_000_000;
+        let tally = Arc::new(Tally::new(1, day_of(now)));
+        let mut counter = counter(dir.path(), tally.clone());
+        let poll = |ua: &'static str| Observation {
+            path: "/rss.xml",
+            status: 304,
+            bytes: 0,
+            validators: true,
+            user_agent: Some(ua.as_bytes()),
+            client: "192.0.2.1".parse().unwrap(),
+        };
+        tally.observe(&poll("a"), || true);
+        counter.store.refuse_writes(true);
+        counter.flush(now);
+        tally.observe(&poll("b"), || true);
+        counter.flush(now + 1);
+        assert!(counter.failing);
+        assert!(counter.store.read(0, 0, None).unwrap().feeds.is_empty());
+        counter.store.refuse_writes(false);
+        counter.flush(now + 2);
+        let stored = counter.store.read(0, 0, None).unwrap();
+        let rss = stored.feeds.iter().find(|r| r.format == "rss").unwrap();
+        assert_eq!(
+            (rss.counts.requests, rss.counts.not_modified, rss.pollers),
+            (2, 2, 2)
+        );
+        counter.flush(now + 3);
+        let again = counter.store.read(0, 0, None).unwrap();
+        assert_eq!(again.feeds, stored.feeds, "nothing is written twice");
+    }
+
+    #[test]
     fn a_flush_writes_formats_their_union_and_websub_and_forgets_nothing_twice() {
         let dir = tempfile::tempdir().unwrap();
         let now = 1_700_000_000_000;

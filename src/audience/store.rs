@@ -342,6 +342,14 @@ impl Store {
             .map_err(sql("cannot write the audience figures"))
     }
 
+    /// Makes every write fail (or work again), as a full disk would.
+    #[cfg(test)]
+    pub(crate) fn refuse_writes(&self, refuse: bool) {
+        self.db
+            .pragma_update(None, "query_only", refuse)
+            .expect("query_only");
+    }
+
     /// Deletes every day before `first_kept`; returns the rows deleted.
     pub(crate) fn forget_before(&self, first_kept: i64) -> Result<usize, String> {
         let mut deleted = 0;
