@@ -25,7 +25,10 @@
 //!   and admission read it).
 //!
 //! Invariants: a request never touches the file system, never renders and
-//! never compresses: it looks bytes up (`ServedSet`, `served.rs`). A request sees
+//! never compresses: it looks bytes up (`ServedSet`, `served.rs`). The two
+//! routes that are not lookups hand their work to a thread of its own and
+//! wait for the answer: the WebSub hub's (`hub_route.rs`) and the private
+//! audience page (`stats_route.rs`, made by the counting thread). A request sees
 //! one whole built set, old or new, never a mix (`State`, `state.rs`).
 //!
 //! No path from a request is ever read on disk: the decoded path is only a
