@@ -879,6 +879,42 @@ fn the_cli_says_when_nothing_was_counted_yet() {
     assert!(!stats_cli(&site, &["--days", "0"]).status.success());
 }
 
+#[tokio::test]
+async fn days_past_the_horizon_are_deleted() {
+    let site = counted_site("retention_days = 30");
+    let first = site.serve();
+    first.shutdown();
+    crate::fixture::join_within(first, Duration::from_secs(30)).await;
+    let database = site.path(".broadsheet/audience.sqlite3");
+    let today = chrono::Utc::now().timestamp().div_euclid(86_400);
+    write_history(&database, today);
+    let db = rusqlite::Connection::open(&database).unwrap();
+    db.execute(
+        "INSERT INTO feed_day (day, feed, format, requests) VALUES (?1, '/', 'rss', 7)",
+        [today - 500],
+    )
+    .unwrap();
+    let days = |db: &rusqlite::Connection| -> (i64, i64) {
+        db.query_row(
+            "SELECT MIN(day), COUNT(DISTINCT day) FROM feed_day",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap()
+    };
+    assert_eq!(days(&db), (today - 500, 30));
+    drop(db);
+    let server = site.serve();
+    // Deleted at start, before the first request.
+    stats_json(&server).await;
+    let db = rusqlite::Connection::open(&database).unwrap();
+    assert_eq!(
+        days(&db),
+        (today - 29, 29),
+        "the 30 days up to today are kept"
+    );
+}
+
 /// Writes 29 days of history before today into the site's audience
 /// database (made by a first start), as a month of polling would have.
 fn write_history(database: &Path, today: i64) {
