@@ -866,6 +866,53 @@ fn the_token_may_come_from_the_environment() {
     );
 }
 
+/// Counts not yet written when `SIGTERM` or `SIGINT` comes are written
+/// before the process exits (well within the 2 s between writes).
+#[test]
+fn every_count_is_written_before_exit_on_sigterm_and_sigint() {
+    for signal in ["TERM", "INT"] {
+        let site = counted_site("");
+        let (mut server, addr, _) = spawn_serving(
+            Command::new(env!("CARGO_BIN_EXE_broadsheet"))
+                .args(["serve", "--no-watch", "--bind", "127.0.0.1:0", "--root"])
+                .arg(site.root())
+                .env("RUST_LOG", "warn"),
+        );
+        for i in 0..50 {
+            let response = raw(
+                addr,
+                &format!("GET /opinion/atom.xml HTTP/1.1\r\nHost: x\r\nUser-Agent: R{i}\r\nConnection: close\r\n\r\n"),
+            );
+            assert_eq!(raw_status(&response), 200);
+        }
+        let kill = format!("kill -s {signal} {}", server.0.id());
+        assert!(Command::new("sh")
+            .args(["-c", &kill])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while server.0.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running after SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = stats_cli(&site, &["--json", "--feed", "opinion"]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let opinion = feed(&json, "/opinion/");
+        assert_eq!(opinion["totals"]["requests"], 50, "SIG{signal}");
+        assert_eq!(opinion["subscribers"]["direct_pollers"], 50, "SIG{signal}");
+        assert_eq!(json["feeds"].as_array().unwrap().len(), 1, "--feed");
+    }
+}
+
 #[test]
 fn the_cli_says_when_nothing_was_counted_yet() {
     let site = Site::bundled();
