@@ -32,8 +32,9 @@ const STYLE: &str = "
 .stats .scroll { overflow-x: auto; }
 .stats .scroll:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
 .stats .estimate { font: 700 1.125rem/1.4 var(--sans); }
-.stats figure { margin: 1rem 0; }
-.stats svg { width: 100%; height: auto; max-width: 60rem; font-family: var(--sans); }
+.stats figure { margin: 1rem 0; overflow-x: auto; }
+.stats figure:focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+.stats svg { width: 100%; min-width: 36rem; height: auto; max-width: 60rem; font-family: var(--sans); }
 .stats svg text { fill: var(--ink); font-size: 13px; }
 .stats svg .grid { stroke: var(--hair); stroke-width: 1; }
 .stats svg .axis { stroke: var(--ink); stroke-width: 1.5; }
@@ -198,7 +199,8 @@ fn chart(days: &[SiteDay]) -> Markup {
     let first = days.first().map_or("", |d| d.date.as_str());
     let last = days.last().map_or("", |d| d.date.as_str());
     html! {
-        figure {
+        // Scrolls sideways on a phone rather than shrinking its labels.
+        figure tabindex="0" role="region" aria-label="Chart of the last days" {
             svg viewBox=(format!("0 0 {W} {H}")) role="img" aria-labelledby="chart-title chart-desc" {
                 title id="chart-title" { "Estimated subscriptions and requests per day" }
                 desc id="chart-desc" {

@@ -1040,6 +1040,18 @@ async fn the_page_in_chromium_passes_axe_and_is_screenshotted() {
             out.to_string_lossy().into_owned(),
             "1280".into(),
         ]);
+        // And as a phone shows it, in the dark scheme, beside it.
+        let phone = out.with_file_name(format!(
+            "{}-390-dark.png",
+            out.file_stem().unwrap().to_string_lossy()
+        ));
+        node(vec![
+            "screenshot.mjs".into(),
+            format!("{base}/stats"),
+            phone.to_string_lossy().into_owned(),
+            "390".into(),
+            "dark".into(),
+        ]);
         out
     });
     let out = run.await.unwrap();
