@@ -245,9 +245,14 @@ impl Default for Shard {
     }
 }
 
+/// A shard on cache lines of its own: two workers locking their own shards
+/// never write to a line the other reads.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
 /// The table every request updates.
 pub(crate) struct Tally {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Padded]>,
     /// The UTC day requests are counted in: set by the counting thread,
     /// which wakes at midnight for it, so that a request reads no clock.
     today: AtomicI64,
@@ -292,7 +297,7 @@ impl Tally {
     pub(crate) fn new(shards: usize, day: i64) -> Tally {
         Tally {
             shards: (0..shards.max(1))
-                .map(|_| Mutex::new(Shard::default()))
+                .map(|_| Padded(Mutex::new(Shard::default())))
                 .collect(),
             key: ArcSwap::from_pointee(DayKey {
                 day,
@@ -322,7 +327,7 @@ impl Tally {
             IpAddr::V6(v6) => v6.octets(),
         };
         let poller = key.hasher.hash_one((address, digest));
-        let mut shard = lock(&self.shards[self.my_shard()]);
+        let mut shard = lock(&self.shards[self.my_shard()].0);
         let Shard { days, memo } = &mut *shard;
         let tally = match days.iter().position(|d| d.day == key.day) {
             Some(at) => &mut days[at],
@@ -397,7 +402,7 @@ impl Tally {
     pub(crate) fn take(&self) -> Vec<DayTally> {
         let mut taken = Vec::new();
         for shard in self.shards.iter() {
-            taken.append(&mut lock(shard).days);
+            taken.append(&mut lock(&shard.0).days);
         }
         taken
     }
@@ -417,7 +422,7 @@ impl Tally {
         self.shards
             .iter()
             .map(|shard| {
-                let shard = lock(shard);
+                let shard = lock(&shard.0);
                 shard.days.iter().map(DayTally::heap_bytes).sum::<usize>()
                     + shard.memo.capacity() * 24
             })
