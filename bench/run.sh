@@ -70,6 +70,14 @@
 #     median), including the server's debounce.
 #  7. memory: resident memory (ps -o rss) of `broadsheet serve` with the
 #     largest corpus loaded, and the time it took to start listening.
+#  8. stats: audience counting's cost: two `broadsheet serve` of the
+#     SERVE_SIZE corpus side by side, one with counting on (the default),
+#     one with `[stats] enabled = false`, both without the access log; wrk
+#     on (c) the conditional GET answered 304 (serve's case c), and (f) the
+#     same with each request carrying one of 1,000 user agents (the
+#     recorded ones of tests/fixtures/audience/ and made-up ones, through
+#     wrk's Lua); WRK_RUNS rounds, the two servers alternating; req/s, p99
+#     and the server's CPU per request, with the on/off ratios.
 #
 # All traffic goes to 127.0.0.1; every wait is bounded. Results are printed
 # and written to RESULTS (default: results.txt in the work directory, which is
@@ -78,7 +86,7 @@
 # Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
 # TLS_PORT (18443), TLS_NGINX_PORT (18444),
-# PARTS (any of: build serve tls reload memory; default all), TMPFS_SIZE (16g),
+# PARTS (any of: build serve tls reload memory stats; default all), TMPFS_SIZE (16g),
 # RESULTS, KEEP=1 (keep the work directory), LOGS (off on),
 # BROADSHEET_BIN (a broadsheet binary built already: skips step 1 when the
 # corpus generator is built too), BS_RUST_LOG
@@ -103,7 +111,7 @@ NGINX_PORT=${NGINX_PORT:-18081}
 PACE_MS=${PACE_MS:-1}
 LOGS=${LOGS:-"off on"}
 [[ "$PACE_MS" =~ ^[0-9]+$ ]] || { printf 'PACE_MS must be a whole number of milliseconds (0: no paced pass)\n' >&2; exit 2; }
-PARTS=${PARTS:-"build serve tls reload memory"}
+PARTS=${PARTS:-"build serve tls reload memory stats"}
 TLS_PORT=${TLS_PORT:-18443}
 TLS_NGINX_PORT=${TLS_NGINX_PORT:-18444}
 TMPFS_SIZE=${TMPFS_SIZE:-16g}
@@ -727,6 +735,83 @@ if part memory; then
         grep -i 'built' "$WORK/memory.log.err" | tail -1 | sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^/  server log: /' | tee -a "$OUT" >&2 || true
     fi
     stop_pid "$bs_pid"
+fi
+
+# ---------------------------------------------------------------- 8. audience counting
+if part stats; then
+    report ""
+    report "## Audience counting on and off ($WRK_THREADS threads, $WRK_CONNECTIONS connections, $WRK_DURATION, median of $WRK_RUNS rounds; corpus of $SERVE_SIZE articles; access log off)"
+    if ! have wrk; then missing wrk wrk "no counting benchmark"
+    elif ! have curl; then missing curl curl "no counting benchmark"
+    else
+        dir=$(corpus "$SERVE_SIZE")
+        # Two copies of the site: counting on (the default) and off.
+        for mode in on off; do
+            rm -rf "$WORK/stats-$mode"
+            cp -r "$dir" "$WORK/stats-$mode"
+        done
+        printf '\n[stats]\nenabled = false\n' >>"$WORK/stats-off/config.toml"
+        start_serve "$WORK/stats-on" "$BS_PORT" "$WORK/stats-on.log"
+        on_pid=$SERVE_PID
+        on_addr=$(wait_listening "$WORK/stats-on.log" "$on_pid" 600)
+        start_serve "$WORK/stats-off" "$((BS_PORT + 2))" "$WORK/stats-off.log"
+        off_pid=$SERVE_PID
+        off_addr=$(wait_listening "$WORK/stats-off.log" "$off_pid" 600)
+        big=/rss.xml
+        etag=$(etag_of "http://$on_addr$big")
+        [[ "$etag" == "$(etag_of "http://$off_addr$big")" ]] || report "WARNING: the two servers send different ETags for $big"
+        report "304 check: counting on $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "http://$on_addr$big"), off $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "http://$off_addr$big"); /stats: on $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://$on_addr/stats"), off $(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://$off_addr/stats")"
+        # A second case: each request with one of 1,000 user agents (the
+        # recorded aggregators' and readers', and made-up ones), so the
+        # family memo and the poller sketches do real work; wrk's Lua picks
+        # them, at the same cost to both servers.
+        {
+            printf 'local agents = {}\n'
+            sed -n 's/^user_agent = "\(.*\)"$/\1/p' "$REPO/tests/fixtures/audience/user-agents.toml" |
+                sed 's/\\"/"/g; s/\\/\\\\/g; s/"/\\"/g; s/^/agents[#agents + 1] = "/; s/$/"/'
+            printf 'for i = #agents + 1, 1000 do agents[i] = "Reader" .. i .. "/1.0 (+https://reader" .. i .. ".example/)" end\n'
+            printf 'local n = 0\n'
+            printf 'request = function()\n  n = n %% 1000 + 1\n  return wrk.format(nil, nil, { ["User-Agent"] = agents[n], ["If-None-Match"] = %s })\nend\n' "'$etag'"
+        } >"$WORK/agents.lua"
+        declare -A S_RPS S_P99 S_USR
+        cases=("c: conditional GET, 304, no User-Agent|If-None-Match: $etag|" "f: conditional GET, 304, 1,000 user agents||$WORK/agents.lua")
+        for round in $(seq "$WRK_RUNS"); do
+            for c in "${cases[@]}"; do
+                IFS='|' read -r name header script <<<"$c"
+                key=${name%%:*}
+                order=(on off)
+                (( round % 2 )) || order=(off on)
+                for mode in "${order[@]}"; do
+                    if [[ "$mode" == on ]]; then pid=$on_pid; addr=$on_addr; else pid=$off_pid; addr=$off_addr; fi
+                    say "counting $mode, round $round, case $name..."
+                    pids=$(server_pids "$pid")
+                    # shellcheck disable=SC2086
+                    before=$(cpu_ticks $pids)
+                    read -r rps p99 bad err n _ < <(run_wrk "http://$addr$big" "$header" "$script")
+                    # shellcheck disable=SC2086
+                    after=$(cpu_ticks $pids)
+                    us=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')
+                    [[ "$bad" == 0 && "$err" == none ]] || report "  WARNING: counting $mode, round $round, case $key: $bad responses not 2xx/3xx, socket errors $err"
+                    S_RPS[$mode$key]+="$rps "; S_P99[$mode$key]+="$p99 "; S_USR[$mode$key]+="$us "
+                done
+            done
+        done
+        report "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+        report "/stats.json after the runs: $(curl -s --max-time 10 "http://$on_addr/stats.json" | tr -d '\n ' | sed -n 's/.*"counting":\({[^}]*}\).*/\1/p')"
+        stop_pid "$on_pid"
+        stop_pid "$off_pid"
+        smed() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median; }
+        report "| case | counting on req/s | p99 ms | CPU µs/req | counting off req/s | p99 ms | CPU µs/req | req/s on/off | CPU/req on/off |"
+        report "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for c in "${cases[@]}"; do
+            IFS='|' read -r name _ <<<"$c"
+            key=${name%%:*}
+            a_r=$(smed "${S_RPS[on$key]}"); a_p=$(smed "${S_P99[on$key]}"); a_u=$(smed "${S_USR[on$key]}")
+            b_r=$(smed "${S_RPS[off$key]}"); b_p=$(smed "${S_P99[off$key]}"); b_u=$(smed "${S_USR[off$key]}")
+            report "| $name | $a_r | $a_p | $a_u | $b_r | $b_p | $b_u | $(ratio "$a_r" "$b_r") | $(ratio "$a_u" "$b_u") |"
+            report "|   rounds | ${S_RPS[on$key]} | ${S_P99[on$key]} | ${S_USR[on$key]} | ${S_RPS[off$key]} | ${S_P99[off$key]} | ${S_USR[off$key]} | | |"
+        done
+    fi
 fi
 
 report ""

@@ -63,6 +63,19 @@ pub enum Command {
     },
     /// Load and check the content without writing anything.
     Check,
+    /// Print the audience figures counted by `serve` (read-only: works
+    /// while the server runs).
+    Stats {
+        /// How many UTC days, up to today.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+        days: u32,
+        /// Only this feed: `/opinion/`, `opinion`, or one of its feed URLs' paths.
+        #[arg(long, value_name = "PATH")]
+        feed: Option<String>,
+        /// Print the JSON that `/stats.json` serves instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses the process's arguments and runs the command.
@@ -88,6 +101,9 @@ pub fn run() -> ExitCode {
             run_export(&cli.root, &dir)
         }
         Some(Command::Check) => run_check(&cli.root),
+        Some(Command::Stats { days, feed, json }) => {
+            run_stats(&cli.root, days, feed.as_deref(), json)
+        }
     }
 }
 
@@ -189,6 +205,29 @@ fn run_check(root: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(code) => code,
+    }
+}
+
+/// Prints the audience report from the database in `[websub] data_dir`.
+fn run_stats(root: &Path, days: u32, feed: Option<&str>, json: bool) -> ExitCode {
+    let config = match crate::loader::load_config(root) {
+        Ok(config) => config,
+        Err(diagnostic) => {
+            eprintln!("{diagnostic}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let data_dir = crate::loader::display_root(root).join(&config.websub.data_dir);
+    let feed = feed.map(crate::audience::feed_dir);
+    match crate::audience::stored_report(&data_dir, days, feed.as_deref(), json) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

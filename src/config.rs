@@ -69,6 +69,95 @@ pub struct Config {
     /// WebSub: the hub feeds name, and the hub `serve` runs (`crate::websub`).
     #[serde(default)]
     pub websub: WebSubConfig,
+    /// Audience counting and its private page (`crate::audience`).
+    #[serde(default)]
+    pub stats: StatsConfig,
+}
+
+/// The `[stats]` table: audience counting by `serve`, and who may see its
+/// figures at `path` (and `path.json`).
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsConfig {
+    /// Whether `serve` counts feed requests (and answers the page).
+    pub enabled: bool,
+    /// The URL path of the page; its JSON is at this path with `.json`.
+    #[serde(deserialize_with = "stats_path")]
+    pub path: String,
+    /// A bearer token that opens the page from anywhere
+    /// (`Authorization: Bearer <token>`); `BROADSHEET_STATS_TOKEN` gives one
+    /// too, without writing it in the file.
+    #[serde(deserialize_with = "stats_token")]
+    pub token: Option<String>,
+    /// Whether loopback clients see the page without the token (`false`
+    /// behind a proxy on the same machine).
+    pub trust_loopback: bool,
+    /// Days kept; older days are deleted.
+    pub retention_days: NonZeroU32,
+}
+
+impl fmt::Debug for StatsConfig {
+    /// The token is a secret: never in a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatsConfig")
+            .field("enabled", &self.enabled)
+            .field("path", &self.path)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("trust_loopback", &self.trust_loopback)
+            .field("retention_days", &self.retention_days)
+            .finish()
+    }
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig {
+            enabled: true,
+            path: "/stats".to_string(),
+            token: None,
+            trust_loopback: true,
+            retention_days: NonZeroU32::new(400).unwrap_or(NonZeroU32::MIN),
+        }
+    }
+}
+
+/// The shortest token accepted: a guessable one would open the page to anyone.
+pub const MIN_STATS_TOKEN_BYTES: usize = 16;
+
+/// Checks a stats token (from the file or the environment): at least
+/// [`MIN_STATS_TOKEN_BYTES`] visible ASCII characters, at most 512.
+pub fn check_stats_token(token: &str) -> Result<(), String> {
+    if token.len() < MIN_STATS_TOKEN_BYTES
+        || token.len() > 512
+        || !token.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(format!(
+            "the stats token must be {MIN_STATS_TOKEN_BYTES} to 512 visible ASCII characters (no spaces)"
+        ));
+    }
+    Ok(())
+}
+
+fn stats_token<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let token = String::deserialize(deserializer)?;
+    check_stats_token(&token).map_err(serde::de::Error::custom)?;
+    Ok(Some(token))
+}
+
+/// `[stats] path`: like the hub's path, and not one the server answers otherwise.
+fn stats_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let path = String::deserialize(deserializer)?;
+    if !is_plain_path(&path) {
+        return Err(serde::de::Error::custom(format!(
+            "`{path}` is not a page path such as \"/stats\" (letters, digits, `/-_.`, not ending with `/`)"
+        )));
+    }
+    if path == "/healthz" || path.ends_with(".json") {
+        return Err(serde::de::Error::custom(format!(
+            "`{path}` cannot be the stats page's path (`/healthz` is taken, and the JSON is at the path with `.json`)"
+        )));
+    }
+    Ok(path)
 }
 
 /// The `[websub]` table (W3C WebSub). By default `serve` runs a hub at
@@ -158,17 +247,21 @@ impl WebSubConfig {
     }
 }
 
-/// `[websub] path`: an absolute URL path of plain characters, not `/`.
-fn hub_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let path = String::deserialize(deserializer)?;
-    let plain = path.len() > 1
+/// An absolute URL path of plain characters, not `/` and not ending with `/`.
+fn is_plain_path(path: &str) -> bool {
+    path.len() > 1
         && path.len() <= 200
         && path.starts_with('/')
         && !path.ends_with('/')
         && path
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
-    if plain {
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b))
+}
+
+/// `[websub] path`: an absolute URL path of plain characters, not `/`.
+fn hub_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let path = String::deserialize(deserializer)?;
+    if is_plain_path(&path) {
         Ok(path)
     } else {
         Err(serde::de::Error::custom(format!(
@@ -912,6 +1005,35 @@ mod tests {
             ("article_bytes = 1", "unknown field `article_bytes`"),
         ] {
             let err = parse(&format!("{MINIMAL}[limits]\n{line}\n")).unwrap_err();
+            assert!(err.starts_with("config.toml:5: "), "{line}: {err}");
+            assert!(err.contains(expected), "{line}: {err}");
+        }
+    }
+
+    #[test]
+    fn stats_keys_have_defaults_and_are_checked() {
+        let config = parse(MINIMAL).unwrap();
+        assert!(config.stats.enabled && config.stats.trust_loopback);
+        assert_eq!(config.stats.path, "/stats");
+        assert_eq!(config.stats.retention_days.get(), 400);
+        assert_eq!(config.stats.token, None);
+        let config = parse(&format!(
+            "{MINIMAL}[stats]\npath = \"/audience\"\ntoken = \"0123456789abcdef\"\ntrust_loopback = false\n"
+        ))
+        .unwrap();
+        assert_eq!(config.stats.path, "/audience");
+        assert!(!config.stats.trust_loopback);
+        assert!(!format!("{:?}", config.stats).contains("0123456789abcdef"));
+        for (line, expected) in [
+            ("token = \"short\"", "16 to 512"),
+            ("token = \"has a space in it, long\"", "16 to 512"),
+            ("path = \"/healthz\"", "cannot be"),
+            ("path = \"/stats.json\"", "cannot be"),
+            ("path = \"stats\"", "not a page path"),
+            ("retention_days = 0", "nonzero"),
+            ("enable = true", "unknown field"),
+        ] {
+            let err = parse(&format!("{MINIMAL}[stats]\n{line}\n")).unwrap_err();
             assert!(err.starts_with("config.toml:5: "), "{line}: {err}");
             assert!(err.contains(expected), "{line}: {err}");
         }

@@ -21,6 +21,8 @@ pub enum Format {
 /// What defines a format everywhere it is published.
 #[derive(Debug)]
 pub struct FormatSpec {
+    /// The name `formats` takes in `config.toml` (and audience counting stores).
+    pub name: &'static str,
     /// The file name of this format's feed in each feed directory.
     pub file_name: &'static str,
     /// The media type, as `<link rel="alternate" type>` and OPML give it.
@@ -41,6 +43,7 @@ impl Format {
     pub fn spec(self) -> &'static FormatSpec {
         match self {
             Format::Rss => &FormatSpec {
+                name: "rss",
                 file_name: "rss.xml",
                 media_type: "application/rss+xml",
                 content_type: "application/rss+xml; charset=utf-8",
@@ -48,6 +51,7 @@ impl Format {
                 opml_version: "RSS2",
             },
             Format::Atom => &FormatSpec {
+                name: "atom",
                 file_name: "atom.xml",
                 media_type: "application/atom+xml",
                 content_type: "application/atom+xml; charset=utf-8",
@@ -55,6 +59,7 @@ impl Format {
                 opml_version: "ATOM",
             },
             Format::Json => &FormatSpec {
+                name: "json",
                 file_name: "feed.json",
                 media_type: "application/feed+json",
                 content_type: "application/feed+json; charset=utf-8",
@@ -67,6 +72,18 @@ impl Format {
     /// The file name of this format's feed in each feed directory.
     pub fn file_name(self) -> &'static str {
         self.spec().file_name
+    }
+
+    /// The name `formats` takes in `config.toml`.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The format whose feeds are named `file_name`, if one is.
+    pub fn of_file_name(file_name: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|format| format.file_name() == file_name)
     }
 
     /// The media type the feed is served with, without parameters.
@@ -93,6 +110,9 @@ mod tests {
                 .iter()
                 .filter(|f| f.file_name() == spec.file_name);
             assert_eq!(same_name.count(), 1, "{format:?}");
+            let named: Format = toml::Value::String(spec.name.into()).try_into().unwrap();
+            assert_eq!(named, format);
+            assert_eq!(Format::of_file_name(spec.file_name), Some(format));
         }
     }
 }

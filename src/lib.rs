@@ -6,6 +6,7 @@
 //! map"): data flows one way, content -> loader -> model -> renderers ->
 //! built set -> server / export, and no module imports one further up.
 mod archive;
+mod audience;
 mod build;
 mod cli;
 mod config;

@@ -1,6 +1,7 @@
 //! One accepted connection, until it closes: the [`Limits`] it is served
 //! under, the hyper builder, its timeouts, and the per-request path into the
-//! handler (the rate limit, [`handler::respond`], the access-log line).
+//! handler (the rate limit, [`handler::respond`], the access-log line and
+//! audience counting; the stats page, [`super::stats_route`], answered later).
 //!
 //! Connections speak HTTP/1.1 with keep-alive, or HTTP/2 when the client
 //! opens with the HTTP/2 preface (prior knowledge, `h2c`); `hyper_util`'s
@@ -76,7 +77,9 @@ use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
 use super::state::State;
 use super::tls_stream::{TlsReturned, Transport};
-use super::{access_log, forwarded, hub_route, linger, redirect, request_line};
+use super::{
+    access_log, counting, forwarded, hub_route, linger, redirect, request_line, stats_route,
+};
 use crate::config::{ServerConfig, TrustedProxies};
 
 /// The limits every connection is served under.
@@ -337,11 +340,28 @@ impl Connection {
                     Ok(response.map(|body| Tracked::new(body, activity, http2)))
                 }));
             }
+            if let Some(asked) = state
+                .stats()
+                .and_then(|stats| stats.asked(&request, client))
+            {
+                let (state, activity) = (state.clone(), activity.clone());
+                return hub_route::Answer::Later(Box::pin(async move {
+                    let mut head = Request::new(());
+                    *head.method_mut() = request.method().clone();
+                    *head.uri_mut() = request.uri().clone();
+                    *head.version_mut() = request.version();
+                    drop(request);
+                    let response = stats_route::answer(asked).await;
+                    access_log::record(&state, peer, client, &head, &response, started);
+                    Ok(response.map(|body| Tracked::new(body, activity, http2)))
+                }));
+            }
             let response =
                 respond_within_rate_limit(limiter.as_deref(), &request, client, started, || {
                     handler::respond(&state, &request)
                 });
             access_log::record(&state, peer, client, &request, &response, started);
+            counting::count(&state, client, &request, &response);
             let response = response.map(|body| Tracked::new(body, activity.clone(), http2));
             hub_route::Answer::Now(Some(Ok::<_, Infallible>(response)))
         })

@@ -1,6 +1,7 @@
-//! The one route that is not a lookup in the served set: a request to the
-//! WebSub hub's path (`[websub] path`), whose body must be read before it
-//! can be answered. Every other request is answered at once by
+//! A route that is not a lookup in the served set (the other is the
+//! private audience page, `stats_route.rs`): a request to the WebSub hub's
+//! path (`[websub] path`), whose body must be read before it can be
+//! answered. Every other request is answered at once by
 //! [`super::handler::respond`]; this one goes to
 //! [`crate::websub::Hub::accept`], within the same rate limit (a
 //! subscription request costs one request) and with its access-log line.

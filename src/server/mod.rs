@@ -23,11 +23,15 @@
 //! - `reload.rs`: file watching, debounce, rebuild and swap. `memory.rs`:
 //!   the memory a build freed, given back after it.
 //! - `access_log.rs`, `rate_limit.rs`, `send_timeout.rs`, `linger.rs`: one
-//!   rule each. `activity.rs`: what a connection did and when (its timers
+//!   rule each. `counting.rs`: which requests audience counting sees;
+//!   `stats_route.rs`: the private `/stats` page and who may see it. `activity.rs`: what a connection did and when (its timers
 //!   and admission read it).
 //!
 //! Invariants: a request never touches the file system, never renders and
-//! never compresses: it looks bytes up (`ServedSet`, `served.rs`). A request sees
+//! never compresses: it looks bytes up (`ServedSet`, `served.rs`). The two
+//! routes that are not lookups hand their work to a thread of its own and
+//! wait for the answer: the WebSub hub's (`hub_route.rs`) and the private
+//! audience page (`stats_route.rs`, made by the counting thread). A request sees
 //! one whole built set, old or new, never a mix (`State`, `state.rs`).
 //!
 //! No path from a request is ever read on disk: the decoded path is only a
@@ -47,6 +51,7 @@ mod admission;
 mod conditional;
 mod connection;
 mod cors;
+mod counting;
 mod forwarded;
 pub mod handler;
 mod health;
@@ -66,6 +71,7 @@ mod send_timeout;
 mod served;
 mod site_url;
 mod state;
+mod stats_route;
 #[cfg(test)]
 mod tests_support;
 mod tls_stream;
@@ -127,6 +133,10 @@ pub enum StartError {
     /// TLS could not be set up (the ACME state directory, the TLS library).
     #[error("cannot start TLS: {0}")]
     Tls(String),
+    /// Audience counting cannot start (its database, or a bad
+    /// `BROADSHEET_STATS_TOKEN`).
+    #[error("cannot start audience counting: {0}")]
+    Audience(String),
     /// A thread or runtime could not be started.
     #[error("cannot start the server: {0}")]
     Io(#[from] io::Error),
@@ -148,6 +158,8 @@ pub struct RunningServer {
     workers: Vec<JoinHandle<()>>,
     reloader: Option<reload::Reloader>,
     hub: Option<Arc<crate::websub::Hub>>,
+    /// Audience counting, when `[stats] enabled`.
+    audience: Option<Arc<crate::audience::Audience>>,
     /// The access log's writer thread, when the log is on.
     access_log: Option<access_log::Writer>,
 }
@@ -214,6 +226,10 @@ impl RunningServer {
         if let Some(TlsRunning::Acme(acme)) = self.tls.take() {
             acme.stop();
         }
+        // The workers have ended: every request is counted; written now.
+        if let Some(audience) = self.audience.take() {
+            audience.stop();
+        }
         // Last: the workers have ended, so every request's line is queued.
         if let Some(access_log) = self.access_log.take() {
             access_log.stop();
@@ -265,6 +281,8 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         )?),
         None => None,
     };
+    let stats = config.stats.clone();
+    let title = config.title.to_string();
     let bind = options.bind.unwrap_or(config.server.bind);
     let workers = worker::count(config.server.workers);
     let listeners = listen::bind_all(bind, workers)
@@ -327,6 +345,23 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         let hub = Arc::new(hub);
         state.set_hub(hub.clone());
         Some(hub)
+    } else {
+        None
+    };
+    let audience = if stats.enabled {
+        let audience = start_audience(
+            &stats,
+            &options.root.join(&websub.data_dir),
+            worker::count(config.workers),
+            hub.clone(),
+            crate::audience::PageContext {
+                title,
+                site_path: site_url.base_url().url().path().to_string(),
+                base_url: site_url.base_url().url().to_string(),
+            },
+        )?;
+        state.set_stats(audience.1);
+        Some(audience.0)
     } else {
         None
     };
@@ -400,6 +435,7 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         workers: threads,
         reloader: Some(reloader),
         hub,
+        audience,
         access_log,
     })
 }
@@ -450,6 +486,40 @@ enum TlsRunning {
     },
     /// ACME, renewing in a thread of its own.
     Acme(tls::acme::Running),
+}
+
+/// Starts audience counting, with its database in `data_dir`, one shard
+/// per worker, WebSub subscriptions from `hub`, and its page's route.
+fn start_audience(
+    stats: &crate::config::StatsConfig,
+    data_dir: &std::path::Path,
+    shards: usize,
+    hub: Option<Arc<crate::websub::Hub>>,
+    page: crate::audience::PageContext,
+) -> Result<(Arc<crate::audience::Audience>, stats_route::StatsRoute), StartError> {
+    // The environment's token, so that it need not be written in a file.
+    let token = match std::env::var("BROADSHEET_STATS_TOKEN") {
+        Ok(token) if !token.is_empty() => {
+            crate::config::check_stats_token(&token)
+                .map_err(|e| StartError::Audience(format!("BROADSHEET_STATS_TOKEN: {e}")))?;
+            Some(token)
+        }
+        _ => stats.token.clone(),
+    };
+    let websub: Option<crate::audience::WebSubCounts> = hub
+        .map(|hub| Arc::new(move || hub.subscriptions_per_feed()) as crate::audience::WebSubCounts);
+    let audience = crate::audience::Audience::start(crate::audience::Settings {
+        data_dir: data_dir.to_path_buf(),
+        shards,
+        retention_days: stats.retention_days.get(),
+        websub,
+        page,
+    })
+    .map_err(StartError::Audience)?;
+    let audience = Arc::new(audience);
+    let route =
+        stats_route::StatsRoute::new(audience.clone(), &stats.path, token, stats.trust_loopback);
+    Ok((audience, route))
 }
 
 /// The served feeds, as the WebSub hub reads them: through a weak

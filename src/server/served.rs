@@ -57,6 +57,9 @@ pub(crate) struct Entry {
     pub(crate) accepts_ranges: bool,
     /// Whether its responses carry the CORS fields (a feed, the OPML list).
     pub(crate) cors: bool,
+    /// Whether it is a feed's subscription document (audience counting
+    /// counts its requests; archive pages are not).
+    pub(crate) feed: bool,
     /// The WebSub `Link` header of a feed (hub and self), if it has one.
     pub(crate) link: Option<HeaderValue>,
     /// Fields of every response of it: `X-Content-Type-Options`, and
@@ -136,6 +139,7 @@ impl ServedSet {
                 modified,
                 accepts_ranges: resource.kind == ResourceKind::Media,
                 cors: cors::applies_to(resource.kind),
+                feed: resource.kind == ResourceKind::Feed,
                 link: (resource.kind == ResourceKind::Feed)
                     .then(|| built.feed_links.header(&path))
                     .flatten()
@@ -170,6 +174,11 @@ impl ServedSet {
 
     pub(crate) fn get(&self, path: &str) -> Option<&Entry> {
         self.resources.get(path)
+    }
+
+    /// True when `path` is a feed's subscription document.
+    pub(crate) fn is_feed(&self, path: &str) -> bool {
+        self.resources.get(path).is_some_and(|entry| entry.feed)
     }
 
     /// True when `path` is served.

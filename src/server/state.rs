@@ -1,6 +1,7 @@
 //! What the server threads share: the set being served, swapped whole on
-//! reload, the outcome of the last reload, the access log's queue, and the
-//! `/healthz` report of them, rendered whenever one changes.
+//! reload, the outcome of the last reload, the access log's queue, audience
+//! counting, and the `/healthz` report of them, rendered whenever one
+//! changes.
 //!
 //! Requests read the served set through [`arc_swap::ArcSwap`]: a lock-free load
 //! that gives each request one whole set, old or new, never a mix.
@@ -14,6 +15,7 @@ use bytes::Bytes;
 use super::access_log;
 use super::health;
 use super::served::ServedSet;
+use super::stats_route::StatsRoute;
 
 /// The shared state of one running server.
 ///
@@ -31,6 +33,8 @@ pub struct State {
     hub: std::sync::OnceLock<Arc<crate::websub::Hub>>,
     /// Where requests leave their access-log lines; unset when the log is off.
     access_log: OnceLock<access_log::Queue>,
+    /// Audience counting and its page; unset when `[stats] enabled` is false.
+    stats: OnceLock<StatsRoute>,
 }
 
 /// What the reloads so far came to.
@@ -66,6 +70,7 @@ impl State {
             health: ArcSwap::from_pointee(health),
             hub: std::sync::OnceLock::new(),
             access_log: OnceLock::new(),
+            stats: OnceLock::new(),
         }
     }
 
@@ -87,6 +92,16 @@ impl State {
     /// Sends the requests' access-log lines to `queue` from now on (once).
     pub(crate) fn set_access_log(&self, queue: access_log::Queue) {
         let _ = self.access_log.set(queue);
+    }
+
+    /// Audience counting and who may see its page, when counting is on.
+    pub(crate) fn stats(&self) -> Option<&StatsRoute> {
+        self.stats.get()
+    }
+
+    /// Counts feed requests into `stats` from now on (once, at start).
+    pub(crate) fn set_stats(&self, stats: StatsRoute) {
+        let _ = self.stats.set(stats);
     }
 
     /// Records that `total` access-log lines were dropped since start.

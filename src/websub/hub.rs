@@ -173,6 +173,20 @@ impl Hub {
         })
     }
 
+    /// Active subscriptions per feed, by the feed's URL path
+    /// (`/opinion/rss.xml`), as last counted (audience counting reads it).
+    pub(crate) fn subscriptions_per_feed(&self) -> Vec<(String, u64)> {
+        let counts = lock(&self.shared.counts);
+        counts
+            .per_topic
+            .iter()
+            .filter_map(|(topic, n)| {
+                let rest = topic.strip_prefix(&self.shared.base_url)?;
+                Some((format!("/{rest}"), u64::try_from(*n).unwrap_or(u64::MAX)))
+            })
+            .collect()
+    }
+
     /// Tells the hub's thread to stop: deliveries under way are dropped and
     /// stay queued in the store, for the next start.
     pub(crate) fn stop(&self) {

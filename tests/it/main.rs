@@ -4,6 +4,7 @@ mod fixture;
 mod prelude;
 
 mod archive;
+mod audience;
 mod bad_input;
 mod content_limits;
 mod cors;

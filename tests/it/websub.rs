@@ -50,7 +50,7 @@ impl Hit {
 /// A WebSub subscriber: echoes challenges, answers pushes with the next
 /// status of `push_statuses` (200 once they run out), and keeps every request.
 #[derive(Clone)]
-struct Subscriber {
+pub(crate) struct Subscriber {
     addr: SocketAddr,
     hits: Arc<Mutex<Vec<Hit>>>,
     push_statuses: Arc<Mutex<VecDeque<u16>>>,
@@ -61,7 +61,7 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    fn start() -> Subscriber {
+    pub(crate) fn start() -> Subscriber {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the subscriber");
         let subscriber = Subscriber::on(&listener);
         let serving = subscriber.clone();
@@ -137,7 +137,7 @@ impl Subscriber {
         subscriber
     }
 
-    fn callback(&self, path: &str) -> String {
+    pub(crate) fn callback(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -212,7 +212,7 @@ fn site() -> Site {
     site
 }
 
-async fn hub_request(server: &RunningServer, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn hub_request(server: &RunningServer, form: &[(&str, &str)]) -> (u16, String) {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
@@ -227,7 +227,7 @@ async fn hub_request(server: &RunningServer, form: &[(&str, &str)]) -> (u16, Str
     (status, response.text().await.unwrap_or_default())
 }
 
-async fn websub_health(server: &RunningServer) -> serde_json::Value {
+pub(crate) async fn websub_health(server: &RunningServer) -> serde_json::Value {
     let body = client()
         .get(url(server, "/healthz"))
         .send()
