@@ -146,11 +146,12 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     match export(&built, dir) {
         Ok(summary) => {
             println!(
-                "exported {} articles in {} sections: {} files ({} precompressed), {} bytes to {} in {} ms",
+                "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged), {} bytes to {} in {} ms",
                 built.articles,
                 built.sections,
                 summary.files,
                 summary.precompressed,
+                summary.kept,
                 summary.bytes,
                 dir.display(),
                 started.elapsed().as_millis()

@@ -20,6 +20,7 @@ mod model;
 mod parallel;
 mod render;
 mod server;
+mod static_files;
 mod taxonomy;
 mod toml_source;
 mod websub;
@@ -30,8 +31,9 @@ pub use build::{build_dir, BuiltSet, Resource, ResourceKind};
 pub use cli::run;
 pub use config::BaseUrl;
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use export::{export, file_for, ExportError, ExportSummary};
+pub use export::{export, ExportError, ExportSummary};
 pub use server::handler::MAX_URI_BYTES;
 pub use server::{start as start_server, RunningServer, ServeOptions, StartError};
+pub use static_files::file_for;
 #[doc(hidden)]
 pub use websub::trust_root_for_tests as trust_websub_root_for_tests;

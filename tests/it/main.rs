@@ -7,6 +7,7 @@ mod archive;
 mod bad_input;
 mod content_limits;
 mod cors;
+mod export_incremental;
 mod export_precompressed;
 mod export_swap;
 mod faults;
