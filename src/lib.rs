@@ -9,6 +9,7 @@ mod archive;
 mod build;
 mod cli;
 mod config;
+mod deploy;
 mod diagnostic;
 mod encoding;
 mod export;
@@ -29,7 +30,8 @@ mod xml_char;
 // What the binary, the tests and the benchmarks use; nothing else is public.
 pub use build::{build_dir, BuiltSet, Resource, ResourceKind};
 pub use cli::run;
-pub use config::BaseUrl;
+pub use config::{BaseUrl, DeployConfig};
+pub use deploy::{deploy, DeployError, DeployOptions, DeploySummary};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use export::{export, ExportError, ExportSummary};
 pub use server::handler::MAX_URI_BYTES;
