@@ -205,6 +205,18 @@ fn run_deploy(root: &Path, url: Option<String>, dry_run: bool) -> ExitCode {
         eprintln!("error: no target: give `broadsheet deploy s3://bucket/prefix` (or gs://, az://, file://), or set [deploy] url in config.toml");
         return ExitCode::FAILURE;
     };
+    // A directory target must not break the site, as for `export`.
+    if let Some(dir) = url::Url::parse(&url)
+        .ok()
+        .filter(|url| url.scheme() == "file")
+        .and_then(|url| url.to_file_path().ok())
+    {
+        if let Err(error) = crate::export::check_target(root, &dir) {
+            eprintln!("error: {error}");
+            eprintln!("error: nothing was deployed");
+            return ExitCode::FAILURE;
+        }
+    }
     let built = match build_dir(root, Utc::now()) {
         Ok(built) => built,
         Err(diagnostics) => return report(&diagnostics, "nothing was deployed"),

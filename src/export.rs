@@ -29,12 +29,14 @@
 //! killed (`.public.broadsheet-new-<pid>`, `.public.broadsheet-old-<pid>`)
 //! are removed by the next export once their process is gone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
 
 use crate::build::BuiltSet;
 use crate::encoding::Coding;
@@ -284,13 +286,23 @@ fn write_tree(
     previous: Option<&Path>,
 ) -> Result<ExportSummary, ExportError> {
     fs::create_dir(root).map_err(io(root))?;
+    let manifest = previous.map(|dir| Manifest::read(&dir.join(MARKER)));
+    let previous_export = previous.zip(manifest.as_ref());
     let mut files: Vec<FileToWrite<'_>> = identity_files(built)
         .into_iter()
-        .chain(precompressed_files(built))
         .map(FileToWrite::new)
         .collect();
-    let manifest = previous.map(|dir| Manifest::read(&dir.join(MARKER)));
-    date_files(built, &mut files, previous.zip(manifest.as_ref()));
+    compare_with(previous_export, &mut files);
+    let mut siblings = reused_siblings(built, previous_export, &files);
+    let reused: HashSet<&str> = siblings.iter().map(|f| f.file.url_path).collect();
+    siblings.extend(
+        precompressed_files(built, |url_path| !reused.contains(url_path))
+            .into_iter()
+            .map(FileToWrite::new),
+    );
+    compare_with(previous_export, &mut siblings);
+    files.extend(siblings);
+    date_files(&mut files);
     write_all(root, previous, &mut files)?;
     let summary = ExportSummary {
         files: files.len(),
@@ -319,17 +331,8 @@ fn write_tree(
 ///
 /// A precompressed sibling has its resource's time. Times are whole
 /// seconds, as HTTP dates are, and never in the future.
-fn date_files(
-    built: &BuiltSet,
-    files: &mut [FileToWrite<'_>],
-    previous: Option<(&Path, &Manifest)>,
-) {
+fn date_files(files: &mut [FileToWrite<'_>]) {
     let now = SystemTime::now();
-    if let Some((dir, manifest)) = previous {
-        parallel::for_each(files, |file| {
-            file.earlier = earlier_file(dir, manifest, &file.file.name, &file.file.body);
-        });
-    }
     // A changed file must get a time later than its previous one: when that
     // is this very second, wait for the next one rather than date it ahead.
     let not_before = files
@@ -343,7 +346,7 @@ fn date_files(
         std::thread::sleep(wait.min(Duration::from_secs(2)));
     }
     let stamp = whole_seconds(SystemTime::now());
-    let mut times: HashMap<&str, SystemTime> = HashMap::with_capacity(built.resources.len());
+    let mut times: HashMap<&str, SystemTime> = HashMap::with_capacity(files.len());
     // Resources' own files first (`identity_files` comes first), then
     // their siblings, which take the time their resource got.
     for file in files.iter_mut() {
@@ -368,6 +371,77 @@ fn date_files(
         }
         file.modified = time;
     }
+}
+
+/// Sets what the previous export (its directory and manifest) held at each
+/// file's place, on every core.
+fn compare_with(previous: Option<(&Path, &Manifest)>, files: &mut [FileToWrite<'_>]) {
+    if let Some((dir, manifest)) = previous {
+        parallel::for_each(files, |file| {
+            file.earlier = earlier_file(dir, manifest, &file.file.name, &file.file.body);
+        });
+    }
+}
+
+/// The `.gz` and `.br` siblings that need no compressing: those of each
+/// resource `precompress` covers whose own bytes are unchanged since the
+/// previous export, read back from it (compression is deterministic, so
+/// they are what compressing again would give, and reading them is far
+/// cheaper). Only siblings that the manifest vouches for (its fingerprint,
+/// size and time) are taken, and only when every sibling of the resource
+/// the manifest lists is; a resource with none listed is compressed again
+/// (its variants were not smaller, or it was not covered then).
+fn reused_siblings<'a>(
+    built: &'a BuiltSet,
+    previous: Option<(&Path, &Manifest)>,
+    identity: &[FileToWrite<'a>],
+) -> Vec<FileToWrite<'a>> {
+    let Some((dir, manifest)) = previous else {
+        return Vec::new();
+    };
+    let mut candidates: Vec<(&FileToWrite<'a>, Vec<FileToWrite<'a>>)> = identity
+        .iter()
+        .filter(|file| {
+            matches!(file.earlier, Earlier::Same(_))
+                && built.precompress.covers(file.file.resource.kind)
+        })
+        .map(|file| (file, Vec::new()))
+        .collect();
+    parallel::for_each(&mut candidates, |(file, out)| {
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            let Some(extension) = coding.extension() else {
+                continue;
+            };
+            let name = format!("{}.{extension}", file.file.name);
+            let Some(entry) = manifest.get(&name) else {
+                continue;
+            };
+            let path = dir.join(&name);
+            let unchanged = fs::metadata(&path).is_ok_and(|meta| {
+                meta.is_file()
+                    && meta.len() == entry.len
+                    && meta.modified().is_ok_and(|time| time == entry.modified)
+            });
+            let body = unchanged
+                .then(|| fs::read(&path).ok())
+                .flatten()
+                .filter(|body| fingerprint(body) == entry.fingerprint);
+            let Some(body) = body else {
+                out.clear();
+                return;
+            };
+            out.push(FileToWrite::new(StaticFile {
+                name,
+                coding,
+                body: Bytes::from(body),
+                ..file.file.clone()
+            }));
+        }
+    });
+    candidates
+        .into_iter()
+        .flat_map(|(_, siblings)| siblings)
+        .collect()
 }
 
 /// What the previous export held at a file's place.
@@ -479,7 +553,10 @@ impl Manifest {
     fn text(files: &[FileToWrite<'_>]) -> Vec<u8> {
         let mut text = String::with_capacity(MARKER_TEXT.len() + files.len() * 96);
         text.push_str(MARKER_TEXT);
-        for file in files {
+        // By name: the same content gives the same marker file.
+        let mut sorted: Vec<&FileToWrite<'_>> = files.iter().collect();
+        sorted.sort_by(|a, b| a.file.name.cmp(&b.file.name));
+        for file in sorted {
             let secs = file
                 .modified
                 .duration_since(SystemTime::UNIX_EPOCH)

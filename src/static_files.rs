@@ -80,14 +80,17 @@ pub(crate) fn identity_files(built: &BuiltSet) -> Vec<StaticFile<'_>> {
         .collect()
 }
 
-/// The `.gz` and `.br` siblings of the resources `precompress` covers,
-/// compressed on every core; a sibling that would not be smaller is left
-/// out. Sorted by name.
-pub(crate) fn precompressed_files(built: &BuiltSet) -> Vec<StaticFile<'_>> {
+/// The `.gz` and `.br` siblings of the resources `precompress` covers
+/// (of those whose URL path `wanted` takes), compressed on every core; a
+/// sibling that would not be smaller is left out. Sorted by name.
+pub(crate) fn precompressed_files(
+    built: &BuiltSet,
+    wanted: impl Fn(&str) -> bool,
+) -> Vec<StaticFile<'_>> {
     let selected = built
         .resources
         .iter()
-        .filter(|(_, resource)| built.precompress.covers(resource.kind))
+        .filter(|(path, resource)| built.precompress.covers(resource.kind) && wanted(path))
         .map(|(path, resource)| (path, resource, true))
         .collect();
     let mut siblings = Vec::new();

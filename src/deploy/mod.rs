@@ -182,7 +182,8 @@ impl Deploy<'_> {
                 _ => plan.upload.push(index),
             }
         }
-        plan.upload.sort_by_key(|&index| (self.wanted[index].phase, index));
+        plan.upload
+            .sort_by_key(|&index| (self.wanted[index].phase, index));
         plan.keep.sort();
 
         let mut summary = DeploySummary {
@@ -192,7 +193,11 @@ impl Deploy<'_> {
                 .map(|&i| (self.wanted[i].name.clone(), self.wanted[i].state.size))
                 .collect(),
             kept: plan.keep.len(),
-            kept_bytes: plan.keep.iter().map(|(i, _)| self.wanted[*i].state.size).sum(),
+            kept_bytes: plan
+                .keep
+                .iter()
+                .map(|(i, _)| self.wanted[*i].state.size)
+                .sum(),
             deleted: plan.delete.clone(),
             checked: checked.len(),
         };
@@ -247,11 +252,8 @@ impl Deploy<'_> {
         }
 
         if !plan.delete.is_empty() {
-            let mut progress = Progress::start(
-                "deletions",
-                plan.delete.len(),
-                summary.deleted_bytes(),
-            );
+            let mut progress =
+                Progress::start("deletions", plan.delete.len(), summary.deleted_bytes());
             let mut deletions = stream::iter(plan.delete.iter())
                 .map(|(name, size)| async move {
                     let result = match self.store().delete(&self.key(name)).await {

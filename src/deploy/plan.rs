@@ -71,7 +71,7 @@ pub(crate) struct WantedObject {
 pub(crate) fn wanted_objects(built: &BuiltSet) -> Vec<WantedObject> {
     let files: Vec<_> = identity_files(built)
         .into_iter()
-        .chain(precompressed_files(built))
+        .chain(precompressed_files(built, |_| true))
         .collect();
     let mut slots: Vec<_> = files.iter().map(|file| (file, None)).collect();
     crate::parallel::for_each(&mut slots, |(file, out)| {
@@ -211,13 +211,17 @@ mod tests {
             state: o.state.clone(),
             e_tag: Some(e_tag.into()),
         };
-        manifest.objects.insert(wanted[0].name.clone(), record(&wanted[0], "e1"));
+        manifest
+            .objects
+            .insert(wanted[0].name.clone(), record(&wanted[0], "e1"));
         // b changed since: the manifest holds another hash.
         let mut old_b = record(&wanted[1], "e2");
         old_b.state.sha256 = sha256_hex(b"old");
         manifest.objects.insert(wanted[1].name.clone(), old_b);
         // c was rewritten since the manifest (an interrupted deploy): checked.
-        manifest.objects.insert(wanted[2].name.clone(), record(&wanted[2], "e3"));
+        manifest
+            .objects
+            .insert(wanted[2].name.clone(), record(&wanted[2], "e3"));
         // d has no record: checked.
         let listed: BTreeMap<String, Listed> = [
             ("a/index.html", listed(3, "e1")),
@@ -249,7 +253,9 @@ mod tests {
                 e_tag: Some("e".into()),
             },
         );
-        let listed = [("rss.xml".to_string(), listed(4, "e"))].into_iter().collect();
+        let listed = [("rss.xml".to_string(), listed(4, "e"))]
+            .into_iter()
+            .collect();
         assert_eq!(plan(&wanted, &listed, &manifest).upload, vec![0]);
     }
 

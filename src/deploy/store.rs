@@ -36,7 +36,10 @@ pub(crate) fn open(url: &str, settings: &DeployConfig) -> Result<Target, String>
     let prefix_text = parsed.path().trim_matches('/');
     let prefix = ObjectPath::parse(prefix_text)
         .map_err(|e| format!("{url}: the path is not a valid object prefix: {e}"))?;
-    let timeout = format!("{}ms", settings.request_timeout.duration().as_millis().max(1));
+    let timeout = format!(
+        "{}ms",
+        settings.request_timeout.duration().as_millis().max(1)
+    );
     let connect_timeout = format!(
         "{}ms",
         settings
@@ -60,7 +63,10 @@ pub(crate) fn open(url: &str, settings: &DeployConfig) -> Result<Target, String>
             use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey as Key};
             let mut builder = AmazonS3Builder::new()
                 .with_config(Key::Client(ClientConfigKey::Timeout), &timeout)
-                .with_config(Key::Client(ClientConfigKey::ConnectTimeout), &connect_timeout);
+                .with_config(
+                    Key::Client(ClientConfigKey::ConnectTimeout),
+                    &connect_timeout,
+                );
             builder = from_env(builder, "AWS_", |b, key, value| {
                 key.parse::<Key>().map(|key| b.with_config(key, value))
             });
@@ -84,7 +90,10 @@ pub(crate) fn open(url: &str, settings: &DeployConfig) -> Result<Target, String>
             use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey as Key};
             let mut builder = GoogleCloudStorageBuilder::new()
                 .with_config(Key::Client(ClientConfigKey::Timeout), &timeout)
-                .with_config(Key::Client(ClientConfigKey::ConnectTimeout), &connect_timeout);
+                .with_config(
+                    Key::Client(ClientConfigKey::ConnectTimeout),
+                    &connect_timeout,
+                );
             builder = from_env(builder, "GOOGLE_", |b, key, value| {
                 key.parse::<Key>().map(|key| b.with_config(key, value))
             });
@@ -99,7 +108,10 @@ pub(crate) fn open(url: &str, settings: &DeployConfig) -> Result<Target, String>
             use object_store::azure::{AzureConfigKey as Key, MicrosoftAzureBuilder};
             let mut builder = MicrosoftAzureBuilder::new()
                 .with_config(Key::Client(ClientConfigKey::Timeout), &timeout)
-                .with_config(Key::Client(ClientConfigKey::ConnectTimeout), &connect_timeout);
+                .with_config(
+                    Key::Client(ClientConfigKey::ConnectTimeout),
+                    &connect_timeout,
+                );
             builder = from_env(builder, "AZURE_", |b, key, value| {
                 key.parse::<Key>().map(|key| b.with_config(key, value))
             });

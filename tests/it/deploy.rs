@@ -95,7 +95,11 @@ fn objects(store: &dyn ObjectStore, prefix: &str) -> BTreeMap<String, Object> {
                 bytes: Vec::new(),
             };
             let bytes = result.bytes().await.expect("body").to_vec();
-            let skip = if prefix.is_empty() { 0 } else { prefix.len() + 1 };
+            let skip = if prefix.is_empty() {
+                0
+            } else {
+                prefix.len() + 1
+            };
             let name = meta.location.as_ref()[skip..].to_string();
             objects.insert(name, Object { bytes, ..object });
         }
@@ -160,7 +164,10 @@ fn every_deployed_object_has_the_bytes_and_headers_serve_sends() {
     let server = site.serve();
     let http = client();
     let requests = runtime();
-    for (name, object) in deployed.iter().filter(|(name, _)| name.as_str() != MANIFEST) {
+    for (name, object) in deployed
+        .iter()
+        .filter(|(name, _)| name.as_str() != MANIFEST)
+    {
         let (path, coding) = request_for(name);
         let url = format!("http://{}{path}", server.local_addr());
         let response = requests
@@ -225,7 +232,10 @@ fn a_redeploy_uploads_only_what_changed_and_deletes_what_is_gone() {
         .filter_map(|line| line.strip_prefix("upload "))
         .map(|rest| rest.split(' ').next().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(planned, changed, "the dry run plans exactly the changed objects");
+    assert_eq!(
+        planned, changed,
+        "the dry run plans exactly the changed objects"
+    );
     assert_eq!(
         without_manifest(&objects(&*store, "")).len(),
         before.len(),
@@ -262,7 +272,10 @@ fn a_deploy_killed_midway_finishes_when_run_again() {
     // The feeds' phase starts once every article's page and file is up:
     // kill the deploy there, in the middle of uploading the feeds.
     let mut seen = Vec::new();
-    for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+    for line in std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+    {
         seen.push(line.clone());
         if line.starts_with("deploy: feeds and lists: ") {
             break;
@@ -315,7 +328,9 @@ fn a_prefix_holding_objects_no_deploy_put_there_is_refused() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("refusing to deploy to a prefix that holds objects but no .broadsheet-deploy.json"),
+        stderr.contains(
+            "refusing to deploy to a prefix that holds objects but no .broadsheet-deploy.json"
+        ),
         "{stderr}"
     );
     assert_eq!(

@@ -102,9 +102,17 @@ fn a_file_changed_by_hand_in_the_export_is_written_again_not_linked() {
     tampered[last] = b'!';
     fs::write(&target, &tampered).expect("tamper");
 
+    // A sibling changed by hand is not reused for its unchanged resource.
+    let sibling = public.join("rss.xml.gz");
+    let good_sibling = fs::read(&sibling).expect("read sibling");
+    let mut bad_sibling = good_sibling.clone();
+    bad_sibling[20] ^= 0xff;
+    fs::write(&sibling, &bad_sibling).expect("tamper");
+
     let output = site.run(&["export"]);
     assert!(output.status.success(), "{output:?}");
     assert_eq!(fs::read(&target).expect("read feed"), good);
+    assert_eq!(fs::read(&sibling).expect("read sibling"), good_sibling);
     // A manifest that cannot be read is no reason to fail: files are compared.
     fs::write(public.join(".broadsheet-export"), "garbage\nnot a line\n").expect("write");
     let output = site.run(&["export"]);

@@ -117,7 +117,15 @@ impl Garage {
         garage.run_ok(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
         garage.run_ok(&["layout", "apply", "--version", "1"]);
         garage.await_command(&["bucket", "create", BUCKET], Duration::from_secs(30));
-        garage.run_ok(&["key", "import", "--yes", "-n", "deploy-test", KEY_ID, SECRET]);
+        garage.run_ok(&[
+            "key",
+            "import",
+            "--yes",
+            "-n",
+            "deploy-test",
+            KEY_ID,
+            SECRET,
+        ]);
         garage.run_ok(&[
             "bucket", "allow", "--read", "--write", "--owner", BUCKET, "--key", KEY_ID,
         ]);
@@ -173,7 +181,10 @@ impl Garage {
     fn node_id(&self, status: &str) -> String {
         let output = self.run_ok(&["node", "id", "-q"]);
         let id = output.trim().split('@').next().unwrap_or("").to_string();
-        assert!(!id.is_empty(), "no node id in {output:?} (status: {status})");
+        assert!(
+            !id.is_empty(),
+            "no node id in {output:?} (status: {status})"
+        );
         id
     }
 
