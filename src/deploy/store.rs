@@ -61,6 +61,23 @@ pub(crate) fn open(url: &str, settings: &DeployConfig) -> Result<Target, String>
     let store: Arc<dyn ObjectStore> = match parsed.scheme() {
         "s3" | "s3a" => {
             use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey as Key};
+            // A plain-http endpoint is refused by the client with no more
+            // than "builder error": say what to set instead.
+            let endpoint = settings
+                .endpoint
+                .clone()
+                .or_else(|| std::env::var("AWS_ENDPOINT").ok())
+                .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+            let allow_http = settings.allow_http.unwrap_or_else(|| {
+                std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+            });
+            if let Some(endpoint) = endpoint.filter(|e| e.starts_with("http://")) {
+                if !allow_http {
+                    return Err(format!(
+                        "{url}: the endpoint {endpoint} is plain http: set AWS_ALLOW_HTTP=true or [deploy] allow_http = true (only for a store on a network you trust), or use https"
+                    ));
+                }
+            }
             let mut builder = AmazonS3Builder::new()
                 .with_config(Key::Client(ClientConfigKey::Timeout), &timeout)
                 .with_config(
