@@ -396,7 +396,7 @@ fn reused_siblings<'a>(
     previous: Option<(&Path, &Manifest)>,
     identity: &[FileToWrite<'a>],
 ) -> Vec<FileToWrite<'a>> {
-    let Some((dir, manifest)) = previous else {
+    let Some((dir, manifest)) = previous.filter(|(_, m)| m.encoder == encoder()) else {
         return Vec::new();
     };
     let mut candidates: Vec<(&FileToWrite<'a>, Vec<FileToWrite<'a>>)> = identity
@@ -496,12 +496,26 @@ fn fingerprint(bytes: &[u8]) -> u128 {
 }
 
 /// What an export recorded of each file it wrote, kept in its [`MARKER`]
-/// file after the first line: `<fingerprint> <size> <time> <name>` per
-/// line. The next export into the same directory compares by it instead of
+/// file after the first line: the [`encoder`] line, then `<fingerprint>
+/// <size> <time> <name>` per line. The next export into the same directory compares by it instead of
 /// reading every file again.
 #[derive(Debug, Default)]
 struct Manifest {
     files: HashMap<String, ManifestEntry>,
+    /// The compressors that made the siblings ([`encoder`]).
+    encoder: String,
+}
+
+/// What makes the precompressed siblings: the release and the compressors'
+/// levels. Siblings are reused only from an export made by the same, so
+/// that after an upgrade they are again what `serve` sends.
+fn encoder() -> String {
+    format!(
+        "encoder broadsheet-{} gzip-{} brotli-{}",
+        env!("CARGO_PKG_VERSION"),
+        crate::encoding::GZIP_LEVEL,
+        crate::encoding::BROTLI_QUALITY
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -542,7 +556,8 @@ impl Manifest {
                 ))
             })
             .collect();
-        Manifest { files }
+        let encoder = text.lines().nth(1).unwrap_or_default().to_string();
+        Manifest { files, encoder }
     }
 
     fn get(&self, name: &str) -> Option<&ManifestEntry> {
@@ -553,6 +568,8 @@ impl Manifest {
     fn text(files: &[FileToWrite<'_>]) -> Vec<u8> {
         let mut text = String::with_capacity(MARKER_TEXT.len() + files.len() * 96);
         text.push_str(MARKER_TEXT);
+        text.push_str(&encoder());
+        text.push('\n');
         // By name: the same content gives the same marker file.
         let mut sorted: Vec<&FileToWrite<'_>> = files.iter().collect();
         sorted.sort_by(|a, b| a.file.name.cmp(&b.file.name));
