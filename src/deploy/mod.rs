@@ -152,12 +152,35 @@ impl Deploy<'_> {
         }
     }
 
+    /// The object key of `name`: the prefix and the name as they are, in
+    /// UTF-8 (`tags/économie/index.html`), which is what a store decodes a
+    /// request's percent-encoded path to. `run` checks every name first;
+    /// a name that is no valid key (never one of ours) would be
+    /// percent-encoded, as object_store does by default.
     fn key(&self, name: &str) -> ObjectPath {
-        name.split('/')
-            .fold(self.target.prefix.clone(), |path, part| path.join(part))
+        let prefix = self.target.prefix.as_ref();
+        let full = if prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        ObjectPath::parse(&full).unwrap_or_else(|_| {
+            name.split('/')
+                .fold(self.target.prefix.clone(), |path, part| path.join(part))
+        })
     }
 
     async fn run(&self, options: DeployOptions) -> Result<DeploySummary, DeployError> {
+        if let Some((object, error)) = self
+            .wanted
+            .iter()
+            .find_map(|object| ObjectPath::parse(&object.name).err().map(|e| (object, e)))
+        {
+            return Err(DeployError::Target(format!(
+                "{}: cannot be an object key: {error}",
+                object.name
+            )));
+        }
         let manifest_key = self.key(MANIFEST);
         let manifest = self.read_manifest(&manifest_key).await?;
         let listed = self.list().await?;

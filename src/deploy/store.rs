@@ -33,7 +33,11 @@ pub(crate) struct Target {
 /// or the settings.
 pub(crate) fn open(url: &str, settings: &DeployConfig) -> Result<Target, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("{url}: not a URL: {e}"))?;
-    let prefix_text = parsed.path().trim_matches('/');
+    // The URL's path percent-decoded: `s3://b/caf%C3%A9` deploys under `café/`.
+    let decoded = percent_encoding::percent_decode_str(parsed.path())
+        .decode_utf8()
+        .map_err(|e| format!("{url}: the path is not UTF-8 once decoded: {e}"))?;
+    let prefix_text = decoded.trim_matches('/');
     let prefix = ObjectPath::parse(prefix_text)
         .map_err(|e| format!("{url}: the path is not a valid object prefix: {e}"))?;
     let timeout = format!(

@@ -338,3 +338,39 @@ fn a_prefix_holding_objects_no_deploy_put_there_is_refused() {
         ["theirs.txt"]
     );
 }
+
+#[test]
+fn objects_named_in_any_script_round_trip_through_the_listing() {
+    let garage = Garage::start();
+    let site = Site::bundled();
+    let article = "content/opinion/china-russia-energy-cooperation.md";
+    let text =
+        site.read(article)
+            .replacen("tags = [", "tags = [\"中俄关系\", \"Économie & co\", ", 1);
+    site.write(article, &text);
+    let url = format!("s3://{BUCKET}/intl");
+    deploy(&site, &garage, &[&url]);
+    let files = exported(&site);
+    assert!(
+        files.contains_key("tags/中俄关系/index.html"),
+        "{:?}",
+        files.keys()
+    );
+    let store = garage.store();
+    let deployed = without_manifest(&objects(&*store, "intl"));
+    let names = |map: &BTreeMap<String, Vec<u8>>| map.keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(
+        names(&deployed)
+            .symmetric_difference(&names(&files))
+            .collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "object names are the export's file names"
+    );
+    assert!(deployed == files, "objects hold the export's bytes");
+
+    // Listed back under the same names: nothing to upload, delete or check.
+    let again = deploy(&site, &garage, &[&url]);
+    assert_eq!(count(&again, " objects uploaded"), 0);
+    assert_eq!(count(&again, " deleted"), 0);
+    assert_eq!(count(&again, " checked by HEAD"), 0);
+}
