@@ -301,6 +301,16 @@ impl Deploy<'_> {
     async fn read_manifest(&self, key: &ObjectPath) -> Result<Option<Manifest>, DeployError> {
         let what = format!("read {MANIFEST}");
         match self.store().get(key).await {
+            // Memory is bounded: a manifest records each object in well under
+            // a kilobyte; a larger one is not ours to trust (every object is
+            // then checked with a `HEAD` request instead).
+            Ok(result) if result.meta.size > 1024 * (self.wanted.len() as u64 + 1024) => {
+                tracing::warn!(
+                    size = result.meta.size,
+                    "{MANIFEST} is larger than any deploy of this site writes: ignored"
+                );
+                Ok(Some(Manifest::new()))
+            }
             Ok(result) => {
                 let bytes = result.bytes().await.map_err(self.error(what))?;
                 Ok(Some(Manifest::parse(&bytes)))
