@@ -347,8 +347,35 @@ impl Deploy<'_> {
             .try_collect()
             .await
             .map_err(self.error("list the objects"))?;
+        // Another deploy's prefix nested under this one (its manifest below
+        // the prefix's root) is another site: none of its objects is listed,
+        // so none is deleted.
+        let nested_sites: Vec<String> = objects
+            .iter()
+            .filter_map(|meta| {
+                let name = meta.location.as_ref();
+                let name = if prefix.is_empty() {
+                    name
+                } else {
+                    name.strip_prefix(prefix)?.strip_prefix('/')?
+                };
+                name.strip_suffix(MANIFEST)
+                    .filter(|dir| dir.ends_with('/'))
+                    .map(str::to_string)
+            })
+            .collect();
         Ok(objects
             .into_iter()
+            .filter(|meta| {
+                let name = meta.location.as_ref();
+                let name = name
+                    .strip_prefix(prefix)
+                    .unwrap_or(name)
+                    .trim_start_matches('/');
+                !nested_sites
+                    .iter()
+                    .any(|dir| name.starts_with(dir.as_str()))
+            })
             .filter_map(|meta| {
                 let name = meta.location.as_ref();
                 let name = if prefix.is_empty() {

@@ -374,3 +374,24 @@ fn objects_named_in_any_script_round_trip_through_the_listing() {
     assert_eq!(count(&again, " deleted"), 0);
     assert_eq!(count(&again, " checked by HEAD"), 0);
 }
+
+#[test]
+fn a_site_deployed_under_another_sites_prefix_is_left_alone_by_it() {
+    let garage = Garage::start();
+    let outer = Site::bundled();
+    let inner = Site::bundled();
+    deploy(&outer, &garage, &[&format!("s3://{BUCKET}/outer")]);
+    // The inner site's prefix is empty: it claims it.
+    deploy(&inner, &garage, &[&format!("s3://{BUCKET}/outer/inner")]);
+    let again = deploy(&outer, &garage, &[&format!("s3://{BUCKET}/outer")]);
+    assert_eq!(
+        count(&again, " deleted"),
+        0,
+        "the inner site is not the outer's to delete"
+    );
+    let store = garage.store();
+    assert_eq!(
+        without_manifest(&objects(&*store, "outer/inner")),
+        exported(&inner)
+    );
+}
