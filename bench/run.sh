@@ -24,6 +24,12 @@
 #     When `broadsheet export` accepts `precompress = "all"` (top level or in
 #     `[export]`), that variant is measured too; the default is the
 #     broadsheet default (`feeds`).
+#  4b. reexport: on each corpus, a full export into an empty directory
+#     (RUNS times, median) against a re-export into the previous export
+#     after appending a sentence to one article (RUNS edits, median), whose
+#     unchanged files are hard links to the previous export's; and a
+#     `broadsheet deploy file://DIR` after each edit (only changed objects
+#     written). Prints both times and their ratio (target: under 0.2).
 #  5. serve: `wrk` (2 threads, 64 connections, 10 s; WRK_RUNS rounds,
 #     default 3, median) against `broadsheet serve` and nginx serving the
 #     export of the SERVE_SIZE corpus (default 10000) with
@@ -86,7 +92,8 @@
 # Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
 # TLS_PORT (18443), TLS_NGINX_PORT (18444),
-# PARTS (any of: build serve tls reload memory stats; default all), TMPFS_SIZE (16g),
+# PARTS (any of: build reexport serve tls reload memory stats; default all), REEXPORT_SIZES
+# (default SIZES), TMPFS_SIZE (16g),
 # RESULTS, KEEP=1 (keep the work directory), LOGS (off on),
 # BROADSHEET_BIN (a broadsheet binary built already: skips step 1 when the
 # corpus generator is built too), BS_RUST_LOG
@@ -111,7 +118,7 @@ NGINX_PORT=${NGINX_PORT:-18081}
 PACE_MS=${PACE_MS:-1}
 LOGS=${LOGS:-"off on"}
 [[ "$PACE_MS" =~ ^[0-9]+$ ]] || { printf 'PACE_MS must be a whole number of milliseconds (0: no paced pass)\n' >&2; exit 2; }
-PARTS=${PARTS:-"build serve tls reload memory stats"}
+PARTS=${PARTS:-"build reexport serve tls reload memory stats"}
 TLS_PORT=${TLS_PORT:-18443}
 TLS_NGINX_PORT=${TLS_NGINX_PORT:-18444}
 TMPFS_SIZE=${TMPFS_SIZE:-16g}
@@ -328,6 +335,57 @@ if part build; then
             fi
         done
         [[ -n "$PRECOMPRESS_ALL" ]] || report "(this broadsheet has no \`precompress\` setting: the \"all\" variant was not measured)"
+    fi
+fi
+
+# ---------------------------------------------------------------- 4b. re-export
+# A full export into an empty directory against a re-export after one edited
+# article into the previous export (unchanged files hard-linked from it),
+# side by side on each corpus; and a deploy to file:// after the same edit.
+# Wall and CPU (user + system) time: on a shared machine the CPU time is the
+# steadier of the two.
+cpu_of_last() { # the CPU seconds of the last `timed` command
+    awk -F': ' '/User time \(seconds\)/ { u = $2 } /System time \(seconds\)/ { s = $2 }
+        END { printf "%.2f\n", u + s }' "$WORK/time.log"
+}
+if part reexport; then
+    report ""
+    report "## Re-export after one edit (median of $RUNS; wall s and CPU s)"
+    if ! have /usr/bin/time && [[ ! -x /usr/bin/time ]]; then
+        missing /usr/bin/time time "the re-export benchmark needs it"
+    else
+        report "| articles | full export wall s | CPU s | re-export wall s | CPU s | wall ratio | CPU ratio | files kept | deploy (file://) after one edit wall s |"
+        report "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        for n in ${REEXPORT_SIZES:-$SIZES}; do
+            src=$(corpus "$n")
+            dir="$WORK/reexport-$n"
+            rm -rf "$dir"; cp -r "$src" "$dir"
+            say "full export, $n articles:"
+            fwall=(); fcpu=()
+            for r in $(seq "$RUNS"); do
+                rm -rf "$WORK/out-re"
+                line=$(timed "$BS" export --root "$dir" "$WORK/out-re") || break
+                fwall+=("${line% *}"); fcpu+=("$(cpu_of_last)")
+                say "    run $r: ${line% *} s wall, ${fcpu[-1]} s CPU"
+            done
+            "$BS" deploy --root "$dir" "file://$WORK/deploy-re" >/dev/null 2>&1
+            article=$(find "$dir/content" -name '*.md' ! -name '_index.md' | sort | sed -n 1p)
+            rwall=(); rcpu=(); dwall=(); kept=0
+            for r in $(seq "$RUNS"); do
+                printf '\nEdited by the benchmark, run %s.\n' "$r" >>"$article"
+                line=$(timed "$BS" export --root "$dir" "$WORK/out-re") || break
+                rwall+=("${line% *}"); rcpu+=("$(cpu_of_last)")
+                kept=$(sed -n 's/.* precompressed, \([0-9]*\) unchanged.*/\1/p' "$WORK/cmd.out")
+                dline=$(timed "$BS" deploy --root "$dir" "file://$WORK/deploy-re") || break
+                dwall+=("${dline% *}")
+                say "    run $r: re-export ${line% *} s wall, ${rcpu[-1]} s CPU ($kept files kept); deploy ${dline% *} s"
+            done
+            fw=$(printf '%s\n' "${fwall[@]}" | median); fc=$(printf '%s\n' "${fcpu[@]}" | median)
+            rw=$(printf '%s\n' "${rwall[@]}" | median); rc=$(printf '%s\n' "${rcpu[@]}" | median)
+            dw=$(printf '%s\n' "${dwall[@]}" | median)
+            report "| $n | $fw | $fc | $rw | $rc | $(ratio "$rw" "$fw") | $(ratio "$rc" "$fc") | $kept | $dw |"
+            rm -rf "$dir" "$WORK/out-re" "$WORK/deploy-re"
+        done
     fi
 fi
 

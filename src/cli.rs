@@ -61,6 +61,16 @@ pub enum Command {
         /// Where to write; `public/` under the site directory by default.
         dir: Option<PathBuf>,
     },
+    /// Publish the same files as `export` to an object store (S3, GCS,
+    /// Azure) or a directory, uploading only what changed.
+    Deploy {
+        /// Where: `s3://bucket/prefix`, `gs://bucket/prefix`,
+        /// `az://container/prefix` or `file:///path`; `[deploy] url` by default.
+        url: Option<String>,
+        /// Print what would be uploaded, kept and deleted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Load and check the content without writing anything.
     Check,
     /// Print the audience figures counted by `serve` (read-only: works
@@ -100,6 +110,7 @@ pub fn run() -> ExitCode {
             let dir = dir.unwrap_or_else(|| crate::loader::display_root(&cli.root).join("public"));
             run_export(&cli.root, &dir)
         }
+        Some(Command::Deploy { url, dry_run }) => run_deploy(&cli.root, url, dry_run),
         Some(Command::Check) => run_check(&cli.root),
         Some(Command::Stats { days, feed, json }) => {
             run_stats(&cli.root, days, feed.as_deref(), json)
@@ -162,11 +173,12 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     match export(&built, dir) {
         Ok(summary) => {
             println!(
-                "exported {} articles in {} sections: {} files ({} precompressed), {} bytes to {} in {} ms",
+                "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged), {} bytes to {} in {} ms",
                 built.articles,
                 built.sections,
                 summary.files,
                 summary.precompressed,
+                summary.kept,
                 summary.bytes,
                 dir.display(),
                 started.elapsed().as_millis()
@@ -190,6 +202,87 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
         Err(error) => {
             eprintln!("error: {error}");
             eprintln!("error: export failed; {} is as it was", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_deploy(root: &Path, url: Option<String>, dry_run: bool) -> ExitCode {
+    let started = Instant::now();
+    let settings = match crate::loader::load_config(root) {
+        Ok(config) => config.deploy,
+        Err(diagnostic) => {
+            eprintln!("{diagnostic}");
+            eprintln!("error: nothing was deployed");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(url) = url.or_else(|| settings.url.clone()) else {
+        eprintln!("error: no target: give `broadsheet deploy s3://bucket/prefix` (or gs://, az://, file://), or set [deploy] url in config.toml");
+        return ExitCode::FAILURE;
+    };
+    // A directory target must not break the site, as for `export`.
+    if let Some(dir) = url::Url::parse(&url)
+        .ok()
+        .filter(|url| url.scheme() == "file")
+        .and_then(|url| url.to_file_path().ok())
+    {
+        if let Err(error) = crate::export::check_target(root, &dir) {
+            eprintln!("error: {error}");
+            eprintln!("error: nothing was deployed");
+            return ExitCode::FAILURE;
+        }
+    }
+    let built = match build_dir(root, Utc::now()) {
+        Ok(built) => built,
+        Err(diagnostics) => return report(&diagnostics, "nothing was deployed"),
+    };
+    let options = crate::deploy::DeployOptions { dry_run };
+    match crate::deploy::deploy(&built, &url, &settings, options) {
+        Ok(summary) if dry_run => {
+            let mut out = std::io::stdout().lock();
+            for (name, size) in &summary.uploaded {
+                let _ = writeln!(out, "upload {name} ({size} bytes)");
+            }
+            for (name, size) in &summary.deleted {
+                let _ = writeln!(out, "delete {name} ({size} bytes)");
+            }
+            let _ = writeln!(
+                out,
+                "plan for {url}: upload {} objects ({} bytes), keep {} ({} bytes), delete {} ({} bytes); {} checked by HEAD; nothing was changed",
+                summary.uploaded.len(),
+                summary.uploaded_bytes(),
+                summary.kept,
+                summary.kept_bytes,
+                summary.deleted.len(),
+                summary.deleted_bytes(),
+                summary.checked,
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(summary) => {
+            println!(
+                "deployed {} articles in {} sections to {url}: {} objects uploaded ({} bytes), {} kept, {} deleted, {} checked by HEAD, in {} ms",
+                built.articles,
+                built.sections,
+                summary.uploaded.len(),
+                summary.uploaded_bytes(),
+                summary.kept,
+                summary.deleted.len(),
+                summary.checked,
+                started.elapsed().as_millis()
+            );
+            std::mem::forget(built);
+            ExitCode::SUCCESS
+        }
+        Err(error @ crate::deploy::DeployError::Store { .. }) => {
+            eprintln!("error: {error}");
+            eprintln!("error: deploy stopped; what was uploaded stays, nothing was deleted unless every upload went through, and running it again finishes it");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            eprintln!("error: nothing was deployed");
             ExitCode::FAILURE
         }
     }

@@ -72,6 +72,9 @@ pub struct Config {
     /// Audience counting and its private page (`crate::audience`).
     #[serde(default)]
     pub stats: StatsConfig,
+    /// Settings of `broadsheet deploy` (`crate::deploy`).
+    #[serde(default)]
+    pub deploy: DeployConfig,
 }
 
 /// The `[stats]` table: audience counting by `serve`, and who may see its
@@ -158,6 +161,47 @@ fn stats_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::E
         )));
     }
     Ok(path)
+}
+
+/// The `[deploy]` table: where and how `broadsheet deploy` uploads. No
+/// credentials: those come from the environment (`AWS_*`, `GOOGLE_*`,
+/// `AZURE_*`), never from a file that is committed with the content.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeployConfig {
+    /// The target when the command line names none: `s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix`, `file:///path`.
+    pub url: Option<String>,
+    /// The S3 endpoint of a store other than AWS (R2, MinIO, Garage, Ceph);
+    /// overrides `AWS_ENDPOINT`.
+    pub endpoint: Option<String>,
+    /// The S3 region; overrides `AWS_REGION`.
+    pub region: Option<String>,
+    /// Whether plain `http` endpoints are allowed (a store on the local
+    /// network); overrides `AWS_ALLOW_HTTP`.
+    pub allow_http: Option<bool>,
+    /// Uploads (and checks, deletions) under way at once.
+    pub concurrency: NonZeroUsize,
+    /// Seconds one request to the store may take, connecting included.
+    pub request_timeout: Seconds,
+    /// Tries of a request that failed for a transient reason (a timeout, a
+    /// refused connection, a 5xx, a 429) after the first, waiting longer
+    /// each time.
+    pub retries: usize,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            url: None,
+            endpoint: None,
+            region: None,
+            allow_http: None,
+            concurrency: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
+            request_timeout: Seconds::from_secs(60),
+            retries: 5,
+        }
+    }
 }
 
 /// The `[websub]` table (W3C WebSub). By default `serve` runs a hub at

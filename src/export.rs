@@ -15,22 +15,33 @@
 //! on a file system that does not support the exchange) it is two renames,
 //! with a moment in between when the target is missing.
 //!
+//! A re-export is incremental: a file whose bytes equal the previous
+//! export's file is a hard link to it in the new tree, neither written again
+//! nor read (the marker file holds a manifest of every file's 128-bit
+//! fingerprint, size and time; a file whose size or time no longer match it
+//! is read and compared instead). The new tree is still whole and separate
+//! until the swap: a link adds a name, and deleting the old tree's names
+//! afterwards leaves the new tree's.
+//!
 //! A directory is only replaced if an earlier export made it (it holds
 //! [`MARKER`]) or it is empty: an export never deletes files that someone
 //! else put there. Trees left beside the target by an export that was
 //! killed (`.public.broadsheet-new-<pid>`, `.public.broadsheet-old-<pid>`)
 //! are removed by the next export once their process is gone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
+
 use crate::build::BuiltSet;
-use crate::encoding::{encode_many, Coding};
+use crate::encoding::Coding;
 use crate::parallel;
+use crate::static_files::{identity_files, precompressed_files, StaticFile};
 
 /// The file that marks a directory as written by `broadsheet export`.
 pub const MARKER: &str = ".broadsheet-export";
@@ -44,6 +55,9 @@ pub struct ExportSummary {
     pub bytes: usize,
     /// Of `files`, how many are `.gz` or `.br` siblings.
     pub precompressed: usize,
+    /// Of `files`, how many held the same bytes in the previous export and
+    /// were linked to its files rather than written again.
+    pub kept: usize,
 }
 
 /// Why an export failed; in every case the target directory is as it was.
@@ -88,26 +102,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     move |source| ExportError::Io {
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// The file a URL path is written to, relative to the export directory:
-/// `/` is `index.html`, `/opinion/` is `opinion/index.html`.
-///
-/// ```
-/// use std::path::Path;
-/// use broadsheet::file_for;
-///
-/// assert_eq!(file_for("/"), Path::new("index.html"));
-/// assert_eq!(file_for("/opinion/"), Path::new("opinion/index.html"));
-/// assert_eq!(file_for("/opinion/atom.xml"), Path::new("opinion/atom.xml"));
-/// ```
-pub fn file_for(url_path: &str) -> PathBuf {
-    let relative = url_path.trim_start_matches('/');
-    if relative.is_empty() || relative.ends_with('/') {
-        PathBuf::from(format!("{relative}index.html"))
-    } else {
-        PathBuf::from(relative)
     }
 }
 
@@ -292,101 +286,59 @@ fn write_tree(
     previous: Option<&Path>,
 ) -> Result<ExportSummary, ExportError> {
     fs::create_dir(root).map_err(io(root))?;
-    let mut summary = ExportSummary {
-        files: 0,
-        bytes: 0,
-        precompressed: 0,
+    let manifest = previous.map(|dir| Manifest::read(&dir.join(MARKER)));
+    let previous_export = previous.zip(manifest.as_ref());
+    let mut files: Vec<FileToWrite<'_>> = identity_files(built)
+        .into_iter()
+        .map(FileToWrite::new)
+        .collect();
+    compare_with(previous_export, &mut files);
+    let mut siblings = reused_siblings(built, previous_export, &files);
+    let reused: HashSet<&str> = siblings.iter().map(|f| f.file.url_path).collect();
+    siblings.extend(
+        precompressed_files(built, |url_path| !reused.contains(url_path))
+            .into_iter()
+            .map(FileToWrite::new),
+    );
+    compare_with(previous_export, &mut siblings);
+    files.extend(siblings);
+    date_files(&mut files);
+    write_all(root, previous, &mut files)?;
+    let summary = ExportSummary {
+        files: files.len(),
+        bytes: files.iter().map(|f| f.file.body.len()).sum(),
+        precompressed: files
+            .iter()
+            .filter(|f| f.file.coding != Coding::Identity)
+            .count(),
+        kept: files.iter().filter(|f| f.linked).count(),
     };
-    let times = file_times(built, previous);
-    let mut files: Vec<FileToWrite<'_>> = built
-        .resources
-        .iter()
-        .zip(&times)
-        .map(|((url_path, resource), time)| {
-            let mut file = FileToWrite::new(root.join(file_for(url_path)), &resource.body);
-            file.modified = Some(*time);
-            file
-        })
-        .collect();
-    write_all(&mut files)?;
-    summary.files += files.len();
-    summary.bytes += files.iter().map(|f| f.bytes.len()).sum::<usize>();
-    drop(files);
-
-    let selected = built
-        .resources
-        .iter()
-        .filter(|(_, resource)| built.precompress.covers(resource.kind))
-        .map(|(path, resource)| (path, resource, true))
-        .collect();
-    let encoded = encode_many(selected);
-    let times_by_path: HashMap<&str, SystemTime> = built
-        .resources
-        .keys()
-        .map(String::as_str)
-        .zip(times.iter().copied())
-        .collect();
-    let mut siblings = Vec::new();
-    for (url_path, representations) in &encoded {
-        let path = root.join(file_for(url_path));
-        for coding in [Coding::Gzip, Coding::Brotli] {
-            let (Some(representation), Some(extension)) =
-                (representations.get(coding), coding.extension())
-            else {
-                continue;
-            };
-            let mut sibling = path.clone().into_os_string();
-            sibling.push(".");
-            sibling.push(extension);
-            let mut file = FileToWrite::new(sibling.into(), &representation.body);
-            // nginx's `gzip_static` sends the sibling's own time as `Last-Modified`.
-            file.modified = times_by_path.get(url_path.as_str()).copied();
-            siblings.push(file);
-        }
-    }
-    write_all(&mut siblings)?;
-    summary.files += siblings.len();
-    summary.precompressed += siblings.len();
-    summary.bytes += siblings.iter().map(|f| f.bytes.len()).sum::<usize>();
-
-    write_file(
-        &root.join(MARKER),
-        b"Written by `broadsheet export`, which replaces this directory whole on every export.\n",
-        None,
-    )?;
+    write_file(&root.join(MARKER), &Manifest::text(&files), None)?;
     Ok(summary)
 }
 
-/// The modification time of each resource's file, in the order of
-/// `built.resources`: what a web server serving the export sends as
-/// `Last-Modified` (and nginx builds its ETag from), as `serve` would:
+/// Gives each file its modification time: what a web server serving the
+/// export sends as `Last-Modified` (and nginx builds its ETag from), as
+/// `serve` would:
 /// - a file whose bytes are those of the previous export's file keeps that
-///   file's time, so exporting the same content again changes no time;
+///   file's time (and is linked to it rather than written again), so
+///   exporting the same content again changes no time;
 /// - with no previous export, the resource's own time (its content's date,
 ///   the same from every copy of the content);
 /// - a file whose bytes changed, or that is new, since the previous export:
 ///   now, and later than the previous file's time, so that
 ///   `If-Modified-Since` with the old time gets the new bytes.
 ///
-/// Times are whole seconds, as HTTP dates are, and never in the future.
-fn file_times(built: &BuiltSet, previous: Option<&Path>) -> Vec<SystemTime> {
+/// A precompressed sibling has its resource's time. Times are whole
+/// seconds, as HTTP dates are, and never in the future.
+fn date_files(files: &mut [FileToWrite<'_>]) {
     let now = SystemTime::now();
-    let mut slots: Vec<(&str, &[u8], Option<Earlier>)> = built
-        .resources
-        .iter()
-        .map(|(url_path, resource)| (url_path.as_str(), &resource.body[..], None))
-        .collect();
-    if let Some(previous) = previous {
-        parallel::for_each(&mut slots, |(url_path, bytes, earlier)| {
-            *earlier = Some(earlier_file(&previous.join(file_for(url_path)), bytes));
-        });
-    }
     // A changed file must get a time later than its previous one: when that
     // is this very second, wait for the next one rather than date it ahead.
-    let not_before = slots
+    let not_before = files
         .iter()
-        .filter_map(|(_, _, earlier)| match earlier {
-            Some(Earlier::Changed(time)) => Some(*time + Duration::from_secs(1)),
+        .filter_map(|file| match file.earlier {
+            Earlier::Changed(time) => Some(time + Duration::from_secs(1)),
             _ => None,
         })
         .max();
@@ -394,21 +346,110 @@ fn file_times(built: &BuiltSet, previous: Option<&Path>) -> Vec<SystemTime> {
         std::thread::sleep(wait.min(Duration::from_secs(2)));
     }
     let stamp = whole_seconds(SystemTime::now());
-    built
-        .resources
-        .values()
-        .zip(slots)
-        .map(|(resource, (_, _, earlier))| match earlier {
-            None => whole_seconds(resource.modified_by(now)),
-            Some(Earlier::Same(time)) => time,
-            Some(Earlier::Changed(_) | Earlier::Absent) => stamp,
+    let mut times: HashMap<&str, SystemTime> = HashMap::with_capacity(files.len());
+    // Resources' own files first (`identity_files` comes first), then
+    // their siblings, which take the time their resource got.
+    for file in files.iter_mut() {
+        let time = match (file.file.coding, file.earlier) {
+            (Coding::Identity, Earlier::None) => whole_seconds(file.file.resource.modified_by(now)),
+            (Coding::Identity, Earlier::Same(time)) => time,
+            (Coding::Identity, Earlier::Changed(_) | Earlier::Absent) => stamp,
+            (_, earlier) => {
+                let time = times
+                    .get(file.file.url_path)
+                    .copied()
+                    .unwrap_or_else(|| whole_seconds(file.file.resource.modified_by(now)));
+                // A sibling is kept only with its resource's time.
+                if earlier != Earlier::Same(time) {
+                    file.earlier = Earlier::Changed(time);
+                }
+                time
+            }
+        };
+        if file.file.coding == Coding::Identity {
+            times.insert(file.file.url_path, time);
+        }
+        file.modified = time;
+    }
+}
+
+/// Sets what the previous export (its directory and manifest) held at each
+/// file's place, on every core.
+fn compare_with(previous: Option<(&Path, &Manifest)>, files: &mut [FileToWrite<'_>]) {
+    if let Some((dir, manifest)) = previous {
+        parallel::for_each(files, |file| {
+            file.earlier = earlier_file(dir, manifest, &file.file.name, &file.file.body);
+        });
+    }
+}
+
+/// The `.gz` and `.br` siblings that need no compressing: those of each
+/// resource `precompress` covers whose own bytes are unchanged since the
+/// previous export, read back from it (compression is deterministic, so
+/// they are what compressing again would give, and reading them is far
+/// cheaper). Only siblings that the manifest vouches for (its fingerprint,
+/// size and time) are taken, and only when every sibling of the resource
+/// the manifest lists is; a resource with none listed is compressed again
+/// (its variants were not smaller, or it was not covered then).
+fn reused_siblings<'a>(
+    built: &'a BuiltSet,
+    previous: Option<(&Path, &Manifest)>,
+    identity: &[FileToWrite<'a>],
+) -> Vec<FileToWrite<'a>> {
+    let Some((dir, manifest)) = previous.filter(|(_, m)| m.encoder == encoder()) else {
+        return Vec::new();
+    };
+    let mut candidates: Vec<(&FileToWrite<'a>, Vec<FileToWrite<'a>>)> = identity
+        .iter()
+        .filter(|file| {
+            matches!(file.earlier, Earlier::Same(_))
+                && built.precompress.covers(file.file.resource.kind)
         })
+        .map(|file| (file, Vec::new()))
+        .collect();
+    parallel::for_each(&mut candidates, |(file, out)| {
+        for coding in [Coding::Gzip, Coding::Brotli] {
+            let Some(extension) = coding.extension() else {
+                continue;
+            };
+            let name = format!("{}.{extension}", file.file.name);
+            let Some(entry) = manifest.get(&name) else {
+                continue;
+            };
+            let path = dir.join(&name);
+            let unchanged = fs::metadata(&path).is_ok_and(|meta| {
+                meta.is_file()
+                    && meta.len() == entry.len
+                    && meta.modified().is_ok_and(|time| time == entry.modified)
+            });
+            let body = unchanged
+                .then(|| fs::read(&path).ok())
+                .flatten()
+                .filter(|body| fingerprint(body) == entry.fingerprint);
+            let Some(body) = body else {
+                out.clear();
+                return;
+            };
+            out.push(FileToWrite::new(StaticFile {
+                name,
+                coding,
+                body: Bytes::from(body),
+                ..file.file.clone()
+            }));
+        }
+    });
+    candidates
+        .into_iter()
+        .flat_map(|(_, siblings)| siblings)
         .collect()
 }
 
 /// What the previous export held at a file's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Earlier {
-    /// The same bytes, written at this time.
+    /// No previous export.
+    None,
+    /// The same bytes, written at this time: the file is linked to it.
     Same(SystemTime),
     /// Other bytes, written at this time.
     Changed(SystemTime),
@@ -416,21 +457,136 @@ enum Earlier {
     Absent,
 }
 
-fn earlier_file(path: &Path, bytes: &[u8]) -> Earlier {
-    let Ok(meta) = fs::metadata(path) else {
+/// Compares the previous export's file `name` in `dir` with `bytes`: by the
+/// fingerprint the previous export's manifest holds for it, while the
+/// file's size and time are those the manifest recorded (nobody wrote to it
+/// since), or else by reading it.
+fn earlier_file(dir: &Path, manifest: &Manifest, name: &str, bytes: &[u8]) -> Earlier {
+    let path = dir.join(name);
+    let Ok(meta) = fs::metadata(&path) else {
         return Earlier::Absent;
     };
-    let Ok(time) = meta.modified().map(whole_seconds) else {
+    let Ok(modified) = meta.modified() else {
         return Earlier::Absent;
     };
-    if meta.is_file() && meta.len() == bytes.len() as u64 {
-        if let Ok(old) = fs::read(path) {
-            if old == bytes {
-                return Earlier::Same(time);
-            }
+    let time = whole_seconds(modified);
+    if !meta.is_file() || meta.len() != bytes.len() as u64 {
+        return Earlier::Changed(time);
+    }
+    if let Some(entry) = manifest.get(name) {
+        if entry.len == meta.len() && modified == entry.modified {
+            return if entry.fingerprint == fingerprint(bytes) {
+                Earlier::Same(time)
+            } else {
+                Earlier::Changed(time)
+            };
         }
     }
-    Earlier::Changed(time)
+    match fs::read(&path) {
+        Ok(old) if old == bytes => Earlier::Same(time),
+        _ => Earlier::Changed(time),
+    }
+}
+
+/// The content fingerprint the manifest keeps: 128-bit XXH3, fast enough to
+/// hash every byte of a large export in a fraction of the time of writing
+/// it, and wide enough that two different files never share one by chance.
+fn fingerprint(bytes: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytes)
+}
+
+/// What an export recorded of each file it wrote, kept in its [`MARKER`]
+/// file after the first line: the [`encoder`] line, then `<fingerprint>
+/// <size> <time> <name>` per line. The next export into the same directory compares by it instead of
+/// reading every file again.
+#[derive(Debug, Default)]
+struct Manifest {
+    files: HashMap<String, ManifestEntry>,
+    /// The compressors that made the siblings ([`encoder`]).
+    encoder: String,
+}
+
+/// What makes the precompressed siblings: the release and the compressors'
+/// levels. Siblings are reused only from an export made by the same, so
+/// that after an upgrade they are again what `serve` sends.
+fn encoder() -> String {
+    format!(
+        "encoder broadsheet-{} gzip-{} brotli-{}",
+        env!("CARGO_PKG_VERSION"),
+        crate::encoding::GZIP_LEVEL,
+        crate::encoding::BROTLI_QUALITY
+    )
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ManifestEntry {
+    fingerprint: u128,
+    len: u64,
+    modified: SystemTime,
+}
+
+const MARKER_TEXT: &str =
+    "Written by `broadsheet export`, which replaces this directory whole on every export.\n";
+
+impl Manifest {
+    /// The manifest in the marker file at `path`; empty when it has none (an
+    /// export by an earlier release) or cannot be read. A line that does not
+    /// parse is left out: its file is compared by reading it.
+    fn read(path: &Path) -> Manifest {
+        let Ok(text) = fs::read_to_string(path) else {
+            return Manifest::default();
+        };
+        let files = text
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let mut fields = line.splitn(4, ' ');
+                let fingerprint = u128::from_str_radix(fields.next()?, 16).ok()?;
+                let len = fields.next()?.parse().ok()?;
+                let secs: u64 = fields.next()?.parse().ok()?;
+                let name = fields.next()?.to_string();
+                let modified = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))?;
+                Some((
+                    name,
+                    ManifestEntry {
+                        fingerprint,
+                        len,
+                        modified,
+                    },
+                ))
+            })
+            .collect();
+        let encoder = text.lines().nth(1).unwrap_or_default().to_string();
+        Manifest { files, encoder }
+    }
+
+    fn get(&self, name: &str) -> Option<&ManifestEntry> {
+        self.files.get(name)
+    }
+
+    /// The marker file's text for `files`, as written.
+    fn text(files: &[FileToWrite<'_>]) -> Vec<u8> {
+        let mut text = String::with_capacity(MARKER_TEXT.len() + files.len() * 96);
+        text.push_str(MARKER_TEXT);
+        text.push_str(&encoder());
+        text.push('\n');
+        // By name: the same content gives the same marker file.
+        let mut sorted: Vec<&FileToWrite<'_>> = files.iter().collect();
+        sorted.sort_by(|a, b| a.file.name.cmp(&b.file.name));
+        for file in sorted {
+            let secs = file
+                .modified
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            text.push_str(&format!(
+                "{:032x} {} {secs} {}\n",
+                fingerprint(&file.file.body),
+                file.file.body.len(),
+                file.file.name
+            ));
+        }
+        text.into_bytes()
+    }
 }
 
 fn whole_seconds(time: SystemTime) -> SystemTime {
@@ -442,36 +598,57 @@ fn whole_seconds(time: SystemTime) -> SystemTime {
 
 /// One file of the export, and how writing it went.
 struct FileToWrite<'a> {
-    path: PathBuf,
-    bytes: &'a [u8],
-    /// The modification time to give it; `None`: the time of writing.
-    modified: Option<SystemTime>,
+    file: StaticFile<'a>,
+    /// What the previous export held in its place.
+    earlier: Earlier,
+    /// The modification time to give it.
+    modified: SystemTime,
+    /// Whether it was linked to the previous export's file rather than written.
+    linked: bool,
     result: Result<(), ExportError>,
 }
 
 impl<'a> FileToWrite<'a> {
-    fn new(path: PathBuf, bytes: &'a [u8]) -> FileToWrite<'a> {
+    fn new(file: StaticFile<'a>) -> FileToWrite<'a> {
         FileToWrite {
-            path,
-            bytes,
-            modified: None,
+            file,
+            earlier: Earlier::None,
+            modified: SystemTime::UNIX_EPOCH,
+            linked: false,
             result: Ok(()),
         }
     }
 }
 
-/// Writes `files` (and their directories) on every core: creating a hundred
-/// thousand files is most of an export's time. Once one fails, the others
-/// are not tried (on a full disk each would fail in turn). The error
-/// reported is that of the first file, in order, that failed.
-fn write_all(files: &mut [FileToWrite<'_>]) -> Result<(), ExportError> {
+/// Writes `files` (and their directories) under `root` on every core:
+/// creating a hundred thousand files is most of an export's time. A file
+/// whose bytes are the previous export's file (in `previous`) is a hard
+/// link to it: the same bytes and time, without writing them again, and
+/// the previous export stays whole until the swap (a link only adds a
+/// name). Where linking fails (another file system, no links), it is
+/// written. Once one fails, the others are not tried (on a full disk each
+/// would fail in turn). The error reported is that of the first file, in
+/// order, that failed.
+fn write_all(
+    root: &Path,
+    previous: Option<&Path>,
+    files: &mut [FileToWrite<'_>],
+) -> Result<(), ExportError> {
     let failed = AtomicBool::new(false);
     parallel::for_each(files, |file| {
         if failed.load(Ordering::Relaxed) {
             return;
         }
-        file.result = create_parent(&file.path)
-            .and_then(|()| write_file(&file.path, file.bytes, file.modified));
+        let path = root.join(&file.file.name);
+        file.result = create_parent(&path).and_then(|()| {
+            if let (Some(previous), Earlier::Same(_)) = (previous, file.earlier) {
+                if fs::hard_link(previous.join(&file.file.name), &path).is_ok() {
+                    file.linked = true;
+                    return Ok(());
+                }
+            }
+            write_file(&path, &file.file.body, Some(file.modified))
+        });
         if file.result.is_err() {
             failed.store(true, Ordering::Relaxed);
         }
@@ -560,20 +737,5 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
     {
         let _ = (a, b);
         Ok(false)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn url_paths_map_to_files() {
-        assert_eq!(file_for("/"), PathBuf::from("index.html"));
-        assert_eq!(file_for("/opinion/"), PathBuf::from("opinion/index.html"));
-        assert_eq!(
-            file_for("/opinion/rss.xml"),
-            PathBuf::from("opinion/rss.xml")
-        );
     }
 }

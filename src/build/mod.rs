@@ -101,6 +101,18 @@ impl Precompress {
     }
 }
 
+/// The `Cache-Control` of a resource of `kind`, the one rule for what
+/// `serve` sends and what `deploy` stores with each object: `public,
+/// max-age=<max_age>`, or `<archive_max_age>` for a full archive page, which
+/// never changes.
+pub fn cache_control(kind: ResourceKind, max_age: u32, archive_max_age: u32) -> String {
+    let seconds = match kind {
+        ResourceKind::ArchivePage => archive_max_age,
+        _ => max_age,
+    };
+    format!("public, max-age={seconds}")
+}
+
 /// One published file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
@@ -138,6 +150,8 @@ pub struct BuiltSet {
     pub feeds: usize,
     /// Which resources are compressed ahead of time (`precompress` in config.toml).
     pub precompress: Precompress,
+    /// Seconds caches may reuse a response (`[server] max_age`).
+    pub max_age: u32,
     /// Seconds caches may keep a full archive page (`[server] archive_max_age`).
     pub archive_max_age: u32,
     /// When an article left out for being dated later is due: a server

@@ -75,6 +75,7 @@ fn publish_resources(
         articles: site.article_count(),
         sections: site.sections.len(),
         precompress: site.config.precompress,
+        max_age: site.config.server.max_age,
         archive_max_age: site.config.server.archive_max_age,
         next_publication: site.next_publication,
         feed_links: super::FeedLinks {

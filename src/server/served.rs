@@ -107,8 +107,9 @@ impl ServedSet {
         let mut resources = HashMap::with_capacity(encoded.len());
         let mut feed_paths = Vec::new();
         let mut feed_list_paths = Vec::new();
-        let cache_control = header(&format!("public, max-age={max_age}"));
-        let archive_cache_control = header(&format!("public, max-age={}", built.archive_max_age));
+        // One value per kind, shared by its entries (`build::cache_control`
+        // is also what `deploy` stores with each object).
+        let mut cache_controls: HashMap<ResourceKind, HeaderValue> = HashMap::new();
         for (path, representations) in encoded {
             let resource = &built.resources[&path];
             match resource.kind {
@@ -145,10 +146,16 @@ impl ServedSet {
                     .flatten()
                     .and_then(|link| HeaderValue::from_str(&link).ok()),
                 fields: security::resource_fields(resource.kind, resource.content_type),
-                cache_control: match resource.kind {
-                    ResourceKind::ArchivePage => archive_cache_control.clone(),
-                    _ => cache_control.clone(),
-                },
+                cache_control: cache_controls
+                    .entry(resource.kind)
+                    .or_insert_with(|| {
+                        header(&crate::build::cache_control(
+                            resource.kind,
+                            max_age,
+                            built.archive_max_age,
+                        ))
+                    })
+                    .clone(),
                 identity,
                 gzip: representations.gzip.as_ref().map(tagged),
                 brotli: representations.brotli.as_ref().map(tagged),

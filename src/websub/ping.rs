@@ -89,7 +89,7 @@ pub(crate) fn changed_feeds(built: &crate::build::BuiltSet, dir: &std::path::Pat
         .filter(|(_, resource)| resource.kind == crate::build::ResourceKind::Feed)
         .filter(|(path, resource)| {
             !previous
-                || std::fs::read(dir.join(crate::export::file_for(path)))
+                || std::fs::read(dir.join(crate::static_files::file_for(path)))
                     .map_or(true, |old| old != resource.body)
         })
         .map(|(path, _)| {

@@ -280,11 +280,19 @@ pub fn url(server: &RunningServer, path: &str) -> String {
 /// An HTTP/1.1 client that neither decompresses nor follows redirects, so
 /// tests see exactly what the server sent.
 pub fn client() -> reqwest::Client {
+    install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()
         .expect("client")
+}
+
+/// Makes ring rustls's process-wide crypto provider, which reqwest's
+/// clients need: the library builds reqwest with rustls and no provider of
+/// its own (`deploy` installs ring's too). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Sends `request` as raw bytes on a new connection and reads until the

@@ -559,7 +559,9 @@ fn export_prints_one_summary_line() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(
-        lines[0].starts_with("exported 5 articles in 5 sections: 307 files (201 precompressed), "),
+        lines[0].starts_with(
+            "exported 5 articles in 5 sections: 307 files (201 precompressed, 0 unchanged), "
+        ),
         "{stdout}"
     );
     assert!(lines[0].contains(" bytes to public in "), "{stdout}");

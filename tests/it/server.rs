@@ -381,6 +381,7 @@ async fn directory_without_slash_redirects() {
         header(response.headers(), "location"),
         "/opinion/china-russia-energy-cooperation/?from=rss"
     );
+    crate::fixture::install_crypto_provider();
     let followed = reqwest::Client::builder().no_proxy().build().unwrap();
     let response = followed.get(url(&server, "/opinion")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -416,6 +417,7 @@ async fn healthz_reports_counts_and_build_time() {
 async fn http2_prior_knowledge_works() {
     let site = Site::bundled();
     let server = site.serve();
+    crate::fixture::install_crypto_provider();
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .no_proxy()
