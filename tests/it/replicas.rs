@@ -59,7 +59,12 @@ fn start_nginx(port: u16, replicas: [SocketAddr; 2]) -> Nginx {
         .expect("the benchmark's nginx.conf.in")
         .replace("@PREFIX@", &prefix)
         .replace("@SERVER@", &format!("{prefix}/server.conf"))
-        .replace("worker_processes auto;", "worker_processes 1;");
+        // One process, no master: killing it on drop leaves no worker
+        // behind (a killed master's workers outlive it, holding the port).
+        .replace(
+            "worker_processes auto;",
+            "worker_processes 1;\nmaster_process off;",
+        );
     std::fs::write(dir.path().join("nginx.conf"), main).unwrap();
     let log = std::fs::File::create(dir.path().join("out.log")).unwrap();
     let child = Command::new(nginx_binary())
