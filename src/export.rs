@@ -379,6 +379,7 @@ fn file_times(built: &BuiltSet, previous: Option<&Path>) -> Vec<SystemTime> {
     if let Some(previous) = previous {
         parallel::for_each(&mut slots, |(url_path, bytes, earlier)| {
             *earlier = Some(earlier_file(&previous.join(file_for(url_path)), bytes));
+            crate::spill::release(bytes);
         });
     }
     // A changed file must get a time later than its previous one: when that
@@ -472,6 +473,8 @@ fn write_all(files: &mut [FileToWrite<'_>]) -> Result<(), ExportError> {
         }
         file.result = create_parent(&file.path)
             .and_then(|()| write_file(&file.path, file.bytes, file.modified));
+        // Written: a spilled page's bytes leave this process's memory again.
+        crate::spill::release(file.bytes);
         if file.result.is_err() {
             failed.store(true, Ordering::Relaxed);
         }

@@ -20,6 +20,7 @@ mod model;
 mod parallel;
 mod render;
 mod server;
+mod spill;
 mod taxonomy;
 mod toml_source;
 mod websub;

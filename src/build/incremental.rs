@@ -16,6 +16,7 @@ use super::BuiltSet;
 use crate::config::{BaseUrl, ServerConfig};
 use crate::diagnostic::Diagnostics;
 use crate::loader::{self, ParseCache};
+use crate::spill::{self, Spill};
 
 /// What one build leaves for the next, so that a rebuild after a small edit
 /// does little work: the articles parsed (see [`ParseCache`]) and the
@@ -34,6 +35,8 @@ pub struct BuildCache {
     lists: HashMap<String, (u64, Bytes)>,
     /// The list resources the last build rendered (rather than kept), sorted.
     pub(crate) lists_rendered: Vec<String>,
+    /// Where cold pages go (the heap unless [`BuildCache::spill_to`]).
+    spill: Spill,
 }
 
 impl BuildCache {
@@ -44,6 +47,31 @@ impl BuildCache {
         let mut cache = BuildCache::default();
         cache.parse.base_url = Some(base_url);
         cache
+    }
+
+    /// Keeps the cold pages of this build and every later one (archive
+    /// pages, later list pages) in spill files in `dir` (a server's data
+    /// directory) rather than in the heap.
+    pub fn spill_to(&mut self, dir: &Path) {
+        self.spill = Spill::to_dir(dir);
+    }
+
+    /// True when the spill files hold more than twice what this cache's
+    /// pages use of them: pages replaced by rebuilds (the newest archive
+    /// page after each new article, list pages that moved) leave their old
+    /// bytes in chunks that live on while any page in them does. The next
+    /// build then copies every kept page into new chunks, and the old ones
+    /// are unmapped once the set that served them is dropped.
+    fn spill_is_sparse(&self) -> bool {
+        let live: u64 = self
+            .archive_pages
+            .values()
+            .chain(self.lists.values())
+            .map(|(_, body)| body)
+            .filter(|body| spill::holds(body))
+            .map(|body| body.len() as u64)
+            .sum();
+        spill::mapped_bytes() > 2 * live + 2 * spill::CHUNK_BYTES as u64
     }
 }
 
@@ -72,6 +100,18 @@ pub fn build_dir_cached(
     cache: &mut BuildCache,
 ) -> Result<BuildOutput, Diagnostics> {
     let site = loader::load_cached(root, now, &mut cache.parse)?;
+    let compact = cache.spill_is_sparse();
+    let spill = &cache.spill;
+    // A kept page, copied into a new chunk when the spill is compacted.
+    let moved = |body: Bytes| {
+        if compact && spill::holds(&body) {
+            let copy = spill.keep(body.to_vec());
+            spill::release(&body);
+            copy
+        } else {
+            body
+        }
+    };
     let mut previous = std::mem::take(&mut cache.pages);
     let mut previous_archive = std::mem::take(&mut cache.archive_pages);
     let mut previous_lists = std::mem::take(&mut cache.lists);
@@ -82,14 +122,16 @@ pub fn build_dir_cached(
             _ => None,
         },
         &mut |path, fingerprint| match previous_archive.remove(path) {
-            Some((old, body)) if old == fingerprint => Some(body),
+            Some((old, body)) if old == fingerprint => Some(moved(body)),
             _ => None,
         },
         &mut |path, fingerprint| match previous_lists.remove(path) {
-            Some((old, body)) if old == fingerprint => Some(body),
+            Some((old, body)) if old == fingerprint => Some(moved(body)),
             _ => None,
         },
+        spill,
     );
+    drop((previous_archive, previous_lists));
     let Rendered {
         articles: pages,
         archives,

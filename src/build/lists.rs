@@ -11,11 +11,12 @@
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
-use super::{exact_bytes, BuiltSet, ResourceKind, HTML};
+use super::{keep, BuiltSet, ResourceKind, HTML};
 use crate::feed::{site_updated, FeedView};
 use crate::fingerprint;
 use crate::model::{Article, Site};
 use crate::render;
+use crate::spill::Spill;
 use crate::render::html::{page_dir, Paging};
 use crate::taxonomy::{self, Kind, Term};
 
@@ -36,6 +37,7 @@ pub(super) struct ListResource {
 /// Publishes into `built` what it renders or takes from `earlier`.
 struct Publisher<'e, 'b> {
     earlier: &'e mut EarlierResource<'b>,
+    spill: &'e Spill,
     built: &'e mut BuiltSet,
     kept: Vec<ListResource>,
 }
@@ -54,7 +56,7 @@ impl Publisher<'_, '_> {
     ) {
         let (body, rendered) = match (self.earlier)(path, fingerprint) {
             Some(body) => (body, false),
-            None => (exact_bytes(render()), true),
+            None => (keep(self.spill, kind, render()), true),
         };
         self.built
             .insert_bytes(path, kind, content_type, body.clone(), modified);
@@ -90,6 +92,7 @@ pub(super) fn publish_lists(
     site: &Site,
     feeds: &[FeedView<'_>],
     earlier: &mut EarlierResource<'_>,
+    spill: &Spill,
     built: &mut BuiltSet,
 ) -> Vec<ListResource> {
     let config = &site.config;
@@ -106,6 +109,7 @@ pub(super) fn publish_lists(
     ));
     let mut out = Publisher {
         earlier,
+        spill,
         built,
         kept: Vec::new(),
     };
@@ -127,7 +131,7 @@ pub(super) fn publish_lists(
         };
         out.publish(
             &page_dir("", paging.number),
-            ResourceKind::Index,
+            list_kind(paging),
             HTML,
             fingerprint,
             modified,
@@ -155,7 +159,7 @@ pub(super) fn publish_lists(
             };
             out.publish(
                 &page_dir(&feed.dir, paging.number),
-                ResourceKind::Index,
+                list_kind(paging),
                 HTML,
                 fingerprint,
                 modified,
@@ -253,12 +257,21 @@ fn publish_term(
         ));
         out.publish(
             &page_dir(&feed.dir, paging.number),
-            ResourceKind::Index,
+            list_kind(paging),
             HTML,
             fingerprint,
             newest(shown, site),
             || render::html::term(site, kind, term, feed, site_feed, paging, shown),
         );
+    }
+}
+
+/// What a list's page is: its first page, or a later one.
+fn list_kind(paging: Paging) -> ResourceKind {
+    if paging.number == 1 {
+        ResourceKind::Index
+    } else {
+        ResourceKind::LaterPage
     }
 }
 

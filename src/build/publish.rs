@@ -20,6 +20,7 @@ use crate::format::Format;
 use crate::model::{Article, Html, Section, Site};
 use crate::parallel;
 use crate::render;
+use crate::spill::Spill;
 
 /// An article page as this build published it, for the incremental build
 /// to keep: its URL path, the fingerprint of what it shows, its bytes and
@@ -59,8 +60,10 @@ pub(super) fn publish(
     earlier: &mut EarlierPage<'_>,
     earlier_archive: &mut EarlierArchivePage<'_>,
     earlier_lists: &mut EarlierResource<'_>,
+    spill: &Spill,
 ) -> (BuiltSet, Rendered) {
-    let (mut built, rendered) = publish_resources(site, earlier, earlier_archive, earlier_lists);
+    let (mut built, rendered) =
+        publish_resources(site, earlier, earlier_archive, earlier_lists, spill);
     sitemap::publish(&site.config.base_url, &mut built);
     (built, rendered)
 }
@@ -70,6 +73,7 @@ fn publish_resources(
     earlier: &mut EarlierPage<'_>,
     earlier_archive: &mut EarlierArchivePage<'_>,
     earlier_lists: &mut EarlierResource<'_>,
+    spill: &Spill,
 ) -> (BuiltSet, Rendered) {
     let mut built = BuiltSet {
         articles: site.article_count(),
@@ -87,9 +91,16 @@ fn publish_resources(
     feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
     let archives = Archives::new(site, &feeds);
     publish_feeds(site, &feeds, &|feed| archives.place_of(feed), &mut built);
-    let archive_pages = archive::publish(site, &feeds, &archives, earlier_archive, &mut built);
+    let archive_pages = archive::publish(
+        site,
+        &feeds,
+        &archives,
+        earlier_archive,
+        spill,
+        &mut built,
+    );
     publish_site_pages(site, &mut built);
-    let lists = publish_lists(site, &feeds, earlier_lists, &mut built);
+    let lists = publish_lists(site, &feeds, earlier_lists, spill, &mut built);
     // An article page shows the article, its section's header and the site's
     // settings (titles, feed links); with all three unchanged, so is the page.
     let config_fingerprint = fingerprint::of_debug(&site.config);

@@ -152,7 +152,10 @@ pub(super) fn publish(base_url: &BaseUrl, built: &mut BuiltSet) {
         .resources
         .iter()
         .filter(|(_, resource)| {
-            matches!(resource.kind, ResourceKind::Index | ResourceKind::Article)
+            matches!(
+                resource.kind,
+                ResourceKind::Index | ResourceKind::LaterPage | ResourceKind::Article
+            )
         })
         .map(|(path, resource)| {
             let relative = path.trim_start_matches('/');
