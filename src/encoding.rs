@@ -236,9 +236,16 @@ pub fn encode_site<'a>(
 
 /// True when `a` and `b` hold the same bytes. Pages reused from the build
 /// cache share their allocation with the last build's, which settles it
-/// without reading them.
+/// without reading them; bytes in a spill file that had to be read for it
+/// leave the process's memory again.
 fn same_bytes(a: &Bytes, b: &Bytes) -> bool {
-    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+    if a.as_ptr() == b.as_ptr() && a.len() == b.len() {
+        return true;
+    }
+    let same = a == b;
+    crate::spill::release(a);
+    crate::spill::release(b);
+    same
 }
 
 /// Computes the representations of each of `resources` (path, resource,

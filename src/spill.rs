@@ -94,7 +94,12 @@ pub fn release(bytes: &[u8]) {
     let Some(chunk) = chunk_of(bytes) else {
         return;
     };
-    let offset = bytes.as_ptr() as usize - chunk.map.as_ptr() as usize;
+    // A read maps the pages around the one it needs too (the kernel's
+    // fault-around, 64 KiB by default): those of neighbours that may have
+    // been released already. They go as well; a later read maps them again.
+    let start = bytes.as_ptr() as usize - chunk.map.as_ptr() as usize;
+    let from = start.saturating_sub(FAULT_AROUND);
+    let to = (start + bytes.len() + FAULT_AROUND).min(chunk.map.len());
     // SAFETY: the range is inside this chunk's mapping, a read-only shared
     // mapping of a file: MADV_DONTNEED only drops the process's page table
     // entries, and a later read maps the same bytes again from the page
@@ -102,9 +107,12 @@ pub fn release(bytes: &[u8]) {
     let _ = unsafe {
         chunk
             .map
-            .unchecked_advise_range(UncheckedAdvice::DontNeed, offset, bytes.len())
+            .unchecked_advise_range(UncheckedAdvice::DontNeed, from, to - from)
     };
 }
+
+/// Twice the kernel's default fault-around (`fault_around_bytes`).
+const FAULT_AROUND: usize = 128 << 10;
 
 /// True when `bytes` are in a spill chunk rather than in the heap.
 pub fn holds(bytes: &[u8]) -> bool {

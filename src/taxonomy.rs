@@ -28,7 +28,7 @@
 //! (by [`newest_first`] reversed): a new article never renames a tag, and the
 //! name is the same whatever order files are read in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use caseless::Caseless;
 use unicode_normalization::char::is_combining_mark;
@@ -198,20 +198,34 @@ pub fn terms(site: &Site, kind: Kind) -> Vec<Term<'_>> {
         .flat_map(|s| s.articles.iter().map(AsRef::as_ref))
         .collect();
     articles.sort_by(|a, b| newest_first(b, a));
-    let mut by_identity: BTreeMap<String, Term<'_>> = BTreeMap::new();
-    // One fold per distinct spelling, not per use.
-    let mut identities: HashMap<&str, String> = HashMap::new();
+    // Each spelling is folded once, and each use is then one lookup of its
+    // spelling (a site of 100,000 articles gives hundreds of thousands of
+    // uses of a few hundred spellings).
+    let mut by_spelling: HashMap<&str, usize> = HashMap::new();
+    let mut by_identity: HashMap<String, usize> = HashMap::new();
+    let mut found: Vec<(String, Term<'_>)> = Vec::new();
     for article in articles {
         for name in kind.names(article) {
-            let identity = identities
-                .entry(name)
-                .or_insert_with(|| identity(name))
-                .clone();
-            let term = by_identity.entry(identity).or_insert_with_key(|id| Term {
-                slug: slug_of_identity(id),
-                name,
-                articles: Vec::new(),
-            });
+            let at = match by_spelling.get(name) {
+                Some(&at) => at,
+                None => {
+                    let identity = identity(name);
+                    let at = *by_identity.entry(identity.clone()).or_insert_with(|| {
+                        found.push((
+                            identity.clone(),
+                            Term {
+                                slug: slug_of_identity(&identity),
+                                name,
+                                articles: Vec::new(),
+                            },
+                        ));
+                        found.len() - 1
+                    });
+                    by_spelling.insert(name, at);
+                    at
+                }
+            };
+            let term = &mut found[at].1;
             // A name given twice in one article (as editor and author) counts once.
             if term
                 .articles
@@ -222,9 +236,11 @@ pub fn terms(site: &Site, kind: Kind) -> Vec<Term<'_>> {
             }
         }
     }
-    by_identity
-        .into_values()
-        .map(|mut term| {
+    // By identity: a stable order that ignores case.
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+        .into_iter()
+        .map(|(_, mut term)| {
             term.articles.reverse();
             term
         })
@@ -259,19 +275,18 @@ pub struct Collision<'a> {
 pub fn collisions<'a>(uses: impl IntoIterator<Item = Use<'a>>) -> Vec<Collision<'a>> {
     let mut claimed: HashMap<String, (String, Use<'a>)> = HashMap::new();
     let mut reported: std::collections::HashSet<String> = std::collections::HashSet::new();
-    // A site of 10,000 articles gives tens of thousands of uses of a few
-    // hundred spellings: each spelling is folded once.
-    let mut folded: HashMap<&'a str, (String, String)> = HashMap::new();
     let mut found = Vec::new();
+    // A site of 10,000 articles gives tens of thousands of uses of a few
+    // hundred spellings, and a later use of a spelling says nothing new
+    // (same identity, same slug, and a collision of that identity is
+    // reported at its first use): each spelling is folded once.
+    let mut seen: std::collections::HashSet<&'a str> = std::collections::HashSet::new();
     for one in uses {
-        let (identity, slug) = folded
-            .entry(one.name)
-            .or_insert_with(|| {
-                let identity = identity(one.name);
-                let slug = slug_of_identity(&identity);
-                (identity, slug)
-            })
-            .clone();
+        if !seen.insert(one.name) {
+            continue;
+        }
+        let identity = identity(one.name);
+        let slug = slug_of_identity(&identity);
         match claimed.get(&slug) {
             None => {
                 claimed.insert(slug, (identity, one));

@@ -147,7 +147,7 @@ pub(super) fn publish(
                 page_fingerprint(config_fingerprint, &view, (page, kind), updated);
             for format in site.config.formats.iter() {
                 let path = place.path(&view, format);
-                let fingerprint = fingerprint::of_debug(&(items_fingerprint, format));
+                let fingerprint = fingerprint::of(&(items_fingerprint, format));
                 let body = earlier(&path, fingerprint);
                 slots.push(Slot {
                     view: view.clone(),
@@ -203,7 +203,7 @@ fn page_fingerprint(
         .iter()
         .map(|a| (a.section.as_str(), a.slug.as_str(), a.fingerprint))
         .collect();
-    fingerprint::of_debug(&(
+    fingerprint::of(&(
         config,
         &view.title,
         &view.description,

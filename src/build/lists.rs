@@ -69,11 +69,16 @@ impl Publisher<'_, '_> {
     }
 }
 
-/// What a story in a list shows of its article: its page's path and the
-/// fingerprint of its text (headline, byline, standfirst, date all come from
-/// the text; the column label from the section, in the frame).
-fn stories_fingerprint(articles: &[&Article]) -> Vec<(String, u64)> {
-    articles.iter().map(|a| (a.path(), a.fingerprint)).collect()
+/// What the stories of a list show of their articles: each one's page
+/// (section and slug) and the fingerprint of its text (headline, byline,
+/// standfirst, date all come from the text; the column label from the
+/// section, in the frame).
+fn stories_fingerprint(articles: &[&Article]) -> u64 {
+    let stories: Vec<(&str, &str, u64)> = articles
+        .iter()
+        .map(|a| (a.section.as_str(), a.slug.as_str(), a.fingerprint))
+        .collect();
+    fingerprint::of(&stories)
 }
 
 /// When a list page last changed: its newest story's change, or the
@@ -99,8 +104,9 @@ pub(super) fn publish_lists(
     let page_size = config.page_size.get();
     // What every list page shows around its stories: the settings, the
     // sections' bar and column labels, and the issue date.
-    let frame = fingerprint::of_debug(&(
-        fingerprint::of_debug(config),
+    let settings = fingerprint::of_debug(config);
+    let frame = fingerprint::of(&(
+        settings,
         site.sections
             .iter()
             .map(|s| (&s.slug, &s.title, &s.description))
@@ -122,7 +128,7 @@ pub(super) fn publish_lists(
     for paging in Paging::pages(everything.len(), page_size) {
         let shown = page_of(&everything, paging, page_size);
         let fingerprint =
-            fingerprint::of_debug(&("home", frame, paging, stories_fingerprint(shown)));
+            fingerprint::of(&("home", frame, paging, stories_fingerprint(shown)));
         // The first page is dated by the site's newest change, as before it was paged.
         let modified = if paging.number == 1 {
             site_updated(site)
@@ -144,7 +150,7 @@ pub(super) fn publish_lists(
         let articles: Vec<&Article> = section.articles.iter().map(AsRef::as_ref).collect();
         for paging in Paging::pages(articles.len(), page_size) {
             let shown = page_of(&articles, paging, page_size);
-            let fingerprint = fingerprint::of_debug(&(
+            let fingerprint = fingerprint::of(&(
                 "section",
                 frame,
                 &section.slug,
@@ -177,7 +183,7 @@ pub(super) fn publish_lists(
             .collect();
         publish_index(&mut out, site, kind, &terms, &term_feeds, site_feed, frame);
         for (term, feed) in terms.iter().zip(&term_feeds) {
-            publish_term(&mut out, site, kind, term, feed, site_feed, frame);
+            publish_term(&mut out, site, kind, term, feed, site_feed, (settings, frame));
         }
     }
     out.kept
@@ -193,7 +199,7 @@ fn publish_index(
     site_feed: &FeedView<'_>,
     frame: u64,
 ) {
-    let fingerprint = fingerprint::of_debug(&(
+    let fingerprint = fingerprint::of(&(
         kind,
         frame,
         terms
@@ -224,10 +230,9 @@ fn publish_term(
     term: &Term<'_>,
     feed: &FeedView<'_>,
     site_feed: &FeedView<'_>,
-    frame: u64,
+    (settings, frame): (u64, u64),
 ) {
-    let settings = fingerprint::of_debug(&site.config);
-    let items = fingerprint::of_debug(&(
+    let items = fingerprint::of(&(
         settings,
         &feed.title,
         &feed.description,
@@ -238,7 +243,7 @@ fn publish_term(
             &feed.path(format),
             ResourceKind::Feed,
             format.spec().content_type,
-            fingerprint::of_debug(&(items, format)),
+            fingerprint::of(&(items, format)),
             feed.updated,
             || render::feed(format, feed),
         );
@@ -247,7 +252,7 @@ fn publish_term(
     let page_size = site.config.page_size.get();
     for paging in Paging::pages(term.articles.len(), page_size) {
         let shown = page_of(&term.articles, paging, page_size);
-        let fingerprint = fingerprint::of_debug(&(
+        let fingerprint = fingerprint::of(&(
             kind,
             frame,
             &term.slug,

@@ -92,11 +92,14 @@ fn exact_bytes(mut body: Vec<u8>) -> Bytes {
 
 impl ResourceKind {
     /// True for what is read about once per reader and is, in all, the
-    /// bulk of a large site: archive pages (every article's body six times
-    /// more) and later list pages. Their bytes go to the [`Spill`] file;
-    /// everything else stays in the heap.
+    /// bulk of a large site: article pages, archive pages (every article's
+    /// body six times more) and later list pages, the resources
+    /// `precompress = "feeds"` leaves uncompressed for the same reason.
+    /// Their bytes go to the [`Spill`] file; everything else (feeds, first
+    /// pages, the OPML list, sitemaps, assets, articles' files as read)
+    /// stays in the heap.
     pub fn is_cold(self) -> bool {
-        self.is_archive_page() || self == ResourceKind::LaterPage
+        matches!(self, ResourceKind::Article | ResourceKind::LaterPage) || self.is_archive_page()
     }
 }
 

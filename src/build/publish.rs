@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::archive::{self, ArchivePage, Archives, EarlierArchivePage};
 use super::lists::{publish_lists, EarlierResource, ListResource};
-use super::{exact_bytes, media_type, sitemap, BuiltSet, ResourceKind, CSS, HTML, OPML};
+use super::{keep, media_type, sitemap, BuiltSet, ResourceKind, CSS, HTML, OPML};
 use crate::archive::Place;
 use crate::feed::{site_updated, FeedView};
 use crate::fingerprint;
@@ -132,7 +132,7 @@ fn publish_resources(
                 modified,
             );
         }
-        let section_fingerprint = fingerprint::of_debug(&(
+        let section_fingerprint = fingerprint::of(&(
             config_fingerprint,
             &section.slug,
             &section.title,
@@ -145,7 +145,7 @@ fn publish_resources(
             site_feed: &feeds[0],
             fingerprint: section_fingerprint,
         };
-        publish_article_pages(&place, earlier, &mut built, &mut pages);
+        publish_article_pages(&place, earlier, spill, &mut built, &mut pages);
     }
     let rendered = Rendered {
         articles: pages,
@@ -259,22 +259,32 @@ struct PagePlace<'a> {
 fn publish_article_pages(
     place: &PagePlace<'_>,
     earlier: &mut EarlierPage<'_>,
+    spill: &Spill,
     built: &mut BuiltSet,
     pages: &mut Vec<ArticlePage>,
 ) {
-    type Slot<'a> = (&'a Article, String, u64, Option<(Bytes, Range<usize>)>);
+    // The page, where the body stands in it, and whether that range is
+    // UTF-8 text (checked while the page is still in the heap: a spilled
+    // page is not read again to build).
+    type Slot<'a> = (
+        &'a Article,
+        String,
+        u64,
+        Option<(Bytes, Range<usize>)>,
+        bool,
+    );
     let mut slots: Vec<Slot<'_>> = place
         .section
         .articles
         .iter()
         .map(|article| {
             let path = article.path();
-            let page_fingerprint = fingerprint::of_debug(&(place.fingerprint, article.fingerprint));
+            let page_fingerprint = fingerprint::of(&(place.fingerprint, article.fingerprint));
             let page = earlier(&path, page_fingerprint);
-            (article.as_ref(), path, page_fingerprint, page)
+            (article.as_ref(), path, page_fingerprint, page, false)
         })
         .collect();
-    parallel::for_each(&mut slots, |(article, _, _, page)| {
+    parallel::for_each(&mut slots, |(article, _, _, page, body_is_text)| {
         if page.is_none() {
             let (bytes, content) = render::html::article(
                 place.site,
@@ -283,19 +293,23 @@ fn publish_article_pages(
                 place.feed,
                 place.site_feed,
             );
-            *page = Some((exact_bytes(bytes), content));
+            *body_is_text = bytes
+                .get(content.clone())
+                .is_some_and(|body| std::str::from_utf8(body).is_ok());
+            *page = Some((keep(spill, ResourceKind::Article, bytes), content));
         }
     });
-    for (article, path, fingerprint, page) in slots {
+    for (article, path, fingerprint, page, body_is_text) in slots {
         let Some((body, content)) = page else {
             continue;
         };
         // The page holds the article's body verbatim: the parse cache can
-        // keep that slice instead of a copy of its own.
+        // keep that slice instead of a copy of its own (only a page
+        // rendered by this build, whose text was checked above).
         let in_page = body.slice(content.clone());
-        let body_to_share = (article.content_html.bytes().as_ptr() != in_page.as_ptr())
-            .then(|| Html::from_bytes(in_page))
-            .flatten();
+        let body_to_share = (body_is_text
+            && article.content_html.bytes().as_ptr() != in_page.as_ptr())
+        .then(|| Html::from_checked_bytes(in_page));
         built.insert_bytes(
             &path,
             ResourceKind::Article,
