@@ -478,7 +478,10 @@ impl Cast {
         let words = &WORDS[26..];
         let mut step = 0;
         while tag_names.len() < tags && step < words.len() * words.len() {
-            let (a, b) = (step % words.len(), (step * 7 / words.len() + step) % words.len());
+            let (a, b) = (
+                step % words.len(),
+                (step * 7 / words.len() + step) % words.len(),
+            );
             step += 1;
             let name = format!("{} {}", words[a], words[b]);
             if a != b && !tag_names.contains(&name) {
@@ -576,8 +579,10 @@ fn article(
         let k = match &cast.tags {
             Some(tags) => tags.draw(rng),
             // The corpus of run 13: consecutive named tags, evenly used.
-            None => (chosen.first().copied().unwrap_or(rng.below(TAGS.len())) + chosen.len() * 7)
-                % TAGS.len(),
+            None => {
+                (chosen.first().copied().unwrap_or(rng.below(TAGS.len())) + chosen.len() * 7)
+                    % TAGS.len()
+            }
         };
         if !chosen.contains(&k) {
             chosen.push(k);

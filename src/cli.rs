@@ -15,8 +15,8 @@ use crate::build::{build_dir_spilled, BuiltSet};
 use crate::config::BaseUrl;
 use crate::diagnostic::Diagnostics;
 use crate::export::export;
-use crate::spill::Spill;
 use crate::server::{self, ServeOptions, StartError};
+use crate::spill::Spill;
 
 /// A feed publisher: Markdown articles in, RSS 2.0, Atom 1.0 and JSON Feed 1.1 out.
 #[derive(Debug, Parser)]

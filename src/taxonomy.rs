@@ -35,7 +35,7 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::Config;
-use crate::model::{newest_first, Article, Site};
+use crate::model::Article;
 
 /// The longest slug, in bytes: file names in an export stay well under the
 /// 255 bytes file systems allow (a Chinese character is 3 bytes).
@@ -186,18 +186,16 @@ impl Term<'_> {
     }
 }
 
-/// Every term of `kind` on `site`, by identity (so in a stable order that
+/// Every term of `kind` among `articles`, by identity (so in a stable order that
 /// ignores case), each with its articles newest first. Terms whose slugs
 /// collide are kept apart here; the loader refuses such content first.
-pub fn terms(site: &Site, kind: Kind) -> Vec<Term<'_>> {
+///
+/// `articles` are every published article, newest first (as `Site::newest`
+/// gives them).
+pub fn terms_among<'a>(articles: &[&'a Article], kind: Kind) -> Vec<Term<'a>> {
     // Oldest first, so that the first name seen is the earliest use, and
     // each term's list comes out newest first once reversed.
-    let mut articles: Vec<&Article> = site
-        .sections
-        .iter()
-        .flat_map(|s| s.articles.iter().map(AsRef::as_ref))
-        .collect();
-    articles.sort_by(|a, b| newest_first(b, a));
+    let articles = articles.iter().rev().copied();
     // Each spelling is folded once, and each use is then one lookup of its
     // spelling (a site of 100,000 articles gives hundreds of thousands of
     // uses of a few hundred spellings).

@@ -161,7 +161,8 @@ pub(super) fn publish(
             }
         }
     }
-    parallel::for_each(&mut slots, |slot| {
+    let todo = slots.iter().any(|slot| slot.body.is_none());
+    parallel::for_each(if todo { &mut slots[..] } else { &mut [] }, |slot| {
         if slot.body.is_none() {
             let bytes = render::feed_at(slot.format, &slot.view, &slot.place);
             slot.body = Some(keep(spill, slot.kind, bytes));

@@ -91,14 +91,8 @@ fn publish_resources(
     feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
     let archives = Archives::new(site, &feeds);
     publish_feeds(site, &feeds, &|feed| archives.place_of(feed), &mut built);
-    let archive_pages = archive::publish(
-        site,
-        &feeds,
-        &archives,
-        earlier_archive,
-        spill,
-        &mut built,
-    );
+    let archive_pages =
+        archive::publish(site, &feeds, &archives, earlier_archive, spill, &mut built);
     publish_site_pages(site, &mut built);
     let lists = publish_lists(site, &feeds, earlier_lists, spill, &mut built);
     // An article page shows the article, its section's header and the site's
@@ -284,21 +278,26 @@ fn publish_article_pages(
             (article.as_ref(), path, page_fingerprint, page, false)
         })
         .collect();
-    parallel::for_each(&mut slots, |(article, _, _, page, body_is_text)| {
-        if page.is_none() {
-            let (bytes, content) = render::html::article(
-                place.site,
-                place.section,
-                article,
-                place.feed,
-                place.site_feed,
-            );
-            *body_is_text = bytes
-                .get(content.clone())
-                .is_some_and(|body| std::str::from_utf8(body).is_ok());
-            *page = Some((keep(spill, ResourceKind::Article, bytes), content));
-        }
-    });
+    // Most rebuilds render no page of most sections: no thread for those.
+    let todo = slots.iter().any(|(_, _, _, page, _)| page.is_none());
+    parallel::for_each(
+        if todo { &mut slots[..] } else { &mut [] },
+        |(article, _, _, page, body_is_text)| {
+            if page.is_none() {
+                let (bytes, content) = render::html::article(
+                    place.site,
+                    place.section,
+                    article,
+                    place.feed,
+                    place.site_feed,
+                );
+                *body_is_text = bytes
+                    .get(content.clone())
+                    .is_some_and(|body| std::str::from_utf8(body).is_ok());
+                *page = Some((keep(spill, ResourceKind::Article, bytes), content));
+            }
+        },
+    );
     for (article, path, fingerprint, page, body_is_text) in slots {
         let Some((body, content)) = page else {
             continue;

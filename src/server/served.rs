@@ -233,8 +233,10 @@ impl ServedSet {
 /// tags say it without reading bytes that may be in a spill file.
 fn same_tags(a: &Representations, b: &Representations) -> bool {
     let tags = |r: &Representations| {
-        [Coding::Identity, Coding::Gzip, Coding::Brotli]
-            .map(|coding| r.get(coding).map(|representation| representation.etag.clone()))
+        [Coding::Identity, Coding::Gzip, Coding::Brotli].map(|coding| {
+            r.get(coding)
+                .map(|representation| representation.etag.clone())
+        })
     };
     a.compressed == b.compressed && tags(a) == tags(b)
 }
