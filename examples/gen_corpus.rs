@@ -455,11 +455,24 @@ fn generate(args: &Args) -> std::io::Result<u64> {
         );
         text.clear();
         let brief = sections.len() > 1 && s + 1 == sections.len();
-        article(&mut rng, &mut text, date, &related, i, brief, s, &cast);
+        let at = Slot {
+            index: i,
+            section: s,
+            brief,
+        };
+        article(&mut rng, &mut text, date, &related, at, &cast);
         let path = content.join(&sections[s].0).join(format!("{slug}.md"));
         total += write_file(&path, text.as_bytes())?;
     }
     Ok(total)
+}
+
+/// Where an article stands: its number, its section's, and whether that
+/// section holds short briefs.
+struct Slot {
+    index: usize,
+    section: usize,
+    brief: bool,
 }
 
 /// Who writes and what is tagged: the writers' and the tags' laws, and the tags' names.
@@ -539,9 +552,11 @@ fn article(
     out: &mut String,
     date: DateTime<FixedOffset>,
     related: &str,
-    index: usize,
-    brief: bool,
-    section: usize,
+    Slot {
+        index,
+        section,
+        brief,
+    }: Slot,
     cast: &Cast,
 ) {
     out.push_str("+++\ntitle = \"");

@@ -37,6 +37,9 @@ pub struct BuildCache {
     pub(crate) lists_rendered: Vec<String>,
     /// Where cold pages go (the heap unless [`BuildCache::spill_to`]).
     spill: Spill,
+    /// Set by tests: the next build copies its kept pages as when the
+    /// spill files are mostly holes.
+    compact_next: bool,
 }
 
 impl BuildCache {
@@ -68,16 +71,25 @@ impl BuildCache {
             .values()
             .chain(self.lists.values())
             .map(|(_, body)| body)
+            .chain(self.pages.values().map(|(_, body, _, _)| body))
             .filter(|body| spill::holds(body))
             .map(|body| body.len() as u64)
             .sum();
-        spill::mapped_bytes() > 2 * live + 2 * spill::CHUNK_BYTES as u64
+        self.compact_next || is_sparse(spill::mapped_bytes(), live)
     }
+}
+
+/// True when spill files of `mapped` bytes hold `live` bytes still in use
+/// so thinly that copying those into new files is worth it: more than half
+/// holes, past two chunks' worth (a small site's few chunks are never
+/// copied around).
+fn is_sparse(mapped: u64, live: u64) -> bool {
+    mapped > 2 * live + 2 * spill::CHUNK_BYTES as u64
 }
 
 /// Rendered article pages by URL path: the fingerprint of what the page
 /// shows, its bytes, and where the article's body stands in them.
-type PageCache = HashMap<String, (u64, Bytes, Range<usize>)>;
+type PageCache = HashMap<String, (u64, Bytes, Range<usize>, bool)>;
 
 /// What a server's build gives: the set it publishes, and beside it the
 /// `[server]` settings of the configuration that set was built from, read
@@ -101,6 +113,7 @@ pub fn build_dir_cached(
 ) -> Result<BuildOutput, Diagnostics> {
     let site = loader::load_cached(root, now, &mut cache.parse)?;
     let compact = cache.spill_is_sparse();
+    cache.compact_next = false;
     let spill = &cache.spill;
     // A kept page, copied into a new chunk when the spill is compacted.
     let moved = |body: Bytes| {
@@ -118,7 +131,9 @@ pub fn build_dir_cached(
     let (built, rendered) = publish(
         &site,
         &mut |path, fingerprint| match previous.remove(path) {
-            Some((old, body, content)) if old == fingerprint => Some((body, content)),
+            Some((old, body, content, text)) if old == fingerprint => {
+                Some((moved(body), content, text))
+            }
             _ => None,
         },
         &mut |path, fingerprint| match previous_archive.remove(path) {
@@ -161,13 +176,16 @@ pub fn build_dir_cached(
             fingerprint,
             body,
             content,
+            body_is_text,
             source,
             body_to_share,
         } = page;
         if let Some(html) = body_to_share {
             shared.push((source, html));
         }
-        cache.pages.insert(path, (fingerprint, body, content));
+        cache
+            .pages
+            .insert(path, (fingerprint, body, content, body_is_text));
     }
     cache.parse.share_bodies(shared);
     // The caches are filled first even when a resource is too large: the
@@ -235,5 +253,58 @@ mod tests {
         assert_eq!(cache.lists_rendered, expected);
         // And what it kept is what a build from scratch gives.
         assert_eq!(edited.set, super::super::build_dir(root, now).unwrap());
+    }
+
+    #[test]
+    fn spill_files_are_copied_when_mostly_holes_and_pages_stay_the_same() {
+        const MB: u64 = 1 << 20;
+        assert!(!is_sparse(0, 0));
+        assert!(!is_sparse(128 * MB, 0), "two chunks are never copied");
+        assert!(is_sparse(129 * MB, 0));
+        assert!(!is_sparse(1000 * MB, 500 * MB));
+        assert!(is_sparse(1200 * MB, 500 * MB));
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("content/news")).unwrap();
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\nlimit = 1\narchive_page_size = 1\npage_size = 1\n",
+        )
+        .unwrap();
+        fs::write(
+            root.join("content/news/_index.md"),
+            "+++\ntitle = \"News\"\n+++\n",
+        )
+        .unwrap();
+        for (i, slug) in ["a", "b", "c", "d"].iter().enumerate() {
+            write_article(root, slug, i as u32, "Ann", "\"all\"", "Body.");
+        }
+        let now = Utc::now();
+        let mut cache = BuildCache::default();
+        let spill_dir = tempfile::TempDir::new().unwrap();
+        cache.spill_to(spill_dir.path());
+        let first = build_dir_cached(root, now, &mut cache).unwrap();
+        let cold: Vec<(&String, &crate::build::Resource)> = first
+            .set
+            .resources
+            .iter()
+            .filter(|(_, r)| r.kind.is_cold())
+            .collect();
+        assert!(cold.len() > 10, "{}", cold.len());
+        assert!(cold.iter().all(|(_, r)| spill::holds(&r.body)));
+
+        cache.compact_next = true;
+        let copied = build_dir_cached(root, now, &mut cache).unwrap();
+        assert_eq!(copied.set, first.set, "the same bytes");
+        for (path, resource) in cold {
+            let moved = &copied.set.resources[path].body;
+            assert!(spill::holds(moved), "{path}");
+            assert_ne!(moved.as_ptr(), resource.body.as_ptr(), "{path}: copied");
+        }
+        // The articles' bodies are the moved pages' slices again.
+        let again = build_dir_cached(root, now, &mut cache).unwrap();
+        assert_eq!(again.set, first.set);
+        drop((first, copied, again));
     }
 }

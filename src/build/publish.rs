@@ -32,15 +32,17 @@ pub(super) struct ArticlePage {
     pub fingerprint: u64,
     pub body: Bytes,
     pub content: Range<usize>,
+    /// Whether the body's range was checked to be text when the page was rendered.
+    pub body_is_text: bool,
     /// The article's file.
     pub source: PathBuf,
     pub body_to_share: Option<Html>,
 }
 
 /// A page rendered by an earlier build, given its URL path and the
-/// fingerprint of what it must show: `Some((bytes, body range))` when that
-/// page still shows exactly this.
-pub(super) type EarlierPage<'a> = dyn FnMut(&str, u64) -> Option<(Bytes, Range<usize>)> + 'a;
+/// fingerprint of what it must show: `Some((bytes, body range, whether the
+/// body was checked to be text))` when that page still shows exactly this.
+pub(super) type EarlierPage<'a> = dyn FnMut(&str, u64) -> Option<(Bytes, Range<usize>, bool)> + 'a;
 
 /// What a build leaves for the next to reuse: the article pages, the
 /// archive pages, and the list pages and tags' and authors' feeds it
@@ -264,8 +266,7 @@ fn publish_article_pages(
         &'a Article,
         String,
         u64,
-        Option<(Bytes, Range<usize>)>,
-        bool,
+        Option<(Bytes, Range<usize>, bool)>,
     );
     let mut slots: Vec<Slot<'_>> = place
         .section
@@ -275,14 +276,14 @@ fn publish_article_pages(
             let path = article.path();
             let page_fingerprint = fingerprint::of(&(place.fingerprint, article.fingerprint));
             let page = earlier(&path, page_fingerprint);
-            (article.as_ref(), path, page_fingerprint, page, false)
+            (article.as_ref(), path, page_fingerprint, page)
         })
         .collect();
     // Most rebuilds render no page of most sections: no thread for those.
-    let todo = slots.iter().any(|(_, _, _, page, _)| page.is_none());
+    let todo = slots.iter().any(|(_, _, _, page)| page.is_none());
     parallel::for_each(
         if todo { &mut slots[..] } else { &mut [] },
-        |(article, _, _, page, body_is_text)| {
+        |(article, _, _, page)| {
             if page.is_none() {
                 let (bytes, content) = render::html::article(
                     place.site,
@@ -291,20 +292,22 @@ fn publish_article_pages(
                     place.feed,
                     place.site_feed,
                 );
-                *body_is_text = bytes
+                let body_is_text = bytes
                     .get(content.clone())
                     .is_some_and(|body| std::str::from_utf8(body).is_ok());
-                *page = Some((keep(spill, ResourceKind::Article, bytes), content));
+                let bytes = keep(spill, ResourceKind::Article, bytes);
+                *page = Some((bytes, content, body_is_text));
             }
         },
     );
-    for (article, path, fingerprint, page, body_is_text) in slots {
-        let Some((body, content)) = page else {
+    for (article, path, fingerprint, page) in slots {
+        let Some((body, content, body_is_text)) = page else {
             continue;
         };
         // The page holds the article's body verbatim: the parse cache can
-        // keep that slice instead of a copy of its own (only a page
-        // rendered by this build, whose text was checked above).
+        // keep that slice instead of a copy of its own (when its text was
+        // checked as the page was rendered; a kept page moved to a new
+        // spill file is shared again from there).
         let in_page = body.slice(content.clone());
         let body_to_share = (body_is_text
             && article.content_html.bytes().as_ptr() != in_page.as_ptr())
@@ -321,6 +324,7 @@ fn publish_article_pages(
             fingerprint,
             body,
             content,
+            body_is_text,
             source: article.source.clone(),
             body_to_share,
         });

@@ -35,6 +35,7 @@ mod server_silent_clients;
 mod server_slow_clients;
 mod site_url;
 mod sitemap;
+mod spill;
 mod taxonomy;
 mod trusted_proxies;
 mod websub;
