@@ -18,12 +18,17 @@
 #  3. Corpora of SIZES articles (default 1000 10000 100000) in 10 sections,
 #     seed 1 (deterministic).
 #  4. build: `broadsheet export` of each corpus, and `hugo` building the same
-#     corpus (bench/hugo: home and section RSS with full content, home,
-#     section and article HTML pages), RUNS times each (default 3), under
-#     `/usr/bin/time -v`: median wall time and median peak RSS.
+#     corpus (bench/hugo: home, section, tag and author pages, paged, with
+#     their RSS (full content), `/tags/` and `/authors/`, article pages,
+#     sitemap and robots.txt), RUNS times each (default 3), under
+#     `/usr/bin/time -v`: median wall time and median peak RSS; then what
+#     each wrote, by kind (files under tags/ and authors/, later list pages,
+#     archive pages), so that the two are seen to publish the same kinds.
 #     When `broadsheet export` accepts `precompress = "all"` (top level or in
-#     `[export]`), that variant is measured too; the default is the
-#     broadsheet default (`feeds`).
+#     `[export]`), that variant is measured too, for the sizes in
+#     ALL_SIZES (default "1000 10000": at 100,000 articles it compresses
+#     every archive page, gigabytes); the default is the broadsheet default
+#     (`feeds`).
 #  4b. reexport: on each corpus, a full export into an empty directory
 #     (RUNS times, median) against a re-export into the previous export
 #     after appending a sentence to one article (RUNS edits, median), whose
@@ -75,7 +80,11 @@
 #     one article and poll its section feed until the ETag changes (3 times,
 #     median), including the server's debounce.
 #  7. memory: resident memory (ps -o rss) of `broadsheet serve` with the
-#     largest corpus loaded, and the time it took to start listening.
+#     largest corpus loaded, and the time it took to start listening; with
+#     /proc's split of it (RssAnon: the heap; RssFile and RssShmem: pages of
+#     the spill files mapped at that moment, which the kernel may take back)
+#     and the size of the spill files; then the same after every archive
+#     page of the site feed was fetched once (what reading them costs).
 #  8. stats: audience counting's cost: two `broadsheet serve` of the
 #     SERVE_SIZE corpus side by side, one with counting on (the default),
 #     one with `[stats] enabled = false`, both without the access log; wrk
@@ -89,7 +98,7 @@
 # and written to RESULTS (default: results.txt in the work directory, which is
 # kept when it is not a tmpfs mounted here; set RESULTS=path to keep them).
 #
-# Environment: SIZES, SERVE_SIZE, RUNS, WRK_RUNS, WRK_DURATION (10s),
+# Environment: SIZES, SERVE_SIZE, RUNS, ALL_SIZES, WRK_RUNS, WRK_DURATION (10s),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
 # TLS_PORT (18443), TLS_NGINX_PORT (18444),
 # PARTS (any of: build reexport serve tls reload memory stats; default all), REEXPORT_SIZES
@@ -109,6 +118,7 @@ BENCH="$REPO/bench"
 SIZES=${SIZES:-"1000 10000 100000"}
 SERVE_SIZE=${SERVE_SIZE:-10000}
 RUNS=${RUNS:-3}
+ALL_SIZES=${ALL_SIZES:-"1000 10000"}
 WRK_RUNS=${WRK_RUNS:-3}
 WRK_DURATION=${WRK_DURATION:-10s}
 WRK_THREADS=${WRK_THREADS:-2}
@@ -213,7 +223,8 @@ timed() {
         END { printf "%.3f %d\n", s, kb }' "$log"
 }
 
-# Runs "$@" RUNS times after `rm -rf $OUTDIR`; prints "median_seconds median_MB".
+# Runs "$@" RUNS times after `rm -rf $OUTDIR`; prints "median_seconds
+# median_MB". The last run's output is left in OUTDIR.
 measure_build() {
     local outdir=$1; shift
     local secs=() kbs=() r line
@@ -223,12 +234,25 @@ measure_build() {
         secs+=("${line% *}"); kbs+=("${line#* }")
         say "    run $r: ${line% *} s, $(( ${line#* } / 1024 )) MB"
     done
-    rm -rf "$outdir"
     printf '%s %s\n' "$(printf '%s\n' "${secs[@]}" | median)" \
         "$(printf '%s\n' "${kbs[@]}" | median | awk '{printf "%.0f", $1/1024}')"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# What an output directory holds, by kind: "files N (tags T, authors A,
+# later list pages P, archive pages R, sitemap files S)"; precompressed
+# siblings are not counted.
+kinds() {
+    local dir=$1
+    find "$dir" -type f ! -name '*.gz' ! -name '*.br' ! -name '.broadsheet-export' -printf '%P\n' | awk '
+        { n++ }
+        /^tags\// { t++ } /^authors\// { a++ }
+        /(^|\/)page\/[0-9]+\// { p++ }
+        /(^|\/)archive\/[0-9]+\// { r++ }
+        /^sitemap/ { s++ }
+        END { printf "files %d (tags %d, authors %d, later list pages %d, archive pages %d, sitemap files %d)\n", n, t, a, p, r, s }'
+}
 
 corpus() {
     local n=$1 dir="$WORK/corpus-$1"
@@ -304,14 +328,15 @@ if part build; then
         fi
         rm -rf "$probe" "$WORK/probe.toml"
 
+        declare -A KINDS
         report "| articles | broadsheet s | broadsheet MB | hugo s | hugo MB | time ratio | memory ratio | broadsheet files |"
         report "|---:|---:|---:|---:|---:|---:|---:|---:|"
         for n in $SIZES; do
             dir=$(corpus "$n")
             say "broadsheet export, $n articles:"
             read -r bs_s bs_mb < <(measure_build "$WORK/out-bs" "$BS" export --root "$dir" "$WORK/out-bs")
-            "$BS" export --root "$dir" "$WORK/out-bs" >"$WORK/export.out" 2>&1
             files=$(find "$WORK/out-bs" -type f | wc -l)
+            KINDS[$n]="broadsheet $(kinds "$WORK/out-bs")"
             rm -rf "$WORK/out-bs"
             hg_s="-"; hg_mb="-"
             if [[ -n "$HUGO" ]]; then
@@ -319,9 +344,11 @@ if part build; then
                 read -r hg_s hg_mb < <(measure_build "$WORK/out-hugo" \
                     "$HUGO" --quiet --source "$dir" --config "$BENCH/hugo/hugo.toml" \
                     --themesDir "$BENCH/hugo/themes" --destination "$WORK/out-hugo")
+                KINDS[$n]+="; hugo $(kinds "$WORK/out-hugo")"
+                rm -rf "$WORK/out-hugo"
             fi
             report "| $n | $bs_s | $bs_mb | $hg_s | $hg_mb | $(ratio "$bs_s" "$hg_s") | $(ratio "$bs_mb" "$hg_mb") | $files |"
-            if [[ -n "$PRECOMPRESS_ALL" ]]; then
+            if [[ -n "$PRECOMPRESS_ALL" && " $ALL_SIZES " == *" $n "* ]]; then
                 cp -r "$dir" "$WORK/corpus-all"
                 if [[ "$PRECOMPRESS_ALL" == top ]]; then
                     sed -i '1i precompress = "all"' "$WORK/corpus-all/config.toml"
@@ -330,11 +357,12 @@ if part build; then
                 fi
                 say "broadsheet export with precompress = \"all\", $n articles:"
                 read -r all_s all_mb < <(measure_build "$WORK/out-bs" "$BS" export --root "$WORK/corpus-all" "$WORK/out-bs")
-                rm -rf "$WORK/corpus-all"
+                rm -rf "$WORK/corpus-all" "$WORK/out-bs"
                 report "| $n (precompress all) | $all_s | $all_mb | | | $(ratio "$all_s" "$hg_s") | $(ratio "$all_mb" "$hg_mb") | |"
             fi
         done
         [[ -n "$PRECOMPRESS_ALL" ]] || report "(this broadsheet has no \`precompress\` setting: the \"all\" variant was not measured)"
+        for n in $SIZES; do report "what was written, $n articles: ${KINDS[$n]}"; done
     fi
 fi
 
@@ -789,8 +817,20 @@ if part memory; then
         sleep 2
         rss_kb=$(ps -o rss= -p "$bs_pid" | tr -d ' ')
         hwm_kb=$(awk '/VmHWM/ {print $2}' "/proc/$bs_pid/status")
-        report "serve: listening after $(( (t1 - t0) / 1000000 )) ms; resident $(( rss_kb / 1024 )) MB (ps -o rss), peak $(( hwm_kb / 1024 )) MB (VmHWM)"
+        split() { awk '/^Rss(Anon|File|Shmem):/ { printf "%s%s %d MB", sep, $1, $2 / 1024; sep = ", " }' "/proc/$bs_pid/status"; }
+        report "serve: listening after $(( (t1 - t0) / 1000000 )) ms; resident $(( rss_kb / 1024 )) MB (ps -o rss; $(split)), peak $(( hwm_kb / 1024 )) MB (VmHWM)"
         grep -i 'built' "$WORK/memory.log.err" | tail -1 | sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^/  server log: /' | tee -a "$OUT" >&2 || true
+        # Every archive page of the site feed, once (the chain from the
+        # subscription document: /archive/1/ to the newest), eight at a time.
+        newest=$(curl -s --max-time 10 "http://$bs_addr/rss.xml" | sed -n 's|.*/archive/\([0-9]*\)/rss.xml.*rel="prev-archive".*|\1|p; s|.*rel="prev-archive".*/archive/\([0-9]*\)/rss.xml.*|\1|p' | sed -n 1p)
+        if [[ -n "$newest" ]]; then
+            t2=$(date +%s%N)
+            seq "$newest" | sed "s|.*|http://$bs_addr/archive/&/rss.xml|" |
+                xargs -P 8 -n 50 curl -s --max-time 30 -o /dev/null
+            t3=$(date +%s%N)
+            rss_kb=$(ps -o rss= -p "$bs_pid" | tr -d ' ')
+            report "serve: after fetching the site feed's $newest RSS archive pages once ($(( (t3 - t2) / 1000000 )) ms): resident $(( rss_kb / 1024 )) MB ($(split))"
+        fi
     fi
     stop_pid "$bs_pid"
 fi

@@ -9,10 +9,18 @@
 //! generator seeded with K, no clock, no hash-map order). Each article has
 //! about 400 words of Markdown: paragraphs, emphasis, an absolute link, a
 //! relative link to another article, a blockquote and, in about one article
-//! in eight, an image. Some bylines are non-ASCII (Chinese, accented, Arabic)
-//! and some are `{ name, role }` tables; tags and an optional `description`
-//! complete the front matter. Dates are one minute apart going back from
+//! in eight, an image. Dates are one minute apart going back from
 //! 2024-05-20T08:00:00Z (shown in a few UTC offsets), so no two articles tie.
+//!
+//! Bylines and tags follow the shape of a real publication's: a few dozen
+//! writers of very unequal output (some names Chinese, accented or Arabic),
+//! one to three per article, and an editor per section who signs about one
+//! article in four as `{ name, role = "editor" }` (two editors also write);
+//! a few hundred tags (`--tags`, default 300), one to three per article,
+//! drawn with Zipf's law (the k-th most used tag is on about 1/k as many
+//! articles as the first): at 100,000 articles the first is on about a
+//! third of them, the tenth on thousands, the last on about a hundred.
+//! An optional `description` completes the front matter.
 //!
 //! The front matter is also valid for Hugo (`+++` TOML; Hugo keeps `authors`
 //! as a page parameter, tables included), so `bench/run.sh` builds the very
@@ -40,14 +48,13 @@ struct Args {
     sections: usize,
     seed: u64,
     limit: usize,
-    /// 0: the 24 named tags, evenly used; N: N tags (the named ones, then
-    /// `topic 25` and on), few used by thousands of articles and most by a
-    /// handful, as a real publication's are.
+    /// N tags (the 24 named ones, then pairs of words), used by Zipf's
+    /// law; 0: only the 24 named tags, evenly used (the corpus of run 13).
     tags: usize,
 }
 
 const USAGE: &str = "usage: gen_corpus DIR [--articles N] [--sections S] [--seed K] [--limit L] [--tags T]\n\
-    defaults: --articles 1000 --sections 10 --seed 1 --limit 15 (and the 24 named tags, evenly used)";
+    defaults: --articles 1000 --sections 10 --seed 1 --limit 15 --tags 300 (0: 24 tags, evenly used)";
 
 fn parse_args() -> Result<Args, String> {
     let mut dir = None;
@@ -57,7 +64,7 @@ fn parse_args() -> Result<Args, String> {
         sections: 10,
         seed: 1,
         limit: 15,
-        tags: 0,
+        tags: 300,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -162,23 +169,56 @@ const SECTIONS: [(&str, &str); 10] = [
     ("briefs", "Briefs"),
 ];
 
-const AUTHORS: [&str; 16] = [
+/// The writers, most prolific first (see [`Zipf`]).
+const WRITERS: [&str; 36] = [
     "GONG Qian",
     "TANG Zhexiao",
     "王小明",
-    "李娜",
-    "José Martínez",
-    "Zoë Brontë",
-    "François Lefèvre",
-    "Łukasz Żółć",
-    "فاطمة الزهراء",
-    "محمد عبد الله",
     "Anna Schmidt",
+    "José Martínez",
+    "李娜",
     "Oliver Smith",
+    "Zoë Brontë",
     "Priya Raman",
+    "François Lefèvre",
+    "فاطمة الزهراء",
     "Kenji Watanabe",
+    "Łukasz Żółć",
     "Ngozi Okafor",
+    "محمد عبد الله",
     "Søren Kierkegård",
+    "Maria Rossi",
+    "陈静",
+    "Ahmed Hassan",
+    "Emily Clarke",
+    "Carlos Pereira",
+    "Ingrid Johansson",
+    "Rahul Mehta",
+    "Chloé Dubois",
+    "David Cohen",
+    "Yuki Tanaka",
+    "Fatima Zahra Benali",
+    "Tomás Ó Briain",
+    "Olga Ivanova",
+    "Samuel Mensah",
+    "刘洋",
+    "Hannah Müller",
+    "Lucas Silva",
+    "Aisha Bello",
+    "Mikael Virtanen",
+    "Nguyễn Văn An",
+];
+
+/// The section editors, one per section in turn; the last two also write.
+const EDITORS: [&str; 8] = [
+    "Margaret Hale",
+    "周文",
+    "Robert Nakamura",
+    "Amal Haddad",
+    "Elena Popescu",
+    "Daniel Weber",
+    "Anna Schmidt",
+    "GONG Qian",
 ];
 
 const TAGS: [&str; 24] = [
@@ -388,6 +428,7 @@ fn generate(args: &Args) -> std::io::Result<u64> {
         total += write_file(&dir.join("_index.md"), index.as_bytes())?;
     }
 
+    let cast = Cast::new(args.tags);
     // Slugs are drawn first, so a body can link to any other article.
     let slugs: Vec<String> = (0..args.articles)
         .map(|i| {
@@ -414,11 +455,87 @@ fn generate(args: &Args) -> std::io::Result<u64> {
         );
         text.clear();
         let brief = sections.len() > 1 && s + 1 == sections.len();
-        article(&mut rng, &mut text, date, &related, i, brief, args.tags);
+        let at = Slot {
+            index: i,
+            section: s,
+            brief,
+        };
+        article(&mut rng, &mut text, date, &related, at, &cast);
         let path = content.join(&sections[s].0).join(format!("{slug}.md"));
         total += write_file(&path, text.as_bytes())?;
     }
     Ok(total)
+}
+
+/// Where an article stands: its number, its section's, and whether that
+/// section holds short briefs.
+struct Slot {
+    index: usize,
+    section: usize,
+    brief: bool,
+}
+
+/// Who writes and what is tagged: the writers' and the tags' laws, and the tags' names.
+struct Cast {
+    writers: Zipf,
+    /// `None`: the 24 named tags, evenly used.
+    tags: Option<Zipf>,
+    tag_names: Vec<String>,
+}
+
+impl Cast {
+    fn new(tags: usize) -> Cast {
+        let mut tag_names: Vec<String> = TAGS.iter().map(|t| t.to_string()).collect();
+        // Past the named tags, pairs of distinct content words ("solar
+        // exports"), in an order that mixes them; each name is new.
+        let words = &WORDS[26..];
+        let mut step = 0;
+        while tag_names.len() < tags && step < words.len() * words.len() {
+            let (a, b) = (
+                step % words.len(),
+                (step * 7 / words.len() + step) % words.len(),
+            );
+            step += 1;
+            let name = format!("{} {}", words[a], words[b]);
+            if a != b && !tag_names.contains(&name) {
+                tag_names.push(name);
+            }
+        }
+        Cast {
+            // Output varies a lot from writer to writer, though less than tags' use.
+            writers: Zipf::new(WRITERS.len(), 0.7),
+            tags: (tags > 0).then(|| Zipf::new(tag_names.len().min(tags), 1.0)),
+            tag_names,
+        }
+    }
+}
+
+/// Zipf's law over `0..n`: rank k (from 0) is drawn with a probability
+/// proportional to 1 / (k + 1)^s.
+struct Zipf {
+    /// Cumulative weights, the last one the total.
+    cumulative: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: usize, s: f64) -> Zipf {
+        let mut total = 0.0;
+        let cumulative = (1..=n.max(1))
+            .map(|k| {
+                total += 1.0 / (k as f64).powf(s);
+                total
+            })
+            .collect();
+        Zipf { cumulative }
+    }
+
+    fn draw(&self, rng: &mut Rng) -> usize {
+        let total = self.cumulative.last().copied().unwrap_or(1.0);
+        let u = rng.below(1 << 30) as f64 / f64::from(1 << 30) * total;
+        self.cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.cumulative.len() - 1)
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<u64> {
@@ -435,53 +552,62 @@ fn article(
     out: &mut String,
     date: DateTime<FixedOffset>,
     related: &str,
-    index: usize,
-    brief: bool,
-    tags: usize,
+    Slot {
+        index,
+        section,
+        brief,
+    }: Slot,
+    cast: &Cast,
 ) {
     out.push_str("+++\ntitle = \"");
     title(rng, out);
     let _ = write!(out, "\"\ndate = {}\n", date.to_rfc3339());
     out.push_str("authors = [");
-    for n in 0..rng.between(1, 2) {
+    // One writer on most articles, two or three on some.
+    let writers = match rng.below(20) {
+        0 => 3,
+        1..=5 => 2,
+        _ => 1,
+    };
+    let mut names: Vec<&str> = Vec::with_capacity(4);
+    while names.len() < writers {
+        let name = WRITERS[cast.writers.draw(rng)];
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    for (n, name) in names.iter().enumerate() {
         if n > 0 {
             out.push_str(", ");
         }
-        let name = rng.pick(&AUTHORS);
-        if rng.one_in(10) {
-            let _ = write!(out, "{{ name = \"{name}\", role = \"editor\" }}");
-        } else {
-            let _ = write!(out, "\"{name}\"");
-        }
+        let _ = write!(out, "\"{name}\"");
+    }
+    // The section's editor signs about one article in four.
+    if rng.one_in(4) {
+        let editor = EDITORS[section % EDITORS.len()];
+        let _ = write!(out, ", {{ name = \"{editor}\", role = \"editor\" }}");
     }
     out.push_str("]\ntags = [");
-    if tags == 0 {
-        let first = rng.below(TAGS.len());
-        for n in 0..rng.between(1, 3) {
-            if n > 0 {
-                out.push_str(", ");
+    let count = rng.between(1, 3);
+    let mut chosen: Vec<usize> = Vec::with_capacity(count);
+    while chosen.len() < count {
+        let k = match &cast.tags {
+            Some(tags) => tags.draw(rng),
+            // The corpus of run 13: consecutive named tags, evenly used.
+            None => {
+                (chosen.first().copied().unwrap_or(rng.below(TAGS.len())) + chosen.len() * 7)
+                    % TAGS.len()
             }
-            let _ = write!(out, "\"{}\"", TAGS[(first + n * 7) % TAGS.len()]);
+        };
+        if !chosen.contains(&k) {
+            chosen.push(k);
         }
-    } else {
-        for n in 0..rng.between(1, 4) {
-            if n > 0 {
-                out.push_str(", ");
-            }
-            // Tag k is chosen with a probability that falls steeply with k
-            // (the cube of a uniform number): with 300 tags, the first is on
-            // about one article in four, the last on a few.
-            let u = rng.below(1 << 20) as f64 / f64::from(1 << 20);
-            let k = ((u * u * u) * tags as f64) as usize;
-            match TAGS.get(k) {
-                Some(name) => {
-                    let _ = write!(out, "\"{name}\"");
-                }
-                None => {
-                    let _ = write!(out, "\"topic {}\"", k + 1);
-                }
-            }
+    }
+    for (n, k) in chosen.iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
         }
+        let _ = write!(out, "\"{}\"", cast.tag_names[*k]);
     }
     out.push_str("]\n");
     if rng.one_in(3) {
@@ -502,7 +628,7 @@ fn article(
     out.push(' ');
     sentence(rng, out, 10, 16);
     out.push_str("\n>\n> — ");
-    out.push_str(rng.pick(&AUTHORS));
+    out.push_str(rng.pick(&WRITERS));
     out.push_str("\n\n");
     paragraph(rng, out, 50, 65, Inline::Relative(related));
     if rng.one_in(8) {

@@ -11,11 +11,12 @@ use std::time::Instant;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
-use crate::build::{build_dir, BuiltSet};
+use crate::build::{build_dir_spilled, BuiltSet};
 use crate::config::BaseUrl;
 use crate::diagnostic::Diagnostics;
 use crate::export::export;
 use crate::server::{self, ServeOptions, StartError};
+use crate::spill::Spill;
 
 /// A feed publisher: Markdown articles in, RSS 2.0, Atom 1.0 and JSON Feed 1.1 out.
 #[derive(Debug, Parser)]
@@ -129,8 +130,12 @@ fn init_logging() {
         .init();
 }
 
-fn load(root: &Path) -> Result<BuiltSet, ExitCode> {
-    build_dir(root, Utc::now()).map_err(|diagnostics| report(&diagnostics, "nothing was written"))
+/// Builds the site in `root`, its cold pages (archive pages, later list
+/// pages: the bulk of a large site, each written once) kept in spill files
+/// in `spill_dir` rather than in memory.
+fn load(root: &Path, spill_dir: &Path) -> Result<BuiltSet, ExitCode> {
+    build_dir_spilled(root, Utc::now(), &Spill::to_dir(spill_dir))
+        .map_err(|diagnostics| report(&diagnostics, "nothing was written"))
 }
 
 /// Prints every `path:line: message`, then their count and `outcome` (what
@@ -153,7 +158,12 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
         eprintln!("error: nothing was written");
         return ExitCode::FAILURE;
     }
-    let built = match load(root) {
+    // Beside the target, where the export is about to be written anyway.
+    let spill_dir = match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let built = match load(root, &spill_dir) {
         Ok(built) => built,
         Err(code) => return code,
     };
@@ -233,7 +243,9 @@ fn run_deploy(root: &Path, url: Option<String>, dry_run: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let built = match build_dir(root, Utc::now()) {
+    // Cold pages spilled to the temporary directory, as `check` does: the
+    // deploy reads each once, to hash and upload it.
+    let built = match build_dir_spilled(root, Utc::now(), &Spill::to_dir(&std::env::temp_dir())) {
         Ok(built) => built,
         Err(diagnostics) => return report(&diagnostics, "nothing was deployed"),
     };
@@ -289,7 +301,7 @@ fn run_deploy(root: &Path, url: Option<String>, dry_run: bool) -> ExitCode {
 }
 
 fn run_check(root: &Path) -> ExitCode {
-    match load(root) {
+    match load(root, &std::env::temp_dir()) {
         Ok(built) => {
             println!(
                 "ok: {} articles in {} sections, {} feeds",

@@ -580,7 +580,7 @@ impl Manifest {
                 .map_or(0, |d| d.as_secs());
             text.push_str(&format!(
                 "{:032x} {} {secs} {}\n",
-                fingerprint(&file.file.body),
+                file.fingerprint,
                 file.file.body.len(),
                 file.file.name
             ));
@@ -605,6 +605,8 @@ struct FileToWrite<'a> {
     modified: SystemTime,
     /// Whether it was linked to the previous export's file rather than written.
     linked: bool,
+    /// Its bytes' [`fingerprint`], taken as it is written, for the manifest.
+    fingerprint: u128,
     result: Result<(), ExportError>,
 }
 
@@ -615,6 +617,7 @@ impl<'a> FileToWrite<'a> {
             earlier: Earlier::None,
             modified: SystemTime::UNIX_EPOCH,
             linked: false,
+            fingerprint: 0,
             result: Ok(()),
         }
     }
@@ -649,6 +652,10 @@ fn write_all(
             }
             write_file(&path, &file.file.body, Some(file.modified))
         });
+        // Written: the manifest needs only its fingerprint, and a spilled
+        // page's bytes leave this process's memory again.
+        file.fingerprint = fingerprint(&file.file.body);
+        crate::spill::release(&file.file.body);
         if file.result.is_err() {
             failed.store(true, Ordering::Relaxed);
         }

@@ -22,6 +22,7 @@ mod model;
 mod parallel;
 mod render;
 mod server;
+mod spill;
 mod static_files;
 mod taxonomy;
 mod tls;

@@ -114,10 +114,12 @@ impl Html {
         Html(Bytes::from(html))
     }
 
-    /// HTML from bytes that hold UTF-8 text (a slice of a rendered page);
-    /// `None` when they do not.
-    pub fn from_bytes(bytes: Bytes) -> Option<Html> {
-        std::str::from_utf8(&bytes).is_ok().then_some(Html(bytes))
+    /// HTML from bytes whose text the caller has checked already (a slice
+    /// of a page kept in a spill file, checked before it went there, so
+    /// that building does not read the file back). Were they not text,
+    /// [`Html::as_str`] would show nothing, never anything unsound.
+    pub(crate) fn from_checked_bytes(bytes: Bytes) -> Html {
+        Html(bytes)
     }
 
     /// Copies `texts` into one shared block and makes each a slice of it:

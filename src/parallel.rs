@@ -8,9 +8,7 @@
 /// The calling thread works too, so when no other thread can be started
 /// (a process or memory limit) the work is still done, on it alone.
 pub(crate) fn for_each<T: Send>(items: &mut [T], work: impl Fn(&mut T) + Sync) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
+    let threads = cores().min(items.len());
     if threads <= 1 {
         items.iter_mut().for_each(work);
         return;
@@ -34,6 +32,13 @@ pub(crate) fn for_each<T: Send>(items: &mut [T], work: impl Fn(&mut T) + Sync) {
         }
         drain();
     });
+}
+
+/// The cores this process may use, asked once: the standard library reads
+/// the cgroup's files to answer, and a rebuild spreads work a few dozen times.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 #[cfg(test)]

@@ -28,14 +28,14 @@
 //! (by [`newest_first`] reversed): a new article never renames a tag, and the
 //! name is the same whatever order files are read in.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use caseless::Caseless;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::config::Config;
-use crate::model::{newest_first, Article, Site};
+use crate::model::Article;
 
 /// The longest slug, in bytes: file names in an export stay well under the
 /// 255 bytes file systems allow (a Chinese character is 3 bytes).
@@ -125,8 +125,41 @@ pub fn path(kind: Kind, name: &str) -> String {
 }
 
 /// The absolute URL of a term's page; non-ASCII is percent-encoded UTF-8.
+///
+/// Remembered per thread: every item of every feed names its authors'
+/// pages, and folding, slugging and joining a name once per use was a
+/// twentieth of a large export's time; the same few hundred names recur.
 pub fn url(config: &Config, kind: Kind, name: &str) -> url::Url {
-    config.base_url.join(&path(kind, name))
+    thread_local! {
+        static URLS: std::cell::RefCell<UrlMemo> = std::cell::RefCell::default();
+    }
+    URLS.with_borrow_mut(|memo| {
+        let base = config.base_url.url().as_str();
+        if memo.base != base {
+            *memo = UrlMemo {
+                base: base.to_string(),
+                ..UrlMemo::default()
+            };
+        }
+        let urls = &mut memo.urls[kind as usize];
+        if let Some(url) = urls.get(name) {
+            return url.clone();
+        }
+        // A bound on what a site of absurdly many names keeps.
+        if urls.len() >= 4096 {
+            urls.clear();
+        }
+        let url = config.base_url.join(&path(kind, name));
+        urls.insert(name.to_string(), url.clone());
+        url
+    })
+}
+
+/// The term URLs one thread has made under one base URL, by kind and name.
+#[derive(Default)]
+struct UrlMemo {
+    base: String,
+    urls: [HashMap<String, url::Url>; 2],
 }
 
 /// The absolute URL of a kind's index page (`<base_url>tags/`): the
@@ -153,32 +186,44 @@ impl Term<'_> {
     }
 }
 
-/// Every term of `kind` on `site`, by identity (so in a stable order that
+/// Every term of `kind` among `articles`, by identity (so in a stable order that
 /// ignores case), each with its articles newest first. Terms whose slugs
 /// collide are kept apart here; the loader refuses such content first.
-pub fn terms(site: &Site, kind: Kind) -> Vec<Term<'_>> {
+///
+/// `articles` are every published article, newest first (as `Site::newest`
+/// gives them).
+pub fn terms_among<'a>(articles: &[&'a Article], kind: Kind) -> Vec<Term<'a>> {
     // Oldest first, so that the first name seen is the earliest use, and
     // each term's list comes out newest first once reversed.
-    let mut articles: Vec<&Article> = site
-        .sections
-        .iter()
-        .flat_map(|s| s.articles.iter().map(AsRef::as_ref))
-        .collect();
-    articles.sort_by(|a, b| newest_first(b, a));
-    let mut by_identity: BTreeMap<String, Term<'_>> = BTreeMap::new();
-    // One fold per distinct spelling, not per use.
-    let mut identities: HashMap<&str, String> = HashMap::new();
+    let articles = articles.iter().rev().copied();
+    // Each spelling is folded once, and each use is then one lookup of its
+    // spelling (a site of 100,000 articles gives hundreds of thousands of
+    // uses of a few hundred spellings).
+    let mut by_spelling: HashMap<&str, usize> = HashMap::new();
+    let mut by_identity: HashMap<String, usize> = HashMap::new();
+    let mut found: Vec<(String, Term<'_>)> = Vec::new();
     for article in articles {
         for name in kind.names(article) {
-            let identity = identities
-                .entry(name)
-                .or_insert_with(|| identity(name))
-                .clone();
-            let term = by_identity.entry(identity).or_insert_with_key(|id| Term {
-                slug: slug_of_identity(id),
-                name,
-                articles: Vec::new(),
-            });
+            let at = match by_spelling.get(name) {
+                Some(&at) => at,
+                None => {
+                    let identity = identity(name);
+                    let at = *by_identity.entry(identity.clone()).or_insert_with(|| {
+                        found.push((
+                            identity.clone(),
+                            Term {
+                                slug: slug_of_identity(&identity),
+                                name,
+                                articles: Vec::new(),
+                            },
+                        ));
+                        found.len() - 1
+                    });
+                    by_spelling.insert(name, at);
+                    at
+                }
+            };
+            let term = &mut found[at].1;
             // A name given twice in one article (as editor and author) counts once.
             if term
                 .articles
@@ -189,9 +234,11 @@ pub fn terms(site: &Site, kind: Kind) -> Vec<Term<'_>> {
             }
         }
     }
-    by_identity
-        .into_values()
-        .map(|mut term| {
+    // By identity: a stable order that ignores case.
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+        .into_iter()
+        .map(|(_, mut term)| {
             term.articles.reverse();
             term
         })
@@ -226,19 +273,18 @@ pub struct Collision<'a> {
 pub fn collisions<'a>(uses: impl IntoIterator<Item = Use<'a>>) -> Vec<Collision<'a>> {
     let mut claimed: HashMap<String, (String, Use<'a>)> = HashMap::new();
     let mut reported: std::collections::HashSet<String> = std::collections::HashSet::new();
-    // A site of 10,000 articles gives tens of thousands of uses of a few
-    // hundred spellings: each spelling is folded once.
-    let mut folded: HashMap<&'a str, (String, String)> = HashMap::new();
     let mut found = Vec::new();
+    // A site of 10,000 articles gives tens of thousands of uses of a few
+    // hundred spellings, and a later use of a spelling says nothing new
+    // (same identity, same slug, and a collision of that identity is
+    // reported at its first use): each spelling is folded once.
+    let mut seen: std::collections::HashSet<&'a str> = std::collections::HashSet::new();
     for one in uses {
-        let (identity, slug) = folded
-            .entry(one.name)
-            .or_insert_with(|| {
-                let identity = identity(one.name);
-                let slug = slug_of_identity(&identity);
-                (identity, slug)
-            })
-            .clone();
+        if !seen.insert(one.name) {
+            continue;
+        }
+        let identity = identity(one.name);
+        let slug = slug_of_identity(&identity);
         match claimed.get(&slug) {
             None => {
                 claimed.insert(slug, (identity, one));

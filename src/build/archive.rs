@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
-use super::{exact_bytes, BuiltSet, ResourceKind};
+use super::{keep, BuiltSet, ResourceKind};
 use crate::archive::{Place, Split};
 use crate::feed::FeedView;
 use crate::fingerprint;
@@ -18,6 +18,7 @@ use crate::format::Format;
 use crate::model::{Article, Site};
 use crate::parallel;
 use crate::render;
+use crate::spill::Spill;
 
 /// One feed's items and how they split.
 pub(super) struct FeedArchive<'a> {
@@ -96,6 +97,7 @@ pub(super) fn publish(
     feeds: &[FeedView<'_>],
     archives: &Archives<'_>,
     earlier: &mut EarlierArchivePage<'_>,
+    spill: &Spill,
     built: &mut BuiltSet,
 ) -> Vec<ArchivePage> {
     let config_fingerprint = fingerprint::of_debug(&site.config);
@@ -145,7 +147,7 @@ pub(super) fn publish(
                 page_fingerprint(config_fingerprint, &view, (page, kind), updated);
             for format in site.config.formats.iter() {
                 let path = place.path(&view, format);
-                let fingerprint = fingerprint::of_debug(&(items_fingerprint, format));
+                let fingerprint = fingerprint::of(&(items_fingerprint, format));
                 let body = earlier(&path, fingerprint);
                 slots.push(Slot {
                     view: view.clone(),
@@ -159,10 +161,11 @@ pub(super) fn publish(
             }
         }
     }
-    parallel::for_each(&mut slots, |slot| {
+    let todo = slots.iter().any(|slot| slot.body.is_none());
+    parallel::for_each(if todo { &mut slots[..] } else { &mut [] }, |slot| {
         if slot.body.is_none() {
             let bytes = render::feed_at(slot.format, &slot.view, &slot.place);
-            slot.body = Some(exact_bytes(bytes));
+            slot.body = Some(keep(spill, slot.kind, bytes));
         }
     });
     slots
@@ -201,7 +204,7 @@ fn page_fingerprint(
         .iter()
         .map(|a| (a.section.as_str(), a.slug.as_str(), a.fingerprint))
         .collect();
-    fingerprint::of_debug(&(
+    fingerprint::of(&(
         config,
         &view.title,
         &view.description,

@@ -16,6 +16,7 @@ use super::BuiltSet;
 use crate::config::{BaseUrl, ServerConfig};
 use crate::diagnostic::Diagnostics;
 use crate::loader::{self, ParseCache};
+use crate::spill::{self, Spill};
 
 /// What one build leaves for the next, so that a rebuild after a small edit
 /// does little work: the articles parsed (see [`ParseCache`]) and the
@@ -34,6 +35,11 @@ pub struct BuildCache {
     lists: HashMap<String, (u64, Bytes)>,
     /// The list resources the last build rendered (rather than kept), sorted.
     pub(crate) lists_rendered: Vec<String>,
+    /// Where cold pages go (the heap unless [`BuildCache::spill_to`]).
+    spill: Spill,
+    /// Set by tests: the next build copies its kept pages as when the
+    /// spill files are mostly holes.
+    compact_next: bool,
 }
 
 impl BuildCache {
@@ -45,11 +51,45 @@ impl BuildCache {
         cache.parse.base_url = Some(base_url);
         cache
     }
+
+    /// Keeps the cold pages of this build and every later one (archive
+    /// pages, later list pages) in spill files in `dir` (a server's data
+    /// directory) rather than in the heap.
+    pub fn spill_to(&mut self, dir: &Path) {
+        self.spill = Spill::to_dir(dir);
+    }
+
+    /// True when the spill files hold more than twice what this cache's
+    /// pages use of them: pages replaced by rebuilds (the newest archive
+    /// page after each new article, list pages that moved) leave their old
+    /// bytes in chunks that live on while any page in them does. The next
+    /// build then copies every kept page into new chunks, and the old ones
+    /// are unmapped once the set that served them is dropped.
+    fn spill_is_sparse(&self) -> bool {
+        let live: u64 = self
+            .archive_pages
+            .values()
+            .chain(self.lists.values())
+            .map(|(_, body)| body)
+            .chain(self.pages.values().map(|(_, body, _, _)| body))
+            .filter(|body| spill::holds(body))
+            .map(|body| body.len() as u64)
+            .sum();
+        self.compact_next || is_sparse(spill::mapped_bytes(), live)
+    }
+}
+
+/// True when spill files of `mapped` bytes hold `live` bytes still in use
+/// so thinly that copying those into new files is worth it: more than half
+/// holes, past two chunks' worth (a small site's few chunks are never
+/// copied around).
+fn is_sparse(mapped: u64, live: u64) -> bool {
+    mapped > 2 * live + 2 * spill::CHUNK_BYTES as u64
 }
 
 /// Rendered article pages by URL path: the fingerprint of what the page
 /// shows, its bytes, and where the article's body stands in them.
-type PageCache = HashMap<String, (u64, Bytes, Range<usize>)>;
+type PageCache = HashMap<String, (u64, Bytes, Range<usize>, bool)>;
 
 /// What a server's build gives: the set it publishes, and beside it the
 /// `[server]` settings of the configuration that set was built from, read
@@ -72,24 +112,41 @@ pub fn build_dir_cached(
     cache: &mut BuildCache,
 ) -> Result<BuildOutput, Diagnostics> {
     let site = loader::load_cached(root, now, &mut cache.parse)?;
+    let compact = cache.spill_is_sparse();
+    cache.compact_next = false;
+    let spill = &cache.spill;
+    // A kept page, copied into a new chunk when the spill is compacted.
+    let moved = |body: Bytes| {
+        if compact && spill::holds(&body) {
+            let copy = spill.keep(body.to_vec());
+            spill::release(&body);
+            copy
+        } else {
+            body
+        }
+    };
     let mut previous = std::mem::take(&mut cache.pages);
     let mut previous_archive = std::mem::take(&mut cache.archive_pages);
     let mut previous_lists = std::mem::take(&mut cache.lists);
     let (built, rendered) = publish(
         &site,
         &mut |path, fingerprint| match previous.remove(path) {
-            Some((old, body, content)) if old == fingerprint => Some((body, content)),
+            Some((old, body, content, text)) if old == fingerprint => {
+                Some((moved(body), content, text))
+            }
             _ => None,
         },
         &mut |path, fingerprint| match previous_archive.remove(path) {
-            Some((old, body)) if old == fingerprint => Some(body),
+            Some((old, body)) if old == fingerprint => Some(moved(body)),
             _ => None,
         },
         &mut |path, fingerprint| match previous_lists.remove(path) {
-            Some((old, body)) if old == fingerprint => Some(body),
+            Some((old, body)) if old == fingerprint => Some(moved(body)),
             _ => None,
         },
+        spill,
     );
+    drop((previous_archive, previous_lists));
     let Rendered {
         articles: pages,
         archives,
@@ -119,13 +176,16 @@ pub fn build_dir_cached(
             fingerprint,
             body,
             content,
+            body_is_text,
             source,
             body_to_share,
         } = page;
         if let Some(html) = body_to_share {
             shared.push((source, html));
         }
-        cache.pages.insert(path, (fingerprint, body, content));
+        cache
+            .pages
+            .insert(path, (fingerprint, body, content, body_is_text));
     }
     cache.parse.share_bodies(shared);
     // The caches are filled first even when a resource is too large: the
@@ -193,5 +253,58 @@ mod tests {
         assert_eq!(cache.lists_rendered, expected);
         // And what it kept is what a build from scratch gives.
         assert_eq!(edited.set, super::super::build_dir(root, now).unwrap());
+    }
+
+    #[test]
+    fn spill_files_are_copied_when_mostly_holes_and_pages_stay_the_same() {
+        const MB: u64 = 1 << 20;
+        assert!(!is_sparse(0, 0));
+        assert!(!is_sparse(128 * MB, 0), "two chunks are never copied");
+        assert!(is_sparse(129 * MB, 0));
+        assert!(!is_sparse(1000 * MB, 500 * MB));
+        assert!(is_sparse(1200 * MB, 500 * MB));
+
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("content/news")).unwrap();
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\nlimit = 1\narchive_page_size = 1\npage_size = 1\n",
+        )
+        .unwrap();
+        fs::write(
+            root.join("content/news/_index.md"),
+            "+++\ntitle = \"News\"\n+++\n",
+        )
+        .unwrap();
+        for (i, slug) in ["a", "b", "c", "d"].iter().enumerate() {
+            write_article(root, slug, i as u32, "Ann", "\"all\"", "Body.");
+        }
+        let now = Utc::now();
+        let mut cache = BuildCache::default();
+        let spill_dir = tempfile::TempDir::new().unwrap();
+        cache.spill_to(spill_dir.path());
+        let first = build_dir_cached(root, now, &mut cache).unwrap();
+        let cold: Vec<(&String, &crate::build::Resource)> = first
+            .set
+            .resources
+            .iter()
+            .filter(|(_, r)| r.kind.is_cold())
+            .collect();
+        assert!(cold.len() > 10, "{}", cold.len());
+        assert!(cold.iter().all(|(_, r)| spill::holds(&r.body)));
+
+        cache.compact_next = true;
+        let copied = build_dir_cached(root, now, &mut cache).unwrap();
+        assert_eq!(copied.set, first.set, "the same bytes");
+        for (path, resource) in cold {
+            let moved = &copied.set.resources[path].body;
+            assert!(spill::holds(moved), "{path}");
+            assert_ne!(moved.as_ptr(), resource.body.as_ptr(), "{path}: copied");
+        }
+        // The articles' bodies are the moved pages' slices again.
+        let again = build_dir_cached(root, now, &mut cache).unwrap();
+        assert_eq!(again.set, first.set);
+        drop((first, copied, again));
     }
 }

@@ -79,9 +79,9 @@ fn largest_shown<'a>(site: &'a Site, url_path: &str, kind: ResourceKind) -> Opti
             .flat_map(|s| s.articles.iter())
             .find(|a| a.path() == relative)
             .map(|a| a.as_ref()),
-        ResourceKind::Feed | ResourceKind::Index => {
+        ResourceKind::Feed | ResourceKind::Index | ResourceKind::LaterPage => {
             let shown = |limit: Option<usize>| match kind {
-                ResourceKind::Index => site.config.page_size.get(),
+                ResourceKind::Index | ResourceKind::LaterPage => site.config.page_size.get(),
                 _ => limit.unwrap_or(site.config.limit.get()),
             };
             match section_slug.and_then(|slug| site.sections.iter().find(|s| s.slug == slug)) {

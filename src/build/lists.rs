@@ -11,12 +11,13 @@
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
-use super::{exact_bytes, BuiltSet, ResourceKind, HTML};
+use super::{keep, BuiltSet, ResourceKind, HTML};
 use crate::feed::{site_updated, FeedView};
 use crate::fingerprint;
 use crate::model::{Article, Site};
 use crate::render;
 use crate::render::html::{page_dir, Paging};
+use crate::spill::Spill;
 use crate::taxonomy::{self, Kind, Term};
 
 /// A resource rendered by an earlier build, given its URL path and the
@@ -33,14 +34,30 @@ pub(super) struct ListResource {
     pub rendered: bool,
 }
 
-/// Publishes into `built` what it renders or takes from `earlier`.
-struct Publisher<'e, 'b> {
+/// Publishes into `built` what it renders or takes from `earlier`: what
+/// must be rendered waits in `jobs`, and [`Publisher::finish`] renders it on
+/// every core (a large site has thousands of list pages).
+struct Publisher<'e, 'b, 'j> {
     earlier: &'e mut EarlierResource<'b>,
+    spill: &'e Spill,
     built: &'e mut BuiltSet,
-    kept: Vec<ListResource>,
+    jobs: Vec<Job<'j>>,
 }
 
-impl Publisher<'_, '_> {
+/// One list resource: its place, and its bytes, earlier or to render.
+struct Job<'j> {
+    path: String,
+    kind: ResourceKind,
+    content_type: &'static str,
+    fingerprint: u64,
+    modified: DateTime<FixedOffset>,
+    body: Option<Bytes>,
+    /// True when this build renders it (no earlier bytes showed the same).
+    fresh: bool,
+    render: Option<Box<dyn FnOnce() -> Vec<u8> + Send + 'j>>,
+}
+
+impl<'j> Publisher<'_, '_, 'j> {
     /// Publishes the resource at `path` showing what `fingerprint` covers:
     /// the earlier bytes when they show it, else `render()`'s.
     fn publish(
@@ -50,28 +67,67 @@ impl Publisher<'_, '_> {
         content_type: &'static str,
         fingerprint: u64,
         modified: DateTime<FixedOffset>,
-        render: impl FnOnce() -> Vec<u8>,
+        render: impl FnOnce() -> Vec<u8> + Send + 'j,
     ) {
-        let (body, rendered) = match (self.earlier)(path, fingerprint) {
-            Some(body) => (body, false),
-            None => (exact_bytes(render()), true),
-        };
-        self.built
-            .insert_bytes(path, kind, content_type, body.clone(), modified);
-        self.kept.push(ListResource {
+        let body = (self.earlier)(path, fingerprint);
+        self.jobs.push(Job {
             path: path.to_string(),
+            kind,
+            content_type,
             fingerprint,
+            modified,
+            fresh: body.is_none(),
+            render: body.is_none().then(|| Box::new(render) as Box<_>),
             body,
-            rendered,
         });
+    }
+
+    /// Renders what has to be, on every core, and publishes everything;
+    /// returns every resource published, for the next build.
+    fn finish(self) -> Vec<ListResource> {
+        let Publisher {
+            spill,
+            built,
+            mut jobs,
+            ..
+        } = self;
+        let todo = jobs.iter().any(|job| job.body.is_none());
+        crate::parallel::for_each(if todo { &mut jobs[..] } else { &mut [] }, |job| {
+            if let Some(render) = job.render.take() {
+                job.body = Some(keep(spill, job.kind, render()));
+            }
+        });
+        jobs.into_iter()
+            .filter_map(|job| {
+                let body = job.body?;
+                built.insert_bytes(
+                    &job.path,
+                    job.kind,
+                    job.content_type,
+                    body.clone(),
+                    job.modified,
+                );
+                Some(ListResource {
+                    path: job.path,
+                    fingerprint: job.fingerprint,
+                    body,
+                    rendered: job.fresh,
+                })
+            })
+            .collect()
     }
 }
 
-/// What a story in a list shows of its article: its page's path and the
-/// fingerprint of its text (headline, byline, standfirst, date all come from
-/// the text; the column label from the section, in the frame).
-fn stories_fingerprint(articles: &[&Article]) -> Vec<(String, u64)> {
-    articles.iter().map(|a| (a.path(), a.fingerprint)).collect()
+/// What the stories of a list show of their articles: each one's page
+/// (section and slug) and the fingerprint of its text (headline, byline,
+/// standfirst, date all come from the text; the column label from the
+/// section, in the frame).
+fn stories_fingerprint(articles: &[&Article]) -> u64 {
+    let stories: Vec<(&str, &str, u64)> = articles
+        .iter()
+        .map(|a| (a.section.as_str(), a.slug.as_str(), a.fingerprint))
+        .collect();
+    fingerprint::of(&stories)
 }
 
 /// When a list page last changed: its newest story's change, or the
@@ -90,35 +146,54 @@ pub(super) fn publish_lists(
     site: &Site,
     feeds: &[FeedView<'_>],
     earlier: &mut EarlierResource<'_>,
+    spill: &Spill,
     built: &mut BuiltSet,
 ) -> Vec<ListResource> {
     let config = &site.config;
     let page_size = config.page_size.get();
     // What every list page shows around its stories: the settings, the
     // sections' bar and column labels, and the issue date.
-    let frame = fingerprint::of_debug(&(
-        fingerprint::of_debug(config),
+    let settings = fingerprint::of_debug(config);
+    let frame = fingerprint::of(&(
+        settings,
         site.sections
             .iter()
             .map(|s| (&s.slug, &s.title, &s.description))
             .collect::<Vec<_>>(),
         site.newest(1).first().map(|a| a.published),
     ));
-    let mut out = Publisher {
-        earlier,
-        built,
-        kept: Vec::new(),
-    };
     let Some((site_feed, section_feeds)) = feeds.split_first() else {
         return Vec::new();
     };
+    // What the lists show, made first: the pages to render borrow it.
+    let everything = site.newest(site.article_count());
+    let by_section: Vec<Vec<&Article>> = site
+        .sections
+        .iter()
+        .map(|section| section.articles.iter().map(AsRef::as_ref).collect())
+        .collect();
+    let taxonomies: Vec<(Kind, Vec<Term<'_>>, Vec<FeedView<'_>>)> = [Kind::Tag, Kind::Author]
+        .into_iter()
+        .map(|kind| {
+            let terms = taxonomy::terms_among(&everything, kind);
+            let term_feeds = terms
+                .iter()
+                .map(|term| FeedView::term(site, kind, term))
+                .collect();
+            (kind, terms, term_feeds)
+        })
+        .collect();
+    let mut out = Publisher {
+        earlier,
+        spill,
+        built,
+        jobs: Vec::new(),
+    };
 
     // The home page and its later pages.
-    let everything = site.newest(site.article_count());
     for paging in Paging::pages(everything.len(), page_size) {
         let shown = page_of(&everything, paging, page_size);
-        let fingerprint =
-            fingerprint::of_debug(&("home", frame, paging, stories_fingerprint(shown)));
+        let fingerprint = fingerprint::of(&("home", frame, paging, stories_fingerprint(shown)));
         // The first page is dated by the site's newest change, as before it was paged.
         let modified = if paging.number == 1 {
             site_updated(site)
@@ -127,20 +202,19 @@ pub(super) fn publish_lists(
         };
         out.publish(
             &page_dir("", paging.number),
-            ResourceKind::Index,
+            list_kind(paging),
             HTML,
             fingerprint,
             modified,
-            || render::html::home(site, site_feed, paging, shown),
+            move || render::html::home(site, site_feed, paging, shown),
         );
     }
 
     // Each section's pages.
-    for (section, feed) in site.sections.iter().zip(section_feeds) {
-        let articles: Vec<&Article> = section.articles.iter().map(AsRef::as_ref).collect();
+    for ((section, feed), articles) in site.sections.iter().zip(section_feeds).zip(&by_section) {
         for paging in Paging::pages(articles.len(), page_size) {
-            let shown = page_of(&articles, paging, page_size);
-            let fingerprint = fingerprint::of_debug(&(
+            let shown = page_of(articles, paging, page_size);
+            let fingerprint = fingerprint::of(&(
                 "section",
                 frame,
                 &section.slug,
@@ -155,41 +229,44 @@ pub(super) fn publish_lists(
             };
             out.publish(
                 &page_dir(&feed.dir, paging.number),
-                ResourceKind::Index,
+                list_kind(paging),
                 HTML,
                 fingerprint,
                 modified,
-                || render::html::section(site, section, feed, site_feed, paging, shown),
+                move || render::html::section(site, section, feed, site_feed, paging, shown),
             );
         }
     }
 
     // Tags and authors: the index, then each term's feeds and pages.
-    for kind in [Kind::Tag, Kind::Author] {
-        let terms = taxonomy::terms(site, kind);
-        let term_feeds: Vec<FeedView<'_>> = terms
-            .iter()
-            .map(|term| FeedView::term(site, kind, term))
-            .collect();
-        publish_index(&mut out, site, kind, &terms, &term_feeds, site_feed, frame);
-        for (term, feed) in terms.iter().zip(&term_feeds) {
-            publish_term(&mut out, site, kind, term, feed, site_feed, frame);
+    for (kind, terms, term_feeds) in &taxonomies {
+        publish_index(&mut out, site, *kind, terms, term_feeds, site_feed, frame);
+        for (term, feed) in terms.iter().zip(term_feeds) {
+            publish_term(
+                &mut out,
+                site,
+                *kind,
+                term,
+                feed,
+                site_feed,
+                (settings, frame),
+            );
         }
     }
-    out.kept
+    out.finish()
 }
 
 /// `/tags/` or `/authors/`: every term, its count, and its feed's link.
-fn publish_index(
-    out: &mut Publisher<'_, '_>,
-    site: &Site,
+fn publish_index<'j>(
+    out: &mut Publisher<'_, '_, 'j>,
+    site: &'j Site,
     kind: Kind,
-    terms: &[Term<'_>],
-    term_feeds: &[FeedView<'_>],
-    site_feed: &FeedView<'_>,
+    terms: &'j [Term<'j>],
+    term_feeds: &'j [FeedView<'j>],
+    site_feed: &'j FeedView<'j>,
     frame: u64,
 ) {
-    let fingerprint = fingerprint::of_debug(&(
+    let fingerprint = fingerprint::of(&(
         kind,
         frame,
         terms
@@ -208,22 +285,21 @@ fn publish_index(
         HTML,
         fingerprint,
         modified,
-        || render::html::term_index(site, kind, terms, term_feeds, site_feed),
+        move || render::html::term_index(site, kind, terms, term_feeds, site_feed),
     );
 }
 
 /// One tag's or author's feeds, in every published format, and its pages.
-fn publish_term(
-    out: &mut Publisher<'_, '_>,
-    site: &Site,
+fn publish_term<'j>(
+    out: &mut Publisher<'_, '_, 'j>,
+    site: &'j Site,
     kind: Kind,
-    term: &Term<'_>,
-    feed: &FeedView<'_>,
-    site_feed: &FeedView<'_>,
-    frame: u64,
+    term: &'j Term<'j>,
+    feed: &'j FeedView<'j>,
+    site_feed: &'j FeedView<'j>,
+    (settings, frame): (u64, u64),
 ) {
-    let settings = fingerprint::of_debug(&site.config);
-    let items = fingerprint::of_debug(&(
+    let items = fingerprint::of(&(
         settings,
         &feed.title,
         &feed.description,
@@ -234,16 +310,16 @@ fn publish_term(
             &feed.path(format),
             ResourceKind::Feed,
             format.spec().content_type,
-            fingerprint::of_debug(&(items, format)),
+            fingerprint::of(&(items, format)),
             feed.updated,
-            || render::feed(format, feed),
+            move || render::feed(format, feed),
         );
         out.built.feeds += 1;
     }
     let page_size = site.config.page_size.get();
     for paging in Paging::pages(term.articles.len(), page_size) {
         let shown = page_of(&term.articles, paging, page_size);
-        let fingerprint = fingerprint::of_debug(&(
+        let fingerprint = fingerprint::of(&(
             kind,
             frame,
             &term.slug,
@@ -253,12 +329,21 @@ fn publish_term(
         ));
         out.publish(
             &page_dir(&feed.dir, paging.number),
-            ResourceKind::Index,
+            list_kind(paging),
             HTML,
             fingerprint,
             newest(shown, site),
-            || render::html::term(site, kind, term, feed, site_feed, paging, shown),
+            move || render::html::term(site, kind, term, feed, site_feed, paging, shown),
         );
+    }
+}
+
+/// What a list's page is: its first page, or a later one.
+fn list_kind(paging: Paging) -> ResourceKind {
+    if paging.number == 1 {
+        ResourceKind::Index
+    } else {
+        ResourceKind::LaterPage
     }
 }
 

@@ -31,7 +31,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use crate::config::Precompress;
 use crate::diagnostic::Diagnostics;
 use crate::loader;
-use crate::model::Site;
+use crate::spill::Spill;
 
 pub use incremental::{build_dir_cached, BuildCache};
 
@@ -50,8 +50,12 @@ pub enum ResourceKind {
     Feed,
     /// The OPML list of feeds.
     Opml,
-    /// The home page or a section page: a list of articles.
+    /// The first page of a list: the home page, a section's, a tag's or
+    /// an author's page, `/tags/`, `/authors/`.
     Index,
+    /// A later page of a list (`page/2/` and on): read about once per
+    /// reader, as an article page is.
+    LaterPage,
     /// An article's page.
     Article,
     /// A file the pages use, such as the stylesheet.
@@ -86,6 +90,29 @@ fn exact_bytes(mut body: Vec<u8>) -> Bytes {
     Bytes::from(body)
 }
 
+impl ResourceKind {
+    /// True for what is read about once per reader and is, in all, the
+    /// bulk of a large site: article pages, archive pages (every article's
+    /// body six times more) and later list pages, the resources
+    /// `precompress = "feeds"` leaves uncompressed for the same reason.
+    /// Their bytes go to the [`Spill`] file; everything else (feeds, first
+    /// pages, the OPML list, sitemaps, assets, articles' files as read)
+    /// stays in the heap.
+    pub fn is_cold(self) -> bool {
+        matches!(self, ResourceKind::Article | ResourceKind::LaterPage) || self.is_archive_page()
+    }
+}
+
+/// The rendered `body` of a resource of `kind`, kept where its kind goes:
+/// in the spill file when it is cold, else in the heap.
+fn keep(spill: &Spill, kind: ResourceKind, body: Vec<u8>) -> Bytes {
+    if kind.is_cold() {
+        spill.keep(body)
+    } else {
+        exact_bytes(body)
+    }
+}
+
 impl Precompress {
     /// True when resources of `kind` are compressed ahead of time under this policy.
     pub fn covers(self, kind: ResourceKind) -> bool {
@@ -93,9 +120,14 @@ impl Precompress {
             // Images and recordings are compressed formats already.
             _ if kind == ResourceKind::Media => false,
             Precompress::None => false,
-            // Archive pages hold every article's body once more per format
-            // and are fetched about once per reader: like article pages.
-            Precompress::Feeds => kind != ResourceKind::Article && !kind.is_archive_page(),
+            // Archive pages hold every article's body once more per format,
+            // and later list pages a story of every article once more per
+            // list it is on; each is fetched about once per reader: like
+            // article pages.
+            Precompress::Feeds => {
+                !matches!(kind, ResourceKind::Article | ResourceKind::LaterPage)
+                    && !kind.is_archive_page()
+            }
             Precompress::All => true,
         }
     }
@@ -196,8 +228,25 @@ impl FeedLinks {
 /// A resource larger than `[limits] resource_bytes` is an error on the
 /// article that made it so.
 pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSet, Diagnostics> {
+    build_dir_spilled(root, now, &Spill::heap())
+}
+
+/// [`build_dir`], with the cold resources' bytes (see
+/// [`ResourceKind::is_cold`]) kept in `spill`.
+pub(crate) fn build_dir_spilled(
+    root: &Path,
+    now: DateTime<Utc>,
+    spill: &Spill,
+) -> Result<BuiltSet, Diagnostics> {
     let site = loader::load(root, now)?;
-    let built = build(&site);
+    let built = publish::publish(
+        &site,
+        &mut |_, _| None,
+        &mut |_, _| None,
+        &mut |_, _| None,
+        spill,
+    )
+    .0;
     limits::check_resource_sizes(&site, &built, config_path(root))?;
     Ok(built)
 }
@@ -205,11 +254,6 @@ pub fn build_dir(root: &Path, now: DateTime<Utc>) -> Result<BuiltSet, Diagnostic
 /// `config.toml` as messages name it.
 fn config_path(root: &Path) -> std::path::PathBuf {
     loader::display_root(root).join("config.toml")
-}
-
-/// Renders every output of `site`.
-pub fn build(site: &Site) -> BuiltSet {
-    publish::publish(site, &mut |_, _| None, &mut |_, _| None, &mut |_, _| None).0
 }
 
 /// The `Content-Type` of an article's file, by its extension (any case);

@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::archive::{self, ArchivePage, Archives, EarlierArchivePage};
 use super::lists::{publish_lists, EarlierResource, ListResource};
-use super::{exact_bytes, media_type, sitemap, BuiltSet, ResourceKind, CSS, HTML, OPML};
+use super::{keep, media_type, sitemap, BuiltSet, ResourceKind, CSS, HTML, OPML};
 use crate::archive::Place;
 use crate::feed::{site_updated, FeedView};
 use crate::fingerprint;
@@ -20,6 +20,7 @@ use crate::format::Format;
 use crate::model::{Article, Html, Section, Site};
 use crate::parallel;
 use crate::render;
+use crate::spill::Spill;
 
 /// An article page as this build published it, for the incremental build
 /// to keep: its URL path, the fingerprint of what it shows, its bytes and
@@ -31,15 +32,17 @@ pub(super) struct ArticlePage {
     pub fingerprint: u64,
     pub body: Bytes,
     pub content: Range<usize>,
+    /// Whether the body's range was checked to be text when the page was rendered.
+    pub body_is_text: bool,
     /// The article's file.
     pub source: PathBuf,
     pub body_to_share: Option<Html>,
 }
 
 /// A page rendered by an earlier build, given its URL path and the
-/// fingerprint of what it must show: `Some((bytes, body range))` when that
-/// page still shows exactly this.
-pub(super) type EarlierPage<'a> = dyn FnMut(&str, u64) -> Option<(Bytes, Range<usize>)> + 'a;
+/// fingerprint of what it must show: `Some((bytes, body range, whether the
+/// body was checked to be text))` when that page still shows exactly this.
+pub(super) type EarlierPage<'a> = dyn FnMut(&str, u64) -> Option<(Bytes, Range<usize>, bool)> + 'a;
 
 /// What a build leaves for the next to reuse: the article pages, the
 /// archive pages, and the list pages and tags' and authors' feeds it
@@ -59,8 +62,10 @@ pub(super) fn publish(
     earlier: &mut EarlierPage<'_>,
     earlier_archive: &mut EarlierArchivePage<'_>,
     earlier_lists: &mut EarlierResource<'_>,
+    spill: &Spill,
 ) -> (BuiltSet, Rendered) {
-    let (mut built, rendered) = publish_resources(site, earlier, earlier_archive, earlier_lists);
+    let (mut built, rendered) =
+        publish_resources(site, earlier, earlier_archive, earlier_lists, spill);
     sitemap::publish(&site.config.base_url, &mut built);
     (built, rendered)
 }
@@ -70,6 +75,7 @@ fn publish_resources(
     earlier: &mut EarlierPage<'_>,
     earlier_archive: &mut EarlierArchivePage<'_>,
     earlier_lists: &mut EarlierResource<'_>,
+    spill: &Spill,
 ) -> (BuiltSet, Rendered) {
     let mut built = BuiltSet {
         articles: site.article_count(),
@@ -88,9 +94,10 @@ fn publish_resources(
     feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
     let archives = Archives::new(site, &feeds);
     publish_feeds(site, &feeds, &|feed| archives.place_of(feed), &mut built);
-    let archive_pages = archive::publish(site, &feeds, &archives, earlier_archive, &mut built);
+    let archive_pages =
+        archive::publish(site, &feeds, &archives, earlier_archive, spill, &mut built);
     publish_site_pages(site, &mut built);
-    let lists = publish_lists(site, &feeds, earlier_lists, &mut built);
+    let lists = publish_lists(site, &feeds, earlier_lists, spill, &mut built);
     // An article page shows the article, its section's header and the site's
     // settings (titles, feed links); with all three unchanged, so is the page.
     let config_fingerprint = fingerprint::of_debug(&site.config);
@@ -122,7 +129,7 @@ fn publish_resources(
                 modified,
             );
         }
-        let section_fingerprint = fingerprint::of_debug(&(
+        let section_fingerprint = fingerprint::of(&(
             config_fingerprint,
             &section.slug,
             &section.title,
@@ -135,7 +142,7 @@ fn publish_resources(
             site_feed: &feeds[0],
             fingerprint: section_fingerprint,
         };
-        publish_article_pages(&place, earlier, &mut built, &mut pages);
+        publish_article_pages(&place, earlier, spill, &mut built, &mut pages);
     }
     let rendered = Rendered {
         articles: pages,
@@ -249,43 +256,63 @@ struct PagePlace<'a> {
 fn publish_article_pages(
     place: &PagePlace<'_>,
     earlier: &mut EarlierPage<'_>,
+    spill: &Spill,
     built: &mut BuiltSet,
     pages: &mut Vec<ArticlePage>,
 ) {
-    type Slot<'a> = (&'a Article, String, u64, Option<(Bytes, Range<usize>)>);
+    // The page, where the body stands in it, and whether that range is
+    // UTF-8 text (checked while the page is still in the heap: a spilled
+    // page is not read again to build).
+    type Slot<'a> = (
+        &'a Article,
+        String,
+        u64,
+        Option<(Bytes, Range<usize>, bool)>,
+    );
     let mut slots: Vec<Slot<'_>> = place
         .section
         .articles
         .iter()
         .map(|article| {
             let path = article.path();
-            let page_fingerprint = fingerprint::of_debug(&(place.fingerprint, article.fingerprint));
+            let page_fingerprint = fingerprint::of(&(place.fingerprint, article.fingerprint));
             let page = earlier(&path, page_fingerprint);
             (article.as_ref(), path, page_fingerprint, page)
         })
         .collect();
-    parallel::for_each(&mut slots, |(article, _, _, page)| {
-        if page.is_none() {
-            let (bytes, content) = render::html::article(
-                place.site,
-                place.section,
-                article,
-                place.feed,
-                place.site_feed,
-            );
-            *page = Some((exact_bytes(bytes), content));
-        }
-    });
+    // Most rebuilds render no page of most sections: no thread for those.
+    let todo = slots.iter().any(|(_, _, _, page)| page.is_none());
+    parallel::for_each(
+        if todo { &mut slots[..] } else { &mut [] },
+        |(article, _, _, page)| {
+            if page.is_none() {
+                let (bytes, content) = render::html::article(
+                    place.site,
+                    place.section,
+                    article,
+                    place.feed,
+                    place.site_feed,
+                );
+                let body_is_text = bytes
+                    .get(content.clone())
+                    .is_some_and(|body| std::str::from_utf8(body).is_ok());
+                let bytes = keep(spill, ResourceKind::Article, bytes);
+                *page = Some((bytes, content, body_is_text));
+            }
+        },
+    );
     for (article, path, fingerprint, page) in slots {
-        let Some((body, content)) = page else {
+        let Some((body, content, body_is_text)) = page else {
             continue;
         };
         // The page holds the article's body verbatim: the parse cache can
-        // keep that slice instead of a copy of its own.
+        // keep that slice instead of a copy of its own (when its text was
+        // checked as the page was rendered; a kept page moved to a new
+        // spill file is shared again from there).
         let in_page = body.slice(content.clone());
-        let body_to_share = (article.content_html.bytes().as_ptr() != in_page.as_ptr())
-            .then(|| Html::from_bytes(in_page))
-            .flatten();
+        let body_to_share = (body_is_text
+            && article.content_html.bytes().as_ptr() != in_page.as_ptr())
+        .then(|| Html::from_checked_bytes(in_page));
         built.insert_bytes(
             &path,
             ResourceKind::Article,
@@ -298,6 +325,7 @@ fn publish_article_pages(
             fingerprint,
             body,
             content,
+            body_is_text,
             source: article.source.clone(),
             body_to_share,
         });

@@ -48,6 +48,7 @@ impl Phase {
             ResourceKind::Feed
             | ResourceKind::Opml
             | ResourceKind::Index
+            | ResourceKind::LaterPage
             | ResourceKind::Sitemap => Phase::Feeds,
         }
     }

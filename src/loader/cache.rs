@@ -29,6 +29,9 @@ pub struct ParseCache {
     /// Articles' files (images, audio), read again only when their stat changes.
     pub(super) media: HashMap<PathBuf, CachedMedia>,
     pub(super) parsed_last_load: usize,
+    /// The signature of the tags and authors of the last load, when they
+    /// had no collision: the next load with the same skips the check.
+    pub(super) terms_clean: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -117,7 +120,11 @@ impl ParseCache {
     pub(crate) fn share_bodies(&mut self, bodies: Vec<(PathBuf, Html)>) {
         for (path, html) in bodies {
             if let Some(cached) = self.articles.get_mut(&path) {
-                if cached.parsed.article.content_html.as_str() == html.as_str() {
+                let same = cached.parsed.article.content_html.as_str() == html.as_str();
+                // A body in a spilled page was read for that comparison
+                // only: it leaves the process's memory again.
+                crate::spill::release(html.bytes());
+                if same {
                     let mut article = Article::clone(&cached.parsed.article);
                     article.content_html = html;
                     cached.parsed.article = Arc::new(article);

@@ -87,7 +87,7 @@ pub fn load_cached(
         Err(_) => Vec::new(),
     };
     cache.articles = reuse.next;
-    terms::check(&cache.articles, &mut diagnostics);
+    terms::check(&cache.articles, &mut diagnostics, &mut cache.terms_clean);
     cache.media = reuse.media_next;
     cache.parsed_last_load = reuse.parsed;
     let next_publication = next_publication(&cache.articles, now);

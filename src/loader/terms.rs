@@ -8,11 +8,35 @@ use std::path::PathBuf;
 
 use super::cache::CachedArticle;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::fingerprint;
 use crate::taxonomy::{self, Kind, Use};
 
 /// Checks the tags and authors of every article loaded (drafts and later
 /// articles too: they are checked like the rest), in file order.
-pub(super) fn check(articles: &HashMap<PathBuf, CachedArticle>, diagnostics: &mut Diagnostics) {
+///
+/// `clean` is the signature of the names last checked and found without
+/// collision: the same names in the same files (an edit to an article's
+/// text, the usual reload) cannot collide either, and are not checked again.
+pub(super) fn check(
+    articles: &HashMap<PathBuf, CachedArticle>,
+    diagnostics: &mut Diagnostics,
+    clean: &mut Option<u64>,
+) {
+    // Each file's names hashed apart and combined without regard to order.
+    let signature = articles.iter().fold(0u64, |signature, (path, cached)| {
+        let article = &cached.parsed.article;
+        let authors: Vec<&str> = article.authors.iter().map(|a| a.name.as_str()).collect();
+        signature ^ fingerprint::of(&(path, &article.tags, authors))
+    });
+    if *clean == Some(signature) {
+        return;
+    }
+    let found = diagnostics.len();
+    check_all(articles, diagnostics);
+    *clean = (diagnostics.len() == found).then_some(signature);
+}
+
+fn check_all(articles: &HashMap<PathBuf, CachedArticle>, diagnostics: &mut Diagnostics) {
     let mut files: Vec<(&PathBuf, &CachedArticle)> = articles.iter().collect();
     files.sort_by(|a, b| a.0.cmp(b.0));
     for kind in [Kind::Tag, Kind::Author] {

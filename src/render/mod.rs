@@ -43,7 +43,7 @@ pub(crate) fn empty_history_marker(xml: Vec<u8>, place: &Place) -> Vec<u8> {
     };
     let start = format!("<fh:{marker}>");
     let end = format!("</fh:{marker}>");
-    let Some(at) = xml.windows(start.len()).position(|w| w == start.as_bytes()) else {
+    let Some(at) = memchr::memmem::find(&xml, start.as_bytes()) else {
         return xml;
     };
     let after = at + start.len();

@@ -110,11 +110,18 @@ fn hex_references_in_plain_text(xml: Vec<u8>) -> Vec<u8> {
     let text = String::from_utf8_lossy(&xml);
     let mut out = String::with_capacity(text.len());
     let mut rest: &str = &text;
-    while let Some((at, name)) = PLAIN
-        .iter()
-        .filter_map(|name| rest.find(&format!("<{name}>")).map(|at| (at, *name)))
-        .min()
-    {
+    // One pass: each `<` is looked at once (a search per element name
+    // from every element on made an archive page of 100 items quadratic).
+    let mut from = 0;
+    while let Some(at) = rest[from..].find('<').map(|i| from + i) {
+        let after = &rest[at + 1..];
+        let Some(name) = PLAIN
+            .iter()
+            .find(|name| after.starts_with(*name) && after[name.len()..].starts_with('>'))
+        else {
+            from = at + 1;
+            continue;
+        };
         let open = at + name.len() + 2;
         let Some(len) = rest[open..].find(&format!("</{name}>")) else {
             break;
@@ -126,6 +133,7 @@ fn hex_references_in_plain_text(xml: Vec<u8>) -> Vec<u8> {
                 .replace("&amp;", "&#x26;"),
         );
         rest = &rest[open + len..];
+        from = 0;
     }
     out.push_str(rest);
     out.into_bytes()

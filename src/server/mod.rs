@@ -316,6 +316,10 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
         Some(base_url) => BuildCache::with_base_url(base_url.clone()),
         None => BuildCache::default(),
     };
+    // Archive pages and later list pages, the bulk of a large site, read
+    // about once per reader: in spill files in the data directory (the
+    // page cache), not in the heap.
+    parse_cache.spill_to(&options.root.join(&websub.data_dir));
     let built = build_dir_cached(&options.root, Utc::now(), &mut parse_cache)
         .map_err(StartError::Content)?;
     // The settings of this build, which is what is served; config.toml may
@@ -324,11 +328,12 @@ pub fn start(options: ServeOptions) -> Result<RunningServer, StartError> {
     let served = ServedSet::new(&built.set, config.max_age, None);
     drop(built.set);
     info!(
-        "built {} articles, {} feeds, {} resources ({} bytes with compressed variants) in {} ms",
+        "built {} articles, {} feeds, {} resources ({} bytes with compressed variants, {} bytes of spill files) in {} ms",
         served.articles,
         served.feeds,
         served.len(),
         served.total_bytes(),
+        crate::spill::mapped_bytes(),
         started.elapsed().as_millis()
     );
     let state = Arc::new(State::new(served));

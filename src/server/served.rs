@@ -5,6 +5,7 @@
 //! and header values; nothing is formatted, compressed or read from disk.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -22,7 +23,11 @@ use crate::encoding::{self, Coding, Representations};
 /// gives the CLI and the tests; its module is private.
 #[derive(Debug)]
 pub struct ServedSet {
-    resources: HashMap<String, Entry>,
+    /// Shared with the next set for every resource that did not change, so
+    /// a reload after one edit builds only the entries of what changed.
+    resources: HashMap<String, Arc<Entry>>,
+    /// What every entry's headers were made with.
+    settings: EntrySettings,
     /// Paths of the feeds, sorted.
     pub feed_paths: Vec<String>,
     /// Paths of the lists of feeds (OPML), sorted: not feeds themselves.
@@ -44,9 +49,20 @@ pub struct ServedSet {
     pub(crate) cors_preflight: HeaderMap,
 }
 
+/// The settings that go into every entry's headers: an entry is reused by
+/// the next set only when they are the same.
+#[derive(Debug, Clone, PartialEq)]
+struct EntrySettings {
+    max_age: u32,
+    archive_max_age: u32,
+    feed_links: crate::build::FeedLinks,
+}
+
 /// One resource, ready to answer with.
 #[derive(Debug)]
 pub(crate) struct Entry {
+    /// What it is (its entry is reused only for the same kind).
+    kind: ResourceKind,
     pub(crate) representations: Representations,
     pub(crate) content_type: HeaderValue,
     /// `Last-Modified`, formatted.
@@ -104,6 +120,11 @@ impl ServedSet {
                 .map(|entry| &entry.representations)
         });
         let built_at = stamp_time(&encoded, previous);
+        let settings = EntrySettings {
+            max_age,
+            archive_max_age: built.archive_max_age,
+            feed_links: built.feed_links.clone(),
+        };
         let mut resources = HashMap::with_capacity(encoded.len());
         let mut feed_paths = Vec::new();
         let mut feed_list_paths = Vec::new();
@@ -116,6 +137,19 @@ impl ServedSet {
                 ResourceKind::Feed => feed_paths.push(path.clone()),
                 ResourceKind::Opml => feed_list_paths.push(path.clone()),
                 _ => {}
+            }
+            // The same bytes, kind, type and settings: the same entry, time included.
+            if let Some(old) = previous
+                .filter(|previous| previous.settings == settings)
+                .and_then(|previous| previous.resources.get(&path))
+                .filter(|old| {
+                    old.kind == resource.kind
+                        && old.content_type == resource.content_type
+                        && same_tags(&old.representations, &representations)
+                })
+            {
+                resources.insert(path, Arc::clone(old));
+                continue;
             }
             let identity = tagged(&representations.identity);
             let modified = match previous {
@@ -135,6 +169,7 @@ impl ServedSet {
                 },
             };
             let entry = Entry {
+                kind: resource.kind,
                 content_type: HeaderValue::from_static(resource.content_type),
                 last_modified: header(&httpdate::fmt_http_date(modified)),
                 modified,
@@ -161,12 +196,13 @@ impl ServedSet {
                 brotli: representations.brotli.as_ref().map(tagged),
                 representations,
             };
-            resources.insert(path, entry);
+            resources.insert(path, Arc::new(entry));
         }
         feed_paths.sort();
         feed_list_paths.sort();
         ServedSet {
             resources,
+            settings,
             feed_paths,
             feed_list_paths,
             articles: built.articles,
@@ -180,7 +216,7 @@ impl ServedSet {
     }
 
     pub(crate) fn get(&self, path: &str) -> Option<&Entry> {
-        self.resources.get(path)
+        self.resources.get(path).map(|entry| &**entry)
     }
 
     /// True when `path` is a feed's subscription document.
@@ -206,6 +242,19 @@ impl ServedSet {
             .map(|r| r.body.len())
             .sum()
     }
+}
+
+/// True when two sets of representations are of the same bytes: the same
+/// entity tags (the identity bytes' hash, one per coding) and policy. The
+/// tags say it without reading bytes that may be in a spill file.
+fn same_tags(a: &Representations, b: &Representations) -> bool {
+    let tags = |r: &Representations| {
+        [Coding::Identity, Coding::Gzip, Coding::Brotli].map(|coding| {
+            r.get(coding)
+                .map(|representation| representation.etag.clone())
+        })
+    };
+    a.compressed == b.compressed && tags(a) == tags(b)
 }
 
 fn tagged(representation: &encoding::Representation) -> Tagged {

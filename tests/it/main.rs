@@ -40,6 +40,7 @@ mod server_silent_clients;
 mod server_slow_clients;
 mod site_url;
 mod sitemap;
+mod spill;
 mod taxonomy;
 mod tls;
 mod tls_acme;

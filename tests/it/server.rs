@@ -190,8 +190,12 @@ async fn each_encoding_decodes_to_the_identity_bytes() {
                 assert_eq!(header(&headers, "content-encoding"), "", "{path}");
                 continue;
             }
-            if built.resources[path].kind == ResourceKind::Article {
-                // `precompress = "feeds"` (the default) leaves article pages as they are.
+            if matches!(
+                built.resources[path].kind,
+                ResourceKind::Article | ResourceKind::LaterPage
+            ) {
+                // `precompress = "feeds"` (the default) leaves article pages
+                // and later list pages as they are.
                 assert_eq!(header(&headers, "content-encoding"), "", "{path}");
                 assert_eq!(response.bytes().await.unwrap(), identity, "{path}");
                 continue;
@@ -227,7 +231,10 @@ async fn each_encoding_decodes_to_the_identity_bytes() {
         }
         tags.sort();
         tags.dedup();
-        let codings = if built.resources[path].kind == ResourceKind::Article {
+        let codings = if matches!(
+            built.resources[path].kind,
+            ResourceKind::Article | ResourceKind::LaterPage
+        ) {
             1
         } else if path == "/robots.txt" {
             2

@@ -38,7 +38,12 @@ fn the_sitemap_lists_every_page_and_is_valid_and_robots_names_it() {
     let pages: BTreeSet<String> = built
         .resources
         .iter()
-        .filter(|(_, r)| matches!(r.kind, ResourceKind::Index | ResourceKind::Article))
+        .filter(|(_, r)| {
+            matches!(
+                r.kind,
+                ResourceKind::Index | ResourceKind::LaterPage | ResourceKind::Article
+            )
+        })
         .map(|(path, _)| format!("http://127.0.0.1:8080{path}"))
         .collect();
     assert!(pages.len() >= 11, "{pages:?}");
