@@ -26,9 +26,9 @@
 #     archive pages), so that the two are seen to publish the same kinds.
 #     When `broadsheet export` accepts `precompress = "all"` (top level or in
 #     `[export]`), that variant is measured too, for the sizes in
-#     ALL_SIZES (default "1000 10000": at 100,000 articles it compresses
-#     every archive page, gigabytes); the default is the broadsheet default
-#     (`feeds`).
+#     ALL_SIZES (default "1000 10000"; ALL_SIZES="" for none: at 100,000
+#     articles it compresses every archive page, gigabytes); the default is
+#     the broadsheet default (`feeds`).
 #  4b. reexport: on each corpus, a full export into an empty directory
 #     (RUNS times, median) against a re-export into the previous export
 #     after appending a sentence to one article (RUNS edits, median), whose
@@ -118,7 +118,7 @@ BENCH="$REPO/bench"
 SIZES=${SIZES:-"1000 10000 100000"}
 SERVE_SIZE=${SERVE_SIZE:-10000}
 RUNS=${RUNS:-3}
-ALL_SIZES=${ALL_SIZES:-"1000 10000"}
+ALL_SIZES=${ALL_SIZES-"1000 10000"}
 WRK_RUNS=${WRK_RUNS:-3}
 WRK_DURATION=${WRK_DURATION:-10s}
 WRK_THREADS=${WRK_THREADS:-2}
@@ -826,7 +826,7 @@ if part memory; then
         if [[ -n "$newest" ]]; then
             t2=$(date +%s%N)
             seq "$newest" | sed "s|.*|http://$bs_addr/archive/&/rss.xml|" |
-                xargs -P 8 -n 50 curl -s --max-time 30 -o /dev/null
+                xargs -P 8 -I{} curl -s --max-time 30 -o /dev/null {}
             t3=$(date +%s%N)
             rss_kb=$(ps -o rss= -p "$bs_pid" | tr -d ' ')
             report "serve: after fetching the site feed's $newest RSS archive pages once ($(( (t3 - t2) / 1000000 )) ms): resident $(( rss_kb / 1024 )) MB ($(split))"
