@@ -23,6 +23,7 @@ mod parallel;
 mod render;
 mod server;
 mod spill;
+mod sqlite;
 mod static_files;
 mod taxonomy;
 mod tls;

@@ -91,50 +91,17 @@ fn sql(context: &str) -> impl Fn(rusqlite::Error) -> String + '_ {
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub(crate) fn open(dir: &Path) -> Result<Store, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
-        let path = dir.join(FILE_NAME);
-        let where_ = path.display().to_string();
-        let db = Connection::open(&path).map_err(|e| format!("cannot open {where_}: {e}"))?;
-        let check = |e: rusqlite::Error| format!("{where_} is not a usable database: {e}");
-        db.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(check)?;
-        db.pragma_update(None, "synchronous", "FULL")
-            .map_err(check)?;
-        let verdict: String = db
-            .query_row("PRAGMA quick_check", [], |row| row.get(0))
-            .map_err(check)?;
-        if verdict != "ok" {
-            return Err(format!(
-                "{where_} is corrupt ({verdict}); move it aside to start with no subscriptions"
-            ));
-        }
-        let version: i64 = db
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(check)?;
-        // Taking the write lock proves the file is writable now, not at the
-        // first subscription.
-        db.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| format!("{where_} cannot be written: {e}"))?;
-        let prepared = match version {
-            0 => db
-                .execute_batch(SCHEMA)
-                .and_then(|()| db.pragma_update(None, "user_version", SCHEMA_VERSION))
-                .map_err(|e| format!("cannot create the schema in {where_}: {e}")),
-            SCHEMA_VERSION => Ok(()),
-            other => Err(format!(
-                "{where_} has schema version {other}, which this broadsheet (version {SCHEMA_VERSION}) does not know"
-            )),
-        };
-        match prepared {
-            Ok(()) => db
-                .execute_batch("COMMIT")
-                .map_err(|e| format!("{where_} cannot be written: {e}"))?,
-            Err(e) => {
-                let _ = db.execute_batch("ROLLBACK");
-                return Err(e);
-            }
-        }
+        let db = crate::sqlite::open(
+            dir,
+            &crate::sqlite::Kept {
+                file_name: FILE_NAME,
+                synchronous: "FULL",
+                wal: false,
+                schema: SCHEMA,
+                version: SCHEMA_VERSION,
+                if_corrupt: "move it aside to start with no subscriptions",
+            },
+        )?;
         Ok(Store { db })
     }
 
