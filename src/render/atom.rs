@@ -12,7 +12,7 @@ use atom_syndication::{
     Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
 };
 
-use crate::archive::{Place, HISTORY_NAMESPACE};
+use crate::archive::Place;
 use crate::feed::FeedView;
 use crate::format::Format;
 use crate::render::{plain_text_to_html, preview, GENERATOR, GENERATOR_URI, VERSION};
@@ -66,48 +66,36 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
             ..Default::default()
         })
         .collect();
-    let atom =
-        Feed {
-            title: Text::plain(feed.title.clone()),
-            id: feed.url(Format::Atom).to_string(),
-            updated: feed.updated,
-            authors: vec![Person {
-                name: feed.config.publisher().to_string(),
-                ..Default::default()
-            }],
-            generator: Some(Generator {
-                value: GENERATOR.to_string(),
-                uri: Some(GENERATOR_URI.to_string()),
-                version: Some(VERSION.to_string()),
-            }),
-            // `alternate` first: some readers (feed-extractor) take the first
-            // link as the site's page, whatever its `rel`.
-            links: std::iter::once(Link {
-                href: feed.home_url().to_string(),
-                rel: "alternate".to_string(),
-                mime_type: Some("text/html".to_string()),
-                ..Default::default()
-            })
-            .chain(place.atom_links(feed, Format::Atom).into_iter().map(
-                |(rel, href, media_type)| Link {
-                    href,
-                    rel: rel.to_string(),
-                    mime_type: media_type.map(str::to_string),
-                    ..Default::default()
-                },
-            ))
-            .collect(),
-            namespaces: place
-                .marker()
-                .map(|_| ("fh".to_string(), HISTORY_NAMESPACE.to_string()))
-                .into_iter()
-                .collect(),
-            extensions: history_marker(place),
-            subtitle: Some(Text::plain(feed.description.clone())),
-            lang: Some(feed.config.language.as_str().to_string()),
-            entries,
+    let atom = Feed {
+        title: Text::plain(feed.title.clone()),
+        id: feed.url(Format::Atom).to_string(),
+        updated: feed.updated,
+        authors: vec![Person {
+            name: feed.config.publisher().to_string(),
             ..Default::default()
-        };
+        }],
+        generator: Some(Generator {
+            value: GENERATOR.to_string(),
+            uri: Some(GENERATOR_URI.to_string()),
+            version: Some(VERSION.to_string()),
+        }),
+        // `alternate` first: some readers (feed-extractor) take the first
+        // link as the site's page, whatever its `rel`.
+        links: std::iter::once(Link {
+            href: feed.home_url().to_string(),
+            rel: "alternate".to_string(),
+            mime_type: Some("text/html".to_string()),
+            ..Default::default()
+        })
+        .chain(super::atom_links(feed, Format::Atom, place))
+        .collect(),
+        namespaces: super::history_namespaces(place),
+        extensions: history_marker(place),
+        subtitle: Some(Text::plain(feed.description.clone())),
+        lang: Some(feed.config.language.as_str().to_string()),
+        entries,
+        ..Default::default()
+    };
     // The crate's declaration has no `encoding`; ours does, as RSS's does.
     let config = WriteConfig {
         write_document_declaration: false,

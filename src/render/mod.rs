@@ -11,14 +11,16 @@ pub mod opml;
 pub mod preview;
 pub mod rss;
 
-use crate::archive::Place;
+use std::collections::BTreeMap;
+
+use atom_syndication::Link;
+
+use crate::archive::{Place, HISTORY_NAMESPACE};
 use crate::feed::FeedView;
 use crate::format::Format;
 
-/// The bytes of `feed` in `format`, a feed with no archive chain. The
-/// site's and sections' feeds have one (`feed_at`); kept for feeds that do
-/// not (tag and author feeds are being added on another branch).
-#[allow(dead_code)]
+/// The bytes of `feed` in `format`, a feed with no archive chain (a tag's
+/// or an author's). The site's and sections' feeds have one (`feed_at`).
 pub fn feed(format: Format, feed: &FeedView<'_>) -> Vec<u8> {
     feed_at(format, feed, &Place::Alone)
 }
@@ -31,6 +33,31 @@ pub fn feed_at(format: Format, feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
         Format::Atom => atom::render(feed, place),
         Format::Json => json::render(feed, place),
     }
+}
+
+/// The `atom:link`s of `feed` in `format` at `place` (self, the archive
+/// chain, the hub), as the Atom crate's links, which RSS's Atom extension
+/// uses too.
+pub(crate) fn atom_links(feed: &FeedView<'_>, format: Format, place: &Place) -> Vec<Link> {
+    place
+        .atom_links(feed, format)
+        .into_iter()
+        .map(|(rel, href, media_type)| Link {
+            href,
+            rel: rel.to_string(),
+            mime_type: media_type.map(str::to_string),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// The Feed History namespace, declared where `place` carries its marker.
+pub(crate) fn history_namespaces(place: &Place) -> BTreeMap<String, String> {
+    place
+        .marker()
+        .map(|_| ("fh".to_string(), HISTORY_NAMESPACE.to_string()))
+        .into_iter()
+        .collect()
 }
 
 /// `xml` with the Feed History marker of `place` (`fh:complete`,

@@ -12,12 +12,12 @@
 //! (`prev-archive`, `next-archive`, `current`) and `fh:complete` or
 //! `fh:archive` (see `crate::archive`).
 
-use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::atom::AtomExtension;
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Guid, Item};
 
-use crate::archive::{Place, HISTORY_NAMESPACE};
+use crate::archive::Place;
 use crate::feed::FeedView;
 use crate::format::Format;
 use crate::render::{plain_text_to_html, preview, GENERATOR, VERSION};
@@ -68,22 +68,9 @@ pub fn render(feed: &FeedView<'_>, place: &Place) -> Vec<u8> {
         docs: Some("https://www.rssboard.org/rss-specification".to_string()),
         ttl: Some(ttl_minutes(feed.config.server.max_age).to_string()),
         atom_ext: Some(AtomExtension {
-            links: place
-                .atom_links(feed, Format::Rss)
-                .into_iter()
-                .map(|(rel, href, media_type)| Link {
-                    href,
-                    rel: rel.to_string(),
-                    mime_type: media_type.map(str::to_string),
-                    ..Default::default()
-                })
-                .collect(),
+            links: super::atom_links(feed, Format::Rss, place),
         }),
-        namespaces: place
-            .marker()
-            .map(|_| ("fh".to_string(), HISTORY_NAMESPACE.to_string()))
-            .into_iter()
-            .collect(),
+        namespaces: super::history_namespaces(place),
         extensions: history_marker(place),
         items,
         ..Default::default()
