@@ -300,8 +300,10 @@ fn not_found(head: bool) -> Response<Body> {
     plain(StatusCode::NOT_FOUND, "not found\n", head)
 }
 
-fn plain(status: StatusCode, text: &'static str, head: bool) -> Response<Body> {
-    let mut response = bytes(status, Bytes::from_static(text.as_bytes()), head);
+/// `text` as a plain-text response (nothing of it for `HEAD`), with its
+/// length and `nosniff`: the server's own short answers.
+pub(crate) fn plain(status: StatusCode, text: impl Into<Bytes>, head: bool) -> Response<Body> {
+    let mut response = bytes(status, text.into(), head);
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),

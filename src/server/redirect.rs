@@ -17,12 +17,10 @@
 //! around it has every limit of the HTTPS ones.
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::header::{CACHE_CONTROL, LOCATION};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
 
-use super::handler::{Body, MAX_URI_BYTES};
-use super::security;
+use super::handler::{self, Body, MAX_URI_BYTES};
 use crate::config::BaseUrl;
 use crate::tls::Certificates;
 
@@ -63,7 +61,7 @@ pub(crate) fn respond<B>(redirect: &Redirect, request: &Request<B>) -> Response<
         .path_and_query()
         .map_or("/", |target| target.as_str());
     if target.len() > MAX_URI_BYTES {
-        return text(StatusCode::URI_TOO_LONG, "URI too long\n".into(), head);
+        return handler::plain(StatusCode::URI_TOO_LONG, "URI too long\n", head);
     }
     if let Some(token) = request.uri().path().strip_prefix(ACME_CHALLENGE_PREFIX) {
         let answer = (request.method() == Method::GET || head)
@@ -71,13 +69,13 @@ pub(crate) fn respond<B>(redirect: &Redirect, request: &Request<B>) -> Response<
             .flatten();
         return match answer {
             Some(key_authorization) => {
-                let mut response = text(StatusCode::OK, key_authorization.into(), head);
+                let mut response = handler::plain(StatusCode::OK, key_authorization, head);
                 response
                     .headers_mut()
                     .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
             }
-            None => text(StatusCode::NOT_FOUND, "not found\n".into(), head),
+            None => handler::plain(StatusCode::NOT_FOUND, "not found\n", head),
         };
     }
     let status = if request.method() == Method::GET || head {
@@ -86,7 +84,7 @@ pub(crate) fn respond<B>(redirect: &Redirect, request: &Request<B>) -> Response<
         StatusCode::PERMANENT_REDIRECT
     };
     let location = format!("{}{}", redirect.origin, target);
-    let mut response = text(status, Bytes::new(), head);
+    let mut response = handler::plain(status, Bytes::new(), head);
     match HeaderValue::try_from(location) {
         Ok(location) => {
             response.headers_mut().insert(LOCATION, location);
@@ -94,24 +92,8 @@ pub(crate) fn respond<B>(redirect: &Redirect, request: &Request<B>) -> Response<
         }
         // The target came in as a valid URI, so it makes a valid field;
         // should it not, the client learns nothing worse than a 400.
-        Err(_) => text(StatusCode::BAD_REQUEST, "bad request\n".into(), head),
+        Err(_) => handler::plain(StatusCode::BAD_REQUEST, "bad request\n", head),
     }
-}
-
-fn text(status: StatusCode, body: Bytes, head: bool) -> Response<Body> {
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    security::add_nosniff(headers);
-    if !head {
-        *response.body_mut() = Full::new(body);
-    }
-    response
 }
 
 #[cfg(test)]

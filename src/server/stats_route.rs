@@ -183,18 +183,8 @@ fn private(headers: &mut http::HeaderMap) {
 }
 
 fn text(status: StatusCode, body: &'static str, head: bool) -> Response<Body> {
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    private(headers);
-    if !head {
-        *response.body_mut() = Full::new(Bytes::from_static(body.as_bytes()));
-    }
+    let mut response = super::handler::plain(status, body, head);
+    private(response.headers_mut());
     response
 }
 
