@@ -353,13 +353,8 @@ impl Deploy<'_> {
         let nested_sites: Vec<String> = objects
             .iter()
             .filter_map(|meta| {
-                let name = meta.location.as_ref();
-                let name = if prefix.is_empty() {
-                    name
-                } else {
-                    name.strip_prefix(prefix)?.strip_prefix('/')?
-                };
-                name.strip_suffix(MANIFEST)
+                under(prefix, meta.location.as_ref())?
+                    .strip_suffix(MANIFEST)
                     .filter(|dir| dir.ends_with('/'))
                     .map(str::to_string)
             })
@@ -377,12 +372,7 @@ impl Deploy<'_> {
                     .any(|dir| name.starts_with(dir.as_str()))
             })
             .filter_map(|meta| {
-                let name = meta.location.as_ref();
-                let name = if prefix.is_empty() {
-                    name
-                } else {
-                    name.strip_prefix(prefix)?.strip_prefix('/')?
-                };
+                let name = under(prefix, meta.location.as_ref())?;
                 (name != MANIFEST).then(|| {
                     (
                         name.to_string(),
@@ -456,5 +446,15 @@ impl Deploy<'_> {
             )
             .await?;
         Ok(result.e_tag)
+    }
+}
+
+/// `name`, an object's full key, as a name under `prefix` (all of it when
+/// there is no prefix); `None` for a key outside it.
+fn under<'a>(prefix: &str, name: &'a str) -> Option<&'a str> {
+    if prefix.is_empty() {
+        Some(name)
+    } else {
+        name.strip_prefix(prefix)?.strip_prefix('/')
     }
 }
