@@ -378,7 +378,11 @@ fn date_files(files: &mut [FileToWrite<'_>]) {
 fn compare_with(previous: Option<(&Path, &Manifest)>, files: &mut [FileToWrite<'_>]) {
     if let Some((dir, manifest)) = previous {
         parallel::for_each(files, |file| {
-            file.earlier = earlier_file(dir, manifest, &file.file.name, &file.file.body);
+            let fingerprint = *file
+                .fingerprint
+                .get_or_insert_with(|| fingerprint(&file.file.body));
+            file.earlier =
+                earlier_file(dir, manifest, &file.file.name, &file.file.body, fingerprint);
         });
     }
 }
@@ -458,10 +462,17 @@ enum Earlier {
 }
 
 /// Compares the previous export's file `name` in `dir` with `bytes`: by the
-/// fingerprint the previous export's manifest holds for it, while the
+/// fingerprint the previous export's manifest holds for it (`fingerprint`
+/// is that of `bytes`), while the
 /// file's size and time are those the manifest recorded (nobody wrote to it
 /// since), or else by reading it.
-fn earlier_file(dir: &Path, manifest: &Manifest, name: &str, bytes: &[u8]) -> Earlier {
+fn earlier_file(
+    dir: &Path,
+    manifest: &Manifest,
+    name: &str,
+    bytes: &[u8],
+    fingerprint: u128,
+) -> Earlier {
     let path = dir.join(name);
     let Ok(meta) = fs::metadata(&path) else {
         return Earlier::Absent;
@@ -475,7 +486,7 @@ fn earlier_file(dir: &Path, manifest: &Manifest, name: &str, bytes: &[u8]) -> Ea
     }
     if let Some(entry) = manifest.get(name) {
         if entry.len == meta.len() && modified == entry.modified {
-            return if entry.fingerprint == fingerprint(bytes) {
+            return if entry.fingerprint == fingerprint {
                 Earlier::Same(time)
             } else {
                 Earlier::Changed(time)
@@ -580,7 +591,8 @@ impl Manifest {
                 .map_or(0, |d| d.as_secs());
             text.push_str(&format!(
                 "{:032x} {} {secs} {}\n",
-                file.fingerprint,
+                file.fingerprint
+                    .unwrap_or_else(|| fingerprint(&file.file.body)),
                 file.file.body.len(),
                 file.file.name
             ));
@@ -605,8 +617,9 @@ struct FileToWrite<'a> {
     modified: SystemTime,
     /// Whether it was linked to the previous export's file rather than written.
     linked: bool,
-    /// Its bytes' [`fingerprint`], taken as it is written, for the manifest.
-    fingerprint: u128,
+    /// Its bytes' [`fingerprint`], taken once: when it is compared with the
+    /// previous export, or else as it is written; for the manifest.
+    fingerprint: Option<u128>,
     result: Result<(), ExportError>,
 }
 
@@ -617,7 +630,7 @@ impl<'a> FileToWrite<'a> {
             earlier: Earlier::None,
             modified: SystemTime::UNIX_EPOCH,
             linked: false,
-            fingerprint: 0,
+            fingerprint: None,
             result: Ok(()),
         }
     }
@@ -654,7 +667,8 @@ fn write_all(
         });
         // Written: the manifest needs only its fingerprint, and a spilled
         // page's bytes leave this process's memory again.
-        file.fingerprint = fingerprint(&file.file.body);
+        file.fingerprint
+            .get_or_insert_with(|| fingerprint(&file.file.body));
         crate::spill::release(&file.file.body);
         if file.result.is_err() {
             failed.store(true, Ordering::Relaxed);
