@@ -31,7 +31,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
@@ -693,8 +692,9 @@ fn write_file(path: &Path, bytes: &[u8], modified: Option<SystemTime>) -> Result
     let mut file = fs::File::create(path).map_err(io(path))?;
     // No fsync per file: it would multiply the time of a large export, and
     // the file systems in use reserve space at write time, so a full disk
-    // fails here, before the swap.
-    file.write_all(bytes).map_err(io(path))?;
+    // fails here, before the swap. A spilled page is copied from its spill
+    // file by the kernel, not read into this process.
+    crate::spill::write_into(bytes, &mut file).map_err(io(path))?;
     match modified {
         Some(time) => file.set_modified(time).map_err(io(path)),
         None => Ok(()),

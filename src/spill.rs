@@ -114,6 +114,72 @@ pub fn release(bytes: &[u8]) {
 /// Twice the kernel's default fault-around (`fault_around_bytes`).
 const FAULT_AROUND: usize = 128 << 10;
 
+/// Writes `bytes` to `out` (at its offset): when they are in a spill chunk,
+/// copied from the chunk's file by the kernel (`copy_file_range`), so that
+/// nothing is mapped into this process (an export writes gigabytes of
+/// spilled pages); else, or where the system cannot copy between these
+/// files, from memory.
+pub fn write_into(bytes: &[u8], out: &mut File) -> io::Result<()> {
+    use std::io::Write;
+    let Some(chunk) = chunk_of(bytes) else {
+        return out.write_all(bytes);
+    };
+    let start = bytes.as_ptr() as usize - chunk.map.as_ptr() as usize;
+    let copied = copy_range(&chunk.file, start, bytes.len(), out)?;
+    if copied < bytes.len() {
+        out.write_all(&bytes[copied..])?;
+        release(bytes);
+    }
+    Ok(())
+}
+
+/// Copies `len` bytes at `offset` of `from` to `to`'s offset within the
+/// kernel; returns how many were copied before the system said it cannot
+/// (then the caller writes the rest).
+#[cfg(target_os = "linux")]
+fn copy_range(from: &File, offset: usize, len: usize, to: &File) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut at = offset as libc::loff_t;
+    let mut copied = 0;
+    while copied < len {
+        // SAFETY: both descriptors are open files owned by the caller for
+        // the call's duration; the input offset is ours (not the file's),
+        // and the output offset is the file's own (a null pointer).
+        let n = unsafe {
+            libc::copy_file_range(
+                from.as_raw_fd(),
+                &mut at,
+                to.as_raw_fd(),
+                std::ptr::null_mut(),
+                len - copied,
+                0,
+            )
+        };
+        match n {
+            n if n > 0 => copied += n as usize,
+            // The chunk ends before the bytes do: never, but not a loop.
+            0 => return Ok(copied),
+            _ => {
+                let error = io::Error::last_os_error();
+                match error.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    // Not between these file systems, or not here at all.
+                    Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP) => {
+                        return Ok(copied)
+                    }
+                    _ => return Err(error),
+                }
+            }
+        }
+    }
+    Ok(copied)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn copy_range(_: &File, _: usize, _: usize, _: &File) -> io::Result<usize> {
+    Ok(0)
+}
+
 /// True when `bytes` are in a spill chunk rather than in the heap.
 pub fn holds(bytes: &[u8]) -> bool {
     chunk_of(bytes).is_some()
@@ -340,6 +406,17 @@ mod tests {
         // Released pages read back the same.
         release(&b);
         assert_eq!(&b[..], &vec![7u8; 100_000][..]);
+        // Written to a file by the kernel, or from memory: the same bytes.
+        let out_path = dir.path().join("out");
+        let mut out = File::create(&out_path).unwrap();
+        write_into(b"head:", &mut out).unwrap();
+        write_into(&b, &mut out).unwrap();
+        write_into(&a, &mut out).unwrap();
+        drop(out);
+        let mut expected = b"head:".to_vec();
+        expected.extend_from_slice(&b);
+        expected.extend_from_slice(&a);
+        assert!(std::fs::read(&out_path).unwrap() == expected);
     }
 
     #[test]

@@ -46,6 +46,28 @@ pub(super) struct CachedArticle {
     /// The file's metadata when it was read.
     pub stamp: Option<FileStamp>,
     pub parsed: ParsedArticle,
+    /// A fingerprint of the file's path and its tags' and authors' names,
+    /// for the collision check to see that no name changed.
+    pub names: u64,
+}
+
+impl CachedArticle {
+    pub fn new(
+        path: &std::path::Path,
+        text_hash: u64,
+        stamp: Option<FileStamp>,
+        parsed: ParsedArticle,
+    ) -> CachedArticle {
+        let article = &parsed.article;
+        let authors: Vec<&str> = article.authors.iter().map(|a| a.name.as_str()).collect();
+        let names = crate::fingerprint::of(&(path, &article.tags, authors));
+        CachedArticle {
+            text_hash,
+            stamp,
+            parsed,
+            names,
+        }
+    }
 }
 
 /// What `stat` says of a file: when its size, times and inode are all as

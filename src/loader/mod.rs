@@ -69,9 +69,10 @@ pub fn load_cached(
         Ok((config, fingerprint::of_text(&text)))
     });
     let content_dir = root.join("content");
+    let previous = std::mem::take(&mut cache.articles);
     let mut reuse = Reuse {
-        previous: std::mem::take(&mut cache.articles),
-        next: HashMap::new(),
+        next: HashMap::with_capacity(previous.len()),
+        previous,
         media_previous: std::mem::take(&mut cache.media),
         media_next: HashMap::new(),
         parsed: 0,

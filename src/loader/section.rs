@@ -149,6 +149,7 @@ fn plan_reads(
 ) -> (Vec<(ContentEntry, Slot)>, Vec<ContentEntry>) {
     let mut slots = Vec::new();
     let mut media_dirs = Vec::new();
+    let mut files = Vec::new();
     for entry in entries {
         if entry.name == "_index.md" {
             continue;
@@ -157,10 +158,16 @@ fn plan_reads(
             media_dirs.push(entry);
             continue;
         }
-        if !is_markdown(&entry.name) {
-            continue;
+        if is_markdown(&entry.name) {
+            files.push((entry, None));
         }
-        let stamp = FileStamp::trusted(&entry.path);
+    }
+    // Every file's stat, on every core: a reload of a large site stats
+    // thousands of files to find the few that changed.
+    parallel::for_each(&mut files, |(entry, stamp)| {
+        *stamp = FileStamp::trusted(&entry.path);
+    });
+    for (entry, stamp) in files {
         let slot = match reuse.previous.remove(&entry.path) {
             // Unchanged since it was parsed: not even read.
             Some(cached) if stamp.is_some() && cached.stamp == stamp => Slot::Done(Ok(cached)),
@@ -195,11 +202,7 @@ fn read_and_parse(
                     parse_article(&entry.path, &text, section, config)?
                 }
             };
-            Ok(CachedArticle {
-                text_hash,
-                stamp: *stamp,
-                parsed: article,
-            })
+            Ok(CachedArticle::new(&entry.path, text_hash, *stamp, article))
         });
         *slot = match outcome {
             Ok(cached) if fresh => Slot::Fresh(cached),

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use super::cache::CachedArticle;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::fingerprint;
 use crate::taxonomy::{self, Kind, Use};
 
 /// Checks the tags and authors of every article loaded (drafts and later
@@ -22,12 +21,11 @@ pub(super) fn check(
     diagnostics: &mut Diagnostics,
     clean: &mut Option<u64>,
 ) {
-    // Each file's names hashed apart and combined without regard to order.
-    let signature = articles.iter().fold(0u64, |signature, (path, cached)| {
-        let article = &cached.parsed.article;
-        let authors: Vec<&str> = article.authors.iter().map(|a| a.name.as_str()).collect();
-        signature ^ fingerprint::of(&(path, &article.tags, authors))
-    });
+    // Each file's names, hashed when it was parsed, combined without
+    // regard to order.
+    let signature = articles
+        .values()
+        .fold(0u64, |signature, cached| signature ^ cached.names);
     if *clean == Some(signature) {
         return;
     }

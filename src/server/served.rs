@@ -114,30 +114,59 @@ impl ServedSet {
     /// `built.archive_max_age` (they never change). Representations of
     /// resources whose bytes are the same as in `previous` are reused.
     pub(crate) fn new(built: &BuiltSet, max_age: u32, previous: Option<&ServedSet>) -> ServedSet {
-        let encoded = encoding::encode_site(built, |path| {
-            previous
-                .and_then(|p| p.resources.get(path))
-                .map(|entry| &entry.representations)
-        });
-        let built_at = stamp_time(&encoded, previous);
         let settings = EntrySettings {
             max_age,
             archive_max_age: built.archive_max_age,
             feed_links: built.feed_links.clone(),
         };
-        let mut resources = HashMap::with_capacity(encoded.len());
+        let mut resources = HashMap::with_capacity(built.resources.len());
         let mut feed_paths = Vec::new();
         let mut feed_list_paths = Vec::new();
-        // One value per kind, shared by its entries (`build::cache_control`
-        // is also what `deploy` stores with each object).
-        let mut cache_controls: HashMap<ResourceKind, HeaderValue> = HashMap::new();
-        for (path, representations) in encoded {
-            let resource = &built.resources[&path];
+        // What a rebuild kept as it was (the very same bytes, of the same
+        // kind and type, under the same settings and policy) keeps its
+        // entry, time included, with no work; the rest is encoded.
+        let reusable = previous.filter(|previous| previous.settings == settings);
+        let mut rest = BuiltSet {
+            resources: std::collections::BTreeMap::new(),
+            ..BuiltSet::default()
+        };
+        rest.precompress = built.precompress;
+        for (path, resource) in &built.resources {
             match resource.kind {
                 ResourceKind::Feed => feed_paths.push(path.clone()),
                 ResourceKind::Opml => feed_list_paths.push(path.clone()),
                 _ => {}
             }
+            let kept = reusable
+                .and_then(|previous| previous.resources.get(path))
+                .filter(|old| {
+                    let body = &old.representations.identity.body;
+                    old.kind == resource.kind
+                        && old.content_type == resource.content_type
+                        && old.representations.compressed == built.precompress.covers(resource.kind)
+                        && body.as_ptr() == resource.body.as_ptr()
+                        && body.len() == resource.body.len()
+                });
+            match kept {
+                Some(old) => {
+                    resources.insert(path.clone(), Arc::clone(old));
+                }
+                None => {
+                    rest.resources.insert(path.clone(), resource.clone());
+                }
+            }
+        }
+        let encoded = encoding::encode_site(&rest, |path| {
+            previous
+                .and_then(|p| p.resources.get(path))
+                .map(|entry| &entry.representations)
+        });
+        let built_at = stamp_time(&encoded, previous);
+        // One value per kind, shared by its entries (`build::cache_control`
+        // is also what `deploy` stores with each object).
+        let mut cache_controls: HashMap<ResourceKind, HeaderValue> = HashMap::new();
+        for (path, representations) in encoded {
+            let resource = &built.resources[&path];
             // The same bytes, kind, type and settings: the same entry, time included.
             if let Some(old) = previous
                 .filter(|previous| previous.settings == settings)
