@@ -66,7 +66,7 @@ fn spawn(program: &'static str, args: &[&str], dir: &Path, env: &[(&str, &str)])
 
 /// Pebble and its DNS, running for one test.
 struct Pebble {
-    _dns: Process,
+    dns: Process,
     pebble: Process,
     dir: tempfile::TempDir,
     ca: TestCa,
@@ -82,8 +82,33 @@ impl Pebble {
     }
 
     /// As [`Pebble::start`], issuing certificates valid for `validity`
-    /// seconds when given (pebble's default is five years).
+    /// seconds when given (pebble's default is five years). Its ports are
+    /// found free by binding and releasing them, so a test running beside
+    /// this one can take one in between: pebble (or its DNS) then exits
+    /// saying the address is in use, and it is started again on other
+    /// ports, a few times at most. Any other failure fails the test.
     async fn start_issuing_for(tls_port: u16, http_port: u16, validity: Option<u64>) -> Pebble {
+        const ATTEMPTS: usize = 5;
+        let mut taken = Vec::new();
+        for _ in 0..ATTEMPTS {
+            match Pebble::try_start(tls_port, http_port, validity).await {
+                Ok(pebble) => return pebble,
+                Err(log) => taken.push(log),
+            }
+        }
+        panic!(
+            "pebble found a port taken {ATTEMPTS} times: {}",
+            taken.join("\n---\n")
+        );
+    }
+
+    /// One attempt of [`Pebble::start_issuing_for`]: `Err` with the log
+    /// when pebble or its DNS could not bind a port.
+    async fn try_start(
+        tls_port: u16,
+        http_port: u16,
+        validity: Option<u64>,
+    ) -> Result<Pebble, String> {
         let dir = tempfile::tempdir().expect("a folder");
         let ca = TestCa::new();
         let (chain, key) = ca.leaf(&["localhost", "127.0.0.1"]);
@@ -143,7 +168,7 @@ impl Pebble {
             &[("PEBBLE_VA_NOSLEEP", "1"), ("PEBBLE_WFE_NONCEREJECT", "0")],
         );
         let mut pebble = Pebble {
-            _dns: dns_process,
+            dns: dns_process,
             pebble,
             dir,
             ca,
@@ -153,14 +178,39 @@ impl Pebble {
         let api = SocketAddr::from(([127, 0, 0, 1], api));
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(Some(status)) = pebble.pebble.0.try_wait() {
-                panic!("pebble exited ({status}): {}", pebble.log());
+            for (name, process) in [
+                ("pebble", &mut pebble.pebble),
+                ("pebble-challtestsrv", &mut pebble.dns),
+            ] {
+                if let Ok(Some(status)) = process.0.try_wait() {
+                    let log =
+                        std::fs::read_to_string(pebble.dir.path().join(format!("{name}.log")))
+                            .unwrap_or_default();
+                    if log.contains("address already in use") {
+                        return Err(log);
+                    }
+                    panic!("{name} exited ({status}): {log}");
+                }
             }
-            if pebble
-                .get(api, "/dir")
-                .await
-                .is_some_and(|(s, _)| s == StatusCode::OK)
+            // Up when both of pebble's listeners answer and its DNS's
+            // management port accepts. pebble-challtestsrv binds its DNS
+            // ports before that port, and logs a failure to bind them
+            // without exiting: its log says, once the port accepts.
+            let up = |answer: Option<(StatusCode, bytes::Bytes)>| {
+                answer.is_some_and(|(status, _)| status == StatusCode::OK)
+            };
+            if up(pebble.get(api, "/dir").await)
+                && up(pebble.get(pebble.management, "/roots/0").await)
+                && tokio::net::TcpStream::connect(("127.0.0.1", dns_management))
+                    .await
+                    .is_ok()
             {
+                let dns_log =
+                    std::fs::read_to_string(pebble.dir.path().join("pebble-challtestsrv.log"))
+                        .unwrap_or_default();
+                if dns_log.contains("address already in use") {
+                    return Err(dns_log);
+                }
                 break;
             }
             assert!(
@@ -170,7 +220,7 @@ impl Pebble {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        pebble
+        Ok(pebble)
     }
 
     fn log(&self) -> String {
@@ -178,12 +228,20 @@ impl Pebble {
     }
 
     /// `GET path` from pebble's HTTPS at `addr`.
+    /// `None` when it cannot connect or does not answer within 5 seconds
+    /// (whatever holds the port may not be pebble).
     async fn get(&self, addr: SocketAddr, path: &str) -> Option<(StatusCode, bytes::Bytes)> {
-        let stream = tls_connect(addr, "localhost", self.ca.root(), &[b"http/1.1"])
+        let exchange = async {
+            let stream = tls_connect(addr, "localhost", self.ca.root(), &[b"http/1.1"])
+                .await
+                .ok()?;
+            let (status, _, body) = Sender::over(stream).await.get("localhost", path, &[]).await;
+            Some((status, body))
+        };
+        tokio::time::timeout(Duration::from_secs(5), exchange)
             .await
-            .ok()?;
-        let (status, _, body) = Sender::over(stream).await.get("localhost", path, &[]).await;
-        Some((status, body))
+            .ok()
+            .flatten()
     }
 
     /// The root pebble issues from.
