@@ -52,6 +52,20 @@ impl BuildCache {
         cache
     }
 
+    /// Tells the next build what changed under `content/` since the last
+    /// one, as a watcher saw it: it reads only that (see
+    /// [`loader::Changes`]). A build that was told nothing reads everything.
+    pub(crate) fn note_changes(&mut self, changes: loader::Changes) {
+        self.parse.note_changes(changes);
+    }
+
+    /// What changed among the files the last build read since it read
+    /// them (empty when nothing did): such a build may hold a file read
+    /// while it was being written.
+    pub(crate) fn changed_since_read(&self) -> loader::Changes {
+        self.parse.changed_since_read()
+    }
+
     /// Keeps the cold pages of this build and every later one (archive
     /// pages, later list pages) in spill files in `dir` (a server's data
     /// directory) rather than in the heap.
