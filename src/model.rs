@@ -85,8 +85,10 @@ pub struct Article {
     pub url: Url,
     /// The file it was read from.
     pub source: PathBuf,
-    /// A hash of the file's text: equal fingerprints, equal articles (within
-    /// one section and configuration). Lets a rebuild skip unchanged work.
+    /// A hash of its section, its slug and the file's text: equal
+    /// fingerprints, equal articles and the same page (within one
+    /// configuration). Lets a rebuild skip unchanged work; a list of
+    /// stories is fingerprinted by its articles' fingerprints alone.
     pub fingerprint: u64,
 }
 

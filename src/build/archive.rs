@@ -191,19 +191,15 @@ pub(super) fn publish(
 /// A fingerprint of everything an archive page shows but its format: the
 /// settings, the feed's title and folder, its number and whether it is
 /// full (not the newest page's number: a full page links the same pages
-/// however many follow), its date and its items (each by its section, slug
-/// and text, which make the rest).
+/// however many follow), its date and its items (each by its fingerprint:
+/// its section, slug and text, which make the rest).
 fn page_fingerprint(
     config: u64,
     view: &FeedView<'_>,
     place: (usize, ResourceKind),
     updated: DateTime<FixedOffset>,
 ) -> u64 {
-    let items: Vec<(&str, &str, u64)> = view
-        .items
-        .iter()
-        .map(|a| (a.section.as_str(), a.slug.as_str(), a.fingerprint))
-        .collect();
+    let items = super::lists::stories_fingerprint(&view.items);
     fingerprint::of(&(
         config,
         &view.title,

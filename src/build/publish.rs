@@ -11,7 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
 use super::archive::{self, ArchivePage, Archives, EarlierArchivePage};
-use super::lists::{publish_lists, EarlierResource, ListResource};
+use super::lists::{publish_lists, stories_fingerprint, EarlierResource, ListResource, Publisher};
 use super::{keep, media_type, sitemap, BuiltSet, ResourceKind, CSS, HTML, OPML};
 use crate::archive::Place;
 use crate::feed::{site_updated, FeedView};
@@ -54,9 +54,9 @@ pub(super) struct Rendered {
 }
 
 /// Renders every output of `site`, taking article pages from `earlier`,
-/// archive pages from `earlier_archive`, and list pages and tags' and
-/// authors' feeds from `earlier_lists`, when nothing they show has changed;
-/// then the sitemap of every page published.
+/// archive pages from `earlier_archive`, and feeds, list pages and
+/// sitemaps from `earlier_lists`, when nothing they show has changed; then
+/// the sitemap of every page published.
 pub(super) fn publish(
     site: &Site,
     earlier: &mut EarlierPage<'_>,
@@ -64,9 +64,13 @@ pub(super) fn publish(
     earlier_lists: &mut EarlierResource<'_>,
     spill: &Spill,
 ) -> (BuiltSet, Rendered) {
-    let (mut built, rendered) =
+    let (mut built, mut rendered) =
         publish_resources(site, earlier, earlier_archive, earlier_lists, spill);
-    sitemap::publish(&site.config.base_url, &mut built);
+    rendered.lists.extend(sitemap::publish(
+        &site.config.base_url,
+        earlier_lists,
+        &mut built,
+    ));
     (built, rendered)
 }
 
@@ -93,11 +97,24 @@ fn publish_resources(
     let mut feeds = vec![FeedView::site(site)];
     feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
     let archives = Archives::new(site, &feeds);
-    publish_feeds(site, &feeds, &|feed| archives.place_of(feed), &mut built);
+    let mut lists = publish_feeds(
+        site,
+        &feeds,
+        &|feed| archives.place_of(feed),
+        earlier_lists,
+        spill,
+        &mut built,
+    );
     let archive_pages =
         archive::publish(site, &feeds, &archives, earlier_archive, spill, &mut built);
     publish_site_pages(site, &mut built);
-    let lists = publish_lists(site, &feeds, earlier_lists, spill, &mut built);
+    lists.extend(publish_lists(
+        site,
+        &feeds,
+        earlier_lists,
+        spill,
+        &mut built,
+    ));
     // An article page shows the article, its section's header and the site's
     // settings (titles, feed links); with all three unchanged, so is the page.
     let config_fingerprint = fingerprint::of_debug(&site.config);
@@ -153,14 +170,18 @@ fn publish_resources(
 }
 
 /// Every feed of the site in every published format, each standing where
-/// `place_of` says in its archive chain, and the stylesheet that the RSS
-/// and Atom feeds name for browsers, when either is published.
+/// `place_of` says in its archive chain, rendered on every core or taken
+/// from `earlier` when it shows the same, and the stylesheet that the RSS
+/// and Atom feeds name for browsers, when either is published; returns
+/// the feeds published, for the next build.
 fn publish_feeds(
     site: &Site,
     feeds: &[FeedView<'_>],
     place_of: &dyn Fn(&FeedView<'_>) -> Place,
+    earlier: &mut EarlierResource<'_>,
+    spill: &Spill,
     built: &mut BuiltSet,
-) {
+) -> Vec<ListResource> {
     let formats = &site.config.formats;
     if formats
         .iter()
@@ -175,19 +196,34 @@ fn publish_feeds(
             DateTime::UNIX_EPOCH.fixed_offset(),
         );
     }
+    built.feeds += feeds.len() * site.config.formats.iter().count();
+    let settings = fingerprint::of_debug(&site.config);
+    let mut out = Publisher::new(earlier, spill, built);
     for feed in feeds {
         let place = place_of(feed);
+        // Everything a feed shows: the settings, its title, folder and
+        // date, its place in its archive chain, and its items.
+        let shows = fingerprint::of(&(
+            settings,
+            &feed.title,
+            &feed.description,
+            &feed.dir,
+            feed.updated,
+            place,
+            stories_fingerprint(&feed.items),
+        ));
         for format in site.config.formats.iter() {
-            built.insert(
+            out.publish(
                 &feed.path(format),
                 ResourceKind::Feed,
                 format.spec().content_type,
-                render::feed_at(format, feed, &place),
+                fingerprint::of(&(shows, format)),
                 feed.updated,
+                move || render::feed_at(format, feed, &place),
             );
-            built.feeds += 1;
         }
     }
+    out.finish()
 }
 
 /// The OPML list of feeds, the stylesheet and the icon.
