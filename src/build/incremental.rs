@@ -193,12 +193,9 @@ pub fn build_dir_cached(
             body,
             content,
             body_is_text,
-            source,
             body_to_share,
         } = page;
-        if let Some(html) = body_to_share {
-            shared.push((source, html));
-        }
+        shared.extend(body_to_share);
         cache
             .pages
             .insert(path, (fingerprint, body, content, body_is_text));

@@ -24,7 +24,7 @@ use crate::taxonomy::{self, Kind, Term};
 /// fingerprint of what it must show: its bytes and date when it still
 /// shows exactly that.
 pub(super) type EarlierResource<'a> =
-    dyn FnMut(&str, u64) -> Option<(Bytes, DateTime<FixedOffset>)> + 'a;
+    dyn FnMut(&str, u64) -> Option<(Bytes, DateTime<FixedOffset>)> + Send + 'a;
 
 /// A list resource (or a feed, or a sitemap) as this build published it,
 /// for the next build: its URL path, the fingerprint of what it shows, its

@@ -34,9 +34,8 @@ pub(super) struct ArticlePage {
     pub content: Range<usize>,
     /// Whether the body's range was checked to be text when the page was rendered.
     pub body_is_text: bool,
-    /// The article's file.
-    pub source: PathBuf,
-    pub body_to_share: Option<Html>,
+    /// The article's file, and its body as the slice of the page.
+    pub body_to_share: Option<(PathBuf, Html)>,
 }
 
 /// A page rendered by an earlier build, given its URL path and the
@@ -108,17 +107,52 @@ fn publish_resources(
     let archive_pages =
         archive::publish(site, &feeds, &archives, earlier_archive, spill, &mut built);
     publish_site_pages(site, &mut built);
-    lists.extend(publish_lists(
-        site,
-        &feeds,
-        earlier_lists,
-        spill,
-        &mut built,
-    ));
+    // The lists and the article pages show different things: they are
+    // published side by side, on a thread each (the lists into a set of
+    // their own, merged after), so that a rebuild that renders little
+    // takes what each costs to look up, once.
+    let mut lists_built = BuiltSet::default();
+    let mut lists_done = None;
+    let pages = std::thread::scope(|scope| {
+        let lists_thread = std::thread::Builder::new().spawn_scoped(scope, || {
+            publish_lists(site, &feeds, earlier_lists, spill, &mut lists_built)
+        });
+        let pages = publish_articles(site, &feeds, earlier, spill, &mut built);
+        if let Ok(thread) = lists_thread {
+            match thread.join() {
+                Ok(done) => lists_done = Some(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        pages
+    });
+    // No thread could be started: the lists after the pages, here.
+    let lists_done = lists_done
+        .unwrap_or_else(|| publish_lists(site, &feeds, earlier_lists, spill, &mut lists_built));
+    lists.extend(lists_done);
+    built.feeds += lists_built.feeds;
+    built.resources.append(&mut lists_built.resources);
+    let rendered = Rendered {
+        articles: pages,
+        archives: archive_pages,
+        lists,
+    };
+    (built, rendered)
+}
+
+/// The articles' files and pages of every section (`feeds` are the site's
+/// feed then each section's); returns the pages, for the next build.
+fn publish_articles(
+    site: &Site,
+    feeds: &[FeedView<'_>],
+    earlier: &mut EarlierPage<'_>,
+    spill: &Spill,
+    built: &mut BuiltSet,
+) -> Vec<ArticlePage> {
     // An article page shows the article, its section's header and the site's
     // settings (titles, feed links); with all three unchanged, so is the page.
     let config_fingerprint = fingerprint::of_debug(&site.config);
-    let mut pages = Vec::new();
+    let mut pages = Vec::with_capacity(site.article_count());
     for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
         // The articles' dates by slug, looked up once per file (a section
         // may hold thousands of articles with folders).
@@ -159,14 +193,9 @@ fn publish_resources(
             site_feed: &feeds[0],
             fingerprint: section_fingerprint,
         };
-        publish_article_pages(&place, earlier, spill, &mut built, &mut pages);
+        publish_article_pages(&place, earlier, spill, built, &mut pages);
     }
-    let rendered = Rendered {
-        articles: pages,
-        archives: archive_pages,
-        lists,
-    };
-    (built, rendered)
+    pages
 }
 
 /// Every feed of the site in every published format, each standing where
@@ -348,7 +377,7 @@ fn publish_article_pages(
         let in_page = body.slice(content.clone());
         let body_to_share = (body_is_text
             && article.content_html.bytes().as_ptr() != in_page.as_ptr())
-        .then(|| Html::from_checked_bytes(in_page));
+        .then(|| (article.source.clone(), Html::from_checked_bytes(in_page)));
         built.insert_bytes(
             &path,
             ResourceKind::Article,
@@ -362,7 +391,6 @@ fn publish_article_pages(
             body,
             content,
             body_is_text,
-            source: article.source.clone(),
             body_to_share,
         });
     }
