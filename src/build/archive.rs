@@ -35,17 +35,11 @@ pub(super) struct Archives<'a>(Vec<FeedArchive<'a>>);
 
 impl<'a> Archives<'a> {
     /// How the items of `feeds` (the site feed first, then one per section,
-    /// in `site.sections` order) split.
-    pub fn new(site: &'a Site, feeds: &[FeedView<'a>]) -> Archives<'a> {
+    /// in `site.sections` order) split; `everything` is every article of
+    /// the site, newest first.
+    pub fn new(site: &'a Site, feeds: &[FeedView<'a>], everything: &[&'a Article]) -> Archives<'a> {
         let page_size = site.config.archive_page_size.get();
-        let site_items = feeds.first().map(|feed| {
-            (
-                feed,
-                site.newest(site.article_count())
-                    .into_iter()
-                    .collect::<Vec<_>>(),
-            )
-        });
+        let site_items = feeds.first().map(|feed| (feed, everything.to_vec()));
         let section_items = site
             .sections
             .iter()

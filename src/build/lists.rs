@@ -157,10 +157,12 @@ fn newest(articles: &[&Article], site: &Site) -> DateTime<FixedOffset> {
 }
 
 /// Publishes every list page and every tag's and author's feed of `site`.
-/// `feeds` are the site's feed then each section's, in section order.
-pub(super) fn publish_lists(
-    site: &Site,
-    feeds: &[FeedView<'_>],
+/// `feeds` are the site's feed then each section's, in section order;
+/// `everything` is every article, newest first.
+pub(super) fn publish_lists<'s>(
+    site: &'s Site,
+    feeds: &[FeedView<'s>],
+    everything: &[&'s Article],
     earlier: &mut EarlierResource<'_>,
     spill: &Spill,
     built: &mut BuiltSet,
@@ -182,7 +184,6 @@ pub(super) fn publish_lists(
         return Vec::new();
     };
     // What the lists show, made first: the pages to render borrow it.
-    let everything = site.newest(site.article_count());
     let by_section: Vec<Vec<&Article>> = site
         .sections
         .iter()
@@ -191,7 +192,7 @@ pub(super) fn publish_lists(
     let taxonomies: Vec<(Kind, Vec<Term<'_>>, Vec<FeedView<'_>>)> = [Kind::Tag, Kind::Author]
         .into_iter()
         .map(|kind| {
-            let terms = taxonomy::terms_among(&everything, kind);
+            let terms = taxonomy::terms_among(everything, kind);
             let term_feeds = terms
                 .iter()
                 .map(|term| FeedView::term(site, kind, term))
@@ -203,7 +204,7 @@ pub(super) fn publish_lists(
 
     // The home page and its later pages.
     for paging in Paging::pages(everything.len(), page_size) {
-        let shown = page_of(&everything, paging, page_size);
+        let shown = page_of(everything, paging, page_size);
         let fingerprint = fingerprint::of(&("home", frame, paging, stories_fingerprint(shown)));
         // The first page is dated by the site's newest change, as before it was paged.
         let modified = if paging.number == 1 {

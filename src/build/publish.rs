@@ -95,7 +95,10 @@ fn publish_resources(
     };
     let mut feeds = vec![FeedView::site(site)];
     feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
-    let archives = Archives::new(site, &feeds);
+    // Every article, newest first: the site feed's archive and the home
+    // page's lists show them all.
+    let everything = site.newest(site.article_count());
+    let archives = Archives::new(site, &feeds, &everything);
     let mut lists = publish_feeds(
         site,
         &feeds,
@@ -115,7 +118,14 @@ fn publish_resources(
     let mut lists_done = None;
     let pages = std::thread::scope(|scope| {
         let lists_thread = std::thread::Builder::new().spawn_scoped(scope, || {
-            publish_lists(site, &feeds, earlier_lists, spill, &mut lists_built)
+            publish_lists(
+                site,
+                &feeds,
+                &everything,
+                earlier_lists,
+                spill,
+                &mut lists_built,
+            )
         });
         let pages = publish_articles(site, &feeds, earlier, spill, &mut built);
         if let Ok(thread) = lists_thread {
@@ -127,8 +137,16 @@ fn publish_resources(
         pages
     });
     // No thread could be started: the lists after the pages, here.
-    let lists_done = lists_done
-        .unwrap_or_else(|| publish_lists(site, &feeds, earlier_lists, spill, &mut lists_built));
+    let lists_done = lists_done.unwrap_or_else(|| {
+        publish_lists(
+            site,
+            &feeds,
+            &everything,
+            earlier_lists,
+            spill,
+            &mut lists_built,
+        )
+    });
     lists.extend(lists_done);
     built.feeds += lists_built.feeds;
     built.resources.append(&mut lists_built.resources);
