@@ -5,7 +5,7 @@
 //! One thread does it all, off the request path: it waits for a trigger, waits
 //! for quiet, builds, and publishes. The rules:
 //! - Debounce: after a change, wait until no change has come for the debounce
-//!   time (100 ms by default); every new change restarts the wait, so a burst
+//!   time (50 ms by default); every new change restarts the wait, so a burst
 //!   of writes (a `git checkout`, an editor's save) is one rebuild. But never
 //!   longer than the maximum delay after the first change (1 s by default),
 //!   so that changes that keep coming cannot hold a new article back.
@@ -78,6 +78,9 @@ enum Trigger {
     Reload,
     /// An article dated after the last build is due.
     Due,
+    /// Time for the full pass that follows builds that read only some
+    /// sections ([`FULL_PASS_AFTER`]).
+    FullPass,
     /// The server is stopping.
     Stop,
 }
@@ -96,7 +99,7 @@ impl Trigger {
     fn changes(self) -> Changes {
         match self {
             Trigger::Changed(changes) => changes,
-            Trigger::Reload => Changes::everything(),
+            Trigger::Reload | Trigger::FullPass => Changes::everything(),
             Trigger::Due | Trigger::Stop => Changes::default(),
         }
     }
@@ -164,6 +167,9 @@ pub(crate) struct Timing {
     pub(crate) debounce: Duration,
     /// The longest wait after the first change (`reload_max_delay_ms`).
     pub(crate) max_delay: Duration,
+    /// How long after a build that read only some sections every file is
+    /// read again ([`FULL_PASS_AFTER`]).
+    full_pass_after: Duration,
 }
 
 impl Timing {
@@ -173,9 +179,17 @@ impl Timing {
         Timing {
             debounce: Duration::from_millis(debounce_ms),
             max_delay: Duration::from_millis(max_delay_ms.max(debounce_ms)),
+            full_pass_after: FULL_PASS_AFTER,
         }
     }
 }
+
+/// How long after a build that read only the sections the watcher named
+/// the thread reads every file again, unasked: a change that no event
+/// reported (a file written through a hard link from outside `content/`,
+/// a network file system) is served within about this long. A full pass
+/// that finds nothing changed publishes nothing.
+const FULL_PASS_AFTER: Duration = Duration::from_secs(60);
 
 /// What one build came to: its outcome, and what changed among the files
 /// it read since it read them (nothing, for a build that may be published).
@@ -239,13 +253,15 @@ fn run(
     // What changed since the last build began.
     let mut changes = Changes::default();
     loop {
-        match wait_for_trigger(rx, state, &mut schedule) {
+        let full_pass = match wait_for_trigger(rx, state, &mut schedule) {
             None => return,
             Some(trigger) => {
                 debug!(?trigger, "reload triggered");
+                let full_pass = trigger == Trigger::FullPass;
                 changes.add(trigger.changes());
+                full_pass
             }
-        }
+        };
         let mut first_change = Instant::now();
         let mut failed_once = false;
         loop {
@@ -259,6 +275,7 @@ fn run(
             }
             let started = Instant::now();
             let built_for = Utc::now();
+            let read_everything = changes.is_everything();
             let Build {
                 outcome,
                 changed_while_reading,
@@ -273,7 +290,19 @@ fn run(
                 failed_once = false;
                 continue;
             }
+            schedule.full_pass_at = match schedule.full_pass_at {
+                _ if read_everything => None,
+                None => Some(Instant::now() + timing.full_pass_after),
+                later => later,
+            };
             match outcome {
+                Ok(served)
+                    if full_pass
+                        && schedule.failed_for.is_none()
+                        && served.same_entries(&state.served()) =>
+                {
+                    debug!("the full pass found nothing that changed");
+                }
                 Ok(served) => {
                     info!(
                         "reloaded {} articles, {} feeds, {} resources in {} ms",
@@ -330,6 +359,9 @@ struct Schedule {
     /// The time the last build was made for, when it failed; `None` after a
     /// build that succeeded.
     failed_for: Option<DateTime<Utc>>,
+    /// When to read every file again: [`FULL_PASS_AFTER`] after the first
+    /// build since the last full pass that read only some sections.
+    full_pass_at: Option<Instant>,
 }
 
 impl Schedule {
@@ -348,7 +380,7 @@ impl Schedule {
 }
 
 /// Waits for a trigger or, when the served set holds back an article dated
-/// later, for its time; `None` when told to stop.
+/// later, for its time, or for the full pass due; `None` when told to stop.
 fn wait_for_trigger(
     rx: &mpsc::Receiver<Trigger>,
     state: &State,
@@ -361,12 +393,23 @@ fn wait_for_trigger(
             info!("an article is due at {}: rebuilding then", at.to_rfc3339());
             schedule.announced = Some(at);
         }
-        let received = match due.and_then(|due| schedule.wake_at(due)) {
+        let due_wait = match due.and_then(|due| schedule.wake_at(due)) {
             Some(at) if at <= now => return Some(Trigger::Due),
-            Some(at) => {
-                let wait = (at - now).to_std().unwrap_or_default();
-                rx.recv_timeout(wait.min(MAX_WAIT_FOR_DUE))
-            }
+            Some(at) => Some(
+                (at - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(MAX_WAIT_FOR_DUE),
+            ),
+            None => None,
+        };
+        let full_pass_wait = match schedule.full_pass_at {
+            Some(at) if at <= Instant::now() => return Some(Trigger::FullPass),
+            Some(at) => Some(at.saturating_duration_since(Instant::now())),
+            None => None,
+        };
+        let received = match due_wait.into_iter().chain(full_pass_wait).min() {
+            Some(wait) => rx.recv_timeout(wait),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match received {
@@ -816,6 +859,18 @@ mod tests {
         builds: Vec<Planned>,
         settled: impl Fn(&serde_json::Value) -> bool,
     ) -> Vec<Seen> {
+        run_builds_timed(state, Timing::from_ms(20, 1000), builds, 0, settled)
+    }
+
+    /// [`run_builds`] with `timing`, until `settled` holds and at least
+    /// `at_least` builds began.
+    fn run_builds_timed(
+        state: &State,
+        timing: Timing,
+        builds: Vec<Planned>,
+        at_least: usize,
+        settled: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<Seen> {
         let (tx, rx) = mpsc::channel();
         let mut builds = builds.into_iter();
         let sender = tx.clone();
@@ -824,7 +879,7 @@ mod tests {
         std::thread::scope(|scope| {
             scope.spawn(move || {
                 let seen = seen_by_builds;
-                run(&rx, state, Timing::from_ms(20, 1000), |_, changes| {
+                run(&rx, state, timing, |_, changes| {
                     let report = health_of(state);
                     seen.lock().unwrap().push(Seen {
                         status: report["status"].as_str().unwrap_or_default().into(),
@@ -839,7 +894,9 @@ mod tests {
             });
             tx.send(Trigger::Changed(section("s"))).unwrap();
             let deadline = Instant::now() + Duration::from_secs(5);
-            while !settled(&health_of(state)) && Instant::now() < deadline {
+            while !(settled(&health_of(state)) && seen.lock().unwrap().len() >= at_least)
+                && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(5));
             }
             tx.send(Trigger::Stop).unwrap();
@@ -962,5 +1019,37 @@ mod tests {
         );
         assert_eq!(seen_by_builds[1].changes, section("v"));
         assert_eq!(health_of(&state)["reloads"], 2);
+    }
+
+    #[test]
+    fn a_full_pass_follows_builds_of_some_sections_and_publishes_only_a_change() {
+        let state = State::new(served_with(0));
+        let timing = Timing {
+            full_pass_after: Duration::from_millis(50),
+            ..Timing::from_ms(20, 1000)
+        };
+        let seen_by_builds = run_builds_timed(
+            &state,
+            timing,
+            vec![
+                Box::new(|_| build_of(Ok(served_with(1)))),
+                // The full pass finds the same set: nothing is published.
+                Box::new(|_| build_of(Ok(served_with(1)))),
+            ],
+            2,
+            |report| report["articles"] == 1,
+        );
+        assert_eq!(
+            seen_by_builds,
+            [
+                seen("ok", 0, section("s")),
+                seen("ok", 1, Changes::everything())
+            ]
+        );
+        assert_eq!(
+            health_of(&state)["reloads"],
+            1,
+            "the full pass published nothing"
+        );
     }
 }
