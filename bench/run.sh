@@ -78,7 +78,7 @@
 #     alternating, median.
 #  6. reload: with the SERVE_SIZE corpus being served, append a sentence to
 #     one article and poll its section feed until the ETag changes
-#     (RELOAD_ROUNDS times, default 3, median), including the server's debounce (RELOAD_DEBOUNCE_MS, RELOAD_ROUNDS (3), when
+#     (RELOAD_ROUNDS times, default 3, median), including the server's debounce (RELOAD_DEBOUNCE_MS, when
 #     set, is written into the corpus's `[server] reload_debounce_ms`, to
 #     compare binaries or settings at one debounce).
 #  7. memory: resident memory (ps -o rss) of `broadsheet serve` with the
@@ -100,7 +100,7 @@
 # and written to RESULTS (default: results.txt in the work directory, which is
 # kept when it is not a tmpfs mounted here; set RESULTS=path to keep them).
 #
-# Environment: SIZES, SERVE_SIZE, RUNS, ALL_SIZES, WRK_RUNS, WRK_DURATION (10s), RELOAD_DEBOUNCE_MS,
+# Environment: SIZES, SERVE_SIZE, RUNS, ALL_SIZES, WRK_RUNS, WRK_DURATION (10s), RELOAD_DEBOUNCE_MS, RELOAD_ROUNDS (3),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
 # TLS_PORT (18443), TLS_NGINX_PORT (18444),
 # PARTS (any of: build reexport serve tls reload memory stats; default all), REEXPORT_SIZES
