@@ -78,9 +78,9 @@
 #     alternating, median.
 #  6. reload: with the SERVE_SIZE corpus being served, append a sentence to
 #     one article and poll its section feed until the ETag changes
-#     (RELOAD_ROUNDS times, default 3, median), including the server's debounce (RELOAD_DEBOUNCE_MS, when
-#     set, is written into the corpus's `[server] reload_debounce_ms`, to
-#     compare binaries or settings at one debounce).
+#     (RELOAD_ROUNDS times, default 3, median), including the server's
+#     debounce (RELOAD_DEBOUNCE_MS, when set, is written into the corpus's
+#     `[server] reload_debounce_ms`, to compare binaries at one debounce).
 #  7. memory: resident memory (ps -o rss) of `broadsheet serve` with the
 #     largest corpus loaded, and the time it took to start listening; with
 #     /proc's split of it (RssAnon: the heap; RssFile and RssShmem: pages of
