@@ -77,8 +77,10 @@
 #     printed. Saturated pass only; WRK_RUNS rounds, the servers
 #     alternating, median.
 #  6. reload: with the SERVE_SIZE corpus being served, append a sentence to
-#     one article and poll its section feed until the ETag changes (3 times,
-#     median), including the server's debounce.
+#     one article and poll its section feed until the ETag changes
+#     (RELOAD_ROUNDS times, default 3, median), including the server's
+#     debounce (RELOAD_DEBOUNCE_MS, when set, is written into the corpus's
+#     `[server] reload_debounce_ms`, to compare binaries at one debounce).
 #  7. memory: resident memory (ps -o rss) of `broadsheet serve` with the
 #     largest corpus loaded, and the time it took to start listening; with
 #     /proc's split of it (RssAnon: the heap; RssFile and RssShmem: pages of
@@ -98,7 +100,7 @@
 # and written to RESULTS (default: results.txt in the work directory, which is
 # kept when it is not a tmpfs mounted here; set RESULTS=path to keep them).
 #
-# Environment: SIZES, SERVE_SIZE, RUNS, ALL_SIZES, WRK_RUNS, WRK_DURATION (10s),
+# Environment: SIZES, SERVE_SIZE, RUNS, ALL_SIZES, WRK_RUNS, WRK_DURATION (10s), RELOAD_DEBOUNCE_MS, RELOAD_ROUNDS (3),
 # WRK_THREADS (2), WRK_CONNECTIONS (64), PACE_MS (1), BS_PORT (18080), NGINX_PORT (18081),
 # TLS_PORT (18443), TLS_NGINX_PORT (18444),
 # PARTS (any of: build reexport serve tls reload memory stats; default all), REEXPORT_SIZES
@@ -766,6 +768,12 @@ if part reload; then
     if ! have curl; then missing curl curl "no reload benchmark"
     else
         dir=$(corpus "$SERVE_SIZE")
+        if [[ -n "${RELOAD_DEBOUNCE_MS:-}" ]]; then
+            [[ "$RELOAD_DEBOUNCE_MS" =~ ^[0-9]+$ ]] || { say "RELOAD_DEBOUNCE_MS must be a whole number"; exit 2; }
+            sed -i '/^reload_debounce_ms = /d' "$dir/config.toml"
+            sed -i "/^\[server\]/a reload_debounce_ms = $RELOAD_DEBOUNCE_MS" "$dir/config.toml"
+            report "reload_debounce_ms = $RELOAD_DEBOUNCE_MS (RELOAD_DEBOUNCE_MS)"
+        fi
         start_serve "$dir" "$BS_PORT" "$WORK/reload.log"
         bs_pid=$SERVE_PID
         bs_addr=$(wait_listening "$WORK/reload.log" "$bs_pid" 600)
@@ -774,7 +782,7 @@ if part reload; then
         article=$(ls "$dir/content/$section" | grep -v '^_index' | sort -t- -k3 -n | sed -n 1p)
         feed="http://$bs_addr/$section/rss.xml"
         times=()
-        for round in 1 2 3; do
+        for round in $(seq "${RELOAD_ROUNDS:-3}"); do
             before=$(etag_of "$feed")
             sleep 1   # let the watcher settle after the previous round
             t0=$(date +%s%N)

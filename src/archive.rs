@@ -91,7 +91,7 @@ impl Split {
 }
 
 /// Where one feed document stands in its feed's archive chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Place {
     /// Not part of an archived feed: the document says nothing of archives.
     Alone,

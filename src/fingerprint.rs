@@ -24,6 +24,16 @@ pub(crate) fn of(value: &impl Hash) -> u64 {
     hasher.finish()
 }
 
+/// A fingerprint of a sequence of fingerprints (a list's stories, by
+/// their articles' fingerprints), hashed as they come, with no list made.
+pub(crate) fn of_all(fingerprints: impl IntoIterator<Item = u64>) -> u64 {
+    let mut hasher = Xxh3Default::new();
+    for fingerprint in fingerprints {
+        hasher.write_u64(fingerprint);
+    }
+    hasher.finish()
+}
+
 /// A fingerprint of `value`'s debug form: of settings, whose debug form
 /// shows every field. Written into the hasher as it is formatted, with no
 /// string in between; still, a build takes the settings' fingerprint once,

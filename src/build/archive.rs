@@ -35,17 +35,11 @@ pub(super) struct Archives<'a>(Vec<FeedArchive<'a>>);
 
 impl<'a> Archives<'a> {
     /// How the items of `feeds` (the site feed first, then one per section,
-    /// in `site.sections` order) split.
-    pub fn new(site: &'a Site, feeds: &[FeedView<'a>]) -> Archives<'a> {
+    /// in `site.sections` order) split; `everything` is every article of
+    /// the site, newest first.
+    pub fn new(site: &'a Site, feeds: &[FeedView<'a>], everything: &[&'a Article]) -> Archives<'a> {
         let page_size = site.config.archive_page_size.get();
-        let site_items = feeds.first().map(|feed| {
-            (
-                feed,
-                site.newest(site.article_count())
-                    .into_iter()
-                    .collect::<Vec<_>>(),
-            )
-        });
+        let site_items = feeds.first().map(|feed| (feed, everything.to_vec()));
         let section_items = site
             .sections
             .iter()
@@ -191,19 +185,15 @@ pub(super) fn publish(
 /// A fingerprint of everything an archive page shows but its format: the
 /// settings, the feed's title and folder, its number and whether it is
 /// full (not the newest page's number: a full page links the same pages
-/// however many follow), its date and its items (each by its section, slug
-/// and text, which make the rest).
+/// however many follow), its date and its items (each by its fingerprint:
+/// its section, slug and text, which make the rest).
 fn page_fingerprint(
     config: u64,
     view: &FeedView<'_>,
     place: (usize, ResourceKind),
     updated: DateTime<FixedOffset>,
 ) -> u64 {
-    let items: Vec<(&str, &str, u64)> = view
-        .items
-        .iter()
-        .map(|a| (a.section.as_str(), a.slug.as_str(), a.fingerprint))
-        .collect();
+    let items = super::lists::stories_fingerprint(&view.items);
     fingerprint::of(&(
         config,
         &view.title,

@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 
 use super::publish::{publish, ArticlePage, Rendered};
 use super::BuiltSet;
@@ -30,9 +30,9 @@ pub struct BuildCache {
     /// Rendered archive pages by URL path: the fingerprint of what the page
     /// shows and its bytes.
     archive_pages: HashMap<String, (u64, Bytes)>,
-    /// Rendered list pages and tags' and authors' feeds, by URL path: the
-    /// fingerprint of what each shows and its bytes.
-    lists: HashMap<String, (u64, Bytes)>,
+    /// Rendered list pages, feeds and sitemaps, by URL path: the
+    /// fingerprint of what each shows, its bytes and its date.
+    lists: HashMap<String, (u64, Bytes, DateTime<FixedOffset>)>,
     /// The list resources the last build rendered (rather than kept), sorted.
     pub(crate) lists_rendered: Vec<String>,
     /// Where cold pages go (the heap unless [`BuildCache::spill_to`]).
@@ -52,6 +52,20 @@ impl BuildCache {
         cache
     }
 
+    /// Tells the next build what changed under `content/` since the last
+    /// one, as a watcher saw it: it reads only that (see
+    /// [`loader::Changes`]). A build that was told nothing reads everything.
+    pub(crate) fn note_changes(&mut self, changes: loader::Changes) {
+        self.parse.note_changes(changes);
+    }
+
+    /// What changed among the files the last build read since it read
+    /// them (empty when nothing did): such a build may hold a file read
+    /// while it was being written.
+    pub(crate) fn changed_since_read(&self) -> loader::Changes {
+        self.parse.changed_since_read()
+    }
+
     /// Keeps the cold pages of this build and every later one (archive
     /// pages, later list pages) in spill files in `dir` (a server's data
     /// directory) rather than in the heap.
@@ -69,8 +83,8 @@ impl BuildCache {
         let live: u64 = self
             .archive_pages
             .values()
-            .chain(self.lists.values())
             .map(|(_, body)| body)
+            .chain(self.lists.values().map(|(_, body, _)| body))
             .chain(self.pages.values().map(|(_, body, _, _)| body))
             .filter(|body| spill::holds(body))
             .map(|body| body.len() as u64)
@@ -141,7 +155,7 @@ pub fn build_dir_cached(
             _ => None,
         },
         &mut |path, fingerprint| match previous_lists.remove(path) {
-            Some((old, body)) if old == fingerprint => Some(moved(body)),
+            Some((old, body, modified)) if old == fingerprint => Some((moved(body), modified)),
             _ => None,
         },
         spill,
@@ -162,7 +176,9 @@ pub fn build_dir_cached(
         if list.rendered {
             cache.lists_rendered.push(list.path.clone());
         }
-        cache.lists.insert(list.path, (list.fingerprint, list.body));
+        cache
+            .lists
+            .insert(list.path, (list.fingerprint, list.body, list.modified));
     }
     cache.lists_rendered.sort();
     let server = site.config.server.clone();
@@ -177,12 +193,9 @@ pub fn build_dir_cached(
             body,
             content,
             body_is_text,
-            source,
             body_to_share,
         } = page;
-        if let Some(html) = body_to_share {
-            shared.push((source, html));
-        }
+        shared.extend(body_to_share);
         cache
             .pages
             .insert(path, (fingerprint, body, content, body_is_text));
@@ -206,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn an_edit_renders_again_only_the_lists_and_term_feeds_that_show_the_article() {
+    fn an_edit_renders_again_only_the_feeds_and_lists_that_show_the_article() {
         let dir = tempfile::TempDir::new().unwrap();
         let root = dir.path();
         fs::create_dir_all(root.join("content/news")).unwrap();
@@ -246,6 +259,8 @@ mod tests {
             "tags/even/".into(),
             "authors/bob/".into(),
         ];
+        expected.extend(feeds(""));
+        expected.extend(feeds("news/"));
         expected.extend(feeds("tags/all/"));
         expected.extend(feeds("tags/even/"));
         expected.extend(feeds("authors/bob/"));
@@ -253,6 +268,13 @@ mod tests {
         assert_eq!(cache.lists_rendered, expected);
         // And what it kept is what a build from scratch gives.
         assert_eq!(edited.set, super::super::build_dir(root, now).unwrap());
+        assert!(!cache.lists_rendered.contains(&"sitemap.xml".to_string()));
+
+        // A new article is a new page: the sitemap is made again.
+        write_article(root, "d", 3, "Dee", "\"all\"", "D.");
+        let added = build_dir_cached(root, now, &mut cache).unwrap();
+        assert!(cache.lists_rendered.contains(&"sitemap.xml".to_string()));
+        assert_eq!(added.set, super::super::build_dir(root, now).unwrap());
     }
 
     #[test]

@@ -21,23 +21,26 @@ use crate::spill::Spill;
 use crate::taxonomy::{self, Kind, Term};
 
 /// A resource rendered by an earlier build, given its URL path and the
-/// fingerprint of what it must show: its bytes when it still shows exactly that.
-pub(super) type EarlierResource<'a> = dyn FnMut(&str, u64) -> Option<Bytes> + 'a;
+/// fingerprint of what it must show: its bytes and date when it still
+/// shows exactly that.
+pub(super) type EarlierResource<'a> =
+    dyn FnMut(&str, u64) -> Option<(Bytes, DateTime<FixedOffset>)> + Send + 'a;
 
-/// A list resource as this build published it, for the next build: its
-/// URL path, the fingerprint of what it shows, its bytes, and whether this
-/// build rendered it (rather than kept it).
+/// A list resource (or a feed, or a sitemap) as this build published it,
+/// for the next build: its URL path, the fingerprint of what it shows, its
+/// bytes and date, and whether this build rendered it (rather than kept it).
 pub(super) struct ListResource {
     pub path: String,
     pub fingerprint: u64,
     pub body: Bytes,
+    pub modified: DateTime<FixedOffset>,
     pub rendered: bool,
 }
 
 /// Publishes into `built` what it renders or takes from `earlier`: what
 /// must be rendered waits in `jobs`, and [`Publisher::finish`] renders it on
 /// every core (a large site has thousands of list pages).
-struct Publisher<'e, 'b, 'j> {
+pub(super) struct Publisher<'e, 'b, 'j> {
     earlier: &'e mut EarlierResource<'b>,
     spill: &'e Spill,
     built: &'e mut BuiltSet,
@@ -57,10 +60,25 @@ struct Job<'j> {
     render: Option<Box<dyn FnOnce() -> Vec<u8> + Send + 'j>>,
 }
 
-impl<'j> Publisher<'_, '_, 'j> {
+impl<'e, 'b, 'j> Publisher<'e, 'b, 'j> {
+    /// A publisher into `built` of resources kept in `spill` when cold,
+    /// taken from `earlier` when they still show the same.
+    pub(super) fn new(
+        earlier: &'e mut EarlierResource<'b>,
+        spill: &'e Spill,
+        built: &'e mut BuiltSet,
+    ) -> Publisher<'e, 'b, 'j> {
+        Publisher {
+            earlier,
+            spill,
+            built,
+            jobs: Vec::new(),
+        }
+    }
+
     /// Publishes the resource at `path` showing what `fingerprint` covers:
     /// the earlier bytes when they show it, else `render()`'s.
-    fn publish(
+    pub(super) fn publish(
         &mut self,
         path: &str,
         kind: ResourceKind,
@@ -69,7 +87,8 @@ impl<'j> Publisher<'_, '_, 'j> {
         modified: DateTime<FixedOffset>,
         render: impl FnOnce() -> Vec<u8> + Send + 'j,
     ) {
-        let body = (self.earlier)(path, fingerprint);
+        // A list's date comes from what it shows, computed again here.
+        let body = (self.earlier)(path, fingerprint).map(|(body, _)| body);
         self.jobs.push(Job {
             path: path.to_string(),
             kind,
@@ -84,7 +103,7 @@ impl<'j> Publisher<'_, '_, 'j> {
 
     /// Renders what has to be, on every core, and publishes everything;
     /// returns every resource published, for the next build.
-    fn finish(self) -> Vec<ListResource> {
+    pub(super) fn finish(self) -> Vec<ListResource> {
         let Publisher {
             spill,
             built,
@@ -111,6 +130,7 @@ impl<'j> Publisher<'_, '_, 'j> {
                     path: job.path,
                     fingerprint: job.fingerprint,
                     body,
+                    modified: job.modified,
                     rendered: job.fresh,
                 })
             })
@@ -119,15 +139,11 @@ impl<'j> Publisher<'_, '_, 'j> {
 }
 
 /// What the stories of a list show of their articles: each one's page
-/// (section and slug) and the fingerprint of its text (headline, byline,
-/// standfirst, date all come from the text; the column label from the
-/// section, in the frame).
-fn stories_fingerprint(articles: &[&Article]) -> u64 {
-    let stories: Vec<(&str, &str, u64)> = articles
-        .iter()
-        .map(|a| (a.section.as_str(), a.slug.as_str(), a.fingerprint))
-        .collect();
-    fingerprint::of(&stories)
+/// (section and slug) and its text (headline, byline, standfirst, date
+/// all come from the text; the column label from the section, in the
+/// frame), which each article's fingerprint covers.
+pub(super) fn stories_fingerprint(articles: &[&Article]) -> u64 {
+    fingerprint::of_all(articles.iter().map(|a| a.fingerprint))
 }
 
 /// When a list page last changed: its newest story's change, or the
@@ -141,10 +157,12 @@ fn newest(articles: &[&Article], site: &Site) -> DateTime<FixedOffset> {
 }
 
 /// Publishes every list page and every tag's and author's feed of `site`.
-/// `feeds` are the site's feed then each section's, in section order.
-pub(super) fn publish_lists(
-    site: &Site,
-    feeds: &[FeedView<'_>],
+/// `feeds` are the site's feed then each section's, in section order;
+/// `everything` is every article, newest first.
+pub(super) fn publish_lists<'s>(
+    site: &'s Site,
+    feeds: &[FeedView<'s>],
+    everything: &[&'s Article],
     earlier: &mut EarlierResource<'_>,
     spill: &Spill,
     built: &mut BuiltSet,
@@ -166,7 +184,6 @@ pub(super) fn publish_lists(
         return Vec::new();
     };
     // What the lists show, made first: the pages to render borrow it.
-    let everything = site.newest(site.article_count());
     let by_section: Vec<Vec<&Article>> = site
         .sections
         .iter()
@@ -175,7 +192,7 @@ pub(super) fn publish_lists(
     let taxonomies: Vec<(Kind, Vec<Term<'_>>, Vec<FeedView<'_>>)> = [Kind::Tag, Kind::Author]
         .into_iter()
         .map(|kind| {
-            let terms = taxonomy::terms_among(&everything, kind);
+            let terms = taxonomy::terms_among(everything, kind);
             let term_feeds = terms
                 .iter()
                 .map(|term| FeedView::term(site, kind, term))
@@ -183,16 +200,11 @@ pub(super) fn publish_lists(
             (kind, terms, term_feeds)
         })
         .collect();
-    let mut out = Publisher {
-        earlier,
-        spill,
-        built,
-        jobs: Vec::new(),
-    };
+    let mut out = Publisher::new(earlier, spill, built);
 
     // The home page and its later pages.
     for paging in Paging::pages(everything.len(), page_size) {
-        let shown = page_of(&everything, paging, page_size);
+        let shown = page_of(everything, paging, page_size);
         let fingerprint = fingerprint::of(&("home", frame, paging, stories_fingerprint(shown)));
         // The first page is dated by the site's newest change, as before it was paged.
         let modified = if paging.number == 1 {

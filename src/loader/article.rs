@@ -196,6 +196,7 @@ pub(crate) fn parse_article(
         Some(description) => collapse_whitespace(&description),
         None => rendered.first_paragraph,
     };
+    let fingerprint = fingerprint::of(&(section, &slug, text));
     let article = Article {
         id: ArticleId::new(config.tag_authority.as_str(), published, section, &slug),
         section: section.to_string(),
@@ -209,7 +210,7 @@ pub(crate) fn parse_article(
         content_html: Html::new(rendered.html),
         url,
         source: path.to_path_buf(),
-        fingerprint: fingerprint::of_text(text),
+        fingerprint,
     };
     Ok(ParsedArticle {
         article: Arc::new(article),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::article::ParsedArticle;
+use super::changes::{replace_articles, Changes, FileRead, LoadedSection};
 use crate::model::{Article, Html};
 
 /// Articles parsed by an earlier load, reused by the next one when a file's
@@ -32,6 +33,13 @@ pub struct ParseCache {
     /// The signature of the tags and authors of the last load, when they
     /// had no collision: the next load with the same skips the check.
     pub(super) terms_clean: Option<u64>,
+    /// What the last load of each section folder left, by folder name.
+    pub(super) sections: HashMap<String, LoadedSection>,
+    /// What changed since the last load, when a watcher said
+    /// ([`ParseCache::note_changes`]); `None`: anything may have.
+    pub(super) changes: Option<Changes>,
+    /// Every file the last load read, with its stamp from before the read.
+    pub(super) read_last_load: Vec<FileRead>,
 }
 
 #[derive(Debug)]
@@ -115,11 +123,6 @@ impl FileStamp {
         now.duration_since(changed)
             .is_ok_and(|age| age > RACY_WINDOW)
     }
-
-    /// The stamp of `path` if it is settled enough to be trusted.
-    pub(super) fn trusted(path: &Path) -> Option<FileStamp> {
-        FileStamp::read(path).filter(|stamp| stamp.is_settled(std::time::SystemTime::now()))
-    }
 }
 
 impl ParseCache {
@@ -140,6 +143,7 @@ impl ParseCache {
     /// in memory once. The incremental build, which owns this cache and the
     /// pages, hands the bodies back after rendering.
     pub(crate) fn share_bodies(&mut self, bodies: Vec<(PathBuf, Html)>) {
+        let mut replaced = Vec::new();
         for (path, html) in bodies {
             if let Some(cached) = self.articles.get_mut(&path) {
                 let same = cached.parsed.article.content_html.as_str() == html.as_str();
@@ -149,22 +153,30 @@ impl ParseCache {
                 if same {
                     let mut article = Article::clone(&cached.parsed.article);
                     article.content_html = html;
-                    cached.parsed.article = Arc::new(article);
+                    let article = Arc::new(article);
+                    let old = std::mem::replace(&mut cached.parsed.article, article.clone());
+                    replaced.push((old, article));
                 }
             }
         }
+        replace_articles(&mut self.sections, replaced);
     }
 }
 
-/// The cache as one load uses it: what the previous load left, and what
-/// this load parsed or reused, which becomes the cache for the next load
-/// (so files that are gone drop out).
-pub(super) struct Reuse {
-    pub previous: HashMap<PathBuf, CachedArticle>,
+/// The cache as the load of one section folder uses it: what the previous
+/// load left (each file's entry is taken out as the file is listed), and
+/// what this load parsed or reused, which goes back into the cache for the
+/// next load (so files that are gone drop out).
+pub(super) struct Reuse<'c> {
+    pub previous: &'c mut HashMap<PathBuf, CachedArticle>,
     pub next: HashMap<PathBuf, CachedArticle>,
-    pub media_previous: HashMap<PathBuf, CachedMedia>,
+    pub media_previous: &'c mut HashMap<PathBuf, CachedMedia>,
     pub media_next: HashMap<PathBuf, CachedMedia>,
     pub parsed: usize,
+    /// Whether a symbolic link was among the entries listed.
+    pub saw_link: bool,
+    /// Every file read, with its stamp from before the read.
+    pub read: Vec<(PathBuf, Option<FileStamp>)>,
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ pub(super) fn load_media(
     // Lower-cased names seen, so that two names differing only in case (one
     // file on a case-insensitive disk, or behind a CDN) are refused.
     let mut seen: HashMap<String, String> = HashMap::new();
+    reuse.saw_link |= entries.iter().any(|entry| entry.is_link);
     for entry in entries {
         let lower = entry.name.to_ascii_lowercase();
         if let Some(message) = refusal(&entry, &lower, &seen) {
@@ -126,15 +127,18 @@ fn cached_or_read(
     let stamp = Some(file.stamp).filter(|stamp| stamp.is_settled(std::time::SystemTime::now()));
     match reuse.media_previous.remove(path) {
         Some(cached) if stamp.is_some() && cached.stamp == stamp => Ok(cached),
-        previous => read_media(path, file).map(|bytes| {
-            // The same bytes as before keep their allocation: the served
-            // set holds that one, and should not hold a second copy.
-            let bytes = match previous {
-                Some(previous) if previous.bytes == bytes => previous.bytes,
-                _ => bytes,
-            };
-            CachedMedia { stamp, bytes }
-        }),
+        previous => {
+            reuse.read.push((path.to_path_buf(), Some(file.stamp)));
+            read_media(path, file).map(|bytes| {
+                // The same bytes as before keep their allocation: the served
+                // set holds that one, and should not hold a second copy.
+                let bytes = match previous {
+                    Some(previous) if previous.bytes == bytes => previous.bytes,
+                    _ => bytes,
+                };
+                CachedMedia { stamp, bytes }
+            })
+        }
     }
 }
 

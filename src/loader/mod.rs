@@ -14,6 +14,7 @@
 //!
 //! - `files`: walking directories and reading files (capped, UTF-8, XML characters)
 //! - `cache`: what one load leaves for the next (`ParseCache`, file stamps)
+//! - `changes`: what changed since the last load, and the sections kept as they were
 //! - `section`: one section folder, its articles and their slugs
 //! - `media`: an article's folder of files
 //! - `article`, `fields`, `front_matter`, `markdown`: parsing text, pure
@@ -21,6 +22,7 @@
 
 mod article;
 mod cache;
+mod changes;
 mod fields;
 mod files;
 mod front_matter;
@@ -30,7 +32,7 @@ mod sanitize;
 mod section;
 mod terms;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -40,10 +42,12 @@ use crate::config::Config;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::fingerprint;
 use crate::model::{Section, Site};
-use cache::{CachedArticle, Reuse};
+use cache::{FileStamp, Reuse};
+use changes::{FileRead, LoadedSection};
 use files::{check_inside, read_text, sorted_entries};
 
 pub use cache::ParseCache;
+pub use changes::Changes;
 pub use files::{is_read, PathKind};
 
 /// Loads the site in `root` as it stands at `now`: drafts and articles dated
@@ -52,7 +56,9 @@ pub fn load(root: &Path, now: DateTime<Utc>) -> Result<Site, Diagnostics> {
     load_cached(root, now, &mut ParseCache::default())
 }
 
-/// Like [`load`], reusing (and then replacing) the articles in `cache`.
+/// Like [`load`], reusing (and then replacing) the articles in `cache`,
+/// and reading only the sections that changed when `cache` was told which
+/// ([`ParseCache::note_changes`]; see `changes`).
 pub fn load_cached(
     root: &Path,
     now: DateTime<Utc>,
@@ -61,6 +67,13 @@ pub fn load_cached(
     let root = display_root(root);
     let mut diagnostics = Diagnostics::default();
     let config_path = root.join("config.toml");
+    let changes = cache.changes.take().unwrap_or_else(Changes::everything);
+    cache.read_last_load.clear();
+    cache.read_last_load.push(FileRead {
+        stamp: FileStamp::read(&config_path),
+        path: config_path.clone(),
+        section: None,
+    });
     let config = read_text(&config_path).and_then(|text| {
         let mut config = Config::parse(&config_path, &text)?;
         if let Some(base_url) = &cache.base_url {
@@ -69,35 +82,42 @@ pub fn load_cached(
         Ok((config, fingerprint::of_text(&text)))
     });
     let content_dir = root.join("content");
-    let previous = std::mem::take(&mut cache.articles);
-    let mut reuse = Reuse {
-        next: HashMap::with_capacity(previous.len()),
-        previous,
-        media_previous: std::mem::take(&mut cache.media),
-        media_next: HashMap::new(),
-        parsed: 0,
-    };
-    let sections = match &config {
+    cache.parsed_last_load = 0;
+    let (config, sections) = match config {
         Ok((config, hash)) => {
-            if *hash != cache.config_hash {
-                reuse.previous.clear();
-            }
-            cache.config_hash = *hash;
-            load_sections(&content_dir, config, now, &mut diagnostics, &mut reuse)
+            let changes = if hash == cache.config_hash {
+                changes
+            } else {
+                // The settings are in every article's links: all parsed again.
+                cache.articles.clear();
+                cache.sections.clear();
+                cache.config_hash = hash;
+                Changes::everything()
+            };
+            let sections = load_sections(
+                &content_dir,
+                &config,
+                now,
+                &changes,
+                &mut diagnostics,
+                cache,
+            );
+            terms::check(&cache.articles, &mut diagnostics, &mut cache.terms_clean);
+            (Ok(config), sections)
         }
-        Err(_) => Vec::new(),
+        Err(error) => (Err(error), Vec::new()),
     };
-    cache.articles = reuse.next;
-    terms::check(&cache.articles, &mut diagnostics, &mut cache.terms_clean);
-    cache.media = reuse.media_next;
-    cache.parsed_last_load = reuse.parsed;
-    let next_publication = next_publication(&cache.articles, now);
+    let next_publication = cache
+        .sections
+        .values()
+        .filter_map(|loaded| loaded.next_due)
+        .min();
     tracing::debug!(
-        parsed = reuse.parsed,
-        reused = cache.articles.len() - reuse.parsed,
+        parsed = cache.parsed_last_load,
+        reused = cache.articles.len() - cache.parsed_last_load,
         "loaded articles"
     );
-    match config.map(|(config, _)| config) {
+    match config {
         Err(error) => {
             diagnostics.0.insert(0, error);
             Err(diagnostics)
@@ -118,19 +138,6 @@ pub(crate) fn load_config(root: &Path) -> Result<Config, crate::diagnostic::Diag
     read_text(&path).and_then(|text| Config::parse(&path, &text))
 }
 
-/// The earliest date after `now` of the articles just loaded, drafts aside.
-fn next_publication(
-    articles: &HashMap<PathBuf, CachedArticle>,
-    now: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    articles
-        .values()
-        .filter(|cached| !cached.parsed.draft)
-        .map(|cached| cached.parsed.article.published.with_timezone(&Utc))
-        .filter(|published| *published > now)
-        .min()
-}
-
 /// The site root as paths in messages start with it: `.` is left out, so
 /// they read `content/a/b.md:3: …` and `public/`, not `./content/…`.
 pub fn display_root(root: &Path) -> PathBuf {
@@ -141,12 +148,16 @@ pub fn display_root(root: &Path) -> PathBuf {
     }
 }
 
+/// The sections of `content_dir`, in folder order: each read again when
+/// `changes` covers it or it cannot be kept as the last load left it,
+/// else taken from `cache` with its problems.
 fn load_sections(
     content_dir: &Path,
     config: &Config,
     now: DateTime<Utc>,
+    changes: &Changes,
     diagnostics: &mut Diagnostics,
-    reuse: &mut Reuse,
+    cache: &mut ParseCache,
 ) -> Vec<Section> {
     let shown = if content_dir.as_os_str() == "content" {
         PathBuf::from("content/")
@@ -166,6 +177,7 @@ fn load_sections(
     };
     let real_content_dir =
         fs::canonicalize(content_dir).unwrap_or_else(|_| content_dir.to_path_buf());
+    let mut previous = std::mem::take(&mut cache.sections);
     let mut sections = Vec::new();
     for entry in entries {
         if entry.is_dir {
@@ -173,16 +185,17 @@ fn load_sections(
                 diagnostics.push(error);
                 continue;
             }
-            if let Some(section) = section::load_section(
-                &entry.path,
-                &real_content_dir,
-                config,
-                now,
-                diagnostics,
-                reuse,
-            ) {
-                sections.push(section);
-            }
+            let loaded = match previous.remove(&entry.name) {
+                Some(kept)
+                    if !changes.covers(&entry.name) && !entry.is_link && kept.can_be_kept(now) =>
+                {
+                    kept
+                }
+                earlier => load_section(&entry, earlier, &real_content_dir, config, now, cache),
+            };
+            diagnostics.extend(loaded.diagnostics.iter().cloned());
+            sections.extend(loaded.section.clone());
+            cache.sections.insert(entry.name, loaded);
         } else if files::is_markdown(&entry.name) {
             diagnostics.push(Diagnostic::new(
                 &entry.path,
@@ -191,11 +204,118 @@ fn load_sections(
             ));
         }
     }
+    // Sections that are gone take their files out of the cache.
+    for gone in previous.into_values() {
+        for path in gone.articles {
+            cache.articles.remove(&path);
+        }
+        for path in gone.media {
+            cache.media.remove(&path);
+        }
+    }
+    if changes.is_everything() {
+        forget_unlisted(cache);
+    }
     sections
+}
+
+/// Loads the section folder `entry` again, with what its last load
+/// (`earlier`) left in `cache`, and puts what this load found back in.
+fn load_section(
+    entry: &files::ContentEntry,
+    earlier: Option<LoadedSection>,
+    content_dir: &Path,
+    config: &Config,
+    now: DateTime<Utc>,
+    cache: &mut ParseCache,
+) -> LoadedSection {
+    let mut diagnostics = Diagnostics::default();
+    let mut reuse = Reuse {
+        previous: &mut cache.articles,
+        next: HashMap::new(),
+        media_previous: &mut cache.media,
+        media_next: HashMap::new(),
+        parsed: 0,
+        saw_link: entry.is_link,
+        read: Vec::new(),
+    };
+    let section = section::load_section(
+        &entry.path,
+        content_dir,
+        config,
+        now,
+        &mut diagnostics,
+        &mut reuse,
+    );
+    let Reuse {
+        next,
+        media_next,
+        parsed,
+        saw_link,
+        read,
+        ..
+    } = reuse;
+    // Files of the last load that this one did not find.
+    if let Some(earlier) = earlier {
+        for path in earlier.articles {
+            if !next.contains_key(&path) {
+                cache.articles.remove(&path);
+            }
+        }
+        for path in earlier.media {
+            if !media_next.contains_key(&path) {
+                cache.media.remove(&path);
+            }
+        }
+    }
+    let next_due = next
+        .values()
+        .filter(|cached| !cached.parsed.draft)
+        .map(|cached| cached.parsed.article.published.with_timezone(&Utc))
+        .filter(|published| *published > now)
+        .min();
+    cache.parsed_last_load += parsed;
+    cache
+        .read_last_load
+        .extend(read.into_iter().map(|(path, stamp)| FileRead {
+            path,
+            stamp,
+            section: Some(entry.name.clone()),
+        }));
+    let loaded = LoadedSection {
+        section,
+        diagnostics: diagnostics.0,
+        articles: next.keys().cloned().collect(),
+        media: media_next.keys().cloned().collect(),
+        next_due,
+        has_links: saw_link,
+    };
+    cache.articles.extend(next);
+    cache.media.extend(media_next);
+    loaded
+}
+
+/// Takes out of `cache` every file no section of the last load listed:
+/// after a load of every section, nothing else can be of use.
+fn forget_unlisted(cache: &mut ParseCache) {
+    let listed: HashSet<&Path> = cache
+        .sections
+        .values()
+        .flat_map(|loaded| loaded.articles.iter().chain(&loaded.media))
+        .map(PathBuf::as_path)
+        .collect();
+    cache
+        .articles
+        .retain(|path, _| listed.contains(path.as_path()));
+    cache
+        .media
+        .retain(|path, _| listed.contains(path.as_path()));
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     /// A temporary site: a config and one section, `s`, with no articles.
@@ -336,5 +456,200 @@ mod tests {
         let site = load_cached(root, now, &mut cache).unwrap();
         assert_eq!(cache.parsed_last_load(), 1);
         assert_eq!(site.sections[0].articles[0].title, "two");
+    }
+
+    /// A temporary site with the sections `a` and `b`, an article in each.
+    fn site_with_two_sections() -> tempfile::TempDir {
+        let dir = site_with_one_section();
+        for name in ["a", "b"] {
+            let section = dir.path().join("content").join(name);
+            fs::create_dir_all(&section).unwrap();
+            fs::write(
+                section.join("_index.md"),
+                format!("+++\ntitle = \"{name}\"\n+++\n"),
+            )
+            .unwrap();
+            fs::write(
+                section.join("one.md"),
+                format!("+++\ntitle = \"{name} one\"\ndate = 2024-01-01\n+++\nBody.\n"),
+            )
+            .unwrap();
+        }
+        fs::remove_dir_all(dir.path().join("content/s")).unwrap();
+        dir
+    }
+
+    fn titles(site: &Site) -> Vec<String> {
+        site.sections
+            .iter()
+            .flat_map(|s| s.articles.iter().map(|a| a.title.clone()))
+            .collect()
+    }
+
+    fn changed(names: &[&str]) -> Changes {
+        let mut changes = Changes::default();
+        for name in names {
+            changes.add_section(name);
+        }
+        changes
+    }
+
+    #[test]
+    fn a_load_told_what_changed_reads_only_those_sections() {
+        let dir = site_with_two_sections();
+        let root = dir.path();
+        let now = Utc::now();
+        let mut cache = ParseCache::default();
+        load_cached(root, now, &mut cache).unwrap();
+        let edit = |section: &str, title: &str| {
+            let text = format!("+++\ntitle = \"{title}\"\ndate = 2024-01-01\n+++\nBody.\n");
+            fs::write(root.join(format!("content/{section}/one.md")), text).unwrap();
+        };
+        edit("a", "a edited");
+        edit("b", "b edited");
+        // Told of `a` only: `b` is as the last load left it, unread.
+        cache.note_changes(changed(&["a"]));
+        let site = load_cached(root, now, &mut cache).unwrap();
+        assert_eq!(titles(&site), ["a edited", "b one"]);
+        assert_eq!(cache.parsed_last_load(), 1);
+        let read: Vec<_> = cache
+            .read_last_load
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        assert!(
+            read.iter().all(|p| !p.starts_with(root.join("content/b"))),
+            "{read:?}"
+        );
+        // Told nothing: everything is read, and `b` catches up.
+        let site = load_cached(root, now, &mut cache).unwrap();
+        assert_eq!(titles(&site), ["a edited", "b edited"]);
+        // A new section and a removed one, each reported by its folder.
+        fs::remove_dir_all(root.join("content/a")).unwrap();
+        fs::create_dir_all(root.join("content/c")).unwrap();
+        fs::write(
+            root.join("content/c/_index.md"),
+            "+++\ntitle = \"C\"\n+++\n",
+        )
+        .unwrap();
+        edit("c", "c one");
+        cache.note_changes(changed(&["a", "c"]));
+        let site = load_cached(root, now, &mut cache).unwrap();
+        assert_eq!(titles(&site), ["b edited", "c one"]);
+        assert_eq!(cache.len(), 2, "the removed section's file left the cache");
+        assert_eq!(cache.sections.len(), 2);
+        // Nothing changed: nothing read but config.toml, the same site.
+        cache.note_changes(Changes::default());
+        let again = load_cached(root, now, &mut cache).unwrap();
+        assert_eq!(titles(&again), ["b edited", "c one"]);
+        assert_eq!(cache.read_last_load.len(), 1);
+        assert!(Arc::ptr_eq(
+            &site.sections[0].articles[0],
+            &again.sections[0].articles[0]
+        ));
+    }
+
+    #[test]
+    fn a_section_kept_as_it_was_keeps_its_problems() {
+        let dir = site_with_two_sections();
+        let root = dir.path();
+        fs::write(root.join("content/b/one.md"), "+++\ntitel = \"x\"\n+++\n").unwrap();
+        let now = Utc::now();
+        let mut cache = ParseCache::default();
+        let first = load_cached(root, now, &mut cache).unwrap_err();
+        assert!(first.to_string().contains("b/one.md:2:"), "{first}");
+        cache.note_changes(changed(&["a"]));
+        let kept = load_cached(root, now, &mut cache).unwrap_err();
+        assert_eq!(kept, first);
+    }
+
+    #[test]
+    fn a_section_whose_article_falls_due_is_read_again_untold() {
+        let dir = site_with_two_sections();
+        let root = dir.path();
+        fs::write(
+            root.join("content/b/later.md"),
+            "+++\ntitle = \"later\"\ndate = 2030-01-01T00:00:00Z\n+++\nLater.\n",
+        )
+        .unwrap();
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let mut cache = ParseCache::default();
+        let site = load_cached(root, at("2029-12-31T23:59:00Z"), &mut cache).unwrap();
+        assert_eq!(site.next_publication, Some(at("2030-01-01T00:00:00Z")));
+        cache.note_changes(changed(&["a"]));
+        let site = load_cached(root, at("2030-01-01T00:00:00Z"), &mut cache).unwrap();
+        assert_eq!(titles(&site), ["a one", "later", "b one"]);
+        assert_eq!(site.next_publication, None);
+    }
+
+    #[test]
+    fn a_section_holding_a_link_is_read_again_untold() {
+        let dir = site_with_two_sections();
+        let root = dir.path();
+        // `b/linked.md` shows `a/one.md`: an edit to it is an event in `a` only.
+        std::os::unix::fs::symlink(
+            root.join("content/a/one.md"),
+            root.join("content/b/linked.md"),
+        )
+        .unwrap();
+        fs::write(
+            root.join("content/a/one.md"),
+            "+++\ntitle = \"shared\"\ndate = 2024-01-01\nslug = \"shared\"\n+++\nBody.\n",
+        )
+        .unwrap();
+        let now = Utc::now();
+        let mut cache = ParseCache::default();
+        load_cached(root, now, &mut cache).unwrap();
+        fs::write(
+            root.join("content/a/one.md"),
+            "+++\ntitle = \"edited\"\ndate = 2024-01-01\nslug = \"shared\"\n+++\nBody.\n",
+        )
+        .unwrap();
+        cache.note_changes(changed(&["a"]));
+        let site = load_cached(root, now, &mut cache).unwrap();
+        assert_eq!(titles(&site), ["edited", "b one", "edited"]);
+    }
+
+    #[test]
+    fn files_changed_since_they_were_read_name_their_section() {
+        let dir = site_with_two_sections();
+        let root = dir.path();
+        let mut cache = ParseCache::default();
+        load_cached(root, Utc::now(), &mut cache).unwrap();
+        assert!(cache.changed_since_read().is_empty());
+        // Rewritten with the same length after the load read it.
+        fs::write(
+            root.join("content/b/one.md"),
+            "+++\ntitle = \"B one\"\ndate = 2024-01-01\n+++\nBody.\n",
+        )
+        .unwrap();
+        assert_eq!(cache.changed_since_read(), changed(&["b"]));
+        fs::write(root.join("config.toml"), "title = \"U\"\n").unwrap();
+        assert_eq!(cache.changed_since_read(), Changes::everything());
+    }
+
+    #[test]
+    fn a_kept_section_shows_the_articles_whose_bodies_were_shared() {
+        let dir = site_with_two_sections();
+        let root = dir.path();
+        let mut cache = ParseCache::default();
+        load_cached(root, Utc::now(), &mut cache).unwrap();
+        let path = root.join("content/a/one.md");
+        let body = cache.articles[&path].parsed.article.content_html.clone();
+        // The same text in another allocation, as a rendered page holds it.
+        let in_page = crate::model::Html::new(body.as_str().to_string());
+        cache.share_bodies(vec![(path.clone(), in_page.clone())]);
+        let shared = cache.articles[&path].parsed.article.clone();
+        assert_eq!(
+            shared.content_html.bytes().as_ptr(),
+            in_page.bytes().as_ptr()
+        );
+        cache.note_changes(changed(&["b"]));
+        let site = load_cached(root, Utc::now(), &mut cache).unwrap();
+        assert!(Arc::ptr_eq(&site.sections[0].articles[0], &shared));
     }
 }

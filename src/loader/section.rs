@@ -65,7 +65,8 @@ pub(super) fn load_section(
             return None;
         }
     };
-    let header = read_header(&entries, &index_path, content_dir)
+    reuse.saw_link |= entries.iter().any(|entry| entry.is_link);
+    let header = read_header(&entries, &index_path, content_dir, &mut reuse.read)
         .map_err(|d| diagnostics.extend(d.0))
         .ok();
     let (mut slots, media_dirs) = plan_reads(entries, reuse);
@@ -108,14 +109,17 @@ pub(super) fn load_section(
     })
 }
 
-/// The section's `_index.md`, read and parsed.
+/// The section's `_index.md`, read and parsed; noted in `read` with its
+/// stamp from before the read.
 fn read_header(
     entries: &[ContentEntry],
     index_path: &Path,
     content_dir: &Path,
+    read: &mut Vec<(PathBuf, Option<FileStamp>)>,
 ) -> Result<SectionHeader, Diagnostics> {
     match entries.iter().find(|e| e.name == "_index.md") {
         Some(index) => {
+            read.push((index.path.clone(), FileStamp::read(&index.path)));
             read_content_file(index, content_dir).and_then(|text| parse_section(index_path, &text))
         }
         None => Err(Diagnostic::new(
@@ -162,16 +166,24 @@ fn plan_reads(
             files.push((entry, None));
         }
     }
-    // Every file's stat, on every core: a reload of a large site stats
-    // thousands of files to find the few that changed.
+    // Every file's stat, on every core: a section of thousands of files
+    // is read again to find the few that changed.
     parallel::for_each(&mut files, |(entry, stamp)| {
-        *stamp = FileStamp::trusted(&entry.path);
+        *stamp = FileStamp::read(&entry.path);
     });
+    let now = std::time::SystemTime::now();
     for (entry, stamp) in files {
+        let trusted = stamp.filter(|stamp| stamp.is_settled(now));
         let slot = match reuse.previous.remove(&entry.path) {
             // Unchanged since it was parsed: not even read.
-            Some(cached) if stamp.is_some() && cached.stamp == stamp => Slot::Done(Ok(cached)),
-            cached => Slot::Todo { cached, stamp },
+            Some(cached) if trusted.is_some() && cached.stamp == trusted => Slot::Done(Ok(cached)),
+            cached => {
+                reuse.read.push((entry.path.clone(), stamp));
+                Slot::Todo {
+                    cached,
+                    stamp: trusted,
+                }
+            }
         };
         slots.push((entry, slot));
     }

@@ -5,20 +5,30 @@
 //! One thread does it all, off the request path: it waits for a trigger, waits
 //! for quiet, builds, and publishes. The rules:
 //! - Debounce: after a change, wait until no change has come for the debounce
-//!   time (100 ms by default); every new change restarts the wait, so a burst
+//!   time (50 ms by default); every new change restarts the wait, so a burst
 //!   of writes (a `git checkout`, an editor's save) is one rebuild. But never
 //!   longer than the maximum delay after the first change (1 s by default),
 //!   so that changes that keep coming cannot hold a new article back.
 //! - Only changes to what the loader reads count (`loader::is_read`, the one
 //!   definition): a `notes.txt` appended to, an editor's swap file, `.git/`
 //!   under `content/` trigger nothing.
-//! - A build that saw a change arrive while it read the files, or in a short
-//!   settling time after it (an event for a write made during the build may
-//!   reach this thread only after the build ends), is thrown away and done
-//!   again after the next quiet period, whether it succeeded or not: it may
-//!   have read a file half-written by an editor that truncates and rewrites,
-//!   or caught a temp-file-and-rename save halfway. Only a build that no
-//!   change overlapped is published.
+//! - What a build reads: each change event names the section it is in (the
+//!   folder under `content/`), and a build reads again only the sections
+//!   named since the last build began, taking the others as they were
+//!   (`loader::Changes`). It reads everything when the watch lost events
+//!   (an overflowing queue) or failed, when `content/` itself or
+//!   `config.toml` changed or `content/` is not watched, on `SIGHUP`, and
+//!   to confirm a failed build; so does every build with watching off.
+//! - A build is thrown away and done again after the next quiet period,
+//!   whether it succeeded or not, when a change event arrived while it ran,
+//!   or when a file it read has changed since (its `stat` differs from the
+//!   one taken before the read): it may have read a file half-written by an
+//!   editor that truncates and rewrites, or caught a temp-file-and-rename
+//!   save halfway. The files read are checked, rather than the thread
+//!   waiting a while for late events: a write to a file changes its size or
+//!   time stamps whenever its event comes. Only a build that no change
+//!   overlapped is published; a change whose event comes after it was
+//!   published is built in turn.
 //! - A failed build is reported only when the build after the next quiet
 //!   period fails too: a save caught halfway whose change event came late
 //!   fails once, then the file is whole. So an edit that ends in valid
@@ -57,17 +67,20 @@ use super::memory;
 use super::served::ServedSet;
 use super::state::State;
 use crate::build::{build_dir_cached, BuildCache};
-use crate::loader::{self, PathKind};
+use crate::loader::{self, Changes, PathKind};
 
 /// Why the reload thread wakes up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Trigger {
-    /// A file that matters changed.
-    Changed,
-    /// Rebuild now (`SIGHUP`), changed or not.
+    /// Files that matter changed: these sections, or anything.
+    Changed(Changes),
+    /// Rebuild now (`SIGHUP`), reading every file, changed or not.
     Reload,
     /// An article dated after the last build is due.
     Due,
+    /// Time for the full pass that follows builds that read only some
+    /// sections ([`FULL_PASS_AFTER`]).
+    FullPass,
     /// The server is stopping.
     Stop,
 }
@@ -77,6 +90,19 @@ enum Trigger {
 pub(crate) struct Reloader {
     tx: mpsc::Sender<Trigger>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl Trigger {
+    /// What the build it asks for must read again: for `SIGHUP`, everything;
+    /// for an article that falls due, nothing (its section is read again
+    /// anyway: see `loader::Changes`).
+    fn changes(self) -> Changes {
+        match self {
+            Trigger::Changed(changes) => changes,
+            Trigger::Reload | Trigger::FullPass => Changes::everything(),
+            Trigger::Due | Trigger::Stop => Changes::default(),
+        }
+    }
 }
 
 impl Reloader {
@@ -141,12 +167,10 @@ pub(crate) struct Timing {
     pub(crate) debounce: Duration,
     /// The longest wait after the first change (`reload_max_delay_ms`).
     pub(crate) max_delay: Duration,
+    /// How long after a build that read only some sections every file is
+    /// read again ([`FULL_PASS_AFTER`]).
+    full_pass_after: Duration,
 }
-
-/// How long after a build a change event may still arrive for a write made
-/// during it: the watcher's thread may not have run yet (a build keeps every
-/// core busy). The build is published only if none arrives.
-const SETTLE: Duration = Duration::from_millis(30);
 
 impl Timing {
     /// The timing for `[server]` settings in milliseconds; the maximum delay
@@ -155,12 +179,23 @@ impl Timing {
         Timing {
             debounce: Duration::from_millis(debounce_ms),
             max_delay: Duration::from_millis(max_delay_ms.max(debounce_ms)),
+            full_pass_after: FULL_PASS_AFTER,
         }
     }
+}
 
-    fn settle(self) -> Duration {
-        SETTLE.min(self.debounce)
-    }
+/// How long after a build that read only the sections the watcher named
+/// the thread reads every file again, unasked: a change that no event
+/// reported (a file written through a hard link from outside `content/`,
+/// a network file system) is served within about this long. A full pass
+/// that finds nothing changed publishes nothing.
+const FULL_PASS_AFTER: Duration = Duration::from_secs(60);
+
+/// What one build came to: its outcome, and what changed among the files
+/// it read since it read them (nothing, for a build that may be published).
+struct Build {
+    outcome: Result<ServedSet, Vec<String>>,
+    changed_while_reading: Changes,
 }
 
 impl Watching {
@@ -180,11 +215,22 @@ impl Watching {
         let thread = std::thread::Builder::new()
             .name("broadsheet-reload".into())
             .spawn(move || {
-                run(&rx, &state, timing, |now| {
-                    if let Some(watch) = &mut watch {
-                        watch.follow_content_dir();
+                run(&rx, &state, timing, |now, changes| {
+                    // Without a watch on the same `content/` since the last
+                    // build, the watcher's report says nothing of it.
+                    let watched = watch
+                        .as_mut()
+                        .is_some_and(|watch| watch.follow_content_dir());
+                    cache.note_changes(if watched {
+                        changes
+                    } else {
+                        Changes::everything()
+                    });
+                    let outcome = rebuild(&root, now, &state, &mut cache);
+                    Build {
+                        outcome,
+                        changed_while_reading: cache.changed_since_read(),
                     }
-                    rebuild(&root, now, &state, &mut cache)
                 });
             })?;
         Ok(Reloader {
@@ -195,40 +241,68 @@ impl Watching {
 }
 
 /// The reload loop: waits for a trigger, for quiet, builds with `build`
-/// (the site as of the time given) and publishes into `state`, until told
-/// to stop.
+/// (the site as of the time given, reading again what changed since the
+/// last build) and publishes into `state`, until told to stop.
 fn run(
     rx: &mpsc::Receiver<Trigger>,
     state: &State,
     timing: Timing,
-    mut build: impl FnMut(DateTime<Utc>) -> Result<ServedSet, Vec<String>>,
+    mut build: impl FnMut(DateTime<Utc>, Changes) -> Build,
 ) {
     let mut schedule = Schedule::default();
+    // What changed since the last build began.
+    let mut changes = Changes::default();
     loop {
-        match wait_for_trigger(rx, state, &mut schedule) {
+        let full_pass = match wait_for_trigger(rx, state, &mut schedule) {
             None => return,
-            Some(trigger) => debug!(?trigger, "reload triggered"),
-        }
+            Some(trigger) => {
+                debug!(?trigger, "reload triggered");
+                let full_pass = trigger == Trigger::FullPass;
+                changes.add(trigger.changes());
+                full_pass
+            }
+        };
         let mut first_change = Instant::now();
         let mut failed_once = false;
         loop {
-            if !wait_for_quiet(rx, timing.debounce, first_change + timing.max_delay) {
+            if !wait_for_quiet(
+                rx,
+                timing.debounce,
+                first_change + timing.max_delay,
+                &mut changes,
+            ) {
                 return;
             }
             let started = Instant::now();
             let built_for = Utc::now();
-            let outcome = build(built_for);
-            match rx.recv_timeout(timing.settle()) {
-                Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(_) => {
-                    debug!("files changed during the build; building again once they settle");
-                    first_change = Instant::now();
-                    failed_once = false;
-                    continue;
-                }
-                Err(RecvTimeoutError::Timeout) => {}
+            let read_everything = changes.is_everything();
+            let Build {
+                outcome,
+                changed_while_reading,
+            } = build(built_for, std::mem::take(&mut changes));
+            let Some(arrived) = take_triggers(rx, &mut changes) else {
+                return;
+            };
+            if arrived || !changed_while_reading.is_empty() {
+                debug!("files changed during the build; building again once they settle");
+                changes.add(changed_while_reading);
+                first_change = Instant::now();
+                failed_once = false;
+                continue;
             }
+            schedule.full_pass_at = match schedule.full_pass_at {
+                _ if read_everything => None,
+                None => Some(Instant::now() + timing.full_pass_after),
+                later => later,
+            };
             match outcome {
+                Ok(served)
+                    if full_pass
+                        && schedule.failed_for.is_none()
+                        && served.same_entries(&state.served()) =>
+                {
+                    debug!("the full pass found nothing that changed");
+                }
                 Ok(served) => {
                     info!(
                         "reloaded {} articles, {} feeds, {} resources in {} ms",
@@ -248,6 +322,8 @@ fn run(
                     );
                     failed_once = true;
                     first_change = Instant::now();
+                    // Whatever a late event would have said: read everything.
+                    changes.add_everything();
                     continue;
                 }
                 Err(errors) => {
@@ -283,6 +359,9 @@ struct Schedule {
     /// The time the last build was made for, when it failed; `None` after a
     /// build that succeeded.
     failed_for: Option<DateTime<Utc>>,
+    /// When to read every file again: [`FULL_PASS_AFTER`] after the first
+    /// build since the last full pass that read only some sections.
+    full_pass_at: Option<Instant>,
 }
 
 impl Schedule {
@@ -301,7 +380,7 @@ impl Schedule {
 }
 
 /// Waits for a trigger or, when the served set holds back an article dated
-/// later, for its time; `None` when told to stop.
+/// later, for its time, or for the full pass due; `None` when told to stop.
 fn wait_for_trigger(
     rx: &mpsc::Receiver<Trigger>,
     state: &State,
@@ -314,12 +393,23 @@ fn wait_for_trigger(
             info!("an article is due at {}: rebuilding then", at.to_rfc3339());
             schedule.announced = Some(at);
         }
-        let received = match due.and_then(|due| schedule.wake_at(due)) {
+        let due_wait = match due.and_then(|due| schedule.wake_at(due)) {
             Some(at) if at <= now => return Some(Trigger::Due),
-            Some(at) => {
-                let wait = (at - now).to_std().unwrap_or_default();
-                rx.recv_timeout(wait.min(MAX_WAIT_FOR_DUE))
-            }
+            Some(at) => Some(
+                (at - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(MAX_WAIT_FOR_DUE),
+            ),
+            None => None,
+        };
+        let full_pass_wait = match schedule.full_pass_at {
+            Some(at) if at <= Instant::now() => return Some(Trigger::FullPass),
+            Some(at) => Some(at.saturating_duration_since(Instant::now())),
+            None => None,
+        };
+        let received = match due_wait.into_iter().chain(full_pass_wait).min() {
+            Some(wait) => rx.recv_timeout(wait),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match received {
@@ -333,21 +423,42 @@ fn wait_for_trigger(
 
 /// Waits until no trigger has come for `debounce`, or until `deadline`,
 /// whichever is first, and takes the triggers already sent (the build about
-/// to start sees their changes); false when told to stop.
-fn wait_for_quiet(rx: &mpsc::Receiver<Trigger>, debounce: Duration, deadline: Instant) -> bool {
+/// to start sees their changes), adding what each says changed to
+/// `changes`; false when told to stop.
+fn wait_for_quiet(
+    rx: &mpsc::Receiver<Trigger>,
+    debounce: Duration,
+    deadline: Instant,
+    changes: &mut Changes,
+) -> bool {
     loop {
         let wait = debounce.min(deadline.saturating_duration_since(Instant::now()));
         match rx.recv_timeout(wait) {
             Ok(Trigger::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
-            Ok(_) if Instant::now() < deadline => continue,
-            Ok(_) | Err(RecvTimeoutError::Timeout) => break,
+            Ok(trigger) => {
+                changes.add(trigger.changes());
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => break,
         }
     }
+    take_triggers(rx, changes).is_some()
+}
+
+/// Takes the triggers sent already, adding what each says changed to
+/// `changes`: `Some(true)` when there was one, `None` when told to stop.
+fn take_triggers(rx: &mpsc::Receiver<Trigger>, changes: &mut Changes) -> Option<bool> {
+    let mut arrived = false;
     loop {
         match rx.try_recv() {
-            Ok(Trigger::Stop) | Err(TryRecvError::Disconnected) => return false,
-            Ok(_) => continue,
-            Err(TryRecvError::Empty) => return true,
+            Ok(Trigger::Stop) | Err(TryRecvError::Disconnected) => return None,
+            Ok(trigger) => {
+                changes.add(trigger.changes());
+                arrived = true;
+            }
+            Err(TryRecvError::Empty) => return Some(arrived),
         }
     }
 }
@@ -386,12 +497,18 @@ impl SiteWatch {
         let filter_content = content.clone();
         let mut watcher =
             notify::recommended_watcher(move |result: notify::Result<Event>| match result {
-                Ok(event) if matters(&event, &filter_content, &config) => {
-                    debug!(kind = ?event.kind, paths = ?event.paths, "site changed");
-                    let _ = tx.send(Trigger::Changed);
+                Ok(event) => {
+                    if let Some(changes) = changes_of(&event, &filter_content, &config) {
+                        debug!(kind = ?event.kind, paths = ?event.paths, "site changed");
+                        let _ = tx.send(Trigger::Changed(changes));
+                    }
                 }
-                Ok(_) => {}
-                Err(error) => warn!("file watch: {error}"),
+                // Events may have been lost with it (a watch that could not
+                // be added to a new folder): the next build reads everything.
+                Err(error) => {
+                    warn!("file watch: {error}");
+                    let _ = tx.send(Trigger::Changed(Changes::everything()));
+                }
             })?;
         watcher.watch(&root, RecursiveMode::NonRecursive)?;
         let mut watch = SiteWatch {
@@ -403,14 +520,16 @@ impl SiteWatch {
         Ok(watch)
     }
 
-    /// Watches `content/` recursively, again if it was replaced since the last call.
-    fn follow_content_dir(&mut self) {
+    /// Watches `content/` recursively, again if it was replaced since the
+    /// last call; true when the same `content/` was watched all along, so
+    /// that every change in it since the last call was reported.
+    fn follow_content_dir(&mut self) -> bool {
         let inode = fs::metadata(&self.content)
             .ok()
             .filter(|m| m.is_dir())
             .map(|m| m.ino());
-        if inode == self.watched_inode {
-            return;
+        if inode.is_some() && inode == self.watched_inode {
+            return true;
         }
         if self.watched_inode.is_some() {
             let _ = self.watcher.unwatch(&self.content);
@@ -422,7 +541,32 @@ impl SiteWatch {
                 Err(error) => warn!("cannot watch {}: {error}", self.content.display()),
             }
         }
+        false
     }
+}
+
+/// What an event says changed, if anything that can change what is built:
+/// the sections of the paths of a write, creation, removal or rename of
+/// what the loader reads ([`matters`]), everything for `config.toml` or
+/// `content/` itself, and everything when the watch lost events (an
+/// overflowing queue).
+fn changes_of(event: &Event, content: &Path, config: &Path) -> Option<Changes> {
+    if event.need_rescan() {
+        warn!("file watch lost events: the next build reads every file");
+        return Some(Changes::everything());
+    }
+    if !matters(event, content, config) {
+        return None;
+    }
+    let mut changes = Changes::default();
+    for path in &event.paths {
+        if path == config {
+            changes.add_everything();
+        } else if let Ok(relative) = path.strip_prefix(content) {
+            changes.add_content_path(relative);
+        }
+    }
+    Some(changes)
 }
 
 /// True for events that can change what is built: writes, creations, removals
@@ -585,16 +729,68 @@ mod tests {
         ));
     }
 
+    fn section(name: &str) -> Changes {
+        let mut changes = Changes::default();
+        changes.add_section(name);
+        changes
+    }
+
+    #[test]
+    fn events_name_the_sections_they_change() {
+        let content = Path::new("/site/content");
+        let config = Path::new("/site/config.toml");
+        let modify = EventKind::Modify(ModifyKind::Any);
+        let of = |event: Event| changes_of(&event, content, config);
+        assert_eq!(
+            of(event(modify, "/site/content/opinion/a.md")),
+            Some(section("opinion"))
+        );
+        assert_eq!(
+            of(event(modify, "/site/content/opinion/a/photo.jpg")),
+            Some(section("opinion"))
+        );
+        // An editor's rename save: the temp file, then the article.
+        let rename = Event::new(EventKind::Modify(ModifyKind::Name(
+            notify::event::RenameMode::Both,
+        )))
+        .add_path(PathBuf::from("/site/content/world/.a.md.tmp"))
+        .add_path(PathBuf::from("/site/content/world/a.md"));
+        assert_eq!(of(rename), Some(section("world")));
+        let created = EventKind::Create(CreateKind::File);
+        assert_eq!(of(event(created, "/site/content/opinion/notes.txt")), None);
+        for everything in [
+            event(modify, "/site/config.toml"),
+            event(EventKind::Remove(RemoveKind::Folder), "/site/content"),
+            Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan),
+        ] {
+            assert_eq!(of(everything), Some(Changes::everything()));
+        }
+    }
+
     #[test]
     fn quiet_waits_out_a_burst_and_stops_on_request() {
         let (tx, rx) = mpsc::channel();
-        tx.send(Trigger::Changed).unwrap();
-        tx.send(Trigger::Changed).unwrap();
+        tx.send(Trigger::Changed(section("a"))).unwrap();
+        tx.send(Trigger::Changed(section("b"))).unwrap();
         let later = Instant::now() + Duration::from_secs(60);
-        assert!(wait_for_quiet(&rx, Duration::from_millis(10), later));
+        let mut changes = Changes::default();
+        assert!(wait_for_quiet(
+            &rx,
+            Duration::from_millis(10),
+            later,
+            &mut changes
+        ));
         assert!(rx.try_recv().is_err());
+        let mut both = section("a");
+        both.add_section("b");
+        assert_eq!(changes, both);
         tx.send(Trigger::Stop).unwrap();
-        assert!(!wait_for_quiet(&rx, Duration::from_millis(10), later));
+        assert!(!wait_for_quiet(
+            &rx,
+            Duration::from_millis(10),
+            later,
+            &mut changes
+        ));
     }
 
     #[test]
@@ -603,7 +799,7 @@ mod tests {
         let writer = std::thread::spawn(move || {
             // A change every 5 ms, for at most 3 s: until the receiver is gone.
             for _ in 0..600 {
-                if tx.send(Trigger::Changed).is_err() {
+                if tx.send(Trigger::Changed(section("a"))).is_err() {
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(5));
@@ -617,7 +813,8 @@ mod tests {
         assert!(wait_for_quiet(
             &rx,
             Duration::from_secs(1),
-            started + max_delay
+            started + max_delay,
+            &mut Changes::default()
         ));
         let waited = started.elapsed();
         drop(rx);
@@ -627,17 +824,53 @@ mod tests {
     }
 
     /// One planned build: gets the channel (to send what the watcher would)
-    /// and gives the build's outcome.
-    type Build = Box<dyn FnOnce(&mpsc::Sender<Trigger>) -> Result<ServedSet, Vec<String>> + Send>;
+    /// and gives the build.
+    type Planned = Box<dyn FnOnce(&mpsc::Sender<Trigger>) -> Build + Send>;
+
+    /// A build that read nothing that changed since, with `outcome`.
+    fn build_of(outcome: Result<ServedSet, Vec<String>>) -> Build {
+        Build {
+            outcome,
+            changed_while_reading: Changes::default(),
+        }
+    }
+
+    /// What the state was as a build began, and what it was told changed.
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        status: String,
+        reloads: u64,
+        changes: Changes,
+    }
+
+    fn seen(status: &str, reloads: u64, changes: Changes) -> Seen {
+        Seen {
+            status: status.into(),
+            reloads,
+            changes,
+        }
+    }
 
     /// Runs the reload loop on `state` over `builds`, in turn, after one
-    /// `Changed` trigger, until `settled` holds of the state (or 5 s pass);
-    /// returns `/healthz`'s `status` and `reloads` as each build began.
+    /// trigger for a change to the section `s`, until `settled` holds of
+    /// the state (or 5 s pass); returns what each build saw as it began.
     fn run_builds(
         state: &State,
-        builds: Vec<Build>,
+        builds: Vec<Planned>,
         settled: impl Fn(&serde_json::Value) -> bool,
-    ) -> Vec<(String, u64)> {
+    ) -> Vec<Seen> {
+        run_builds_timed(state, Timing::from_ms(20, 1000), builds, 0, settled)
+    }
+
+    /// [`run_builds`] with `timing`, until `settled` holds and at least
+    /// `at_least` builds began.
+    fn run_builds_timed(
+        state: &State,
+        timing: Timing,
+        builds: Vec<Planned>,
+        at_least: usize,
+        settled: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<Seen> {
         let (tx, rx) = mpsc::channel();
         let mut builds = builds.into_iter();
         let sender = tx.clone();
@@ -646,20 +879,24 @@ mod tests {
         std::thread::scope(|scope| {
             scope.spawn(move || {
                 let seen = seen_by_builds;
-                run(&rx, state, Timing::from_ms(20, 1000), |_| {
+                run(&rx, state, timing, |_, changes| {
                     let report = health_of(state);
-                    let status = report["status"].as_str().unwrap_or_default().to_string();
-                    let reloads = report["reloads"].as_u64().unwrap_or_default();
-                    seen.lock().unwrap().push((status, reloads));
+                    seen.lock().unwrap().push(Seen {
+                        status: report["status"].as_str().unwrap_or_default().into(),
+                        reloads: report["reloads"].as_u64().unwrap_or_default(),
+                        changes,
+                    });
                     match builds.next() {
                         Some(build) => build(&sender),
-                        None => Err(vec!["a build more than planned".into()]),
+                        None => build_of(Err(vec!["a build more than planned".into()])),
                     }
                 });
             });
-            tx.send(Trigger::Changed).unwrap();
+            tx.send(Trigger::Changed(section("s"))).unwrap();
             let deadline = Instant::now() + Duration::from_secs(5);
-            while !settled(&health_of(state)) && Instant::now() < deadline {
+            while !(settled(&health_of(state)) && seen.lock().unwrap().len() >= at_least)
+                && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(5));
             }
             tx.send(Trigger::Stop).unwrap();
@@ -680,31 +917,37 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_build_is_reported_only_once_a_rebuild_confirms_it() {
+    fn a_failed_build_is_reported_only_once_a_rebuild_of_everything_confirms_it() {
         // A save caught halfway whose change event never came in time: the
-        // next build, after the files settle, reads the whole file.
+        // next build, after the files settle, reads every file again.
         let state = State::new(served_with(0));
-        let seen = run_builds(
+        let seen_by_builds = run_builds(
             &state,
             vec![
-                Box::new(|_| Err(vec!["content/s/a.md:1: file is empty".into()])),
-                Box::new(|_| Ok(served_with(1))),
+                Box::new(|_| build_of(Err(vec!["content/s/a.md:1: file is empty".into()]))),
+                Box::new(|_| build_of(Ok(served_with(1)))),
             ],
             |report| report["articles"] == 1,
         );
-        assert_eq!(seen, [("ok".into(), 0), ("ok".into(), 0)]);
+        assert_eq!(
+            seen_by_builds,
+            [
+                seen("ok", 0, section("s")),
+                seen("ok", 0, Changes::everything())
+            ]
+        );
         assert_eq!(health_of(&state)["status"], "ok");
 
         // Failing twice in a row, with no change between: reported.
-        let seen = run_builds(
+        let seen_by_builds = run_builds(
             &state,
             vec![
-                Box::new(|_| Err(vec!["content/s/a.md:1: bad".into()])),
-                Box::new(|_| Err(vec!["content/s/a.md:1: bad".into()])),
+                Box::new(|_| build_of(Err(vec!["content/s/a.md:1: bad".into()]))),
+                Box::new(|_| build_of(Err(vec!["content/s/a.md:1: bad".into()]))),
             ],
             |report| report["status"] == "stale",
         );
-        assert_eq!(seen.len(), 2);
+        assert_eq!(seen_by_builds.len(), 2);
         assert_eq!(
             health_of(&state)["last_reload_error"]["errors"][0],
             "content/s/a.md:1: bad"
@@ -712,29 +955,101 @@ mod tests {
     }
 
     #[test]
-    fn a_build_whose_change_event_comes_just_after_it_is_thrown_away() {
+    fn a_build_that_read_a_file_changed_since_is_thrown_away_and_its_section_read_again() {
         let state = State::new(served_with(0));
-        let seen = run_builds(
+        let seen_by_builds = run_builds(
             &state,
             vec![
-                Box::new(|tx| {
-                    // The event of a write the build read halfway, delivered late.
-                    let tx = tx.clone();
-                    std::thread::spawn(move || {
-                        std::thread::sleep(Duration::from_millis(5));
-                        let _ = tx.send(Trigger::Changed);
-                    });
-                    Ok(served_with(1))
+                // A file of section `t` was being written as it was read,
+                // and its event is yet to come.
+                Box::new(|_| Build {
+                    outcome: Ok(served_with(1)),
+                    changed_while_reading: section("t"),
                 }),
-                Box::new(|_| Ok(served_with(2))),
+                Box::new(|_| build_of(Ok(served_with(2)))),
             ],
             |report| report["articles"] == 2,
         );
         assert_eq!(
-            seen,
-            [("ok".into(), 0), ("ok".into(), 0)],
+            seen_by_builds,
+            [seen("ok", 0, section("s")), seen("ok", 0, section("t"))],
             "the partial build was never served"
         );
         assert_eq!(health_of(&state)["reloads"], 1);
+    }
+
+    #[test]
+    fn a_build_that_a_change_event_overlapped_is_thrown_away() {
+        let state = State::new(served_with(0));
+        let seen_by_builds = run_builds(
+            &state,
+            vec![
+                Box::new(|tx| {
+                    tx.send(Trigger::Changed(section("u"))).unwrap();
+                    build_of(Ok(served_with(1)))
+                }),
+                Box::new(|_| build_of(Ok(served_with(2)))),
+            ],
+            |report| report["articles"] == 2,
+        );
+        assert_eq!(
+            seen_by_builds,
+            [seen("ok", 0, section("s")), seen("ok", 0, section("u"))]
+        );
+        assert_eq!(health_of(&state)["reloads"], 1);
+    }
+
+    #[test]
+    fn a_change_whose_event_comes_after_a_build_is_built_in_turn() {
+        let state = State::new(served_with(0));
+        let seen_by_builds = run_builds(
+            &state,
+            vec![
+                Box::new(|tx| {
+                    let tx = tx.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(50));
+                        let _ = tx.send(Trigger::Changed(section("v")));
+                    });
+                    build_of(Ok(served_with(1)))
+                }),
+                Box::new(|_| build_of(Ok(served_with(2)))),
+            ],
+            |report| report["articles"] == 2,
+        );
+        assert_eq!(seen_by_builds[1].changes, section("v"));
+        assert_eq!(health_of(&state)["reloads"], 2);
+    }
+
+    #[test]
+    fn a_full_pass_follows_builds_of_some_sections_and_publishes_only_a_change() {
+        let state = State::new(served_with(0));
+        let timing = Timing {
+            full_pass_after: Duration::from_millis(50),
+            ..Timing::from_ms(20, 1000)
+        };
+        let seen_by_builds = run_builds_timed(
+            &state,
+            timing,
+            vec![
+                Box::new(|_| build_of(Ok(served_with(1)))),
+                // The full pass finds the same set: nothing is published.
+                Box::new(|_| build_of(Ok(served_with(1)))),
+            ],
+            2,
+            |report| report["articles"] == 1,
+        );
+        assert_eq!(
+            seen_by_builds,
+            [
+                seen("ok", 0, section("s")),
+                seen("ok", 1, Changes::everything())
+            ]
+        );
+        assert_eq!(
+            health_of(&state)["reloads"],
+            1,
+            "the full pass published nothing"
+        );
     }
 }

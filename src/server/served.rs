@@ -258,6 +258,19 @@ impl ServedSet {
         self.resources.contains_key(path)
     }
 
+    /// True when `other` serves every resource with the very entry this set
+    /// does, and no other: a rebuild that found nothing changed.
+    pub(crate) fn same_entries(&self, other: &ServedSet) -> bool {
+        self.resources.len() == other.resources.len()
+            && self.next_publication == other.next_publication
+            && self.resources.iter().all(|(path, entry)| {
+                other
+                    .resources
+                    .get(path)
+                    .is_some_and(|theirs| Arc::ptr_eq(theirs, entry))
+            })
+    }
+
     /// How many resources are served.
     pub fn len(&self) -> usize {
         self.resources.len()

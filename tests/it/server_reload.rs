@@ -583,3 +583,42 @@ async fn a_file_dated_in_the_future_keeps_one_last_modified_across_reloads() {
         .expect("GET");
     assert_eq!(revalidated.status(), 304);
 }
+
+#[tokio::test]
+async fn an_edit_reads_only_its_section_and_a_change_no_event_reported_waits_for_a_full_pass() {
+    let site = Site::bundled();
+    // The article's file is also linked from outside `content/`: a write
+    // through that name is an event in no watched folder.
+    let outside = site.path("article-outside-content.md");
+    fs::hard_link(site.path(ARTICLE), &outside).expect("hard link");
+    let server = site.serve_watching();
+    fs::write(&outside, edited(&site, "Written where no watch sees it.")).expect("write");
+    // An edit in another section: its build reads that section only.
+    let other = "content/hi-tech/future-air-taxi-unveiled.md";
+    site.save(
+        other,
+        &format!(
+            "{}\nEdited in its own section.\n",
+            site.read(other).trim_end()
+        ),
+    );
+    served_with(
+        &server,
+        "/hi-tech/future-air-taxi-unveiled/",
+        "Edited in its own section.",
+    )
+    .await;
+    let (_, page) = fetch(&server, ARTICLE_URL).await;
+    assert!(
+        !page.contains("Written where no watch sees it."),
+        "the opinion section was not read again"
+    );
+    // A full pass (here asked for, as SIGHUP does) reads every file.
+    server.reload();
+    served_with(&server, ARTICLE_URL, "Written where no watch sees it.").await;
+    // And what is served is what a fresh build gives.
+    eventually(RELOAD, "a fresh build of the content served", || {
+        serves_a_fresh_build(&server, &site)
+    })
+    .await;
+}
