@@ -11,10 +11,10 @@ use std::time::Instant;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
-use crate::build::{build_dir_spilled, BuiltSet};
+use crate::build::{build_dir_saved, build_dir_spilled, BuiltSet, SavedBuild};
 use crate::config::BaseUrl;
 use crate::diagnostic::Diagnostics;
-use crate::export::export;
+use crate::export::{export_kept, PreviousExport};
 use crate::server::{self, ServeOptions, StartError};
 use crate::spill::Spill;
 
@@ -163,10 +163,28 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let built = match load(root, &spill_dir) {
-        Ok(built) => built,
-        Err(code) => return code,
+    // What the previous export saved: the articles it parsed and its
+    // pages' fingerprints, so that only what changed is parsed and rendered.
+    let mut previous = PreviousExport::open(dir);
+    let (saved, not_used) = match previous.as_mut() {
+        Some(previous) => previous.saved_build(),
+        None => (SavedBuild::default(), None),
     };
+    if let Some(reason) = not_used {
+        eprintln!("warning: {reason}");
+    }
+    let unchanged_file = |url_path: &str| {
+        previous
+            .as_ref()
+            .is_some_and(|previous| previous.holds_unchanged(url_path))
+    };
+    let now = Utc::now();
+    let output = match build_dir_saved(root, now, saved, &unchanged_file, &Spill::to_dir(&spill_dir)) {
+        Ok(output) => output,
+        Err(diagnostics) => return report(&diagnostics, "nothing was written"),
+    };
+    let cache = crate::export_cache::encode(&output.saved, now);
+    let built = &output.set;
     // WebSub: the feeds to ping external hubs for, read before the export
     // replaces the previous one.
     let hubs = crate::loader::load_config(root)
@@ -178,17 +196,18 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     let changed = if hubs.is_empty() {
         Vec::new()
     } else {
-        crate::websub::ping::changed_feeds(&built, dir)
+        crate::websub::ping::changed_feeds(built, dir)
     };
-    match export(&built, dir) {
+    match export_kept(built, &output.kept, previous.as_ref(), cache.as_ref(), dir) {
         Ok(summary) => {
             println!(
-                "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged), {} bytes to {} in {} ms",
+                "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged, {} of them not rendered again), {} bytes to {} in {} ms",
                 built.articles,
                 built.sections,
                 summary.files,
                 summary.precompressed,
                 summary.kept,
+                summary.not_rendered,
                 summary.bytes,
                 dir.display(),
                 started.elapsed().as_millis()
@@ -206,7 +225,7 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             // Freeing a hundred thousand pages one by one takes a noticeable
             // part of a large export; the process is about to exit, and the
             // system takes the memory back whole.
-            std::mem::forget(built);
+            std::mem::forget((output, cache, previous));
             ExitCode::SUCCESS
         }
         Err(error) => {

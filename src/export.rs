@@ -23,13 +23,21 @@
 //! until the swap: a link adds a name, and deleting the old tree's names
 //! afterwards leaves the new tree's.
 //!
+//! With the cache the previous export left beside itself
+//! (`crate::export_cache`, at [`cache_path`]; the marker names its
+//! checksum), the build keeps the pages that show what they showed
+//! (`build/saved.rs`): such a *kept* resource has no bytes here at all, and
+//! its file and siblings are linked from the previous export as the
+//! manifest records them, once [`PreviousExport`] has found each still of
+//! the recorded size and time.
+//!
 //! A directory is only replaced if an earlier export made it (it holds
 //! [`MARKER`]) or it is empty: an export never deletes files that someone
 //! else put there. Trees left beside the target by an export that was
 //! killed (`.public.broadsheet-new-<pid>`, `.public.broadsheet-old-<pid>`)
 //! are removed by the next export once their process is gone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,10 +45,11 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::build::BuiltSet;
+use crate::build::{BuiltSet, ResourceKind, SavedBuild};
 use crate::encoding::Coding;
+use crate::export_cache::EncodedCache;
 use crate::parallel;
-use crate::static_files::{identity_files, precompressed_files, StaticFile};
+use crate::static_files::{identity_files, name_for, precompressed_files, StaticFile};
 
 /// The file that marks a directory as written by `broadsheet export`.
 pub const MARKER: &str = ".broadsheet-export";
@@ -57,6 +66,10 @@ pub struct ExportSummary {
     /// Of `files`, how many held the same bytes in the previous export and
     /// were linked to its files rather than written again.
     pub kept: usize,
+    /// Of those, how many were not even rendered (nor compressed): their
+    /// resource showed what it showed in the previous export, by the
+    /// fingerprints its cache kept.
+    pub not_rendered: usize,
 }
 
 /// Why an export failed; in every case the target directory is as it was.
@@ -158,7 +171,78 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Writes every resource of `built` under `dir`, replacing an earlier export there.
 pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError> {
+    let previous = PreviousExport::open(dir);
+    export_kept(built, &BTreeMap::new(), previous.as_ref(), None, dir)
+}
+
+/// Writes every resource of `built`, and every resource of `kept` (by URL
+/// path: unchanged since `previous`, which holds their files) under `dir`,
+/// replacing the earlier export there; with `cache`, the cache file the
+/// next export reads is written beside it (see [`cache_path`]).
+pub(crate) fn export_kept(
+    built: &BuiltSet,
+    kept: &BTreeMap<String, ResourceKind>,
+    previous: Option<&PreviousExport>,
+    cache: Option<&EncodedCache>,
+    dir: &Path,
+) -> Result<ExportSummary, ExportError> {
     check_replaceable(dir)?;
+    let (parent, name) = parent_and_name(dir);
+    fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let pid = std::process::id();
+    let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
+    let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
+    let cache_staging = parent.join(format!(".{name}.broadsheet-cache-new-{pid}"));
+    remove_stale(&parent, &name);
+    remove_if_present(&staging)?;
+    // A kept file is linked from the previous export's.
+    if previous.is_none() && !kept.is_empty() {
+        return Err(io(dir)(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no previous export to keep files from",
+        )));
+    }
+    // The cache after the files, before the marker that names it: when it
+    // cannot be written (a full disk), the export goes on without one, and
+    // its marker names none.
+    let write_cache = || {
+        let cache = cache?;
+        match write_cache_file(cache, &cache_staging) {
+            Ok(()) => Some(cache.checksum),
+            Err(error) => {
+                let _ = fs::remove_file(&cache_staging);
+                tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
+                None
+            }
+        }
+    };
+    let discard = |error| {
+        let _ = fs::remove_dir_all(&staging);
+        let _ = fs::remove_file(&cache_staging);
+        error
+    };
+    let (summary, cache_checksum) =
+        write_tree(built, kept, &staging, previous, write_cache).map_err(discard)?;
+    let old_tree = swap_in(&staging, dir, &retired).map_err(discard)?;
+    if cache_checksum.is_some() {
+        // Were this lost (a kill right here), the cache on disk would not
+        // be the one the marker names, and the next export would not use it.
+        let cache_file = cache_path(dir);
+        if let Err(error) = fs::rename(&cache_staging, &cache_file) {
+            let _ = fs::remove_file(&cache_staging);
+            tracing::warn!(path = %cache_file.display(), %error, "the export's cache was not written; the next export renders every page");
+        }
+    }
+    // The old tree is out of sight already; failing to delete it loses
+    // nothing (and the next export removes it).
+    if let Some(old_tree) = old_tree {
+        remove_tree(&old_tree);
+    }
+    Ok(summary)
+}
+
+/// The directory that holds `dir`, and `dir`'s name in it.
+fn parent_and_name(dir: &Path) -> (PathBuf, String) {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -167,38 +251,50 @@ pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let pid = std::process::id();
-    let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
-    let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
-    remove_stale(&parent, &name);
-    remove_if_present(&staging)?;
-    let previous = dir.join(MARKER).is_file().then_some(dir);
-    let summary = match write_tree(built, &staging, previous) {
-        Ok(summary) => summary,
-        Err(error) => {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(error);
-        }
+    (parent, name)
+}
+
+/// Where the cache of the export in `dir` is kept: beside it, as
+/// `.<name>.broadsheet-cache` (never inside it, where a web server would
+/// serve it).
+pub(crate) fn cache_path(dir: &Path) -> PathBuf {
+    let (parent, name) = parent_and_name(dir);
+    parent.join(format!(".{name}.broadsheet-cache"))
+}
+
+fn write_cache_file(cache: &EncodedCache, path: &Path) -> std::io::Result<()> {
+    let mut file = fs::File::create(path)?;
+    cache.write_to(&mut file)
+}
+
+/// Removes the tree at `path`, its top folders on every core (an old
+/// export of a large site is a hundred thousand files). What cannot be
+/// removed is left (the next export tries again).
+fn remove_tree(path: &Path) {
+    let Ok(entries) = fs::read_dir(path) else {
+        return;
     };
-    let old_tree = match swap_in(&staging, dir, &retired) {
-        Ok(old_tree) => old_tree,
-        Err(error) => {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(error);
-        }
-    };
-    // The old tree is out of sight already; failing to delete it loses
-    // nothing (and the next export removes it).
-    if let Some(old_tree) = old_tree {
-        let _ = fs::remove_dir_all(old_tree);
-    }
-    Ok(summary)
+    let mut entries: Vec<(PathBuf, bool)> = entries
+        .flatten()
+        .map(|entry| {
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            (entry.path(), is_dir)
+        })
+        .collect();
+    parallel::for_each(&mut entries, |(path, is_dir)| {
+        let _ = if *is_dir {
+            fs::remove_dir_all(&*path)
+        } else {
+            fs::remove_file(&*path)
+        };
+    });
+    let _ = fs::remove_dir_all(path);
 }
 
 /// Removes what exports into `parent/name` left behind when they were
 /// killed: their staging (`.<name>.broadsheet-new-<pid>`) and retired
-/// (`.<name>.broadsheet-old-<pid>`) trees, each once its process is gone.
+/// (`.<name>.broadsheet-old-<pid>`) trees and their unfinished cache files
+/// (`.<name>.broadsheet-cache-new-<pid>`), each once its process is gone.
 /// A tree whose process still runs (another export at work) is left alone;
 /// so is one that cannot be removed (the next export tries again).
 fn remove_stale(parent: &Path, name: &str) {
@@ -208,6 +304,7 @@ fn remove_stale(parent: &Path, name: &str) {
     let prefixes = [
         format!(".{name}.broadsheet-new-"),
         format!(".{name}.broadsheet-old-"),
+        format!(".{name}.broadsheet-cache-new-"),
     ];
     for entry in entries.flatten() {
         let file_name = entry.file_name();
@@ -221,11 +318,18 @@ fn remove_stale(parent: &Path, name: &str) {
         let Some(pid) = pid else {
             continue;
         };
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && pid != std::process::id() && !process_exists(pid) {
-            tracing::info!(path = %entry.path().display(), "removing what a killed export left behind");
-            let _ = fs::remove_dir_all(entry.path());
+        if pid == std::process::id() || process_exists(pid) {
+            continue;
         }
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        tracing::info!(path = %entry.path().display(), "removing what a killed export left behind");
+        let _ = if file_type.is_dir() {
+            fs::remove_dir_all(entry.path())
+        } else {
+            fs::remove_file(entry.path())
+        };
     }
 }
 
@@ -281,12 +385,13 @@ fn remove_if_present(path: &Path) -> Result<(), ExportError> {
 
 fn write_tree(
     built: &BuiltSet,
+    kept: &BTreeMap<String, ResourceKind>,
     root: &Path,
-    previous: Option<&Path>,
-) -> Result<ExportSummary, ExportError> {
+    previous: Option<&PreviousExport>,
+    write_cache: impl FnOnce() -> Option<u128>,
+) -> Result<(ExportSummary, Option<u128>), ExportError> {
     fs::create_dir(root).map_err(io(root))?;
-    let manifest = previous.map(|dir| Manifest::read(&dir.join(MARKER)));
-    let previous_export = previous.zip(manifest.as_ref());
+    let previous_export = previous.map(|p| (p.dir.as_path(), &p.manifest));
     let mut files: Vec<FileToWrite<'_>> = identity_files(built)
         .into_iter()
         .map(FileToWrite::new)
@@ -302,18 +407,80 @@ fn write_tree(
     compare_with(previous_export, &mut siblings);
     files.extend(siblings);
     date_files(&mut files);
-    write_all(root, previous, &mut files)?;
+    let mut kept_files = match previous {
+        Some(previous) => previous.kept_files(kept),
+        None => Vec::new(),
+    };
+    make_dirs(root, &files, &kept_files)?;
+    write_all(root, previous.map(|p| p.dir.as_path()), &mut files)?;
+    if let Some(previous) = previous {
+        link_all(root, &previous.dir, &mut kept_files)?;
+    }
+    let kept_bytes: u64 = kept_files.iter().map(|f| f.entry.len).sum();
     let summary = ExportSummary {
-        files: files.len(),
-        bytes: files.iter().map(|f| f.file.body.len()).sum(),
+        files: files.len() + kept_files.len(),
+        bytes: files.iter().map(|f| f.file.body.len()).sum::<usize>()
+            + usize::try_from(kept_bytes).unwrap_or(usize::MAX),
         precompressed: files
             .iter()
             .filter(|f| f.file.coding != Coding::Identity)
-            .count(),
-        kept: files.iter().filter(|f| f.linked).count(),
+            .count()
+            + kept_files.iter().filter(|f| f.is_sibling).count(),
+        kept: files.iter().filter(|f| f.linked).count()
+            + kept_files.iter().filter(|f| f.linked).count(),
+        not_rendered: kept_files.len(),
     };
-    write_file(&root.join(MARKER), &Manifest::text(&files), None)?;
-    Ok(summary)
+    let cache_checksum = write_cache();
+    let marker = Manifest::text(&files, &kept_files, cache_checksum);
+    write_file(&root.join(MARKER), &marker, None)?;
+    Ok((summary, cache_checksum))
+}
+
+/// Creates every folder the files go in, once each, before any file is
+/// written: parents first, each depth on every core (a large site has a
+/// folder per article).
+fn make_dirs(
+    root: &Path,
+    files: &[FileToWrite<'_>],
+    kept: &[KeptFile],
+) -> Result<(), ExportError> {
+    let names = files
+        .iter()
+        .map(|f| f.file.name.as_str())
+        .chain(kept.iter().map(|f| f.name.as_str()));
+    let mut dirs: HashSet<&str> = HashSet::new();
+    for name in names {
+        let mut rest = name;
+        while let Some((dir, _)) = rest.rsplit_once('/') {
+            if !dirs.insert(dir) {
+                break;
+            }
+            rest = dir;
+        }
+    }
+    let mut by_depth: BTreeMap<usize, Vec<(&str, Result<(), ExportError>)>> = BTreeMap::new();
+    for dir in dirs {
+        let depth = dir.matches('/').count();
+        by_depth.entry(depth).or_default().push((dir, Ok(())));
+    }
+    for level in by_depth.values_mut() {
+        parallel::for_each(level, |(dir, result)| {
+            let path = root.join(&**dir);
+            *result = match fs::create_dir(&path) {
+                Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
+                    Err(io(&path)(error))
+                }
+                _ => Ok(()),
+            };
+        });
+        let failed = level
+            .iter_mut()
+            .find_map(|(_, result)| std::mem::replace(result, Ok(())).err());
+        if let Some(error) = failed {
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 /// Gives each file its modification time: what a web server serving the
@@ -506,7 +673,8 @@ fn fingerprint(bytes: &[u8]) -> u128 {
 }
 
 /// What an export recorded of each file it wrote, kept in its [`MARKER`]
-/// file after the first line: the [`encoder`] line, then `<fingerprint>
+/// file after the first line: the [`encoder`] line, the line `cache
+/// <checksum>` when a cache was written with it, then `<fingerprint>
 /// <size> <time> <name>` per line. The next export into the same directory compares by it instead of
 /// reading every file again.
 #[derive(Debug, Default)]
@@ -514,6 +682,9 @@ struct Manifest {
     files: HashMap<String, ManifestEntry>,
     /// The compressors that made the siblings ([`encoder`]).
     encoder: String,
+    /// The checksum of the cache written with the export (the line `cache
+    /// <checksum>`), which the next export reads only when it is this one.
+    cache: Option<u128>,
 }
 
 /// What makes the precompressed siblings: the release and the compressors'
@@ -533,6 +704,9 @@ struct ManifestEntry {
     fingerprint: u128,
     len: u64,
     modified: SystemTime,
+    /// Whether the file was found as recorded (size and time) by
+    /// [`PreviousExport::check_files`]; until then, false.
+    intact: bool,
 }
 
 const MARKER_TEXT: &str =
@@ -562,41 +736,185 @@ impl Manifest {
                         fingerprint,
                         len,
                         modified,
+                        intact: false,
                     },
                 ))
             })
             .collect();
         let encoder = text.lines().nth(1).unwrap_or_default().to_string();
-        Manifest { files, encoder }
+        let cache = text
+            .lines()
+            .nth(2)
+            .and_then(|line| line.strip_prefix("cache "))
+            .and_then(|hex| u128::from_str_radix(hex, 16).ok());
+        Manifest {
+            files,
+            encoder,
+            cache,
+        }
     }
 
     fn get(&self, name: &str) -> Option<&ManifestEntry> {
         self.files.get(name)
     }
 
-    /// The marker file's text for `files`, as written.
-    fn text(files: &[FileToWrite<'_>]) -> Vec<u8> {
-        let mut text = String::with_capacity(MARKER_TEXT.len() + files.len() * 96);
+    /// The marker file's text for `files` and `kept`, as written, naming
+    /// the cache written with them by its checksum.
+    fn text(files: &[FileToWrite<'_>], kept: &[KeptFile], cache: Option<u128>) -> Vec<u8> {
+        let lines = files.len() + kept.len();
+        let mut text = String::with_capacity(MARKER_TEXT.len() + lines * 96);
         text.push_str(MARKER_TEXT);
         text.push_str(&encoder());
         text.push('\n');
+        if let Some(checksum) = cache {
+            text.push_str(&format!("cache {checksum:032x}\n"));
+        }
         // By name: the same content gives the same marker file.
-        let mut sorted: Vec<&FileToWrite<'_>> = files.iter().collect();
-        sorted.sort_by(|a, b| a.file.name.cmp(&b.file.name));
-        for file in sorted {
-            let secs = file
+        let mut entries: Vec<(&str, ManifestEntry)> = files
+            .iter()
+            .map(|file| {
+                let entry = ManifestEntry {
+                    fingerprint: file
+                        .fingerprint
+                        .unwrap_or_else(|| fingerprint(&file.file.body)),
+                    len: file.file.body.len() as u64,
+                    modified: file.modified,
+                    intact: true,
+                };
+                (file.file.name.as_str(), entry)
+            })
+            .chain(kept.iter().map(|file| (file.name.as_str(), file.entry)))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, entry) in entries {
+            let secs = entry
                 .modified
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             text.push_str(&format!(
-                "{:032x} {} {secs} {}\n",
-                file.fingerprint
-                    .unwrap_or_else(|| fingerprint(&file.file.body)),
-                file.file.body.len(),
-                file.file.name
+                "{:032x} {} {secs} {name}\n",
+                entry.fingerprint, entry.len
             ));
         }
         text.into_bytes()
+    }
+}
+
+/// An earlier export in the target directory, as the next export uses it:
+/// its manifest, and (once [`PreviousExport::check_files`] ran) which of
+/// its files are still as it wrote them.
+pub(crate) struct PreviousExport {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl PreviousExport {
+    /// The export in `dir`, when an export made it (its marker file is there).
+    pub(crate) fn open(dir: &Path) -> Option<PreviousExport> {
+        let marker = dir.join(MARKER);
+        marker.is_file().then(|| PreviousExport {
+            dir: dir.to_path_buf(),
+            manifest: Manifest::read(&marker),
+        })
+    }
+
+    /// What this export saved for the next one: its cache, when its
+    /// marker names one and that one is good, and then its files checked
+    /// (only those still as written may be kept); else nothing saved, and
+    /// why, when a cache was named but cannot be used.
+    pub(crate) fn saved_build(&mut self) -> (SavedBuild, Option<String>) {
+        let Some(expected) = self.manifest.cache else {
+            return (SavedBuild::default(), None);
+        };
+        let path = cache_path(&self.dir);
+        match crate::export_cache::read(&path, expected) {
+            Ok(saved) => {
+                self.check_files();
+                (saved, None)
+            }
+            Err(reason) => (
+                SavedBuild::default(),
+                Some(format!(
+                    "{}: {reason}; every page is rendered again",
+                    path.display()
+                )),
+            ),
+        }
+    }
+
+    /// Looks at every file the manifest lists, on every core: those whose
+    /// size and time are still the recorded ones (nobody wrote to them
+    /// since) may be kept.
+    fn check_files(&mut self) {
+        let dir = &self.dir;
+        let mut entries: Vec<(&String, &mut ManifestEntry)> =
+            self.manifest.files.iter_mut().collect();
+        parallel::for_each(&mut entries, |(name, entry)| {
+            entry.intact = fs::symlink_metadata(dir.join(name.as_str())).is_ok_and(|meta| {
+                meta.is_file()
+                    && meta.len() == entry.len
+                    && meta.modified().is_ok_and(|time| time == entry.modified)
+            });
+        });
+    }
+
+    /// True when the file of the resource at `url_path`, and each `.gz` or
+    /// `.br` sibling the manifest lists beside it, are as this export wrote
+    /// them (see [`PreviousExport::check_files`]).
+    pub(crate) fn holds_unchanged(&self, url_path: &str) -> bool {
+        let name = name_for(url_path);
+        let intact = |name: &str| self.manifest.get(name).is_some_and(|entry| entry.intact);
+        intact(&name)
+            && sibling_names(&name)
+                .all(|sibling| self.manifest.get(&sibling).is_none() || intact(&sibling))
+    }
+
+    /// The files of the resources in `kept` (URL paths): each one's own
+    /// and its siblings, as the manifest records them.
+    fn kept_files(&self, kept: &BTreeMap<String, ResourceKind>) -> Vec<KeptFile> {
+        let mut files = Vec::with_capacity(kept.len());
+        for url_path in kept.keys() {
+            let name = name_for(url_path);
+            for sibling in sibling_names(&name) {
+                if let Some(entry) = self.manifest.get(&sibling) {
+                    files.push(KeptFile::new(sibling, *entry, true));
+                }
+            }
+            if let Some(entry) = self.manifest.get(&name) {
+                files.push(KeptFile::new(name, *entry, false));
+            }
+        }
+        files
+    }
+}
+
+/// The names of the precompressed siblings a file may have: `rss.xml.gz`, `rss.xml.br`.
+fn sibling_names(name: &str) -> impl Iterator<Item = String> + '_ {
+    [Coding::Gzip, Coding::Brotli]
+        .into_iter()
+        .filter_map(|coding| coding.extension())
+        .map(move |extension| format!("{name}.{extension}"))
+}
+
+/// A file of a kept resource: linked from the previous export as it is.
+struct KeptFile {
+    name: String,
+    /// What the previous export's manifest recorded of it.
+    entry: ManifestEntry,
+    is_sibling: bool,
+    linked: bool,
+    result: Result<(), ExportError>,
+}
+
+impl KeptFile {
+    fn new(name: String, entry: ManifestEntry, is_sibling: bool) -> KeptFile {
+        KeptFile {
+            name,
+            entry,
+            is_sibling,
+            linked: false,
+            result: Ok(()),
+        }
     }
 }
 
@@ -655,7 +973,7 @@ fn write_all(
             return;
         }
         let path = root.join(&file.file.name);
-        file.result = create_parent(&path).and_then(|()| {
+        file.result = (|| {
             if let (Some(previous), Earlier::Same(_)) = (previous, file.earlier) {
                 if fs::hard_link(previous.join(&file.file.name), &path).is_ok() {
                     file.linked = true;
@@ -663,7 +981,7 @@ fn write_all(
                 }
             }
             write_file(&path, &file.file.body, Some(file.modified))
-        });
+        })();
         // Written: the manifest needs only its fingerprint, and a spilled
         // page's bytes leave this process's memory again.
         file.fingerprint
@@ -679,13 +997,35 @@ fn write_all(
         .map_or(Ok(()), |file| std::mem::replace(&mut file.result, Ok(())))
 }
 
-/// `create_dir_all` of the file's directory: safe when two threads create
-/// the same directory at once.
-fn create_parent(path: &Path) -> Result<(), ExportError> {
-    match path.parent() {
-        Some(parent) => fs::create_dir_all(parent).map_err(io(parent)),
-        None => Ok(()),
-    }
+/// Links every kept file from the previous export in `previous` into
+/// `root`, on every core, or copies it where links are refused (the copy
+/// given the file's time); the manifest vouched for each file's bytes when
+/// it was kept. Stops at the first failure, as [`write_all`] does.
+fn link_all(root: &Path, previous: &Path, files: &mut [KeptFile]) -> Result<(), ExportError> {
+    let failed = AtomicBool::new(false);
+    parallel::for_each(files, |file| {
+        if failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let from = previous.join(&file.name);
+        let to = root.join(&file.name);
+        file.result = if fs::hard_link(&from, &to).is_ok() {
+            file.linked = true;
+            Ok(())
+        } else {
+            fs::copy(&from, &to)
+                .and_then(|_| fs::File::options().write(true).open(&to))
+                .and_then(|copy| copy.set_modified(file.entry.modified))
+                .map_err(io(&from))
+        };
+        if file.result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+    });
+    files
+        .iter_mut()
+        .find_map(|file| std::mem::replace(&mut file.result, Ok(())).err())
+        .map_or(Ok(()), Err)
 }
 
 fn write_file(path: &Path, bytes: &[u8], modified: Option<SystemTime>) -> Result<(), ExportError> {

@@ -120,3 +120,239 @@ fn a_file_changed_by_hand_in_the_export_is_written_again_not_linked() {
     assert!(unchanged_count(&output.stdout) > 0);
     assert_eq!(fs::read(&target).expect("read feed"), good);
 }
+
+/// Every file under `dir` but the marker: its bytes, time and inode.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime, u64)> {
+    contents(dir)
+        .into_iter()
+        .map(|(path, bytes)| {
+            let meta = fs::metadata(dir.join(&path)).expect("stat");
+            (path, (bytes, meta.modified().expect("mtime"), meta.ino()))
+        })
+        .collect()
+}
+
+/// How many files the summary line says were not rendered again.
+fn not_rendered_count(stdout: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(stdout);
+    text.split(" unchanged, ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of files not rendered in {text}"))
+}
+
+/// Re-exports `site` into `public/` and checks the result against a fresh
+/// export of the same content into an empty directory: the same files
+/// with the same bytes. Times follow the re-export's rule (as without the
+/// cache): a file whose bytes were in the previous export is linked to it,
+/// same inode and time; any other is newer than the file it replaces.
+/// Returns the re-export's output.
+fn reexport_as_fresh(site: &Site, step: &str) -> std::process::Output {
+    let public = site.path("public");
+    let before = snapshot(&public);
+    let output = site.run(&["export"]);
+    assert!(output.status.success(), "{step}: {output:?}");
+    let after = snapshot(&public);
+
+    let fresh = site.path("fresh");
+    let _ = fs::remove_dir_all(&fresh);
+    let fresh_output = site.run(&["export", "fresh"]);
+    assert!(fresh_output.status.success(), "{step}: {fresh_output:?}");
+    let expected = contents(&fresh);
+    let got: BTreeMap<PathBuf, Vec<u8>> = after
+        .iter()
+        .map(|(path, (bytes, _, _))| (path.clone(), bytes.clone()))
+        .collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "{step}: the re-export's files are a fresh export's"
+    );
+    for (path, bytes) in &expected {
+        assert!(got[path] == *bytes, "{step}: {} differs", path.display());
+    }
+    let mut linked = 0;
+    for (path, (bytes, time, inode)) in &after {
+        match before.get(path) {
+            Some((old, old_time, old_inode)) if old == bytes => {
+                assert_eq!(
+                    (time, inode),
+                    (old_time, old_inode),
+                    "{step}: {} unchanged: linked, its time kept",
+                    path.display()
+                );
+                linked += 1;
+            }
+            Some((_, old_time, old_inode)) => {
+                assert!(time > old_time, "{step}: {} changed: newer", path.display());
+                assert_ne!(inode, old_inode, "{step}: {}", path.display());
+            }
+            None => {}
+        }
+    }
+    assert_eq!(unchanged_count(&output.stdout), linked, "{step}");
+    fs::remove_dir_all(&fresh).expect("remove the fresh export");
+    output
+}
+
+/// The bundled site with short feeds, archive pages and paged lists, so
+/// that every kind of page is there to keep.
+fn paged_site() -> Site {
+    let site = Site::bundled();
+    let config = site
+        .read("config.toml")
+        .replace("limit = 20", "limit = 2\narchive_page_size = 1\npage_size = 2");
+    site.write("config.toml", &config);
+    site
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn every_reexport_from_the_cache_writes_what_a_fresh_export_writes() {
+    let site = paged_site();
+    let public = site.export();
+    let cache = site.path(".public.broadsheet-cache");
+    assert!(cache.is_file(), "the cache is beside the export");
+    assert!(
+        !public.join(".public.broadsheet-cache").exists(),
+        "and never inside it"
+    );
+    let files = contents(&public).len();
+
+    // Nothing changed: every page is kept, only the few documents made
+    // every time (feeds, sitemap, OPML, assets) are rendered.
+    let output = reexport_as_fresh(&site, "no change");
+    let kept = not_rendered_count(&output.stdout);
+    assert!(kept > files * 3 / 4, "{kept} of {files} kept");
+    assert_eq!(unchanged_count(&output.stdout), files);
+
+    site.append(
+        "content/hi-tech/future-air-taxi-unveiled.md",
+        "\nOne more sentence, added by the test.\n",
+    );
+    let output = reexport_as_fresh(&site, "one edit");
+    let edited = not_rendered_count(&output.stdout);
+    assert!(edited > kept / 2 && edited < kept, "{edited} of {kept} kept");
+
+    site.write(
+        "content/opinion/a-new-column.md",
+        "+++\ntitle = \"A New Column\"\ndate = 2024-05-21T09:00:00+08:00\nauthors = [\"Staff Reporters\"]\ntags = [\"aviation\", \"a new tag\"]\n+++\n\nA new column, added by the test.\n",
+    );
+    let output = reexport_as_fresh(&site, "one article added");
+    assert!(not_rendered_count(&output.stdout) > 0);
+    assert!(public.join("opinion/a-new-column/index.html").is_file());
+
+    fs::remove_file(site.path("content/comment/us-curbs-on-ai-models.md")).expect("remove");
+    let output = reexport_as_fresh(&site, "one article removed");
+    assert!(not_rendered_count(&output.stdout) > 0);
+    assert!(!public.join("comment/us-curbs-on-ai-models").exists());
+
+    // The settings are in every page's fingerprint.
+    let config = site.read("config.toml").replace("INSIGHTS", "OUTLOOK");
+    site.write("config.toml", &config);
+    let output = reexport_as_fresh(&site, "config changed");
+    assert_eq!(not_rendered_count(&output.stdout), 0);
+
+    // Files deleted or changed by hand in the previous export are written
+    // again, not kept.
+    let page = "opinion/china-russia-energy-cooperation/index.html";
+    let archived = contents(&public)
+        .into_keys()
+        .find(|path| path.to_string_lossy().contains("archive"))
+        .expect("an archive page");
+    fs::remove_file(public.join(page)).expect("delete by hand");
+    fs::remove_file(public.join(&archived)).expect("delete by hand");
+    fs::remove_file(public.join("tags/index.html.gz")).expect("delete a sibling by hand");
+    let tampered = public.join("hi-tech/future-air-taxi-unveiled/index.html");
+    let mut bytes = fs::read(&tampered).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x20;
+    fs::write(&tampered, &bytes).expect("change by hand");
+    let output = reexport_as_fresh(&site, "files deleted and changed by hand");
+    assert!(not_rendered_count(&output.stdout) > 0);
+    assert!(public.join(page).is_file() && public.join(&archived).is_file());
+    assert!(public.join("tags/index.html.gz").is_file());
+}
+
+#[test]
+fn a_cache_that_is_damaged_missing_another_builds_or_another_exports_is_not_used() {
+    let site = paged_site();
+    site.export();
+    let cache = site.path(".public.broadsheet-cache");
+    let good = fs::read(&cache).expect("cache");
+    let header_end = good.iter().position(|b| *b == b'\n').expect("a first line");
+
+    // A byte changed after the first line.
+    let mut damaged = good.clone();
+    let at = header_end + (good.len() - header_end) / 2;
+    damaged[at] ^= 0x01;
+    fs::write(&cache, &damaged).expect("damage");
+    let output = reexport_as_fresh(&site, "damaged cache");
+    assert!(stderr(&output).contains("is damaged"), "{}", stderr(&output));
+    assert_eq!(not_rendered_count(&output.stdout), 0);
+    // The export wrote a good one again.
+    assert!(not_rendered_count(&reexport_as_fresh(&site, "after damage").stdout) > 0);
+
+    // Another release (or format) wrote it.
+    let good = fs::read(&cache).expect("cache");
+    let text = String::from_utf8_lossy(&good[..header_end]).into_owned();
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(text.contains(&format!(" {version} ")), "{text}");
+    for (other, reason) in [
+        (text.replace(&format!(" {version} "), " 99.0.0 "), "another build"),
+        (text.replacen(" 1 ", " 7 ", 1), "another format"),
+    ] {
+        let mut replaced = other.into_bytes();
+        replaced.extend_from_slice(&good[header_end..]);
+        fs::write(&cache, &replaced).expect("rewrite");
+        let output = reexport_as_fresh(&site, reason);
+        assert!(stderr(&output).contains(reason), "{}", stderr(&output));
+        assert_eq!(not_rendered_count(&output.stdout), 0, "{reason}");
+    }
+
+    // The cache of an earlier export (as when a kill came between the swap
+    // of the export and that of its cache).
+    let earlier = fs::read(&cache).expect("cache");
+    site.append(
+        "content/hi-tech/future-air-taxi-unveiled.md",
+        "\nAn edit between the two.\n",
+    );
+    reexport_as_fresh(&site, "an edit");
+    fs::write(&cache, &earlier).expect("put the earlier cache back");
+    let output = reexport_as_fresh(&site, "another export's cache");
+    assert!(
+        stderr(&output).contains("is not the cache of the export beside it"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(not_rendered_count(&output.stdout), 0);
+
+    fs::remove_file(&cache).expect("remove the cache");
+    let output = reexport_as_fresh(&site, "no cache");
+    assert!(stderr(&output).contains("missing"), "{}", stderr(&output));
+    assert_eq!(not_rendered_count(&output.stdout), 0);
+    assert!(cache.is_file(), "written again");
+}
+
+#[test]
+fn a_failed_export_leaves_the_export_and_its_cache_as_they_were() {
+    let site = paged_site();
+    let public = site.export();
+    let cache = site.path(".public.broadsheet-cache");
+    let (before, cache_before) = (snapshot(&public), fs::read(&cache).expect("cache"));
+    site.write(
+        "content/opinion/broken.md",
+        "+++\ntitle = \"Broken\"\ndate = not a date\n+++\nText.\n",
+    );
+    let output = site.run(&["export"]);
+    assert!(!output.status.success());
+    assert_eq!(snapshot(&public), before);
+    assert_eq!(fs::read(&cache).expect("cache"), cache_before);
+    fs::remove_file(site.path("content/opinion/broken.md")).expect("fix");
+    let output = reexport_as_fresh(&site, "after the fix");
+    assert!(not_rendered_count(&output.stdout) > 0, "the cache was kept");
+}

@@ -1,0 +1,261 @@
+//! The parse cache in the binary form `export` keeps on disk between runs
+//! (`crate::codec`), so that a new process re-exporting a site parses only
+//! the articles whose files changed. What is kept is what the next load
+//! needs to trust an article without reading its file: the file's stamp
+//! and text hash, and the article as parsed (its body as the very bytes it
+//! was published with).
+//!
+//! Only published articles are written: a draft or an article dated later
+//! never leaves the content directory through the cache (a later load
+//! parses them again, as it would anyway once they change).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use url::Url;
+
+use super::article::ParsedArticle;
+use super::cache::{CachedArticle, FileStamp, ParseCache};
+use crate::codec::{Corrupt, Reader, Writer};
+use crate::model::{Article, ArticleId, Author, Html};
+
+impl ParseCache {
+    /// Writes the configuration's hash, the signature of the tags and
+    /// authors last checked, and every article published by `now`.
+    pub(crate) fn save(&self, now: DateTime<Utc>, out: &mut Writer) {
+        out.u64(self.config_hash);
+        out.option(self.terms_clean, Writer::u64);
+        let mut published: Vec<(&PathBuf, &CachedArticle)> = self
+            .articles
+            .iter()
+            .filter(|(_, cached)| !cached.parsed.draft && cached.parsed.article.published <= now)
+            .collect();
+        // By file: the same cache gives the same bytes.
+        published.sort_by(|a, b| a.0.cmp(b.0));
+        out.len(published.len());
+        for (path, cached) in published {
+            out.path(path);
+            out.u64(cached.text_hash);
+            out.option(cached.stamp.as_ref(), save_stamp);
+            save_parsed(&cached.parsed, out);
+        }
+    }
+
+    /// The cache [`ParseCache::save`] wrote.
+    pub(crate) fn restore(input: &mut Reader) -> Result<ParseCache, Corrupt> {
+        let mut cache = ParseCache {
+            config_hash: input.u64()?,
+            terms_clean: input.option(Reader::u64)?,
+            ..ParseCache::default()
+        };
+        let count = input.count(64)?;
+        cache.articles.reserve(count);
+        for _ in 0..count {
+            let path = input.path()?;
+            let text_hash = input.u64()?;
+            let stamp = input.option(restore_stamp)?;
+            let parsed = restore_parsed(input)?;
+            let cached = CachedArticle::new(&path, text_hash, stamp, parsed);
+            cache.articles.insert(path, cached);
+        }
+        Ok(cache)
+    }
+}
+
+fn save_stamp(out: &mut Writer, stamp: &FileStamp) {
+    out.u64(stamp.len);
+    out.u64(stamp.inode);
+    for (secs, nanos) in [stamp.mtime, stamp.ctime] {
+        out.i64(secs);
+        out.i64(nanos);
+    }
+}
+
+fn restore_stamp(input: &mut Reader) -> Result<FileStamp, Corrupt> {
+    Ok(FileStamp {
+        len: input.u64()?,
+        inode: input.u64()?,
+        mtime: (input.i64()?, input.i64()?),
+        ctime: (input.i64()?, input.i64()?),
+    })
+}
+
+fn save_parsed(parsed: &ParsedArticle, out: &mut Writer) {
+    out.len(parsed.slug_line);
+    out.len(parsed.tags_line);
+    out.len(parsed.author_lines.len());
+    for line in &parsed.author_lines {
+        out.len(*line);
+    }
+    let article = &parsed.article;
+    out.str(&article.section);
+    out.str(&article.slug);
+    out.str(article.id.as_str());
+    out.str(&article.title);
+    save_date(out, article.published);
+    out.option(article.updated, save_date);
+    out.len(article.authors.len());
+    for author in &article.authors {
+        out.str(&author.name);
+        out.option(author.role.as_deref(), Writer::str);
+    }
+    out.str(&article.summary);
+    out.len(article.tags.len());
+    for tag in &article.tags {
+        out.str(tag);
+    }
+    out.bytes(article.content_html.bytes());
+    out.str(article.url.as_str());
+    out.path(&article.source);
+    out.u64(article.fingerprint);
+}
+
+fn restore_parsed(input: &mut Reader) -> Result<ParsedArticle, Corrupt> {
+    let slug_line = input.u64().map(|n| n as usize)?;
+    let tags_line = input.u64().map(|n| n as usize)?;
+    let author_lines = (0..input.count(8)?)
+        .map(|_| input.u64().map(|n| n as usize))
+        .collect::<Result<Vec<usize>, Corrupt>>()?;
+    let section = input.string()?;
+    let slug = input.string()?;
+    let id = ArticleId::from_uri(input.string()?);
+    let title = input.string()?;
+    let published = restore_date(input)?;
+    let updated = input.option(restore_date)?;
+    let authors = (0..input.count(9)?)
+        .map(|_| {
+            Ok(Author {
+                name: input.string()?,
+                role: input.option(Reader::string)?,
+            })
+        })
+        .collect::<Result<Vec<Author>, Corrupt>>()?;
+    let summary = input.string()?;
+    let tags = (0..input.count(8)?)
+        .map(|_| input.string())
+        .collect::<Result<Vec<String>, Corrupt>>()?;
+    let body = input.bytes()?;
+    if std::str::from_utf8(&body).is_err() {
+        return Err(Corrupt("an article's body that is not UTF-8"));
+    }
+    let url = Url::parse(&input.string()?).map_err(|_| Corrupt("an article's URL"))?;
+    let source = input.path()?;
+    let fingerprint = input.u64()?;
+    if author_lines.len() != authors.len() {
+        return Err(Corrupt("an article's bylines and their lines differ in number"));
+    }
+    let article = Article {
+        section,
+        slug,
+        id,
+        title,
+        published,
+        updated,
+        authors,
+        summary,
+        tags,
+        content_html: Html::from_checked_bytes(body),
+        url,
+        source,
+        fingerprint,
+    };
+    Ok(ParsedArticle {
+        article: Arc::new(article),
+        draft: false,
+        slug_line,
+        tags_line,
+        author_lines,
+    })
+}
+
+/// A date with its offset: seconds and nanoseconds since the epoch, and
+/// the offset's seconds east of UTC.
+fn save_date(out: &mut Writer, date: DateTime<FixedOffset>) {
+    out.i64(date.timestamp());
+    out.u32(date.timestamp_subsec_nanos());
+    out.i32(date.offset().local_minus_utc());
+}
+
+fn restore_date(input: &mut Reader) -> Result<DateTime<FixedOffset>, Corrupt> {
+    let (secs, nanos, offset) = (input.i64()?, input.u32()?, input.i32()?);
+    let offset = FixedOffset::east_opt(offset).ok_or(Corrupt("a date's offset"))?;
+    DateTime::from_timestamp(secs, nanos)
+        .map(|utc| utc.with_timezone(&offset))
+        .ok_or(Corrupt("a date"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn a_restored_cache_loads_the_same_site_without_parsing_and_keeps_no_draft() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
+        )
+        .unwrap();
+        fs::create_dir_all(root.join("content/s")).unwrap();
+        fs::write(root.join("content/s/_index.md"), "+++\ntitle = \"S\"\n+++\n").unwrap();
+        fs::write(
+            root.join("content/s/a.md"),
+            "+++\ntitle = \"A\"\ndate = 2024-01-01T10:00:00+08:00\nupdated = 2024-01-02\nauthors = [\"Ann\", { name = \"Bo\", role = \"editor\" }]\ntags = [\"x\", \"Économie\"]\n+++\nBody *one*.\n",
+        )
+        .unwrap();
+        fs::write(
+            root.join("content/s/d.md"),
+            "+++\ntitle = \"D\"\ndate = 2024-01-01\ndraft = true\n+++\nSecret.\n",
+        )
+        .unwrap();
+        let now = Utc::now();
+        let mut cache = ParseCache::default();
+        let site = super::super::load_cached(root, now, &mut cache).unwrap();
+        let mut out = Writer::default();
+        cache.save(now, &mut out);
+        assert!(
+            !String::from_utf8_lossy(&out.bytes).contains("Secret"),
+            "a draft was saved"
+        );
+
+        let mut input = Reader::new(bytes::Bytes::from(out.bytes));
+        let mut restored = ParseCache::restore(&mut input).unwrap();
+        assert!(input.is_at_end());
+        assert_eq!(restored.len(), 1);
+        let again = super::super::load_cached(root, now, &mut restored).unwrap();
+        // The draft's file was parsed again; the article came from the cache.
+        assert_eq!(restored.parsed_last_load(), 1);
+        let (a, b) = (&site.sections[0].articles[0], &again.sections[0].articles[0]);
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    }
+
+    #[test]
+    fn every_cut_of_a_saved_cache_is_an_error() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
+        )
+        .unwrap();
+        fs::create_dir_all(root.join("content/s")).unwrap();
+        fs::write(root.join("content/s/_index.md"), "+++\ntitle = \"S\"\n+++\n").unwrap();
+        fs::write(
+            root.join("content/s/a.md"),
+            "+++\ntitle = \"A\"\ndate = 2024-01-01\nauthors = [\"Ann\"]\n+++\nBody.\n",
+        )
+        .unwrap();
+        let now = Utc::now();
+        let mut cache = ParseCache::default();
+        super::super::load_cached(root, now, &mut cache).unwrap();
+        let mut out = Writer::default();
+        cache.save(now, &mut out);
+        for cut in 0..out.bytes.len() {
+            let mut input = Reader::new(bytes::Bytes::copy_from_slice(&out.bytes[..cut]));
+            assert!(ParseCache::restore(&mut input).is_err(), "cut at {cut}");
+        }
+    }
+}
