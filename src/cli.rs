@@ -165,7 +165,9 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     };
     // What the previous export saved: the articles it parsed and its
     // pages' fingerprints, so that only what changed is parsed and rendered.
+    tracing::debug!("start");
     let mut previous = PreviousExport::open(dir);
+    tracing::debug!("read the previous export's manifest");
     let (saved, not_used) = match previous.as_mut() {
         Some(previous) => previous.saved_build(),
         None => (SavedBuild::default(), None),
@@ -173,17 +175,32 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     if let Some(reason) = not_used {
         eprintln!("warning: {reason}");
     }
+    tracing::debug!(pages = saved.pages(), "read the previous export's cache");
     let unchanged_file = |url_path: &str| {
         previous
             .as_ref()
             .is_some_and(|previous| previous.holds_unchanged(url_path))
     };
     let now = Utc::now();
-    let output = match build_dir_saved(root, now, saved, &unchanged_file, &Spill::to_dir(&spill_dir)) {
+    let output = match build_dir_saved(
+        root,
+        now,
+        saved,
+        &unchanged_file,
+        &Spill::to_dir(&spill_dir),
+    ) {
         Ok(output) => output,
         Err(diagnostics) => return report(&diagnostics, "nothing was written"),
     };
-    let cache = crate::export_cache::encode(&output.saved, now);
+    tracing::debug!(
+        rendered = output.set.resources.len(),
+        kept = output.kept.len(),
+        "built"
+    );
+    let cache = crate::export_cache::CacheToWrite {
+        saved: &output.saved,
+        now,
+    };
     let built = &output.set;
     // WebSub: the feeds to ping external hubs for, read before the export
     // replaces the previous one.
@@ -198,7 +215,7 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     } else {
         crate::websub::ping::changed_feeds(built, dir)
     };
-    match export_kept(built, &output.kept, previous.as_ref(), cache.as_ref(), dir) {
+    match export_kept(built, &output.kept, previous.as_ref(), Some(&cache), dir) {
         Ok(summary) => {
             println!(
                 "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged, {} of them not rendered again), {} bytes to {} in {} ms",
@@ -225,7 +242,8 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             // Freeing a hundred thousand pages one by one takes a noticeable
             // part of a large export; the process is about to exit, and the
             // system takes the memory back whole.
-            std::mem::forget((output, cache, previous));
+            drop(cache);
+            std::mem::forget((output, previous));
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -1,6 +1,7 @@
 //! A compact binary form for what is kept on disk between runs (the export's
 //! cache, `src/export_cache.rs`): numbers little-endian in fixed widths,
-//! byte strings after their length. Reading checks every length against
+//! byte strings after their length, written straight to the file with a
+//! checksum of everything written. Reading checks every length against
 //! what is left and never panics: a file cut short or garbled is an error,
 //! and a count never makes it allocate more than the input could hold.
 //!
@@ -8,9 +9,11 @@
 //! into (`Bytes`), not copied: an article's body kept in the cache is
 //! published from there.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use bytes::Bytes;
+use xxhash_rust::xxh3::Xxh3;
 
 /// What went wrong reading: the input ended early or held something that
 /// no writer writes.
@@ -18,31 +21,68 @@ use bytes::Bytes;
 #[error("{0}")]
 pub(crate) struct Corrupt(pub &'static str);
 
-/// Appends values to a buffer.
-#[derive(Debug, Default)]
-pub(crate) struct Writer {
-    pub bytes: Vec<u8>,
+/// Writes values to `out` (a buffered file, or a `Vec`), keeping the
+/// checksum of everything written (128-bit XXH3). Writing never fails
+/// here: the first error is kept, and [`Writer::finish`] returns it.
+pub(crate) struct Writer<W: Write> {
+    out: W,
+    checksum: Xxh3,
+    failed: Option<std::io::Error>,
 }
 
-impl Writer {
+impl Writer<Vec<u8>> {
+    /// A writer into memory.
+    #[cfg(test)]
+    pub fn to_vec() -> Writer<Vec<u8>> {
+        Writer::new(Vec::new())
+    }
+}
+
+impl<W: Write> Writer<W> {
+    pub fn new(out: W) -> Writer<W> {
+        Writer {
+            out,
+            checksum: Xxh3::new(),
+            failed: None,
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        if self.failed.is_none() {
+            self.checksum.update(bytes);
+            if let Err(error) = self.out.write_all(bytes) {
+                self.failed = Some(error);
+            }
+        }
+    }
+
+    /// The output and the checksum of everything written, or the first
+    /// error writing met.
+    pub fn finish(self) -> std::io::Result<(W, u128)> {
+        match self.failed {
+            Some(error) => Err(error),
+            None => Ok((self.out, self.checksum.digest128())),
+        }
+    }
+
     pub fn u64(&mut self, value: u64) {
-        self.bytes.extend_from_slice(&value.to_le_bytes());
+        self.put(&value.to_le_bytes());
     }
 
     pub fn i64(&mut self, value: i64) {
-        self.bytes.extend_from_slice(&value.to_le_bytes());
+        self.put(&value.to_le_bytes());
     }
 
     pub fn u32(&mut self, value: u32) {
-        self.bytes.extend_from_slice(&value.to_le_bytes());
+        self.put(&value.to_le_bytes());
     }
 
     pub fn i32(&mut self, value: i32) {
-        self.bytes.extend_from_slice(&value.to_le_bytes());
+        self.put(&value.to_le_bytes());
     }
 
     pub fn bool(&mut self, value: bool) {
-        self.bytes.push(u8::from(value));
+        self.put(&[u8::from(value)]);
     }
 
     /// A count or a length (`usize` is written as 64 bits on every platform).
@@ -52,7 +92,7 @@ impl Writer {
 
     pub fn bytes(&mut self, value: &[u8]) {
         self.len(value.len());
-        self.bytes.extend_from_slice(value);
+        self.put(value);
     }
 
     pub fn str(&mut self, value: &str) {
@@ -66,12 +106,17 @@ impl Writer {
     }
 
     /// `Some(value)` as a 1 and the value, `None` as a 0.
-    pub fn option<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Writer, T)) {
+    pub fn option<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Writer<W>, T)) {
         self.bool(value.is_some());
         if let Some(value) = value {
             write(self, value);
         }
     }
+}
+
+/// The checksum [`Writer`] keeps, of bytes read back.
+pub(crate) fn checksum(bytes: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
 /// Reads values back from a buffer, in the order they were written.
@@ -194,7 +239,7 @@ mod tests {
 
     #[test]
     fn values_read_back_as_written() {
-        let mut w = Writer::default();
+        let mut w = Writer::to_vec();
         w.u64(u64::MAX);
         w.i64(-5);
         w.u32(7);
@@ -205,7 +250,9 @@ mod tests {
         w.option(Some(3u64), |w, v| w.u64(v));
         w.option(None::<u64>, |w, v| w.u64(v));
         w.bytes(b"body");
-        let mut r = Reader::new(Bytes::from(w.bytes));
+        let (written, sum) = w.finish().unwrap();
+        assert_eq!(sum, checksum(&written));
+        let mut r = Reader::new(Bytes::from(written));
         assert_eq!(r.u64(), Ok(u64::MAX));
         assert_eq!(r.i64(), Ok(-5));
         assert_eq!(r.u32(), Ok(7));
@@ -221,9 +268,9 @@ mod tests {
 
     #[test]
     fn short_or_garbled_input_is_an_error_never_a_panic() {
-        let mut w = Writer::default();
+        let mut w = Writer::to_vec();
         w.str("a longer text");
-        let whole = w.bytes;
+        let (whole, _) = w.finish().unwrap();
         for cut in 0..whole.len() {
             let mut r = Reader::new(Bytes::copy_from_slice(&whole[..cut]));
             assert!(r.string().is_err(), "cut at {cut}");

@@ -24,8 +24,8 @@
 //! afterwards leaves the new tree's.
 //!
 //! With the cache the previous export left beside itself
-//! (`crate::export_cache`, at [`cache_path`]; the marker names its
-//! checksum), the build keeps the pages that show what they showed
+//! (`crate::export_cache`, at [`cache_path`], naming the export by its
+//! marker file's stat), the build keeps the pages that show what they showed
 //! (`build/saved.rs`): such a *kept* resource has no bytes here at all, and
 //! its file and siblings are linked from the previous export as the
 //! manifest records them, once [`PreviousExport`] has found each still of
@@ -47,7 +47,7 @@ use bytes::Bytes;
 
 use crate::build::{BuiltSet, ResourceKind, SavedBuild};
 use crate::encoding::Coding;
-use crate::export_cache::EncodedCache;
+use crate::export_cache::{CacheToWrite, ExportStamp};
 use crate::parallel;
 use crate::static_files::{identity_files, name_for, precompressed_files, StaticFile};
 
@@ -183,7 +183,7 @@ pub(crate) fn export_kept(
     built: &BuiltSet,
     kept: &BTreeMap<String, ResourceKind>,
     previous: Option<&PreviousExport>,
-    cache: Option<&EncodedCache>,
+    cache: Option<&CacheToWrite<'_>>,
     dir: &Path,
 ) -> Result<ExportSummary, ExportError> {
     check_replaceable(dir)?;
@@ -202,31 +202,35 @@ pub(crate) fn export_kept(
             "no previous export to keep files from",
         )));
     }
-    // The cache after the files, before the marker that names it: when it
-    // cannot be written (a full disk), the export goes on without one, and
-    // its marker names none.
-    let write_cache = || {
-        let cache = cache?;
-        match write_cache_file(cache, &cache_staging) {
-            Ok(()) => Some(cache.checksum),
-            Err(error) => {
-                let _ = fs::remove_file(&cache_staging);
-                tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
-                None
-            }
-        }
-    };
     let discard = |error| {
         let _ = fs::remove_dir_all(&staging);
         let _ = fs::remove_file(&cache_staging);
         error
     };
-    let (summary, cache_checksum) =
-        write_tree(built, kept, &staging, previous, write_cache).map_err(discard)?;
+    let (summary, marker) = write_tree(built, kept, &staging, previous).map_err(discard)?;
+    // The cache names the export's marker: written after it, and when it
+    // cannot be written (a full disk), the export goes on without one (the
+    // cache left from before is then not the export's, and not used).
+    let cache_written = cache.is_some_and(|cache| {
+        let written = fs::File::create(&cache_staging)
+            .and_then(|file| cache.write_to(file, &marker).transpose());
+        match written {
+            Ok(written) => written.is_some(),
+            Err(error) => {
+                tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
+                false
+            }
+        }
+    });
+    if !cache_written {
+        let _ = fs::remove_file(&cache_staging);
+    }
+    tracing::debug!("wrote the cache");
     let old_tree = swap_in(&staging, dir, &retired).map_err(discard)?;
-    if cache_checksum.is_some() {
+    tracing::debug!("swapped the new tree in");
+    if cache_written {
         // Were this lost (a kill right here), the cache on disk would not
-        // be the one the marker names, and the next export would not use it.
+        // be the export's, and the next export would not use it.
         let cache_file = cache_path(dir);
         if let Err(error) = fs::rename(&cache_staging, &cache_file) {
             let _ = fs::remove_file(&cache_staging);
@@ -236,7 +240,8 @@ pub(crate) fn export_kept(
     // The old tree is out of sight already; failing to delete it loses
     // nothing (and the next export removes it).
     if let Some(old_tree) = old_tree {
-        remove_tree(&old_tree);
+        remove_tree(&old_tree, previous.map(|p| &p.manifest));
+        tracing::debug!("removed the old tree");
     }
     Ok(summary)
 }
@@ -262,33 +267,58 @@ pub(crate) fn cache_path(dir: &Path) -> PathBuf {
     parent.join(format!(".{name}.broadsheet-cache"))
 }
 
-fn write_cache_file(cache: &EncodedCache, path: &Path) -> std::io::Result<()> {
-    let mut file = fs::File::create(path)?;
-    cache.write_to(&mut file)
+/// Removes the old tree at `path`: when `manifest` lists what it holds
+/// (the export it was), those files and then their folders, deepest first,
+/// each on every core, without reading a directory (an old export of a
+/// large site is a hundred thousand files in tens of thousands of
+/// folders); then whatever is left (a file put there by hand), by walking
+/// it. What cannot be removed is left (the next export tries again).
+fn remove_tree(path: &Path, manifest: Option<&Manifest>) {
+    if let Some(manifest) = manifest {
+        let mut files: Vec<&str> = manifest
+            .files
+            .keys()
+            .map(String::as_str)
+            .chain([MARKER])
+            .collect();
+        parallel::for_each(&mut files, |name| {
+            let _ = fs::remove_file(path.join(&**name));
+        });
+        let mut folders = folders_by_depth(files.into_iter());
+        for level in folders.values_mut().rev() {
+            parallel::for_each(level, |(dir, _)| {
+                let _ = fs::remove_dir(path.join(&**dir));
+            });
+        }
+        if fs::remove_dir(path).is_ok() {
+            return;
+        }
+    }
+    let _ = fs::remove_dir_all(path);
 }
 
-/// Removes the tree at `path`, its top folders on every core (an old
-/// export of a large site is a hundred thousand files). What cannot be
-/// removed is left (the next export tries again).
-fn remove_tree(path: &Path) {
-    let Ok(entries) = fs::read_dir(path) else {
-        return;
-    };
-    let mut entries: Vec<(PathBuf, bool)> = entries
-        .flatten()
-        .map(|entry| {
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            (entry.path(), is_dir)
-        })
-        .collect();
-    parallel::for_each(&mut entries, |(path, is_dir)| {
-        let _ = if *is_dir {
-            fs::remove_dir_all(&*path)
-        } else {
-            fs::remove_file(&*path)
-        };
-    });
-    let _ = fs::remove_dir_all(path);
+/// The folders that hold the files `names` (relative, `/` between
+/// segments), each once, by depth (0 for a folder at the top), each with
+/// room for what making or removing it gave.
+fn folders_by_depth<'a>(
+    names: impl Iterator<Item = &'a str>,
+) -> BTreeMap<usize, Vec<(&'a str, Result<(), ExportError>)>> {
+    let mut folders: HashSet<&str> = HashSet::new();
+    for name in names {
+        let mut rest = name;
+        while let Some((folder, _)) = rest.rsplit_once('/') {
+            if !folders.insert(folder) {
+                break;
+            }
+            rest = folder;
+        }
+    }
+    let mut by_depth: BTreeMap<usize, Vec<(&str, Result<(), ExportError>)>> = BTreeMap::new();
+    for folder in folders {
+        let depth = folder.matches('/').count();
+        by_depth.entry(depth).or_default().push((folder, Ok(())));
+    }
+    by_depth
 }
 
 /// Removes what exports into `parent/name` left behind when they were
@@ -388,8 +418,7 @@ fn write_tree(
     kept: &BTreeMap<String, ResourceKind>,
     root: &Path,
     previous: Option<&PreviousExport>,
-    write_cache: impl FnOnce() -> Option<u128>,
-) -> Result<(ExportSummary, Option<u128>), ExportError> {
+) -> Result<(ExportSummary, ExportStamp), ExportError> {
     fs::create_dir(root).map_err(io(root))?;
     let previous_export = previous.map(|p| (p.dir.as_path(), &p.manifest));
     let mut files: Vec<FileToWrite<'_>> = identity_files(built)
@@ -411,11 +440,14 @@ fn write_tree(
         Some(previous) => previous.kept_files(kept),
         None => Vec::new(),
     };
+    tracing::debug!("compared and compressed");
     make_dirs(root, &files, &kept_files)?;
+    tracing::debug!("made the folders");
     write_all(root, previous.map(|p| p.dir.as_path()), &mut files)?;
     if let Some(previous) = previous {
         link_all(root, &previous.dir, &mut kept_files)?;
     }
+    tracing::debug!("wrote and linked the files");
     let kept_bytes: u64 = kept_files.iter().map(|f| f.entry.len).sum();
     let summary = ExportSummary {
         files: files.len() + kept_files.len(),
@@ -430,39 +462,22 @@ fn write_tree(
             + kept_files.iter().filter(|f| f.linked).count(),
         not_rendered: kept_files.len(),
     };
-    let cache_checksum = write_cache();
-    let marker = Manifest::text(&files, &kept_files, cache_checksum);
-    write_file(&root.join(MARKER), &marker, None)?;
-    Ok((summary, cache_checksum))
+    let marker = root.join(MARKER);
+    let stamp = write_file(&marker, &Manifest::text(&files, &kept_files), None)
+        .and_then(|()| fs::metadata(&marker).map_err(io(&marker)))?;
+    tracing::debug!("wrote the marker");
+    Ok((summary, ExportStamp::of(&stamp)))
 }
 
 /// Creates every folder the files go in, once each, before any file is
 /// written: parents first, each depth on every core (a large site has a
 /// folder per article).
-fn make_dirs(
-    root: &Path,
-    files: &[FileToWrite<'_>],
-    kept: &[KeptFile],
-) -> Result<(), ExportError> {
+fn make_dirs(root: &Path, files: &[FileToWrite<'_>], kept: &[KeptFile]) -> Result<(), ExportError> {
     let names = files
         .iter()
         .map(|f| f.file.name.as_str())
         .chain(kept.iter().map(|f| f.name.as_str()));
-    let mut dirs: HashSet<&str> = HashSet::new();
-    for name in names {
-        let mut rest = name;
-        while let Some((dir, _)) = rest.rsplit_once('/') {
-            if !dirs.insert(dir) {
-                break;
-            }
-            rest = dir;
-        }
-    }
-    let mut by_depth: BTreeMap<usize, Vec<(&str, Result<(), ExportError>)>> = BTreeMap::new();
-    for dir in dirs {
-        let depth = dir.matches('/').count();
-        by_depth.entry(depth).or_default().push((dir, Ok(())));
-    }
+    let mut by_depth = folders_by_depth(names);
     for level in by_depth.values_mut() {
         parallel::for_each(level, |(dir, result)| {
             let path = root.join(&**dir);
@@ -673,8 +688,7 @@ fn fingerprint(bytes: &[u8]) -> u128 {
 }
 
 /// What an export recorded of each file it wrote, kept in its [`MARKER`]
-/// file after the first line: the [`encoder`] line, the line `cache
-/// <checksum>` when a cache was written with it, then `<fingerprint>
+/// file after the first line: the [`encoder`] line, then `<fingerprint>
 /// <size> <time> <name>` per line. The next export into the same directory compares by it instead of
 /// reading every file again.
 #[derive(Debug, Default)]
@@ -682,9 +696,6 @@ struct Manifest {
     files: HashMap<String, ManifestEntry>,
     /// The compressors that made the siblings ([`encoder`]).
     encoder: String,
-    /// The checksum of the cache written with the export (the line `cache
-    /// <checksum>`), which the next export reads only when it is this one.
-    cache: Option<u128>,
 }
 
 /// What makes the precompressed siblings: the release and the compressors'
@@ -742,33 +753,20 @@ impl Manifest {
             })
             .collect();
         let encoder = text.lines().nth(1).unwrap_or_default().to_string();
-        let cache = text
-            .lines()
-            .nth(2)
-            .and_then(|line| line.strip_prefix("cache "))
-            .and_then(|hex| u128::from_str_radix(hex, 16).ok());
-        Manifest {
-            files,
-            encoder,
-            cache,
-        }
+        Manifest { files, encoder }
     }
 
     fn get(&self, name: &str) -> Option<&ManifestEntry> {
         self.files.get(name)
     }
 
-    /// The marker file's text for `files` and `kept`, as written, naming
-    /// the cache written with them by its checksum.
-    fn text(files: &[FileToWrite<'_>], kept: &[KeptFile], cache: Option<u128>) -> Vec<u8> {
+    /// The marker file's text for `files` and `kept`, as written.
+    fn text(files: &[FileToWrite<'_>], kept: &[KeptFile]) -> Vec<u8> {
         let lines = files.len() + kept.len();
         let mut text = String::with_capacity(MARKER_TEXT.len() + lines * 96);
         text.push_str(MARKER_TEXT);
         text.push_str(&encoder());
         text.push('\n');
-        if let Some(checksum) = cache {
-            text.push_str(&format!("cache {checksum:032x}\n"));
-        }
         // By name: the same content gives the same marker file.
         let mut entries: Vec<(&str, ManifestEntry)> = files
             .iter()
@@ -806,6 +804,8 @@ impl Manifest {
 pub(crate) struct PreviousExport {
     dir: PathBuf,
     manifest: Manifest,
+    /// The stat of its marker file, which its cache names.
+    marker: Option<ExportStamp>,
 }
 
 impl PreviousExport {
@@ -815,20 +815,25 @@ impl PreviousExport {
         marker.is_file().then(|| PreviousExport {
             dir: dir.to_path_buf(),
             manifest: Manifest::read(&marker),
+            marker: fs::metadata(&marker)
+                .ok()
+                .map(|meta| ExportStamp::of(&meta)),
         })
     }
 
-    /// What this export saved for the next one: its cache, when its
-    /// marker names one and that one is good, and then its files checked
-    /// (only those still as written may be kept); else nothing saved, and
-    /// why, when a cache was named but cannot be used.
+    /// What this export saved for the next one: its cache, when that is
+    /// good, and then its files checked (only those still as written may
+    /// be kept); else nothing saved, and why when there was a cache (none
+    /// at all is no reason to warn: the first export, or one by a release
+    /// before the cache).
     pub(crate) fn saved_build(&mut self) -> (SavedBuild, Option<String>) {
-        let Some(expected) = self.manifest.cache else {
+        let path = cache_path(&self.dir);
+        let Some(marker) = self.marker.filter(|_| path.exists()) else {
             return (SavedBuild::default(), None);
         };
-        let path = cache_path(&self.dir);
-        match crate::export_cache::read(&path, expected) {
+        match crate::export_cache::read(&path, &marker) {
             Ok(saved) => {
+                tracing::debug!("read the cache");
                 self.check_files();
                 (saved, None)
             }

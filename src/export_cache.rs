@@ -8,104 +8,166 @@
 //! It is never trusted blindly. Its first line names the format, the
 //! release and the very binary that wrote it (the executable's device,
 //! inode, size and change time: a rebuilt or upgraded binary, whose
-//! renderers may differ, never reads another's cache), and the checksum of
-//! everything after it (128-bit XXH3). The export's marker file names the
-//! same checksum, so a cache is only read with the export it was written
-//! with (a kill between the swap of the export and that of its cache
-//! leaves the two apart: the cache is then not used). A cache that is
+//! renderers may differ, never reads another's cache); the last 16 bytes
+//! are the checksum of everything between (128-bit XXH3), which starts
+//! with the stat of the export's marker file (a file every export writes
+//! anew), so a cache is only read with the export it was written with (a
+//! kill between the swap of the export and the rename of its cache leaves
+//! the two apart: the cache is then not used). A cache that is
 //! missing, another binary's, damaged or not the export's is ignored with
 //! a warning, and the export renders every page, as a first export does.
 //! Drafts and articles dated later are never written into it.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::build::SavedBuild;
-use crate::codec::{Reader, Writer};
+use crate::codec::{checksum, Reader, Writer};
 
 /// The version of the format written: another is never read.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// What the first line starts with.
 const MAGIC: &str = "broadsheet export cache";
 
 /// The most the first line may take.
-const HEADER_BYTES: u64 = 512;
+const HEADER_BYTES: usize = 512;
 
-/// A cache ready to be written.
-pub(crate) struct EncodedCache {
-    header: String,
-    payload: Vec<u8>,
-    /// The checksum of its payload, which the export's marker names.
-    pub checksum: u128,
+/// The checksum after the payload: 128 bits, little-endian.
+const TRAILER_BYTES: usize = 16;
+
+/// Which export a cache was written with: the stat of that export's
+/// marker file (device, inode, size, modification time), a file written
+/// anew by every export. A cache whose export is not the one in the
+/// target (a kill came between the swap of the export and the rename of
+/// its cache) is not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExportStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
 }
 
-impl EncodedCache {
-    /// Writes the cache into `file`.
-    pub fn write_to(&self, file: &mut fs::File) -> std::io::Result<()> {
-        file.write_all(self.header.as_bytes())?;
-        file.write_all(&self.payload)
+impl ExportStamp {
+    /// The stamp of the marker file whose metadata is `meta`.
+    pub fn of(meta: &fs::Metadata) -> ExportStamp {
+        use std::os::unix::fs::MetadataExt;
+        ExportStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+        }
+    }
+
+    fn save<W: Write>(&self, out: &mut Writer<W>) {
+        out.u64(self.dev);
+        out.u64(self.ino);
+        out.u64(self.len);
+        out.i64(self.mtime.0);
+        out.i64(self.mtime.1);
+    }
+
+    fn restore(input: &mut Reader) -> Result<ExportStamp, crate::codec::Corrupt> {
+        Ok(ExportStamp {
+            dev: input.u64()?,
+            ino: input.u64()?,
+            len: input.u64()?,
+            mtime: (input.i64()?, input.i64()?),
+        })
     }
 }
 
-/// `saved` as the cache file holds it (articles published by `now`), or
-/// `None` where this binary cannot be told apart from another (no
-/// `/proc/self/exe` to look at): no cache is then written.
-pub(crate) fn encode(saved: &SavedBuild, now: DateTime<Utc>) -> Option<EncodedCache> {
-    let binary = this_binary()?;
-    let mut out = Writer::default();
-    saved.save(now, &mut out);
-    let checksum = xxhash_rust::xxh3::xxh3_128(&out.bytes);
-    let header = format!(
-        "{MAGIC} {FORMAT} {} {binary} {checksum:032x}\n",
-        env!("CARGO_PKG_VERSION")
-    );
-    Some(EncodedCache {
-        header,
-        payload: out.bytes,
-        checksum,
-    })
+/// A cache to be written: what the build saved, with the articles
+/// published by `now`.
+pub(crate) struct CacheToWrite<'a> {
+    pub saved: &'a SavedBuild,
+    pub now: DateTime<Utc>,
 }
 
-/// The cache at `path`, if it is one this binary wrote with the checksum
-/// `expected`; else why not.
-pub(crate) fn read(path: &Path, expected: u128) -> Result<SavedBuild, String> {
-    let mut file = fs::File::open(path).map_err(|error| match error.kind() {
+impl CacheToWrite<'_> {
+    /// Writes the cache of the export whose marker is `export` into
+    /// `file`: the first line, the payload, and after it the payload's
+    /// checksum. `None` where this binary cannot be told apart from
+    /// another (no `/proc/self/exe` to look at): no cache is written.
+    pub fn write_to(&self, file: fs::File, export: &ExportStamp) -> Option<std::io::Result<()>> {
+        let binary = this_binary()?;
+        Some((|| {
+            let mut out = BufWriter::with_capacity(1 << 20, file);
+            writeln!(
+                out,
+                "{MAGIC} {FORMAT} {} {binary}",
+                env!("CARGO_PKG_VERSION")
+            )?;
+            let mut payload = Writer::new(out);
+            export.save(&mut payload);
+            self.saved.save(self.now, &mut payload);
+            let (mut out, sum) = payload.finish()?;
+            out.write_all(&sum.to_le_bytes())?;
+            out.flush()
+        })())
+    }
+}
+
+/// The cache at `path`, if it is one this binary wrote, whole, for the
+/// export whose marker is `export`; else why not. The file is mapped, not read: the articles'
+/// bodies are published from the mapping as they are needed. (Exports
+/// only ever replace a cache by renaming another over it, never write one
+/// in place; a file cut short by hand while an export reads it would
+/// stop that export, before the swap, with the previous export whole.)
+pub(crate) fn read(path: &Path, export: &ExportStamp) -> Result<SavedBuild, String> {
+    let file = fs::File::open(path).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => "the export's cache is missing".to_string(),
         _ => format!("cannot be read: {error}"),
     })?;
-    let unreadable = |error: std::io::Error| format!("cannot be read: {error}");
-    let len = file.metadata().map_err(unreadable)?.len();
-    let mut bytes = Vec::new();
-    Read::by_ref(&mut file)
-        .take(HEADER_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
-    let end = memchr::memchr(b'\n', &bytes).ok_or("is not an export cache")?;
-    let header = std::str::from_utf8(&bytes[..end]).map_err(|_| "is not an export cache")?;
-    let checksum = check_header(header, expected)?;
+    let len = file
+        .metadata()
+        .map_err(|error| format!("cannot be read: {error}"))?
+        .len();
+    if len < (TRAILER_BYTES + 2) as u64 {
+        return Err("is not an export cache".into());
+    }
+    // SAFETY: a read-only private mapping of a file that exports never
+    // change in place (see above).
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }
+        .map_err(|error| format!("cannot be read: {error}"))?;
+    let end = memchr::memchr(b'\n', &map[..map.len().min(HEADER_BYTES)])
+        .ok_or("is not an export cache")?;
+    let header = std::str::from_utf8(&map[..end]).map_err(|_| "is not an export cache")?;
+    check_header(header)?;
+    let payload_end = map.len() - TRAILER_BYTES;
+    let mut recorded = [0; TRAILER_BYTES];
+    recorded.copy_from_slice(&map[payload_end..]);
     let start = end + 1;
-    bytes.reserve(usize::try_from(len).unwrap_or(0).saturating_sub(bytes.len()));
-    file.read_to_end(&mut bytes).map_err(unreadable)?;
-    let payload = Bytes::from(bytes).slice(start..);
-    if xxhash_rust::xxh3::xxh3_128(&payload) != checksum {
+    if start > payload_end {
+        return Err("is not an export cache".into());
+    }
+    if checksum(&map[start..payload_end]) != u128::from_le_bytes(recorded) {
         return Err("is damaged (its checksum does not match)".into());
     }
-    SavedBuild::restore(&mut Reader::new(payload)).map_err(|corrupt| format!("is damaged ({corrupt})"))
+    let mut payload = Reader::new(Bytes::from_owner(map).slice(start..payload_end));
+    let damaged = |corrupt| format!("is damaged ({corrupt})");
+    if ExportStamp::restore(&mut payload).map_err(damaged)? != *export {
+        return Err(
+            "is not the cache of the export beside it (one of the two was replaced without the other)"
+                .into(),
+        );
+    }
+    SavedBuild::restore(&mut payload).map_err(damaged)
 }
 
-/// The checksum the first line names, when the line says that this very
-/// binary wrote the cache in this format, for the export whose marker
-/// names `expected`.
-fn check_header(header: &str, expected: u128) -> Result<u128, String> {
+/// Checks that the first line says that this very binary wrote the cache
+/// in this format.
+fn check_header(header: &str) -> Result<(), String> {
     let fields = header
         .strip_prefix(MAGIC)
         .map(|rest| rest.split(' ').collect::<Vec<&str>>());
-    let Some(["", format, release, binary, checksum]) = fields.as_deref() else {
+    let Some(["", format, release, binary]) = fields.as_deref() else {
         return Err("is not an export cache".into());
     };
     if *format != FORMAT.to_string() {
@@ -113,20 +175,14 @@ fn check_header(header: &str, expected: u128) -> Result<u128, String> {
             "is in another format ({format}; this release writes {FORMAT})"
         ));
     }
-    let this = env!("CARGO_PKG_VERSION");
-    if *release != this || Some(*binary) != this_binary().as_deref() {
+    let (this_release, this_binary) = (env!("CARGO_PKG_VERSION"), this_binary());
+    if *release != this_release || Some(*binary) != this_binary.as_deref() {
         return Err(format!(
-            "was written by another build of broadsheet ({release}, binary {binary}; this is {this})"
+            "was written by another build of broadsheet (release {release}, binary {binary}; this is release {this_release}, binary {})",
+            this_binary.as_deref().unwrap_or("unknown")
         ));
     }
-    let checksum = u128::from_str_radix(checksum, 16).map_err(|_| "is not an export cache")?;
-    if checksum != expected {
-        return Err(
-            "is not the cache of the export beside it (one of the two was replaced without the other)"
-                .into(),
-        );
-    }
-    Ok(checksum)
+    Ok(())
 }
 
 /// This executable, told apart from every other build: its file's device,
@@ -155,23 +211,69 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_this_binarys_header_for_this_export_is_taken() {
-        let cache = encode(&SavedBuild::default(), Utc::now()).expect("this binary");
-        let header = cache.header.trim_end();
-        assert_eq!(check_header(header, cache.checksum), Ok(cache.checksum));
-        assert!(check_header(header, cache.checksum ^ 1)
-            .unwrap_err()
-            .contains("not the cache of the export"));
+    fn only_this_binarys_header_in_this_format_is_taken() {
+        let header = format!(
+            "{MAGIC} {FORMAT} {} {}",
+            env!("CARGO_PKG_VERSION"),
+            this_binary().expect("this binary")
+        );
+        assert_eq!(check_header(&header), Ok(()));
         let other_release = header.replace(env!("CARGO_PKG_VERSION"), "0.0.0-other");
-        assert!(check_header(&other_release, cache.checksum)
+        assert!(check_header(&other_release)
             .unwrap_err()
             .contains("another build"));
-        let other_format = header.replacen(" 1 ", " 2 ", 1);
-        assert!(check_header(&other_format, cache.checksum)
+        let other_format = header.replacen(&format!(" {FORMAT} "), " 99 ", 1);
+        assert!(check_header(&other_format)
             .unwrap_err()
             .contains("another format"));
-        for garbage in ["", "broadsheet export cache", "hello world", "broadsheet export cache 1"] {
-            assert!(check_header(garbage, cache.checksum).is_err(), "{garbage}");
+        for garbage in [
+            "",
+            "broadsheet export cache",
+            "hello world",
+            "broadsheet export cache 2",
+        ] {
+            assert!(check_header(garbage).is_err(), "{garbage}");
         }
+    }
+
+    #[test]
+    fn a_written_cache_reads_back_and_any_change_to_it_is_refused() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("cache");
+        fs::write(dir.path().join("marker"), "m").unwrap();
+        let export = ExportStamp::of(&fs::metadata(dir.path().join("marker")).unwrap());
+        let saved = SavedBuild::default();
+        let file = fs::File::create(&path).unwrap();
+        CacheToWrite {
+            saved: &saved,
+            now: Utc::now(),
+        }
+        .write_to(file, &export)
+        .expect("this binary")
+        .unwrap();
+        assert!(read(&path, &export).is_ok());
+        let other = ExportStamp {
+            ino: export.ino + 1,
+            ..export
+        };
+        assert!(read(&path, &other).unwrap_err().contains("not the cache"));
+        let good = fs::read(&path).unwrap();
+        let header = good.iter().position(|b| *b == b'\n').unwrap();
+        for at in header + 1..good.len() {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            fs::write(&path, &bad).unwrap();
+            assert!(
+                read(&path, &export).unwrap_err().contains("damaged"),
+                "byte {at}"
+            );
+        }
+        for cut in 0..good.len() {
+            fs::write(&path, &good[..cut]).unwrap();
+            assert!(read(&path, &export).is_err(), "cut at {cut}");
+        }
+        assert!(read(&dir.path().join("none"), &export)
+            .unwrap_err()
+            .contains("missing"));
     }
 }

@@ -39,14 +39,13 @@ pub struct SavedBuild {
 
 impl SavedBuild {
     /// How many pages' fingerprints it holds.
-    #[cfg(test)]
-    fn pages(&self) -> usize {
+    pub fn pages(&self) -> usize {
         self.pages.len()
     }
 
     /// Writes it in the binary form of `crate::codec`: the articles
     /// published by `now`, then the pages.
-    pub(crate) fn save(&self, now: DateTime<Utc>, out: &mut Writer) {
+    pub(crate) fn save<W: std::io::Write>(&self, now: DateTime<Utc>, out: &mut Writer<W>) {
         self.parse.save(now, out);
         let mut pages: Vec<(&String, &u64)> = self.pages.iter().collect();
         pages.sort();
@@ -102,6 +101,7 @@ pub fn build_dir_saved(
 ) -> Result<SavedOutput, Diagnostics> {
     let SavedBuild { mut parse, pages } = saved;
     let site = loader::load_cached(root, now, &mut parse)?;
+    tracing::debug!("loaded");
     // A kept page is published with no bytes until `export` links its
     // file: it is taken out of the set before anything reads it.
     let kept = RefCell::new(HashSet::new());
@@ -169,9 +169,10 @@ mod tests {
 
     /// Saves and restores, as a new process would find it.
     fn round_trip(saved: &SavedBuild, now: DateTime<Utc>) -> SavedBuild {
-        let mut out = Writer::default();
+        let mut out = Writer::to_vec();
         saved.save(now, &mut out);
-        SavedBuild::restore(&mut Reader::new(Bytes::from(out.bytes))).unwrap()
+        let (bytes, _) = out.finish().unwrap();
+        SavedBuild::restore(&mut Reader::new(Bytes::from(bytes))).unwrap()
     }
 
     #[test]
@@ -184,18 +185,29 @@ mod tests {
             "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\npage_size = 2\narchive_page_size = 2\nlimit = 2\n",
         )
         .unwrap();
-        fs::write(root.join("content/news/_index.md"), "+++\ntitle = \"News\"\n+++\n").unwrap();
+        fs::write(
+            root.join("content/news/_index.md"),
+            "+++\ntitle = \"News\"\n+++\n",
+        )
+        .unwrap();
         for (i, slug) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
             write_article(root, slug, i as u32, "Body.");
         }
         let now = Utc::now();
         let all = |_: &str| true;
-        let first = build_dir_saved(root, now, SavedBuild::default(), &all, &Spill::heap()).unwrap();
+        let first =
+            build_dir_saved(root, now, SavedBuild::default(), &all, &Spill::heap()).unwrap();
         assert!(first.kept.is_empty());
         assert_eq!(first.set, crate::build::build_dir(root, now).unwrap());
 
-        let again = build_dir_saved(root, now, round_trip(&first.saved, now), &all, &Spill::heap())
-            .unwrap();
+        let again = build_dir_saved(
+            root,
+            now,
+            round_trip(&first.saved, now),
+            &all,
+            &Spill::heap(),
+        )
+        .unwrap();
         assert_eq!(again.kept.len(), first.saved.pages());
         let rendered: Vec<&String> = again.set.resources.keys().collect();
         assert!(
@@ -207,8 +219,14 @@ mod tests {
         // list pages that hold it, and the tag's and author's feeds that
         // list it are rendered again; the other article pages are kept.
         write_article(root, "a", 0, "Body, corrected.");
-        let edited =
-            build_dir_saved(root, now, round_trip(&again.saved, now), &all, &Spill::heap()).unwrap();
+        let edited = build_dir_saved(
+            root,
+            now,
+            round_trip(&again.saved, now),
+            &all,
+            &Spill::heap(),
+        )
+        .unwrap();
         assert!(edited.set.resources.contains_key("/news/a/"));
         assert!(edited.kept.contains_key("/news/b/"));
         let full = crate::build::build_dir(root, now).unwrap();

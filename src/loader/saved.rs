@@ -9,6 +9,7 @@
 //! never leaves the content directory through the cache (a later load
 //! parses them again, as it would anyway once they change).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -23,16 +24,17 @@ use crate::model::{Article, ArticleId, Author, Html};
 impl ParseCache {
     /// Writes the configuration's hash, the signature of the tags and
     /// authors last checked, and every article published by `now`.
-    pub(crate) fn save(&self, now: DateTime<Utc>, out: &mut Writer) {
+    pub(crate) fn save<W: Write>(&self, now: DateTime<Utc>, out: &mut Writer<W>) {
         out.u64(self.config_hash);
-        out.option(self.terms_clean, Writer::u64);
+        out.option(self.terms_clean, |out, hash| out.u64(hash));
         let mut published: Vec<(&PathBuf, &CachedArticle)> = self
             .articles
             .iter()
             .filter(|(_, cached)| !cached.parsed.draft && cached.parsed.article.published <= now)
             .collect();
-        // By file: the same cache gives the same bytes.
-        published.sort_by(|a, b| a.0.cmp(b.0));
+        // By file: the same cache gives the same bytes. (Compared as bytes:
+        // comparing paths splits them into components.)
+        published.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
         out.len(published.len());
         for (path, cached) in published {
             out.path(path);
@@ -63,7 +65,7 @@ impl ParseCache {
     }
 }
 
-fn save_stamp(out: &mut Writer, stamp: &FileStamp) {
+fn save_stamp<W: Write>(out: &mut Writer<W>, stamp: &FileStamp) {
     out.u64(stamp.len);
     out.u64(stamp.inode);
     for (secs, nanos) in [stamp.mtime, stamp.ctime] {
@@ -81,7 +83,7 @@ fn restore_stamp(input: &mut Reader) -> Result<FileStamp, Corrupt> {
     })
 }
 
-fn save_parsed(parsed: &ParsedArticle, out: &mut Writer) {
+fn save_parsed<W: Write>(parsed: &ParsedArticle, out: &mut Writer<W>) {
     out.len(parsed.slug_line);
     out.len(parsed.tags_line);
     out.len(parsed.author_lines.len());
@@ -98,7 +100,7 @@ fn save_parsed(parsed: &ParsedArticle, out: &mut Writer) {
     out.len(article.authors.len());
     for author in &article.authors {
         out.str(&author.name);
-        out.option(author.role.as_deref(), Writer::str);
+        out.option(author.role.as_deref(), |out, role| out.str(role));
     }
     out.str(&article.summary);
     out.len(article.tags.len());
@@ -143,7 +145,9 @@ fn restore_parsed(input: &mut Reader) -> Result<ParsedArticle, Corrupt> {
     let source = input.path()?;
     let fingerprint = input.u64()?;
     if author_lines.len() != authors.len() {
-        return Err(Corrupt("an article's bylines and their lines differ in number"));
+        return Err(Corrupt(
+            "an article's bylines and their lines differ in number",
+        ));
     }
     let article = Article {
         section,
@@ -171,7 +175,7 @@ fn restore_parsed(input: &mut Reader) -> Result<ParsedArticle, Corrupt> {
 
 /// A date with its offset: seconds and nanoseconds since the epoch, and
 /// the offset's seconds east of UTC.
-fn save_date(out: &mut Writer, date: DateTime<FixedOffset>) {
+fn save_date<W: Write>(out: &mut Writer<W>, date: DateTime<FixedOffset>) {
     out.i64(date.timestamp());
     out.u32(date.timestamp_subsec_nanos());
     out.i32(date.offset().local_minus_utc());
@@ -200,7 +204,11 @@ mod tests {
         )
         .unwrap();
         fs::create_dir_all(root.join("content/s")).unwrap();
-        fs::write(root.join("content/s/_index.md"), "+++\ntitle = \"S\"\n+++\n").unwrap();
+        fs::write(
+            root.join("content/s/_index.md"),
+            "+++\ntitle = \"S\"\n+++\n",
+        )
+        .unwrap();
         fs::write(
             root.join("content/s/a.md"),
             "+++\ntitle = \"A\"\ndate = 2024-01-01T10:00:00+08:00\nupdated = 2024-01-02\nauthors = [\"Ann\", { name = \"Bo\", role = \"editor\" }]\ntags = [\"x\", \"Économie\"]\n+++\nBody *one*.\n",
@@ -214,21 +222,25 @@ mod tests {
         let now = Utc::now();
         let mut cache = ParseCache::default();
         let site = super::super::load_cached(root, now, &mut cache).unwrap();
-        let mut out = Writer::default();
+        let mut out = Writer::to_vec();
         cache.save(now, &mut out);
+        let (saved, _) = out.finish().unwrap();
         assert!(
-            !String::from_utf8_lossy(&out.bytes).contains("Secret"),
+            !String::from_utf8_lossy(&saved).contains("Secret"),
             "a draft was saved"
         );
 
-        let mut input = Reader::new(bytes::Bytes::from(out.bytes));
+        let mut input = Reader::new(bytes::Bytes::from(saved));
         let mut restored = ParseCache::restore(&mut input).unwrap();
         assert!(input.is_at_end());
         assert_eq!(restored.len(), 1);
         let again = super::super::load_cached(root, now, &mut restored).unwrap();
         // The draft's file was parsed again; the article came from the cache.
         assert_eq!(restored.parsed_last_load(), 1);
-        let (a, b) = (&site.sections[0].articles[0], &again.sections[0].articles[0]);
+        let (a, b) = (
+            &site.sections[0].articles[0],
+            &again.sections[0].articles[0],
+        );
         assert_eq!(format!("{a:?}"), format!("{b:?}"));
     }
 
@@ -242,7 +254,11 @@ mod tests {
         )
         .unwrap();
         fs::create_dir_all(root.join("content/s")).unwrap();
-        fs::write(root.join("content/s/_index.md"), "+++\ntitle = \"S\"\n+++\n").unwrap();
+        fs::write(
+            root.join("content/s/_index.md"),
+            "+++\ntitle = \"S\"\n+++\n",
+        )
+        .unwrap();
         fs::write(
             root.join("content/s/a.md"),
             "+++\ntitle = \"A\"\ndate = 2024-01-01\nauthors = [\"Ann\"]\n+++\nBody.\n",
@@ -251,10 +267,11 @@ mod tests {
         let now = Utc::now();
         let mut cache = ParseCache::default();
         super::super::load_cached(root, now, &mut cache).unwrap();
-        let mut out = Writer::default();
+        let mut out = Writer::to_vec();
         cache.save(now, &mut out);
-        for cut in 0..out.bytes.len() {
-            let mut input = Reader::new(bytes::Bytes::copy_from_slice(&out.bytes[..cut]));
+        let (saved, _) = out.finish().unwrap();
+        for cut in 0..saved.len() {
+            let mut input = Reader::new(bytes::Bytes::copy_from_slice(&saved[..cut]));
             assert!(ParseCache::restore(&mut input).is_err(), "cut at {cut}");
         }
     }
