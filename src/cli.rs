@@ -215,7 +215,7 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     } else {
         crate::websub::ping::changed_feeds(built, dir)
     };
-    match export_kept(built, &output.kept, previous.as_ref(), Some(&cache), dir) {
+    match export_kept(built, &output.kept, previous.as_mut(), Some(&cache), dir) {
         Ok(summary) => {
             println!(
                 "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged, {} of them not rendered again), {} bytes to {} in {} ms",

@@ -49,6 +49,7 @@ use crate::build::{BuiltSet, ResourceKind, SavedBuild};
 use crate::encoding::Coding;
 use crate::export_cache::{CacheToWrite, ExportStamp};
 use crate::parallel;
+use crate::spare_tree::{SpareTree, TreeRecord};
 use crate::static_files::{identity_files, name_for, precompressed_files, StaticFile};
 
 /// The file that marks a directory as written by `broadsheet export`.
@@ -171,18 +172,22 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Writes every resource of `built` under `dir`, replacing an earlier export there.
 pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError> {
-    let previous = PreviousExport::open(dir);
-    export_kept(built, &BTreeMap::new(), previous.as_ref(), None, dir)
+    let mut previous = PreviousExport::open(dir);
+    export_kept(built, &BTreeMap::new(), previous.as_mut(), None, dir)
 }
 
 /// Writes every resource of `built`, and every resource of `kept` (by URL
 /// path: unchanged since `previous`, which holds their files) under `dir`,
 /// replacing the earlier export there; with `cache`, the cache file the
-/// next export reads is written beside it (see [`cache_path`]).
+/// next export reads is written beside it (see [`cache_path`]). The new
+/// tree is the spare tree brought up to date when the previous export's
+/// cache vouches for one (`crate::spare_tree`), else made anew; the old
+/// tree becomes the spare tree when the cache written records it, else is
+/// removed.
 pub(crate) fn export_kept(
     built: &BuiltSet,
     kept: &BTreeMap<String, ResourceKind>,
-    previous: Option<&PreviousExport>,
+    mut previous: Option<&mut PreviousExport>,
     cache: Option<&CacheToWrite<'_>>,
     dir: &Path,
 ) -> Result<ExportSummary, ExportError> {
@@ -202,18 +207,33 @@ pub(crate) fn export_kept(
             "no previous export to keep files from",
         )));
     }
+    let spare_path = spare_path(dir);
+    let spare = previous
+        .as_mut()
+        .and_then(|previous| previous.spare.take())
+        .and_then(|record| SpareTree::claim(&spare_path, &staging, record));
+    tracing::debug!(used = spare.is_some(), "checked the spare tree");
+    if spare.is_none() && fs::symlink_metadata(&spare_path).is_ok() {
+        // Not one the cache vouches for: out of the way of this export's
+        // old tree, which may take its place.
+        crate::spare_tree::remove_all(&spare_path);
+    }
+    let previous = previous.map(|previous| &*previous);
     let discard = |error| {
         let _ = fs::remove_dir_all(&staging);
         let _ = fs::remove_file(&cache_staging);
         error
     };
-    let (summary, marker) = write_tree(built, kept, &staging, previous).map_err(discard)?;
+    let (summary, marker, tree) =
+        write_tree(built, kept, &staging, previous, spare).map_err(discard)?;
+    // The old tree becomes the spare tree when the cache records it.
+    let old_record = previous.and_then(|previous| previous.tree.as_ref());
     // The cache names the export's marker: written after it, and when it
     // cannot be written (a full disk), the export goes on without one (the
     // cache left from before is then not the export's, and not used).
     let cache_written = cache.is_some_and(|cache| {
         let written = fs::File::create(&cache_staging)
-            .and_then(|file| cache.write_to(file, &marker).transpose());
+            .and_then(|file| cache.write_to(file, &marker, (&tree, old_record)).transpose());
         match written {
             Ok(written) => written.is_some(),
             Err(error) => {
@@ -237,11 +257,16 @@ pub(crate) fn export_kept(
             tracing::warn!(path = %cache_file.display(), %error, "the export's cache was not written; the next export renders every page");
         }
     }
-    // The old tree is out of sight already; failing to delete it loses
-    // nothing (and the next export removes it).
+    // The old tree is out of sight already: kept as the spare tree, or
+    // removed (failing to delete it loses nothing, and the next export
+    // removes it).
     if let Some(old_tree) = old_tree {
-        remove_tree(&old_tree, previous.map(|p| &p.manifest));
-        tracing::debug!("removed the old tree");
+        let spare =
+            cache_written && old_record.is_some() && fs::rename(&old_tree, &spare_path).is_ok();
+        if !spare {
+            remove_tree(&old_tree, previous.map(|p| &p.manifest));
+        }
+        tracing::debug!(spare, "set the old tree aside");
     }
     Ok(summary)
 }
@@ -257,6 +282,13 @@ fn parent_and_name(dir: &Path) -> (PathBuf, String) {
         _ => PathBuf::from("."),
     };
     (parent, name)
+}
+
+/// Where the spare tree of the export in `dir` is kept: beside it, as
+/// `.<name>.broadsheet-spare`.
+fn spare_path(dir: &Path) -> PathBuf {
+    let (parent, name) = parent_and_name(dir);
+    parent.join(format!(".{name}.broadsheet-spare"))
 }
 
 /// Where the cache of the export in `dir` is kept: beside it, as
@@ -413,13 +445,24 @@ fn remove_if_present(path: &Path) -> Result<(), ExportError> {
     }
 }
 
+/// Writes the new tree at `root`: anew, or, with `spare`, by bringing the
+/// spare tree (already moved to `root`) up to date. Returns what it wrote,
+/// the stat of its marker (which the cache names) and the record of the
+/// tree (for when it is the spare tree in turn).
 fn write_tree(
     built: &BuiltSet,
     kept: &BTreeMap<String, ResourceKind>,
     root: &Path,
     previous: Option<&PreviousExport>,
-) -> Result<(ExportSummary, ExportStamp), ExportError> {
-    fs::create_dir(root).map_err(io(root))?;
+    spare: Option<SpareTree>,
+) -> Result<(ExportSummary, ExportStamp, TreeRecord), ExportError> {
+    let spare = match spare {
+        Some(spare) => spare.record,
+        None => {
+            fs::create_dir(root).map_err(io(root))?;
+            TreeRecord::default()
+        }
+    };
     let previous_export = previous.map(|p| (p.dir.as_path(), &p.manifest));
     let mut files: Vec<FileToWrite<'_>> = identity_files(built)
         .into_iter()
@@ -441,12 +484,78 @@ fn write_tree(
         None => Vec::new(),
     };
     tracing::debug!("compared and compressed");
-    make_dirs(root, &files, &kept_files)?;
+    // The previous export's file to link at each name, by inode (known
+    // once its files were checked): where the spare tree holds that very
+    // file, it stays in place.
+    let source = |name: &str| {
+        previous
+            .and_then(|p| p.manifest.get(name))
+            .and_then(|e| e.ino)
+    };
+    for file in &mut files {
+        if matches!(file.earlier, Earlier::Same(_)) {
+            file.ino = source(&file.file.name);
+            file.in_place =
+                file.ino.is_some() && spare.files.get(&file.file.name) == file.ino.as_ref();
+        }
+    }
+    for file in &mut kept_files {
+        file.in_place =
+            file.entry.ino.is_some() && spare.files.get(&file.name) == file.entry.ino.as_ref();
+    }
+    // The folders something is added to or removed from: their times are
+    // looked up for the record.
+    let mut touched: HashSet<String> = HashSet::from([String::new()]);
+    let in_place: HashSet<&str> = files
+        .iter()
+        .filter(|f| f.in_place)
+        .map(|f| f.file.name.as_str())
+        .chain(
+            kept_files
+                .iter()
+                .filter(|f| f.in_place)
+                .map(|f| f.name.as_str()),
+        )
+        .collect();
+    let mut gone: Vec<(&str, Result<(), ExportError>)> = spare
+        .files
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !in_place.contains(name))
+        .map(|name| (name, Ok(())))
+        .collect();
+    parallel::for_each(&mut gone, |(name, result)| {
+        let path = root.join(&**name);
+        *result = match fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(error)),
+            _ => Ok(()),
+        };
+    });
+    first_error(gone.iter_mut().map(|(_, result)| result))?;
+    touched.extend(gone.iter().map(|(name, _)| parent_of(name).to_string()));
+    let names = files
+        .iter()
+        .map(|f| f.file.name.as_str())
+        .chain(kept_files.iter().map(|f| f.name.as_str()));
+    arrange_folders(root, folders_by_depth(names), &spare, &mut touched)?;
     tracing::debug!("made the folders");
     write_all(root, previous.map(|p| p.dir.as_path()), &mut files)?;
     if let Some(previous) = previous {
         link_all(root, &previous.dir, &mut kept_files)?;
     }
+    touched.extend(
+        files
+            .iter()
+            .filter(|f| !f.in_place)
+            .map(|f| parent_of(&f.file.name))
+            .chain(
+                kept_files
+                    .iter()
+                    .filter(|f| !f.in_place)
+                    .map(|f| parent_of(&f.name)),
+            )
+            .map(str::to_string),
+    );
     tracing::debug!("wrote and linked the files");
     let kept_bytes: u64 = kept_files.iter().map(|f| f.entry.len).sum();
     let summary = ExportSummary {
@@ -458,29 +567,77 @@ fn write_tree(
             .filter(|f| f.file.coding != Coding::Identity)
             .count()
             + kept_files.iter().filter(|f| f.is_sibling).count(),
-        kept: files.iter().filter(|f| f.linked).count()
-            + kept_files.iter().filter(|f| f.linked).count(),
+        kept: files.iter().filter(|f| f.linked || f.in_place).count()
+            + kept_files.iter().filter(|f| f.linked || f.in_place).count(),
         not_rendered: kept_files.len(),
     };
     let marker = root.join(MARKER);
-    let stamp = write_file(&marker, &Manifest::text(&files, &kept_files), None)
-        .and_then(|()| fs::metadata(&marker).map_err(io(&marker)))?;
+    let marker_meta = write_file(&marker, &Manifest::text(&files, &kept_files), None)?;
     tracing::debug!("wrote the marker");
-    Ok((summary, ExportStamp::of(&stamp)))
+    let record = tree_record(root, &files, &kept_files, &marker_meta, &spare, &touched)?;
+    tracing::debug!("recorded the tree");
+    Ok((summary, ExportStamp::of(&marker_meta), record))
 }
 
-/// Creates every folder the files go in, once each, before any file is
-/// written: parents first, each depth on every core (a large site has a
-/// folder per article).
-fn make_dirs(root: &Path, files: &[FileToWrite<'_>], kept: &[KeptFile]) -> Result<(), ExportError> {
-    let names = files
-        .iter()
-        .map(|f| f.file.name.as_str())
-        .chain(kept.iter().map(|f| f.name.as_str()));
-    let mut by_depth = folders_by_depth(names);
-    for level in by_depth.values_mut() {
-        parallel::for_each(level, |(dir, result)| {
-            let path = root.join(&**dir);
+/// The folder that holds the file or folder `name` (`""`: the top one).
+fn parent_of(name: &str) -> &str {
+    name.rsplit_once('/').map_or("", |(parent, _)| parent)
+}
+
+/// The first error of `results`, taken out.
+fn first_error<'r>(
+    results: impl Iterator<Item = &'r mut Result<(), ExportError>>,
+) -> Result<(), ExportError> {
+    for result in results {
+        if result.is_err() {
+            return std::mem::replace(result, Ok(()));
+        }
+    }
+    Ok(())
+}
+
+/// Makes the folders of the new tree at `root` those of `needed` (by
+/// depth): the spare tree's that are not needed are removed, deepest first
+/// (their files are gone already), and those missing are made, parents
+/// first, each depth on every core (a large site has a folder per
+/// article). Each folder made or removed, and the one holding it, is
+/// `touched`.
+fn arrange_folders(
+    root: &Path,
+    mut needed: BTreeMap<usize, Vec<(&str, Result<(), ExportError>)>>,
+    spare: &TreeRecord,
+    touched: &mut HashSet<String>,
+) -> Result<(), ExportError> {
+    let wanted: HashSet<&str> = needed.values().flatten().map(|(name, _)| *name).collect();
+    let mut removed: BTreeMap<usize, Vec<(&str, Result<(), ExportError>)>> = BTreeMap::new();
+    for name in spare
+        .folders
+        .keys()
+        .filter(|n| !n.is_empty() && !wanted.contains(n.as_str()))
+    {
+        removed
+            .entry(name.matches('/').count())
+            .or_default()
+            .push((name.as_str(), Ok(())));
+    }
+    for level in removed.values_mut().rev() {
+        parallel::for_each(level, |(name, result)| {
+            let path = root.join(&**name);
+            *result = fs::remove_dir(&path)
+                .or_else(|_| fs::remove_dir_all(&path))
+                .map_err(io(&path));
+        });
+        first_error(level.iter_mut().map(|(_, result)| result))?;
+        touched.extend(
+            level
+                .iter()
+                .flat_map(|(name, _)| [name.to_string(), parent_of(name).to_string()]),
+        );
+    }
+    for level in needed.values_mut() {
+        level.retain(|(name, _)| !spare.folders.contains_key(*name));
+        parallel::for_each(level, |(name, result)| {
+            let path = root.join(&**name);
             *result = match fs::create_dir(&path) {
                 Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
                     Err(io(&path)(error))
@@ -488,14 +645,78 @@ fn make_dirs(root: &Path, files: &[FileToWrite<'_>], kept: &[KeptFile]) -> Resul
                 _ => Ok(()),
             };
         });
-        let failed = level
-            .iter_mut()
-            .find_map(|(_, result)| std::mem::replace(result, Ok(())).err());
-        if let Some(error) = failed {
-            return Err(error);
-        }
+        first_error(level.iter_mut().map(|(_, result)| result))?;
+        touched.extend(
+            level
+                .iter()
+                .flat_map(|(name, _)| [name.to_string(), parent_of(name).to_string()]),
+        );
     }
     Ok(())
+}
+
+/// The record of the tree just written at `root`: each file's inode (that
+/// of the spare tree's file left in place, of the previous export's file
+/// linked, of the file written; looked up only where none is known) and
+/// each folder's time (the spare tree's, checked, for a folder nothing was
+/// added to or removed from; looked up for the others).
+fn tree_record(
+    root: &Path,
+    files: &[FileToWrite<'_>],
+    kept: &[KeptFile],
+    marker: &fs::Metadata,
+    spare: &TreeRecord,
+    touched: &HashSet<String>,
+) -> Result<TreeRecord, ExportError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut inodes: Vec<(&str, Option<u64>)> = files
+        .iter()
+        .map(|f| (f.file.name.as_str(), f.ino))
+        .chain(kept.iter().map(|f| (f.name.as_str(), f.entry.ino)))
+        .collect();
+    parallel::for_each(&mut inodes, |(name, ino)| {
+        if ino.is_none() {
+            *ino = fs::symlink_metadata(root.join(&**name))
+                .ok()
+                .map(|meta| meta.ino());
+        }
+    });
+    let mut folders: Vec<(&str, Option<(i64, i64)>)> =
+        folders_by_depth(inodes.iter().map(|(name, _)| *name))
+            .into_values()
+            .flatten()
+            .map(|(name, _)| name)
+            .chain([""])
+            .map(|name| {
+                let kept_time = (!touched.contains(name))
+                    .then(|| spare.folders.get(name).copied())
+                    .flatten();
+                (name, kept_time)
+            })
+            .collect();
+    parallel::for_each(&mut folders, |(name, time)| {
+        if time.is_none() {
+            *time = fs::symlink_metadata(root.join(&**name))
+                .ok()
+                .map(|meta| crate::spare_tree::folder_time(&meta));
+        }
+    });
+    let top = fs::symlink_metadata(root).map_err(io(root))?;
+    let mut record = TreeRecord {
+        root: (top.dev(), top.ino()),
+        files: HashMap::with_capacity(inodes.len() + 1),
+        folders: HashMap::with_capacity(folders.len()),
+    };
+    for (name, ino) in inodes {
+        let ino = ino.ok_or_else(|| io(&root.join(name))(std::io::ErrorKind::NotFound.into()))?;
+        record.files.insert(name.to_string(), ino);
+    }
+    record.files.insert(MARKER.to_string(), marker.ino());
+    for (name, time) in folders {
+        let time = time.ok_or_else(|| io(&root.join(name))(std::io::ErrorKind::NotFound.into()))?;
+        record.folders.insert(name.to_string(), time);
+    }
+    Ok(record)
 }
 
 /// Gives each file its modification time: what a web server serving the
@@ -718,6 +939,8 @@ struct ManifestEntry {
     /// Whether the file was found as recorded (size and time) by
     /// [`PreviousExport::check_files`]; until then, false.
     intact: bool,
+    /// Its inode, as [`PreviousExport::check_files`] found it.
+    ino: Option<u64>,
 }
 
 const MARKER_TEXT: &str =
@@ -748,6 +971,7 @@ impl Manifest {
                         len,
                         modified,
                         intact: false,
+                        ino: None,
                     },
                 ))
             })
@@ -778,6 +1002,7 @@ impl Manifest {
                     len: file.file.body.len() as u64,
                     modified: file.modified,
                     intact: true,
+                    ino: file.ino,
                 };
                 (file.file.name.as_str(), entry)
             })
@@ -806,6 +1031,10 @@ pub(crate) struct PreviousExport {
     manifest: Manifest,
     /// The stat of its marker file, which its cache names.
     marker: Option<ExportStamp>,
+    /// The record of its tree, from its cache.
+    tree: Option<TreeRecord>,
+    /// The record of the spare tree beside it, from its cache.
+    spare: Option<TreeRecord>,
 }
 
 impl PreviousExport {
@@ -818,6 +1047,8 @@ impl PreviousExport {
             marker: fs::metadata(&marker)
                 .ok()
                 .map(|meta| ExportStamp::of(&meta)),
+            tree: None,
+            spare: None,
         })
     }
 
@@ -835,7 +1066,9 @@ impl PreviousExport {
             Ok(saved) => {
                 tracing::debug!("read the cache");
                 self.check_files();
-                (saved, None)
+                self.tree = saved.tree;
+                self.spare = saved.spare;
+                (saved.build, None)
             }
             Err(reason) => (
                 SavedBuild::default(),
@@ -855,11 +1088,15 @@ impl PreviousExport {
         let mut entries: Vec<(&String, &mut ManifestEntry)> =
             self.manifest.files.iter_mut().collect();
         parallel::for_each(&mut entries, |(name, entry)| {
-            entry.intact = fs::symlink_metadata(dir.join(name.as_str())).is_ok_and(|meta| {
+            let meta = fs::symlink_metadata(dir.join(name.as_str())).ok();
+            entry.intact = meta.as_ref().is_some_and(|meta| {
                 meta.is_file()
                     && meta.len() == entry.len
                     && meta.modified().is_ok_and(|time| time == entry.modified)
             });
+            entry.ino = meta
+                .filter(|_| entry.intact)
+                .map(|meta| std::os::unix::fs::MetadataExt::ino(&meta));
         });
     }
 
@@ -904,10 +1141,12 @@ fn sibling_names(name: &str) -> impl Iterator<Item = String> + '_ {
 /// A file of a kept resource: linked from the previous export as it is.
 struct KeptFile {
     name: String,
-    /// What the previous export's manifest recorded of it.
+    /// What the previous export's manifest recorded of it (and its inode).
     entry: ManifestEntry,
     is_sibling: bool,
     linked: bool,
+    /// Whether the spare tree holds it already: not linked again.
+    in_place: bool,
     result: Result<(), ExportError>,
 }
 
@@ -918,6 +1157,7 @@ impl KeptFile {
             entry,
             is_sibling,
             linked: false,
+            in_place: false,
             result: Ok(()),
         }
     }
@@ -942,6 +1182,12 @@ struct FileToWrite<'a> {
     /// Its bytes' [`fingerprint`], taken once: when it is compared with the
     /// previous export, or else as it is written; for the manifest.
     fingerprint: Option<u128>,
+    /// Its inode, when known: that of the previous export's file it is
+    /// linked to, or of the file written.
+    ino: Option<u64>,
+    /// Whether the spare tree holds it already (the previous export's very
+    /// file): neither linked nor written.
+    in_place: bool,
     result: Result<(), ExportError>,
 }
 
@@ -953,6 +1199,8 @@ impl<'a> FileToWrite<'a> {
             modified: SystemTime::UNIX_EPOCH,
             linked: false,
             fingerprint: None,
+            ino: None,
+            in_place: false,
             result: Ok(()),
         }
     }
@@ -977,6 +1225,9 @@ fn write_all(
         if failed.load(Ordering::Relaxed) {
             return;
         }
+        if file.in_place {
+            return;
+        }
         let path = root.join(&file.file.name);
         file.result = (|| {
             if let (Some(previous), Earlier::Same(_)) = (previous, file.earlier) {
@@ -985,7 +1236,9 @@ fn write_all(
                     return Ok(());
                 }
             }
-            write_file(&path, &file.file.body, Some(file.modified))
+            let meta = write_file(&path, &file.file.body, Some(file.modified))?;
+            file.ino = Some(std::os::unix::fs::MetadataExt::ino(&meta));
+            Ok(())
         })();
         // Written: the manifest needs only its fingerprint, and a spilled
         // page's bytes leave this process's memory again.
@@ -1012,12 +1265,17 @@ fn link_all(root: &Path, previous: &Path, files: &mut [KeptFile]) -> Result<(), 
         if failed.load(Ordering::Relaxed) {
             return;
         }
+        if file.in_place {
+            return;
+        }
         let from = previous.join(&file.name);
         let to = root.join(&file.name);
         file.result = if fs::hard_link(&from, &to).is_ok() {
             file.linked = true;
             Ok(())
         } else {
+            // A copy is another file: its inode is looked up for the record.
+            file.entry.ino = None;
             fs::copy(&from, &to)
                 .and_then(|_| fs::File::options().write(true).open(&to))
                 .and_then(|copy| copy.set_modified(file.entry.modified))
@@ -1033,17 +1291,28 @@ fn link_all(root: &Path, previous: &Path, files: &mut [KeptFile]) -> Result<(), 
         .map_or(Ok(()), Err)
 }
 
-fn write_file(path: &Path, bytes: &[u8], modified: Option<SystemTime>) -> Result<(), ExportError> {
-    let mut file = fs::File::create(path).map_err(io(path))?;
+/// Writes a new file at `path` (never into an existing one, which may be
+/// a link to a file of the export in service: a name there is removed
+/// first), with `modified` as its time; returns its metadata.
+fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    modified: Option<SystemTime>,
+) -> Result<fs::Metadata, ExportError> {
+    let mut file = fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io(path))?;
     // No fsync per file: it would multiply the time of a large export, and
     // the file systems in use reserve space at write time, so a full disk
     // fails here, before the swap. A spilled page is copied from its spill
     // file by the kernel, not read into this process.
     crate::spill::write_into(bytes, &mut file).map_err(io(path))?;
-    match modified {
-        Some(time) => file.set_modified(time).map_err(io(path)),
-        None => Ok(()),
+    if let Some(time) = modified {
+        file.set_modified(time).map_err(io(path))?;
     }
+    file.metadata().map_err(io(path))
 }
 
 /// Puts `staging` at `dir`. With an existing `dir`, the two are exchanged

@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 
 use crate::build::SavedBuild;
 use crate::codec::{checksum, Reader, Writer};
+use crate::spare_tree::TreeRecord;
 
 /// The version of the format written: another is never read.
 const FORMAT: u32 = 2;
@@ -90,12 +91,28 @@ pub(crate) struct CacheToWrite<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What a cache holds: what the build saved, and the records of the
+/// export's tree and of the spare tree beside it.
+#[derive(Debug, Default)]
+pub(crate) struct SavedExport {
+    pub build: SavedBuild,
+    /// The export's tree, as it wrote it.
+    pub tree: Option<TreeRecord>,
+    /// The spare tree beside it (the export before), when there is one.
+    pub spare: Option<TreeRecord>,
+}
+
 impl CacheToWrite<'_> {
     /// Writes the cache of the export whose marker is `export` into
     /// `file`: the first line, the payload, and after it the payload's
     /// checksum. `None` where this binary cannot be told apart from
     /// another (no `/proc/self/exe` to look at): no cache is written.
-    pub fn write_to(&self, file: fs::File, export: &ExportStamp) -> Option<std::io::Result<()>> {
+    pub fn write_to(
+        &self,
+        file: fs::File,
+        export: &ExportStamp,
+        trees: (&TreeRecord, Option<&TreeRecord>),
+    ) -> Option<std::io::Result<()>> {
         let binary = this_binary()?;
         Some((|| {
             let mut out = BufWriter::with_capacity(1 << 20, file);
@@ -107,6 +124,8 @@ impl CacheToWrite<'_> {
             let mut payload = Writer::new(out);
             export.save(&mut payload);
             self.saved.save(self.now, &mut payload);
+            trees.0.save(&mut payload);
+            payload.option(trees.1, |out, spare| spare.save(out));
             let (mut out, sum) = payload.finish()?;
             out.write_all(&sum.to_le_bytes())?;
             out.flush()
@@ -120,7 +139,7 @@ impl CacheToWrite<'_> {
 /// only ever replace a cache by renaming another over it, never write one
 /// in place; a file cut short by hand while an export reads it would
 /// stop that export, before the swap, with the previous export whole.)
-pub(crate) fn read(path: &Path, export: &ExportStamp) -> Result<SavedBuild, String> {
+pub(crate) fn read(path: &Path, export: &ExportStamp) -> Result<SavedExport, String> {
     let file = fs::File::open(path).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => "the export's cache is missing".to_string(),
         _ => format!("cannot be read: {error}"),
@@ -158,7 +177,17 @@ pub(crate) fn read(path: &Path, export: &ExportStamp) -> Result<SavedBuild, Stri
                 .into(),
         );
     }
-    SavedBuild::restore(&mut payload).map_err(damaged)
+    let build = SavedBuild::restore(&mut payload).map_err(damaged)?;
+    let tree = TreeRecord::restore(&mut payload).map_err(damaged)?;
+    let spare = payload.option(TreeRecord::restore).map_err(damaged)?;
+    if !payload.is_at_end() {
+        return Err(damaged(crate::codec::Corrupt("bytes after the end")));
+    }
+    Ok(SavedExport {
+        build,
+        tree: Some(tree),
+        spare,
+    })
 }
 
 /// Checks that the first line says that this very binary wrote the cache
@@ -248,7 +277,7 @@ mod tests {
             saved: &saved,
             now: Utc::now(),
         }
-        .write_to(file, &export)
+        .write_to(file, &export, (&TreeRecord::default(), None))
         .expect("this binary")
         .unwrap();
         assert!(read(&path, &export).is_ok());

@@ -24,6 +24,7 @@ mod model;
 mod parallel;
 mod render;
 mod server;
+mod spare_tree;
 mod spill;
 mod sqlite;
 mod static_files;
