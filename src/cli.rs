@@ -242,7 +242,6 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             // Freeing a hundred thousand pages one by one takes a noticeable
             // part of a large export; the process is about to exit, and the
             // system takes the memory back whole.
-            drop(cache);
             std::mem::forget((output, previous));
             ExitCode::SUCCESS
         }

@@ -23,6 +23,11 @@
 //! until the swap: a link adds a name, and deleting the old tree's names
 //! afterwards leaves the new tree's.
 //!
+//! The new tree is made out of the spare tree, the tree the previous swap
+//! took out of service, kept beside the target (`crate::spare_tree`): the
+//! files it shares with the export in service that the new export keeps
+//! stay in place, and only the rest is removed and linked or written.
+//!
 //! With the cache the previous export left beside itself
 //! (`crate::export_cache`, at [`cache_path`], naming the export by its
 //! marker file's stat), the build keeps the pages that show what they showed
@@ -329,12 +334,14 @@ fn remove_tree(path: &Path, manifest: Option<&Manifest>) {
     let _ = fs::remove_dir_all(path);
 }
 
+/// Folders by depth (0 for a folder at the top), each with room for what
+/// making or removing it gave.
+type FoldersByDepth<'a> = BTreeMap<usize, Vec<(&'a str, Result<(), ExportError>)>>;
+
 /// The folders that hold the files `names` (relative, `/` between
 /// segments), each once, by depth (0 for a folder at the top), each with
 /// room for what making or removing it gave.
-fn folders_by_depth<'a>(
-    names: impl Iterator<Item = &'a str>,
-) -> BTreeMap<usize, Vec<(&'a str, Result<(), ExportError>)>> {
+fn folders_by_depth<'a>(names: impl Iterator<Item = &'a str>) -> FoldersByDepth<'a> {
     let mut folders: HashSet<&str> = HashSet::new();
     for name in names {
         let mut rest = name;
@@ -345,7 +352,7 @@ fn folders_by_depth<'a>(
             rest = folder;
         }
     }
-    let mut by_depth: BTreeMap<usize, Vec<(&str, Result<(), ExportError>)>> = BTreeMap::new();
+    let mut by_depth = FoldersByDepth::new();
     for folder in folders {
         let depth = folder.matches('/').count();
         by_depth.entry(depth).or_default().push((folder, Ok(())));
@@ -604,12 +611,12 @@ fn first_error<'r>(
 /// `touched`.
 fn arrange_folders(
     root: &Path,
-    mut needed: BTreeMap<usize, Vec<(&str, Result<(), ExportError>)>>,
+    mut needed: FoldersByDepth<'_>,
     spare: &TreeRecord,
     touched: &mut HashSet<String>,
 ) -> Result<(), ExportError> {
     let wanted: HashSet<&str> = needed.values().flatten().map(|(name, _)| *name).collect();
-    let mut removed: BTreeMap<usize, Vec<(&str, Result<(), ExportError>)>> = BTreeMap::new();
+    let mut removed = FoldersByDepth::new();
     for name in spare
         .folders
         .keys()
