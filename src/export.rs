@@ -229,23 +229,35 @@ pub(crate) fn export_kept(
         let _ = fs::remove_file(&cache_staging);
         error
     };
-    let (summary, marker, tree) =
-        write_tree(built, kept, &staging, previous, spare).map_err(discard)?;
     // The old tree becomes the spare tree when the cache records it.
     let old_record = previous.and_then(|previous| previous.tree.as_ref());
-    // The cache names the export's marker: written after it, and when it
-    // cannot be written (a full disk), the export goes on without one (the
-    // cache left from before is then not the export's, and not used).
+    // The cache is written beside the tree as the tree is made (what the
+    // build saved, the bulk of it), and ended with the tree's record and
+    // the stat of its marker, which it names. When it cannot be written (a
+    // full disk), the export goes on without one (the cache left from
+    // before is then not the export's, and not used).
+    let cache_failed = |error: std::io::Error| {
+        tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
+    };
+    let (written, cache) = std::thread::scope(|scope| {
+        let cache = cache.map(|cache| {
+            scope.spawn(|| {
+                fs::File::create(&cache_staging)
+                    .and_then(|file| cache.begin(file).transpose())
+                    .map_err(cache_failed)
+                    .ok()
+                    .flatten()
+            })
+        });
+        let written = write_tree(built, kept, &staging, previous, spare);
+        (written, cache.and_then(|job| job.join().ok().flatten()))
+    });
+    let (summary, marker, tree) = written.map_err(discard)?;
     let cache_written = cache.is_some_and(|cache| {
-        let written = fs::File::create(&cache_staging)
-            .and_then(|file| cache.write_to(file, &marker, (&tree, old_record)).transpose());
-        match written {
-            Ok(written) => written.is_some(),
-            Err(error) => {
-                tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
-                false
-            }
-        }
+        cache
+            .finish((&tree, old_record), &marker)
+            .map_err(cache_failed)
+            .is_ok()
     });
     if !cache_written {
         let _ = fs::remove_file(&cache_staging);
@@ -1069,10 +1081,18 @@ impl PreviousExport {
         let Some(marker) = self.marker.filter(|_| path.exists()) else {
             return (SavedBuild::default(), None);
         };
-        match crate::export_cache::read(&path, &marker) {
+        // The files are looked at while the cache is read (wasted only
+        // when the cache turns out unusable, which is rare).
+        let read = std::thread::scope(|scope| {
+            let reading = scope.spawn(|| crate::export_cache::read(&path, &marker));
+            self.check_files();
+            reading
+                .join()
+                .unwrap_or_else(|_| Err("cannot be read".into()))
+        });
+        match read {
             Ok(saved) => {
-                tracing::debug!("read the cache");
-                self.check_files();
+                tracing::debug!("read the cache and looked at the files");
                 self.tree = saved.tree;
                 self.spare = saved.spare;
                 (saved.build, None)

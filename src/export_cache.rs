@@ -9,7 +9,7 @@
 //! release and the very binary that wrote it (the executable's device,
 //! inode, size and change time: a rebuilt or upgraded binary, whose
 //! renderers may differ, never reads another's cache); the last 16 bytes
-//! are the checksum of everything between (128-bit XXH3), which starts
+//! are the checksum of everything between (128-bit XXH3), which ends
 //! with the stat of the export's marker file (a file every export writes
 //! anew), so a cache is only read with the export it was written with (a
 //! kill between the swap of the export and the rename of its cache leaves
@@ -103,16 +103,11 @@ pub(crate) struct SavedExport {
 }
 
 impl CacheToWrite<'_> {
-    /// Writes the cache of the export whose marker is `export` into
-    /// `file`: the first line, the payload, and after it the payload's
-    /// checksum. `None` where this binary cannot be told apart from
-    /// another (no `/proc/self/exe` to look at): no cache is written.
-    pub fn write_to(
-        &self,
-        file: fs::File,
-        export: &ExportStamp,
-        trees: (&TreeRecord, Option<&TreeRecord>),
-    ) -> Option<std::io::Result<()>> {
+    /// Starts the cache in `file`: the first line, then what the build
+    /// saved (the bulk: it is written while the export writes its tree).
+    /// `None` where this binary cannot be told apart from another (no
+    /// `/proc/self/exe` to look at): no cache is written.
+    pub fn begin(&self, file: fs::File) -> Option<std::io::Result<CacheWriter>> {
         let binary = this_binary()?;
         Some((|| {
             let mut out = BufWriter::with_capacity(1 << 20, file);
@@ -122,14 +117,31 @@ impl CacheToWrite<'_> {
                 env!("CARGO_PKG_VERSION")
             )?;
             let mut payload = Writer::new(out);
-            export.save(&mut payload);
             self.saved.save(self.now, &mut payload);
-            trees.0.save(&mut payload);
-            payload.option(trees.1, |out, spare| spare.save(out));
-            let (mut out, sum) = payload.finish()?;
-            out.write_all(&sum.to_le_bytes())?;
-            out.flush()
+            Ok(CacheWriter(payload))
         })())
+    }
+}
+
+/// A cache being written: [`CacheWriter::finish`] adds the trees' records
+/// and the export's stamp, then the checksum.
+pub(crate) struct CacheWriter(Writer<BufWriter<fs::File>>);
+
+impl CacheWriter {
+    /// Ends the cache of the export whose marker is `export`, whose tree
+    /// is `trees.0` with the spare tree `trees.1` beside it.
+    pub fn finish(
+        self,
+        trees: (&TreeRecord, Option<&TreeRecord>),
+        export: &ExportStamp,
+    ) -> std::io::Result<()> {
+        let mut payload = self.0;
+        trees.0.save(&mut payload);
+        payload.option(trees.1, |out, spare| spare.save(out));
+        export.save(&mut payload);
+        let (mut out, sum) = payload.finish()?;
+        out.write_all(&sum.to_le_bytes())?;
+        out.flush()
     }
 }
 
@@ -171,17 +183,18 @@ pub(crate) fn read(path: &Path, export: &ExportStamp) -> Result<SavedExport, Str
     }
     let mut payload = Reader::new(Bytes::from_owner(map).slice(start..payload_end));
     let damaged = |corrupt| format!("is damaged ({corrupt})");
-    if ExportStamp::restore(&mut payload).map_err(damaged)? != *export {
+    let build = SavedBuild::restore(&mut payload).map_err(damaged)?;
+    let tree = TreeRecord::restore(&mut payload).map_err(damaged)?;
+    let spare = payload.option(TreeRecord::restore).map_err(damaged)?;
+    let written_for = ExportStamp::restore(&mut payload).map_err(damaged)?;
+    if !payload.is_at_end() {
+        return Err(damaged(crate::codec::Corrupt("bytes after the end")));
+    }
+    if written_for != *export {
         return Err(
             "is not the cache of the export beside it (one of the two was replaced without the other)"
                 .into(),
         );
-    }
-    let build = SavedBuild::restore(&mut payload).map_err(damaged)?;
-    let tree = TreeRecord::restore(&mut payload).map_err(damaged)?;
-    let spare = payload.option(TreeRecord::restore).map_err(damaged)?;
-    if !payload.is_at_end() {
-        return Err(damaged(crate::codec::Corrupt("bytes after the end")));
     }
     Ok(SavedExport {
         build,
@@ -277,8 +290,10 @@ mod tests {
             saved: &saved,
             now: Utc::now(),
         }
-        .write_to(file, &export, (&TreeRecord::default(), None))
+        .begin(file)
         .expect("this binary")
+        .unwrap()
+        .finish((&TreeRecord::default(), None), &export)
         .unwrap();
         assert!(read(&path, &export).is_ok());
         let other = ExportStamp {

@@ -172,6 +172,51 @@ mod tests {
         SavedBuild::restore(&mut Reader::new(Bytes::from(bytes))).unwrap()
     }
 
+    /// A small site's saved build, as written.
+    fn saved_bytes() -> &'static [u8] {
+        static SAVED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        SAVED.get_or_init(|| {
+            let dir = tempfile::TempDir::new().unwrap();
+            let root = dir.path();
+            fs::create_dir_all(root.join("content/news")).unwrap();
+            fs::write(
+                root.join("config.toml"),
+                "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
+            )
+            .unwrap();
+            fs::write(
+                root.join("content/news/_index.md"),
+                "+++\ntitle = \"News\"\n+++\n",
+            )
+            .unwrap();
+            write_article(root, "a", 0, "Body *one*.");
+            write_article(root, "b", 1, "Body two.");
+            let now = Utc::now();
+            let all = |_: &str| true;
+            let built =
+                build_dir_saved(root, now, SavedBuild::default(), &all, &Spill::heap()).unwrap();
+            let mut out = Writer::to_vec();
+            built.saved.save(now, &mut out);
+            out.finish().unwrap().0
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_garbled_saved_build_is_read_back_or_refused_never_a_panic(
+            changes in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY), 1..8),
+            cut in proptest::num::usize::ANY,
+        ) {
+            let mut bytes = saved_bytes().to_vec();
+            for (at, value) in changes {
+                let at = at % bytes.len();
+                bytes[at] = value;
+            }
+            bytes.truncate(bytes.len().saturating_sub(cut % 4));
+            let _ = SavedBuild::restore(&mut Reader::new(Bytes::from(bytes)));
+        }
+    }
+
     #[test]
     fn a_saved_build_keeps_every_page_an_edit_leaves_alone_and_renders_the_same_as_a_full_build() {
         let dir = tempfile::TempDir::new().unwrap();
