@@ -139,8 +139,8 @@ impl SpareTree {
 
 /// Reads `folder` of the tree at `root` and removes what the record does
 /// not list in it; files the record lists are looked at again (their
-/// inode), and those gone leave the record. The folder's time in the
-/// record is left as it was: the export stats every folder it changes.
+/// inode), and those gone leave the record, which then holds the folder's
+/// time as it is now.
 fn clean(root: &Path, folder: &str, record: &mut TreeRecord) -> std::io::Result<()> {
     let dir = root.join(folder);
     let prefix = if folder.is_empty() {
@@ -148,7 +148,7 @@ fn clean(root: &Path, folder: &str, record: &mut TreeRecord) -> std::io::Result<
     } else {
         format!("{folder}/")
     };
-    let mut seen = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for entry in fs::read_dir(&dir)? {
         let entry = entry?;
         let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
@@ -162,7 +162,7 @@ fn clean(root: &Path, folder: &str, record: &mut TreeRecord) -> std::io::Result<
         }
         if meta.is_file() && record.files.contains_key(&name) {
             record.files.insert(name.clone(), meta.ino());
-            seen.push(name);
+            seen.insert(name);
             continue;
         }
         remove_entry(&entry.path())?;
@@ -181,6 +181,8 @@ fn clean(root: &Path, folder: &str, record: &mut TreeRecord) -> std::io::Result<
     for name in gone {
         record.files.remove(&name);
     }
+    let time = folder_time(&fs::symlink_metadata(&dir)?);
+    record.folders.insert(folder.to_string(), time);
     Ok(())
 }
 
@@ -264,6 +266,13 @@ mod tests {
             tree.record.files["a/b/two.txt"],
             record.files["a/b/two.txt"]
         );
+        for folder in ["", "a", "a/b"] {
+            let now = folder_time(&fs::metadata(claimed.join(folder)).unwrap());
+            assert_eq!(
+                tree.record.folders[folder], now,
+                "{folder}: the record holds the folder as cleaned"
+            );
+        }
     }
 
     #[test]
