@@ -174,7 +174,7 @@ fn clean(root: &Path, folder: &str, record: &mut TreeRecord) -> std::io::Result<
         .filter(|name| {
             name.strip_prefix(prefix.as_str())
                 .is_some_and(|rest| !rest.contains('/'))
-                && !seen.contains(name)
+                && !seen.contains(*name)
         })
         .cloned()
         .collect();
