@@ -43,6 +43,7 @@
 //! are removed by the next export once their process is gone.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -960,6 +961,10 @@ struct ManifestEntry {
     intact: bool,
     /// Its inode, as [`PreviousExport::check_files`] found it.
     ino: Option<u64>,
+    /// Whether the manifest lists `.gz` or `.br` siblings of it, and
+    /// whether all of those are intact (set with `intact`).
+    has_siblings: bool,
+    siblings_intact: bool,
 }
 
 const MARKER_TEXT: &str =
@@ -991,6 +996,8 @@ impl Manifest {
                         modified,
                         intact: false,
                         ino: None,
+                        has_siblings: false,
+                        siblings_intact: true,
                     },
                 ))
             })
@@ -1022,6 +1029,8 @@ impl Manifest {
                     modified: file.modified,
                     intact: true,
                     ino: file.ino,
+                    has_siblings: false,
+                    siblings_intact: true,
                 };
                 (file.file.name.as_str(), entry)
             })
@@ -1033,10 +1042,12 @@ impl Manifest {
                 .modified
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            text.push_str(&format!(
-                "{:032x} {} {secs} {name}\n",
+            // Writing into a String cannot fail.
+            let _ = writeln!(
+                text,
+                "{:032x} {} {secs} {name}",
                 entry.fingerprint, entry.len
-            ));
+            );
         }
         text.into_bytes()
     }
@@ -1125,17 +1136,34 @@ impl PreviousExport {
                 .filter(|_| entry.intact)
                 .map(|meta| std::os::unix::fs::MetadataExt::ino(&meta));
         });
+        // Each resource's file learns whether its siblings are all intact,
+        // so that asking costs one lookup.
+        let siblings: Vec<(String, bool)> = self
+            .manifest
+            .files
+            .iter()
+            .filter_map(|(name, entry)| {
+                let resource = name
+                    .strip_suffix(".gz")
+                    .or_else(|| name.strip_suffix(".br"))?;
+                Some((resource.to_string(), entry.intact))
+            })
+            .collect();
+        for (resource, intact) in siblings {
+            if let Some(entry) = self.manifest.files.get_mut(&resource) {
+                entry.has_siblings = true;
+                entry.siblings_intact &= intact;
+            }
+        }
     }
 
     /// True when the file of the resource at `url_path`, and each `.gz` or
     /// `.br` sibling the manifest lists beside it, are as this export wrote
     /// them (see [`PreviousExport::check_files`]).
     pub(crate) fn holds_unchanged(&self, url_path: &str) -> bool {
-        let name = name_for(url_path);
-        let intact = |name: &str| self.manifest.get(name).is_some_and(|entry| entry.intact);
-        intact(&name)
-            && sibling_names(&name)
-                .all(|sibling| self.manifest.get(&sibling).is_none() || intact(&sibling))
+        self.manifest
+            .get(&name_for(url_path))
+            .is_some_and(|entry| entry.intact && entry.siblings_intact)
     }
 
     /// The files of the resources in `kept` (URL paths): each one's own
@@ -1144,14 +1172,17 @@ impl PreviousExport {
         let mut files = Vec::with_capacity(kept.len());
         for url_path in kept.keys() {
             let name = name_for(url_path);
-            for sibling in sibling_names(&name) {
-                if let Some(entry) = self.manifest.get(&sibling) {
-                    files.push(KeptFile::new(sibling, *entry, true));
+            let Some(entry) = self.manifest.get(&name) else {
+                continue;
+            };
+            if entry.has_siblings {
+                for sibling in sibling_names(&name) {
+                    if let Some(entry) = self.manifest.get(&sibling) {
+                        files.push(KeptFile::new(sibling, *entry, true));
+                    }
                 }
             }
-            if let Some(entry) = self.manifest.get(&name) {
-                files.push(KeptFile::new(name, *entry, false));
-            }
+            files.push(KeptFile::new(name, *entry, false));
         }
         files
     }
