@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use crate::build::{build_dir_saved, build_dir_spilled, BuiltSet, SavedBuild};
 use crate::config::BaseUrl;
 use crate::diagnostic::Diagnostics;
-use crate::export::{export_kept, PreviousExport};
+use crate::export::{claim_spare, export_kept, give_back_spare, PreviousExport};
 use crate::server::{self, ServeOptions, StartError};
 use crate::spill::Spill;
 
@@ -176,21 +176,33 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
         eprintln!("warning: {reason}");
     }
     tracing::debug!(pages = saved.pages(), "read the previous export's cache");
+    let spare_record = previous.as_mut().and_then(PreviousExport::take_spare);
     let unchanged_file = |url_path: &str| {
         previous
             .as_ref()
             .is_some_and(|previous| previous.holds_unchanged(url_path))
     };
     let now = Utc::now();
-    let output = match build_dir_saved(
-        root,
-        now,
-        saved,
-        &unchanged_file,
-        &Spill::to_dir(&spill_dir),
-    ) {
+    // The spare tree is checked while the site is built.
+    let (output, spare) = std::thread::scope(|scope| {
+        let claiming = spare_record.map(|record| scope.spawn(|| claim_spare(dir, record)));
+        let output = build_dir_saved(
+            root,
+            now,
+            saved,
+            &unchanged_file,
+            &Spill::to_dir(&spill_dir),
+        );
+        (output, claiming.and_then(|job| job.join().ok().flatten()))
+    });
+    let output = match output {
         Ok(output) => output,
-        Err(diagnostics) => return report(&diagnostics, "nothing was written"),
+        Err(diagnostics) => {
+            if let Some(spare) = spare {
+                give_back_spare(dir, spare);
+            }
+            return report(&diagnostics, "nothing was written");
+        }
     };
     tracing::debug!(
         rendered = output.set.resources.len(),
@@ -215,7 +227,14 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     } else {
         crate::websub::ping::changed_feeds(built, dir)
     };
-    match export_kept(built, &output.kept, previous.as_mut(), Some(&cache), dir) {
+    match export_kept(
+        built,
+        &output.kept,
+        previous.as_ref(),
+        spare,
+        Some(&cache),
+        dir,
+    ) {
         Ok(summary) => {
             println!(
                 "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged, {} of them not rendered again), {} bytes to {} in {} ms",

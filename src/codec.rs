@@ -95,6 +95,12 @@ impl<W: Write> Writer<W> {
         self.put(value);
     }
 
+    /// Bytes as they are, with no length before them (the reader knows
+    /// it from elsewhere).
+    pub fn raw(&mut self, value: &[u8]) {
+        self.put(value);
+    }
+
     pub fn str(&mut self, value: &str) {
         self.bytes(value.as_bytes());
     }

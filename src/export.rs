@@ -178,22 +178,48 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Writes every resource of `built` under `dir`, replacing an earlier export there.
 pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError> {
-    let mut previous = PreviousExport::open(dir);
-    export_kept(built, &BTreeMap::new(), previous.as_mut(), None, dir)
+    let previous = PreviousExport::open(dir);
+    export_kept(built, &BTreeMap::new(), previous.as_ref(), None, None, dir)
+}
+
+/// Takes the spare tree `record` describes for the next export into
+/// `dir` (see [`export_kept`]), checking it, which may be done while the
+/// site is built: moved to where the new tree is made. `None` when it
+/// cannot be used (then it is removed).
+pub(crate) fn claim_spare(dir: &Path, record: TreeRecord) -> Option<SpareTree> {
+    let (parent, name) = parent_and_name(dir);
+    let staging = parent.join(format!(".{name}.broadsheet-new-{}", std::process::id()));
+    remove_stale(&parent, &name);
+    remove_if_present(&staging).ok()?;
+    let spare_path = spare_path(dir);
+    let spare = SpareTree::claim(&spare_path, &staging, record);
+    tracing::debug!(used = spare.is_some(), "checked the spare tree");
+    spare
+}
+
+/// Puts back a spare tree claimed for an export that is not made (its
+/// site has errors), for the next one; removes it if that fails.
+pub(crate) fn give_back_spare(dir: &Path, spare: SpareTree) {
+    drop(spare);
+    let (parent, name) = parent_and_name(dir);
+    let staging = parent.join(format!(".{name}.broadsheet-new-{}", std::process::id()));
+    if fs::rename(&staging, spare_path(dir)).is_err() {
+        crate::spare_tree::remove_all(&staging);
+    }
 }
 
 /// Writes every resource of `built`, and every resource of `kept` (by URL
 /// path: unchanged since `previous`, which holds their files) under `dir`,
 /// replacing the earlier export there; with `cache`, the cache file the
 /// next export reads is written beside it (see [`cache_path`]). The new
-/// tree is the spare tree brought up to date when the previous export's
-/// cache vouches for one (`crate::spare_tree`), else made anew; the old
-/// tree becomes the spare tree when the cache written records it, else is
-/// removed.
+/// tree is `spare`, the spare tree claimed by [`claim_spare`], brought up
+/// to date, else it is made anew; the old tree becomes the spare tree when
+/// the cache written records it, else is removed.
 pub(crate) fn export_kept(
     built: &BuiltSet,
     kept: &BTreeMap<String, ResourceKind>,
-    mut previous: Option<&mut PreviousExport>,
+    previous: Option<&PreviousExport>,
+    spare: Option<SpareTree>,
     cache: Option<&CacheToWrite<'_>>,
     dir: &Path,
 ) -> Result<ExportSummary, ExportError> {
@@ -205,7 +231,15 @@ pub(crate) fn export_kept(
     let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
     let cache_staging = parent.join(format!(".{name}.broadsheet-cache-new-{pid}"));
     remove_stale(&parent, &name);
-    remove_if_present(&staging)?;
+    let spare_path = spare_path(dir);
+    if spare.is_none() {
+        remove_if_present(&staging)?;
+        if fs::symlink_metadata(&spare_path).is_ok() {
+            // Not one the cache vouches for: out of the way of this
+            // export's old tree, which may take its place.
+            crate::spare_tree::remove_all(&spare_path);
+        }
+    }
     // A kept file is linked from the previous export's.
     if previous.is_none() && !kept.is_empty() {
         return Err(io(dir)(std::io::Error::new(
@@ -213,18 +247,6 @@ pub(crate) fn export_kept(
             "no previous export to keep files from",
         )));
     }
-    let spare_path = spare_path(dir);
-    let spare = previous
-        .as_mut()
-        .and_then(|previous| previous.spare.take())
-        .and_then(|record| SpareTree::claim(&spare_path, &staging, record));
-    tracing::debug!(used = spare.is_some(), "checked the spare tree");
-    if spare.is_none() && fs::symlink_metadata(&spare_path).is_ok() {
-        // Not one the cache vouches for: out of the way of this export's
-        // old tree, which may take its place.
-        crate::spare_tree::remove_all(&spare_path);
-    }
-    let previous = previous.map(|previous| &*previous);
     let discard = |error| {
         let _ = fs::remove_dir_all(&staging);
         let _ = fs::remove_file(&cache_staging);
@@ -1080,6 +1102,12 @@ impl PreviousExport {
             tree: None,
             spare: None,
         })
+    }
+
+    /// The record of the spare tree beside it, from its cache, to claim
+    /// ([`claim_spare`]).
+    pub(crate) fn take_spare(&mut self) -> Option<TreeRecord> {
+        self.spare.take()
     }
 
     /// What this export saved for the next one: its cache, when that is

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Utc};
 use url::Url;
 
@@ -35,12 +36,36 @@ impl ParseCache {
         // By file: the same cache gives the same bytes. (Compared as bytes:
         // comparing paths splits them into components.)
         published.sort_by(|a, b| a.0.as_os_str().cmp(b.0.as_os_str()));
-        out.len(published.len());
-        for (path, cached) in published {
-            out.path(path);
-            out.u64(cached.text_hash);
-            out.option(cached.stamp.as_ref(), save_stamp);
-            save_parsed(&cached.parsed, out);
+        // Every body, one after the other (the bulk, copied as it is); the
+        // articles name theirs by place.
+        let body = |cached: &CachedArticle| cached.parsed.article.content_html.bytes().len();
+        out.len(published.iter().map(|(_, cached)| body(cached)).sum());
+        for (_, cached) in &published {
+            out.raw(cached.parsed.article.content_html.bytes());
+        }
+        // The rest in chunks, each encoded, and read back, on its own core.
+        let mut chunks: Vec<(usize, &[(&PathBuf, &CachedArticle)], Vec<u8>)> = Vec::new();
+        let mut at = 0;
+        for chunk in published.chunks(CHUNK) {
+            chunks.push((at, chunk, Vec::new()));
+            at += chunk.iter().map(|(_, cached)| body(cached)).sum::<usize>();
+        }
+        crate::parallel::for_each(&mut chunks, |(at, chunk, encoded)| {
+            let mut out = Writer::new(Vec::new());
+            out.len(chunk.len());
+            for (path, cached) in chunk.iter() {
+                out.path(path);
+                out.u64(cached.text_hash);
+                out.option(cached.stamp.as_ref(), save_stamp);
+                save_parsed(&cached.parsed, *at, &mut out);
+                *at += body(cached);
+            }
+            // Writing into memory cannot fail.
+            *encoded = out.finish().map(|(bytes, _)| bytes).unwrap_or_default();
+        });
+        out.len(chunks.len());
+        for (_, _, encoded) in &chunks {
+            out.bytes(encoded);
         }
     }
 
@@ -51,18 +76,45 @@ impl ParseCache {
             terms_clean: input.option(Reader::u64)?,
             ..ParseCache::default()
         };
-        let count = input.count(64)?;
-        cache.articles.reserve(count);
-        for _ in 0..count {
-            let path = input.path()?;
-            let text_hash = input.u64()?;
-            let stamp = input.option(restore_stamp)?;
-            let parsed = restore_parsed(input)?;
-            let cached = CachedArticle::new(&path, text_hash, stamp, parsed);
-            cache.articles.insert(path, cached);
+        let bodies = input.bytes()?;
+        type Chunk = (Bytes, Result<Vec<(PathBuf, CachedArticle)>, Corrupt>);
+        let mut chunks = (0..input.count(8)?)
+            .map(|_| Ok((input.bytes()?, Ok(Vec::new()))))
+            .collect::<Result<Vec<Chunk>, Corrupt>>()?;
+        crate::parallel::for_each(&mut chunks, |(chunk, articles)| {
+            *articles = restore_chunk(Reader::new(chunk.clone()), &bodies);
+        });
+        for (_, articles) in chunks {
+            let articles = articles?;
+            cache.articles.reserve(articles.len());
+            cache.articles.extend(articles);
         }
         Ok(cache)
     }
+}
+
+/// How many articles are encoded, and read back, together.
+const CHUNK: usize = 1024;
+
+/// The articles of one chunk, their bodies in `bodies`.
+fn restore_chunk(
+    mut input: Reader,
+    bodies: &Bytes,
+) -> Result<Vec<(PathBuf, CachedArticle)>, Corrupt> {
+    let count = input.count(64)?;
+    let mut articles = Vec::with_capacity(count);
+    for _ in 0..count {
+        let path = input.path()?;
+        let text_hash = input.u64()?;
+        let stamp = input.option(restore_stamp)?;
+        let parsed = restore_parsed(&mut input, bodies)?;
+        let cached = CachedArticle::new(&path, text_hash, stamp, parsed);
+        articles.push((path, cached));
+    }
+    if !input.is_at_end() {
+        return Err(Corrupt("bytes after a chunk's articles"));
+    }
+    Ok(articles)
 }
 
 fn save_stamp<W: Write>(out: &mut Writer<W>, stamp: &FileStamp) {
@@ -83,7 +135,8 @@ fn restore_stamp(input: &mut Reader) -> Result<FileStamp, Corrupt> {
     })
 }
 
-fn save_parsed<W: Write>(parsed: &ParsedArticle, out: &mut Writer<W>) {
+/// Writes `parsed`, its body named by its place `body_at` among the bodies.
+fn save_parsed<W: Write>(parsed: &ParsedArticle, body_at: usize, out: &mut Writer<W>) {
     out.len(parsed.slug_line);
     out.len(parsed.tags_line);
     out.len(parsed.author_lines.len());
@@ -107,13 +160,14 @@ fn save_parsed<W: Write>(parsed: &ParsedArticle, out: &mut Writer<W>) {
     for tag in &article.tags {
         out.str(tag);
     }
-    out.bytes(article.content_html.bytes());
+    out.len(body_at);
+    out.len(article.content_html.bytes().len());
     out.str(article.url.as_str());
     out.path(&article.source);
     out.u64(article.fingerprint);
 }
 
-fn restore_parsed(input: &mut Reader) -> Result<ParsedArticle, Corrupt> {
+fn restore_parsed(input: &mut Reader, bodies: &Bytes) -> Result<ParsedArticle, Corrupt> {
     let slug_line = input.u64().map(|n| n as usize)?;
     let tags_line = input.u64().map(|n| n as usize)?;
     let author_lines = (0..input.count(8)?)
@@ -137,7 +191,14 @@ fn restore_parsed(input: &mut Reader) -> Result<ParsedArticle, Corrupt> {
     let tags = (0..input.count(8)?)
         .map(|_| input.string())
         .collect::<Result<Vec<String>, Corrupt>>()?;
-    let body = input.bytes()?;
+    let (at, len) = (input.u64()?, input.u64()?);
+    let body = usize::try_from(at)
+        .ok()
+        .zip(usize::try_from(len).ok())
+        .and_then(|(at, len)| Some(at..at.checked_add(len)?))
+        .filter(|place| place.end <= bodies.len())
+        .map(|place| bodies.slice(place))
+        .ok_or(Corrupt("an article's body past the end"))?;
     if std::str::from_utf8(&body).is_err() {
         return Err(Corrupt("an article's body that is not UTF-8"));
     }
@@ -230,7 +291,7 @@ mod tests {
             "a draft was saved"
         );
 
-        let mut input = Reader::new(bytes::Bytes::from(saved));
+        let mut input = Reader::new(Bytes::from(saved));
         let mut restored = ParseCache::restore(&mut input).unwrap();
         assert!(input.is_at_end());
         assert_eq!(restored.len(), 1);
@@ -271,7 +332,7 @@ mod tests {
         cache.save(now, &mut out);
         let (saved, _) = out.finish().unwrap();
         for cut in 0..saved.len() {
-            let mut input = Reader::new(bytes::Bytes::copy_from_slice(&saved[..cut]));
+            let mut input = Reader::new(Bytes::copy_from_slice(&saved[..cut]));
             assert!(ParseCache::restore(&mut input).is_err(), "cut at {cut}");
         }
     }

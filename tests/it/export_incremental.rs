@@ -366,6 +366,9 @@ fn a_cache_that_is_damaged_another_builds_another_exports_or_missing_is_not_used
 fn a_failed_export_leaves_the_export_and_its_cache_as_they_were() {
     let site = paged_site();
     let public = site.export();
+    reexport_as_fresh(&site, "a spare tree");
+    let spare = site.path(".public.broadsheet-spare");
+    let spare_files = files_in(&spare).len();
     let cache = site.path(".public.broadsheet-cache");
     let (before, cache_before) = (snapshot(&public), fs::read(&cache).expect("cache"));
     site.write(
@@ -376,6 +379,11 @@ fn a_failed_export_leaves_the_export_and_its_cache_as_they_were() {
     assert!(!output.status.success());
     assert_eq!(snapshot(&public), before);
     assert_eq!(fs::read(&cache).expect("cache"), cache_before);
+    assert_eq!(
+        files_in(&spare).len(),
+        spare_files,
+        "the spare tree is back"
+    );
     fs::remove_file(site.path("content/opinion/broken.md")).expect("fix");
     let output = reexport_as_fresh(&site, "after the fix");
     assert!(not_rendered_count(&output.stdout) > 0, "the cache was kept");
