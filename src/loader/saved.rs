@@ -44,7 +44,10 @@ impl ParseCache {
             out.raw(cached.parsed.article.content_html.bytes());
         }
         // The rest in chunks, each encoded, and read back, on its own core.
-        let mut chunks: Vec<(usize, &[(&PathBuf, &CachedArticle)], Vec<u8>)> = Vec::new();
+        // Each chunk: where its first body stands, its articles, and
+        // (once encoded) its bytes.
+        type Chunk<'a> = (usize, &'a [(&'a PathBuf, &'a CachedArticle)], Vec<u8>);
+        let mut chunks: Vec<Chunk<'_>> = Vec::new();
         let mut at = 0;
         for chunk in published.chunks(CHUNK) {
             chunks.push((at, chunk, Vec::new()));
