@@ -11,10 +11,10 @@ use std::time::Instant;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
-use crate::build::{build_dir_spilled, BuiltSet};
+use crate::build::{build_dir_saved, build_dir_spilled, BuiltSet, SavedBuild};
 use crate::config::BaseUrl;
 use crate::diagnostic::Diagnostics;
-use crate::export::export;
+use crate::export::{claim_spare, export_kept, give_back_spare, PreviousExport};
 use crate::server::{self, ServeOptions, StartError};
 use crate::spill::Spill;
 
@@ -163,10 +163,57 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let built = match load(root, &spill_dir) {
-        Ok(built) => built,
-        Err(code) => return code,
+    // What the previous export saved: the articles it parsed and its
+    // pages' fingerprints, so that only what changed is parsed and rendered.
+    tracing::debug!("start");
+    let mut previous = PreviousExport::open(dir);
+    tracing::debug!("read the previous export's manifest");
+    let (saved, not_used) = match previous.as_mut() {
+        Some(previous) => previous.saved_build(),
+        None => (SavedBuild::default(), None),
     };
+    if let Some(reason) = not_used {
+        eprintln!("warning: {reason}");
+    }
+    tracing::debug!(pages = saved.pages(), "read the previous export's cache");
+    let spare_record = previous.as_mut().and_then(PreviousExport::take_spare);
+    let unchanged_file = |url_path: &str| {
+        previous
+            .as_ref()
+            .is_some_and(|previous| previous.holds_unchanged(url_path))
+    };
+    let now = Utc::now();
+    // The spare tree is checked while the site is built.
+    let (output, spare) = std::thread::scope(|scope| {
+        let claiming = spare_record.map(|record| scope.spawn(|| claim_spare(dir, record)));
+        let output = build_dir_saved(
+            root,
+            now,
+            saved,
+            &unchanged_file,
+            &Spill::to_dir(&spill_dir),
+        );
+        (output, claiming.and_then(|job| job.join().ok().flatten()))
+    });
+    let output = match output {
+        Ok(output) => output,
+        Err(diagnostics) => {
+            if let Some(spare) = spare {
+                give_back_spare(dir, spare);
+            }
+            return report(&diagnostics, "nothing was written");
+        }
+    };
+    tracing::debug!(
+        rendered = output.set.resources.len(),
+        kept = output.kept.len(),
+        "built"
+    );
+    let cache = crate::export_cache::CacheToWrite {
+        saved: &output.saved,
+        now,
+    };
+    let built = &output.set;
     // WebSub: the feeds to ping external hubs for, read before the export
     // replaces the previous one.
     let hubs = crate::loader::load_config(root)
@@ -178,17 +225,25 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
     let changed = if hubs.is_empty() {
         Vec::new()
     } else {
-        crate::websub::ping::changed_feeds(&built, dir)
+        crate::websub::ping::changed_feeds(built, dir)
     };
-    match export(&built, dir) {
+    match export_kept(
+        built,
+        &output.kept,
+        previous.as_ref(),
+        spare,
+        Some(&cache),
+        dir,
+    ) {
         Ok(summary) => {
             println!(
-                "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged), {} bytes to {} in {} ms",
+                "exported {} articles in {} sections: {} files ({} precompressed, {} unchanged, {} of them not rendered again), {} bytes to {} in {} ms",
                 built.articles,
                 built.sections,
                 summary.files,
                 summary.precompressed,
                 summary.kept,
+                summary.not_rendered,
                 summary.bytes,
                 dir.display(),
                 started.elapsed().as_millis()
@@ -206,7 +261,7 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             // Freeing a hundred thousand pages one by one takes a noticeable
             // part of a large export; the process is about to exit, and the
             // system takes the memory back whole.
-            std::mem::forget(built);
+            std::mem::forget((output, previous));
             ExitCode::SUCCESS
         }
         Err(error) => {

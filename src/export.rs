@@ -23,13 +23,27 @@
 //! until the swap: a link adds a name, and deleting the old tree's names
 //! afterwards leaves the new tree's.
 //!
+//! The new tree is made out of the spare tree, the tree the previous swap
+//! took out of service, kept beside the target (`crate::spare_tree`): the
+//! files it shares with the export in service that the new export keeps
+//! stay in place, and only the rest is removed and linked or written.
+//!
+//! With the cache the previous export left beside itself
+//! (`crate::export_cache`, at [`cache_path`], naming the export by its
+//! marker file's stat), the build keeps the pages that show what they showed
+//! (`build/saved.rs`): such a *kept* resource has no bytes here at all, and
+//! its file and siblings are linked from the previous export as the
+//! manifest records them, once [`PreviousExport`] has found each still of
+//! the recorded size and time.
+//!
 //! A directory is only replaced if an earlier export made it (it holds
 //! [`MARKER`]) or it is empty: an export never deletes files that someone
 //! else put there. Trees left beside the target by an export that was
 //! killed (`.public.broadsheet-new-<pid>`, `.public.broadsheet-old-<pid>`)
 //! are removed by the next export once their process is gone.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,10 +51,12 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::build::BuiltSet;
+use crate::build::{BuiltSet, ResourceKind, SavedBuild};
 use crate::encoding::Coding;
+use crate::export_cache::{CacheToWrite, ExportStamp};
 use crate::parallel;
-use crate::static_files::{identity_files, precompressed_files, StaticFile};
+use crate::spare_tree::{SpareTree, TreeRecord};
+use crate::static_files::{identity_files, name_for, precompressed_files, StaticFile};
 
 /// The file that marks a directory as written by `broadsheet export`.
 pub const MARKER: &str = ".broadsheet-export";
@@ -57,6 +73,10 @@ pub struct ExportSummary {
     /// Of `files`, how many held the same bytes in the previous export and
     /// were linked to its files rather than written again.
     pub kept: usize,
+    /// Of those, how many were not even rendered (nor compressed): their
+    /// resource showed what it showed in the previous export, by the
+    /// fingerprints its cache kept.
+    pub not_rendered: usize,
 }
 
 /// Why an export failed; in every case the target directory is as it was.
@@ -158,7 +178,141 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Writes every resource of `built` under `dir`, replacing an earlier export there.
 pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError> {
+    let previous = PreviousExport::open(dir);
+    export_kept(built, &BTreeMap::new(), previous.as_ref(), None, None, dir)
+}
+
+/// Takes the spare tree `record` describes for the next export into
+/// `dir` (see [`export_kept`]), checking it, which may be done while the
+/// site is built: moved to where the new tree is made. `None` when it
+/// cannot be used (then it is removed).
+pub(crate) fn claim_spare(dir: &Path, record: TreeRecord) -> Option<SpareTree> {
+    let (parent, name) = parent_and_name(dir);
+    let staging = parent.join(format!(".{name}.broadsheet-new-{}", std::process::id()));
+    remove_stale(&parent, &name);
+    remove_if_present(&staging).ok()?;
+    let spare_path = spare_path(dir);
+    let spare = SpareTree::claim(&spare_path, &staging, record);
+    tracing::debug!(used = spare.is_some(), "checked the spare tree");
+    spare
+}
+
+/// Puts back a spare tree claimed for an export that is not made (its
+/// site has errors), for the next one; removes it if that fails.
+pub(crate) fn give_back_spare(dir: &Path, spare: SpareTree) {
+    drop(spare);
+    let (parent, name) = parent_and_name(dir);
+    let staging = parent.join(format!(".{name}.broadsheet-new-{}", std::process::id()));
+    if fs::rename(&staging, spare_path(dir)).is_err() {
+        crate::spare_tree::remove_all(&staging);
+    }
+}
+
+/// Writes every resource of `built`, and every resource of `kept` (by URL
+/// path: unchanged since `previous`, which holds their files) under `dir`,
+/// replacing the earlier export there; with `cache`, the cache file the
+/// next export reads is written beside it (see [`cache_path`]). The new
+/// tree is `spare`, the spare tree claimed by [`claim_spare`], brought up
+/// to date, else it is made anew; the old tree becomes the spare tree when
+/// the cache written records it, else is removed.
+pub(crate) fn export_kept(
+    built: &BuiltSet,
+    kept: &BTreeMap<String, ResourceKind>,
+    previous: Option<&PreviousExport>,
+    spare: Option<SpareTree>,
+    cache: Option<&CacheToWrite<'_>>,
+    dir: &Path,
+) -> Result<ExportSummary, ExportError> {
     check_replaceable(dir)?;
+    let (parent, name) = parent_and_name(dir);
+    fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let pid = std::process::id();
+    let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
+    let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
+    let cache_staging = parent.join(format!(".{name}.broadsheet-cache-new-{pid}"));
+    remove_stale(&parent, &name);
+    let spare_path = spare_path(dir);
+    if spare.is_none() {
+        remove_if_present(&staging)?;
+        if fs::symlink_metadata(&spare_path).is_ok() {
+            // Not one the cache vouches for: out of the way of this
+            // export's old tree, which may take its place.
+            crate::spare_tree::remove_all(&spare_path);
+        }
+    }
+    // A kept file is linked from the previous export's.
+    if previous.is_none() && !kept.is_empty() {
+        return Err(io(dir)(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no previous export to keep files from",
+        )));
+    }
+    let discard = |error| {
+        let _ = fs::remove_dir_all(&staging);
+        let _ = fs::remove_file(&cache_staging);
+        error
+    };
+    // The old tree becomes the spare tree when the cache records it.
+    let old_record = previous.and_then(|previous| previous.tree.as_ref());
+    // The cache is written beside the tree as the tree is made (what the
+    // build saved, the bulk of it), and ended with the tree's record and
+    // the stat of its marker, which it names. When it cannot be written (a
+    // full disk), the export goes on without one (the cache left from
+    // before is then not the export's, and not used).
+    let cache_failed = |error: std::io::Error| {
+        tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
+    };
+    let (written, cache) = std::thread::scope(|scope| {
+        let cache = cache.map(|cache| {
+            scope.spawn(|| {
+                fs::File::create(&cache_staging)
+                    .and_then(|file| cache.begin(file).transpose())
+                    .map_err(cache_failed)
+                    .ok()
+                    .flatten()
+            })
+        });
+        let written = write_tree(built, kept, &staging, previous, spare);
+        (written, cache.and_then(|job| job.join().ok().flatten()))
+    });
+    let (summary, marker, tree) = written.map_err(discard)?;
+    let cache_written = cache.is_some_and(|cache| {
+        cache
+            .finish((&tree, old_record), &marker)
+            .map_err(cache_failed)
+            .is_ok()
+    });
+    if !cache_written {
+        let _ = fs::remove_file(&cache_staging);
+    }
+    tracing::debug!("wrote the cache");
+    let old_tree = swap_in(&staging, dir, &retired).map_err(discard)?;
+    tracing::debug!("swapped the new tree in");
+    if cache_written {
+        // Were this lost (a kill right here), the cache on disk would not
+        // be the export's, and the next export would not use it.
+        let cache_file = cache_path(dir);
+        if let Err(error) = fs::rename(&cache_staging, &cache_file) {
+            let _ = fs::remove_file(&cache_staging);
+            tracing::warn!(path = %cache_file.display(), %error, "the export's cache was not written; the next export renders every page");
+        }
+    }
+    // The old tree is out of sight already: kept as the spare tree, or
+    // removed (failing to delete it loses nothing, and the next export
+    // removes it).
+    if let Some(old_tree) = old_tree {
+        let spare =
+            cache_written && old_record.is_some() && fs::rename(&old_tree, &spare_path).is_ok();
+        if !spare {
+            remove_tree(&old_tree, previous.map(|p| &p.manifest));
+        }
+        tracing::debug!(spare, "set the old tree aside");
+    }
+    Ok(summary)
+}
+
+/// The directory that holds `dir`, and `dir`'s name in it.
+fn parent_and_name(dir: &Path) -> (PathBuf, String) {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -167,38 +321,84 @@ pub fn export(built: &BuiltSet, dir: &Path) -> Result<ExportSummary, ExportError
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let pid = std::process::id();
-    let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
-    let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
-    remove_stale(&parent, &name);
-    remove_if_present(&staging)?;
-    let previous = dir.join(MARKER).is_file().then_some(dir);
-    let summary = match write_tree(built, &staging, previous) {
-        Ok(summary) => summary,
-        Err(error) => {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(error);
+    (parent, name)
+}
+
+/// Where the spare tree of the export in `dir` is kept: beside it, as
+/// `.<name>.broadsheet-spare`.
+fn spare_path(dir: &Path) -> PathBuf {
+    let (parent, name) = parent_and_name(dir);
+    parent.join(format!(".{name}.broadsheet-spare"))
+}
+
+/// Where the cache of the export in `dir` is kept: beside it, as
+/// `.<name>.broadsheet-cache` (never inside it, where a web server would
+/// serve it).
+pub(crate) fn cache_path(dir: &Path) -> PathBuf {
+    let (parent, name) = parent_and_name(dir);
+    parent.join(format!(".{name}.broadsheet-cache"))
+}
+
+/// Removes the old tree at `path`: when `manifest` lists what it holds
+/// (the export it was), those files and then their folders, deepest first,
+/// each on every core, without reading a directory (an old export of a
+/// large site is a hundred thousand files in tens of thousands of
+/// folders); then whatever is left (a file put there by hand), by walking
+/// it. What cannot be removed is left (the next export tries again).
+fn remove_tree(path: &Path, manifest: Option<&Manifest>) {
+    if let Some(manifest) = manifest {
+        let mut files: Vec<&str> = manifest
+            .files
+            .keys()
+            .map(String::as_str)
+            .chain([MARKER])
+            .collect();
+        parallel::for_each(&mut files, |name| {
+            let _ = fs::remove_file(path.join(&**name));
+        });
+        let mut folders = folders_by_depth(files.into_iter());
+        for level in folders.values_mut().rev() {
+            parallel::for_each(level, |(dir, _)| {
+                let _ = fs::remove_dir(path.join(&**dir));
+            });
         }
-    };
-    let old_tree = match swap_in(&staging, dir, &retired) {
-        Ok(old_tree) => old_tree,
-        Err(error) => {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(error);
+        if fs::remove_dir(path).is_ok() {
+            return;
         }
-    };
-    // The old tree is out of sight already; failing to delete it loses
-    // nothing (and the next export removes it).
-    if let Some(old_tree) = old_tree {
-        let _ = fs::remove_dir_all(old_tree);
     }
-    Ok(summary)
+    let _ = fs::remove_dir_all(path);
+}
+
+/// Folders by depth (0 for a folder at the top), each with room for what
+/// making or removing it gave.
+type FoldersByDepth<'a> = BTreeMap<usize, Vec<(&'a str, Result<(), ExportError>)>>;
+
+/// The folders that hold the files `names` (relative, `/` between
+/// segments), each once, by depth (0 for a folder at the top), each with
+/// room for what making or removing it gave.
+fn folders_by_depth<'a>(names: impl Iterator<Item = &'a str>) -> FoldersByDepth<'a> {
+    let mut folders: HashSet<&str> = HashSet::new();
+    for name in names {
+        let mut rest = name;
+        while let Some((folder, _)) = rest.rsplit_once('/') {
+            if !folders.insert(folder) {
+                break;
+            }
+            rest = folder;
+        }
+    }
+    let mut by_depth = FoldersByDepth::new();
+    for folder in folders {
+        let depth = folder.matches('/').count();
+        by_depth.entry(depth).or_default().push((folder, Ok(())));
+    }
+    by_depth
 }
 
 /// Removes what exports into `parent/name` left behind when they were
 /// killed: their staging (`.<name>.broadsheet-new-<pid>`) and retired
-/// (`.<name>.broadsheet-old-<pid>`) trees, each once its process is gone.
+/// (`.<name>.broadsheet-old-<pid>`) trees and their unfinished cache files
+/// (`.<name>.broadsheet-cache-new-<pid>`), each once its process is gone.
 /// A tree whose process still runs (another export at work) is left alone;
 /// so is one that cannot be removed (the next export tries again).
 fn remove_stale(parent: &Path, name: &str) {
@@ -208,6 +408,7 @@ fn remove_stale(parent: &Path, name: &str) {
     let prefixes = [
         format!(".{name}.broadsheet-new-"),
         format!(".{name}.broadsheet-old-"),
+        format!(".{name}.broadsheet-cache-new-"),
     ];
     for entry in entries.flatten() {
         let file_name = entry.file_name();
@@ -221,11 +422,18 @@ fn remove_stale(parent: &Path, name: &str) {
         let Some(pid) = pid else {
             continue;
         };
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir && pid != std::process::id() && !process_exists(pid) {
-            tracing::info!(path = %entry.path().display(), "removing what a killed export left behind");
-            let _ = fs::remove_dir_all(entry.path());
+        if pid == std::process::id() || process_exists(pid) {
+            continue;
         }
+        let Ok(file_type) = entry.file_type() else {
+            continue;
+        };
+        tracing::info!(path = %entry.path().display(), "removing what a killed export left behind");
+        let _ = if file_type.is_dir() {
+            fs::remove_dir_all(entry.path())
+        } else {
+            fs::remove_file(entry.path())
+        };
     }
 }
 
@@ -279,14 +487,25 @@ fn remove_if_present(path: &Path) -> Result<(), ExportError> {
     }
 }
 
+/// Writes the new tree at `root`: anew, or, with `spare`, by bringing the
+/// spare tree (already moved to `root`) up to date. Returns what it wrote,
+/// the stat of its marker (which the cache names) and the record of the
+/// tree (for when it is the spare tree in turn).
 fn write_tree(
     built: &BuiltSet,
+    kept: &BTreeMap<String, ResourceKind>,
     root: &Path,
-    previous: Option<&Path>,
-) -> Result<ExportSummary, ExportError> {
-    fs::create_dir(root).map_err(io(root))?;
-    let manifest = previous.map(|dir| Manifest::read(&dir.join(MARKER)));
-    let previous_export = previous.zip(manifest.as_ref());
+    previous: Option<&PreviousExport>,
+    spare: Option<SpareTree>,
+) -> Result<(ExportSummary, ExportStamp, TreeRecord), ExportError> {
+    let spare = match spare {
+        Some(spare) => spare.record,
+        None => {
+            fs::create_dir(root).map_err(io(root))?;
+            TreeRecord::default()
+        }
+    };
+    let previous_export = previous.map(|p| (p.dir.as_path(), &p.manifest));
     let mut files: Vec<FileToWrite<'_>> = identity_files(built)
         .into_iter()
         .map(FileToWrite::new)
@@ -302,18 +521,244 @@ fn write_tree(
     compare_with(previous_export, &mut siblings);
     files.extend(siblings);
     date_files(&mut files);
-    write_all(root, previous, &mut files)?;
+    let mut kept_files = match previous {
+        Some(previous) => previous.kept_files(kept),
+        None => Vec::new(),
+    };
+    tracing::debug!("compared and compressed");
+    // The previous export's file to link at each name, by inode (known
+    // once its files were checked): where the spare tree holds that very
+    // file, it stays in place.
+    let source = |name: &str| {
+        previous
+            .and_then(|p| p.manifest.get(name))
+            .and_then(|e| e.ino)
+    };
+    for file in &mut files {
+        if matches!(file.earlier, Earlier::Same(_)) {
+            file.ino = source(&file.file.name);
+            file.in_place =
+                file.ino.is_some() && spare.files.get(&file.file.name) == file.ino.as_ref();
+        }
+    }
+    for file in &mut kept_files {
+        file.in_place =
+            file.entry.ino.is_some() && spare.files.get(&file.name) == file.entry.ino.as_ref();
+    }
+    // The folders something is added to or removed from: their times are
+    // looked up for the record.
+    let mut touched: HashSet<String> = HashSet::from([String::new()]);
+    let in_place: HashSet<&str> = files
+        .iter()
+        .filter(|f| f.in_place)
+        .map(|f| f.file.name.as_str())
+        .chain(
+            kept_files
+                .iter()
+                .filter(|f| f.in_place)
+                .map(|f| f.name.as_str()),
+        )
+        .collect();
+    let mut gone: Vec<(&str, Result<(), ExportError>)> = spare
+        .files
+        .keys()
+        .map(String::as_str)
+        .filter(|name| !in_place.contains(name))
+        .map(|name| (name, Ok(())))
+        .collect();
+    parallel::for_each(&mut gone, |(name, result)| {
+        let path = root.join(&**name);
+        *result = match fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(error)),
+            _ => Ok(()),
+        };
+    });
+    first_error(gone.iter_mut().map(|(_, result)| result))?;
+    touched.extend(gone.iter().map(|(name, _)| parent_of(name).to_string()));
+    let names = files
+        .iter()
+        .map(|f| f.file.name.as_str())
+        .chain(kept_files.iter().map(|f| f.name.as_str()));
+    arrange_folders(root, folders_by_depth(names), &spare, &mut touched)?;
+    tracing::debug!("made the folders");
+    write_all(root, previous.map(|p| p.dir.as_path()), &mut files)?;
+    if let Some(previous) = previous {
+        link_all(root, &previous.dir, &mut kept_files)?;
+    }
+    touched.extend(
+        files
+            .iter()
+            .filter(|f| !f.in_place)
+            .map(|f| parent_of(&f.file.name))
+            .chain(
+                kept_files
+                    .iter()
+                    .filter(|f| !f.in_place)
+                    .map(|f| parent_of(&f.name)),
+            )
+            .map(str::to_string),
+    );
+    tracing::debug!("wrote and linked the files");
+    let kept_bytes: u64 = kept_files.iter().map(|f| f.entry.len).sum();
     let summary = ExportSummary {
-        files: files.len(),
-        bytes: files.iter().map(|f| f.file.body.len()).sum(),
+        files: files.len() + kept_files.len(),
+        bytes: files.iter().map(|f| f.file.body.len()).sum::<usize>()
+            + usize::try_from(kept_bytes).unwrap_or(usize::MAX),
         precompressed: files
             .iter()
             .filter(|f| f.file.coding != Coding::Identity)
-            .count(),
-        kept: files.iter().filter(|f| f.linked).count(),
+            .count()
+            + kept_files.iter().filter(|f| f.is_sibling).count(),
+        kept: files.iter().filter(|f| f.linked || f.in_place).count()
+            + kept_files.iter().filter(|f| f.linked || f.in_place).count(),
+        not_rendered: kept_files.len(),
     };
-    write_file(&root.join(MARKER), &Manifest::text(&files), None)?;
-    Ok(summary)
+    let marker = root.join(MARKER);
+    let marker_meta = write_file(&marker, &Manifest::text(&files, &kept_files), None)?;
+    tracing::debug!("wrote the marker");
+    let record = tree_record(root, &files, &kept_files, &marker_meta, &spare, &touched)?;
+    tracing::debug!("recorded the tree");
+    Ok((summary, ExportStamp::of(&marker_meta), record))
+}
+
+/// The folder that holds the file or folder `name` (`""`: the top one).
+fn parent_of(name: &str) -> &str {
+    name.rsplit_once('/').map_or("", |(parent, _)| parent)
+}
+
+/// The first error of `results`, taken out.
+fn first_error<'r>(
+    results: impl Iterator<Item = &'r mut Result<(), ExportError>>,
+) -> Result<(), ExportError> {
+    for result in results {
+        if result.is_err() {
+            return std::mem::replace(result, Ok(()));
+        }
+    }
+    Ok(())
+}
+
+/// Makes the folders of the new tree at `root` those of `needed` (by
+/// depth): the spare tree's that are not needed are removed, deepest first
+/// (their files are gone already), and those missing are made, parents
+/// first, each depth on every core (a large site has a folder per
+/// article). Each folder made or removed, and the one holding it, is
+/// `touched`.
+fn arrange_folders(
+    root: &Path,
+    mut needed: FoldersByDepth<'_>,
+    spare: &TreeRecord,
+    touched: &mut HashSet<String>,
+) -> Result<(), ExportError> {
+    let wanted: HashSet<&str> = needed.values().flatten().map(|(name, _)| *name).collect();
+    let mut removed = FoldersByDepth::new();
+    for name in spare
+        .folders
+        .keys()
+        .filter(|n| !n.is_empty() && !wanted.contains(n.as_str()))
+    {
+        removed
+            .entry(name.matches('/').count())
+            .or_default()
+            .push((name.as_str(), Ok(())));
+    }
+    for level in removed.values_mut().rev() {
+        parallel::for_each(level, |(name, result)| {
+            let path = root.join(&**name);
+            *result = fs::remove_dir(&path)
+                .or_else(|_| fs::remove_dir_all(&path))
+                .map_err(io(&path));
+        });
+        first_error(level.iter_mut().map(|(_, result)| result))?;
+        touched.extend(
+            level
+                .iter()
+                .flat_map(|(name, _)| [name.to_string(), parent_of(name).to_string()]),
+        );
+    }
+    for level in needed.values_mut() {
+        level.retain(|(name, _)| !spare.folders.contains_key(*name));
+        parallel::for_each(level, |(name, result)| {
+            let path = root.join(&**name);
+            *result = match fs::create_dir(&path) {
+                Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
+                    Err(io(&path)(error))
+                }
+                _ => Ok(()),
+            };
+        });
+        first_error(level.iter_mut().map(|(_, result)| result))?;
+        touched.extend(
+            level
+                .iter()
+                .flat_map(|(name, _)| [name.to_string(), parent_of(name).to_string()]),
+        );
+    }
+    Ok(())
+}
+
+/// The record of the tree just written at `root`: each file's inode (that
+/// of the spare tree's file left in place, of the previous export's file
+/// linked, of the file written; looked up only where none is known) and
+/// each folder's time (the spare tree's, checked, for a folder nothing was
+/// added to or removed from; looked up for the others).
+fn tree_record(
+    root: &Path,
+    files: &[FileToWrite<'_>],
+    kept: &[KeptFile],
+    marker: &fs::Metadata,
+    spare: &TreeRecord,
+    touched: &HashSet<String>,
+) -> Result<TreeRecord, ExportError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut inodes: Vec<(&str, Option<u64>)> = files
+        .iter()
+        .map(|f| (f.file.name.as_str(), f.ino))
+        .chain(kept.iter().map(|f| (f.name.as_str(), f.entry.ino)))
+        .collect();
+    parallel::for_each(&mut inodes, |(name, ino)| {
+        if ino.is_none() {
+            *ino = fs::symlink_metadata(root.join(&**name))
+                .ok()
+                .map(|meta| meta.ino());
+        }
+    });
+    let mut folders: Vec<(&str, Option<(i64, i64)>)> =
+        folders_by_depth(inodes.iter().map(|(name, _)| *name))
+            .into_values()
+            .flatten()
+            .map(|(name, _)| name)
+            .chain([""])
+            .map(|name| {
+                let kept_time = (!touched.contains(name))
+                    .then(|| spare.folders.get(name).copied())
+                    .flatten();
+                (name, kept_time)
+            })
+            .collect();
+    parallel::for_each(&mut folders, |(name, time)| {
+        if time.is_none() {
+            *time = fs::symlink_metadata(root.join(&**name))
+                .ok()
+                .map(|meta| crate::spare_tree::folder_time(&meta));
+        }
+    });
+    let top = fs::symlink_metadata(root).map_err(io(root))?;
+    let mut record = TreeRecord {
+        root: (top.dev(), top.ino()),
+        files: HashMap::with_capacity(inodes.len() + 1),
+        folders: HashMap::with_capacity(folders.len()),
+    };
+    for (name, ino) in inodes {
+        let ino = ino.ok_or_else(|| io(&root.join(name))(std::io::ErrorKind::NotFound.into()))?;
+        record.files.insert(name.to_string(), ino);
+    }
+    record.files.insert(MARKER.to_string(), marker.ino());
+    for (name, time) in folders {
+        let time = time.ok_or_else(|| io(&root.join(name))(std::io::ErrorKind::NotFound.into()))?;
+        record.folders.insert(name.to_string(), time);
+    }
+    Ok(record)
 }
 
 /// Gives each file its modification time: what a web server serving the
@@ -533,6 +978,15 @@ struct ManifestEntry {
     fingerprint: u128,
     len: u64,
     modified: SystemTime,
+    /// Whether the file was found as recorded (size and time) by
+    /// [`PreviousExport::check_files`]; until then, false.
+    intact: bool,
+    /// Its inode, as [`PreviousExport::check_files`] found it.
+    ino: Option<u64>,
+    /// Whether the manifest lists `.gz` or `.br` siblings of it, and
+    /// whether all of those are intact (set with `intact`).
+    has_siblings: bool,
+    siblings_intact: bool,
 }
 
 const MARKER_TEXT: &str =
@@ -562,6 +1016,10 @@ impl Manifest {
                         fingerprint,
                         len,
                         modified,
+                        intact: false,
+                        ino: None,
+                        has_siblings: false,
+                        siblings_intact: true,
                     },
                 ))
             })
@@ -574,29 +1032,220 @@ impl Manifest {
         self.files.get(name)
     }
 
-    /// The marker file's text for `files`, as written.
-    fn text(files: &[FileToWrite<'_>]) -> Vec<u8> {
-        let mut text = String::with_capacity(MARKER_TEXT.len() + files.len() * 96);
+    /// The marker file's text for `files` and `kept`, as written.
+    fn text(files: &[FileToWrite<'_>], kept: &[KeptFile]) -> Vec<u8> {
+        let lines = files.len() + kept.len();
+        let mut text = String::with_capacity(MARKER_TEXT.len() + lines * 96);
         text.push_str(MARKER_TEXT);
         text.push_str(&encoder());
         text.push('\n');
         // By name: the same content gives the same marker file.
-        let mut sorted: Vec<&FileToWrite<'_>> = files.iter().collect();
-        sorted.sort_by(|a, b| a.file.name.cmp(&b.file.name));
-        for file in sorted {
-            let secs = file
+        let mut entries: Vec<(&str, ManifestEntry)> = files
+            .iter()
+            .map(|file| {
+                let entry = ManifestEntry {
+                    fingerprint: file
+                        .fingerprint
+                        .unwrap_or_else(|| fingerprint(&file.file.body)),
+                    len: file.file.body.len() as u64,
+                    modified: file.modified,
+                    intact: true,
+                    ino: file.ino,
+                    has_siblings: false,
+                    siblings_intact: true,
+                };
+                (file.file.name.as_str(), entry)
+            })
+            .chain(kept.iter().map(|file| (file.name.as_str(), file.entry)))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, entry) in entries {
+            let secs = entry
                 .modified
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            text.push_str(&format!(
-                "{:032x} {} {secs} {}\n",
-                file.fingerprint
-                    .unwrap_or_else(|| fingerprint(&file.file.body)),
-                file.file.body.len(),
-                file.file.name
-            ));
+            // Writing into a String cannot fail.
+            let _ = writeln!(
+                text,
+                "{:032x} {} {secs} {name}",
+                entry.fingerprint, entry.len
+            );
         }
         text.into_bytes()
+    }
+}
+
+/// An earlier export in the target directory, as the next export uses it:
+/// its manifest, and (once [`PreviousExport::check_files`] ran) which of
+/// its files are still as it wrote them.
+pub(crate) struct PreviousExport {
+    dir: PathBuf,
+    manifest: Manifest,
+    /// The stat of its marker file, which its cache names.
+    marker: Option<ExportStamp>,
+    /// The record of its tree, from its cache.
+    tree: Option<TreeRecord>,
+    /// The record of the spare tree beside it, from its cache.
+    spare: Option<TreeRecord>,
+}
+
+impl PreviousExport {
+    /// The export in `dir`, when an export made it (its marker file is there).
+    pub(crate) fn open(dir: &Path) -> Option<PreviousExport> {
+        let marker = dir.join(MARKER);
+        marker.is_file().then(|| PreviousExport {
+            dir: dir.to_path_buf(),
+            manifest: Manifest::read(&marker),
+            marker: fs::metadata(&marker)
+                .ok()
+                .map(|meta| ExportStamp::of(&meta)),
+            tree: None,
+            spare: None,
+        })
+    }
+
+    /// The record of the spare tree beside it, from its cache, to claim
+    /// ([`claim_spare`]).
+    pub(crate) fn take_spare(&mut self) -> Option<TreeRecord> {
+        self.spare.take()
+    }
+
+    /// What this export saved for the next one: its cache, when that is
+    /// good, and then its files checked (only those still as written may
+    /// be kept); else nothing saved, and why when there was a cache (none
+    /// at all is no reason to warn: the first export, or one by a release
+    /// before the cache).
+    pub(crate) fn saved_build(&mut self) -> (SavedBuild, Option<String>) {
+        let path = cache_path(&self.dir);
+        let Some(marker) = self.marker.filter(|_| path.exists()) else {
+            return (SavedBuild::default(), None);
+        };
+        // The files are looked at while the cache is read (wasted only
+        // when the cache turns out unusable, which is rare).
+        let read = std::thread::scope(|scope| {
+            let reading = scope.spawn(|| crate::export_cache::read(&path, &marker));
+            self.check_files();
+            reading
+                .join()
+                .unwrap_or_else(|_| Err("cannot be read".into()))
+        });
+        match read {
+            Ok(saved) => {
+                tracing::debug!("read the cache and looked at the files");
+                self.tree = saved.tree;
+                self.spare = saved.spare;
+                (saved.build, None)
+            }
+            Err(reason) => (
+                SavedBuild::default(),
+                Some(format!(
+                    "{}: {reason}; every page is rendered again",
+                    path.display()
+                )),
+            ),
+        }
+    }
+
+    /// Looks at every file the manifest lists, on every core: those whose
+    /// size and time are still the recorded ones (nobody wrote to them
+    /// since) may be kept.
+    fn check_files(&mut self) {
+        let dir = &self.dir;
+        let mut entries: Vec<(&String, &mut ManifestEntry)> =
+            self.manifest.files.iter_mut().collect();
+        parallel::for_each(&mut entries, |(name, entry)| {
+            let meta = fs::symlink_metadata(dir.join(name.as_str())).ok();
+            entry.intact = meta.as_ref().is_some_and(|meta| {
+                meta.is_file()
+                    && meta.len() == entry.len
+                    && meta.modified().is_ok_and(|time| time == entry.modified)
+            });
+            entry.ino = meta
+                .filter(|_| entry.intact)
+                .map(|meta| std::os::unix::fs::MetadataExt::ino(&meta));
+        });
+        // Each resource's file learns whether its siblings are all intact,
+        // so that asking costs one lookup.
+        let siblings: Vec<(String, bool)> = self
+            .manifest
+            .files
+            .iter()
+            .filter_map(|(name, entry)| {
+                let resource = name
+                    .strip_suffix(".gz")
+                    .or_else(|| name.strip_suffix(".br"))?;
+                Some((resource.to_string(), entry.intact))
+            })
+            .collect();
+        for (resource, intact) in siblings {
+            if let Some(entry) = self.manifest.files.get_mut(&resource) {
+                entry.has_siblings = true;
+                entry.siblings_intact &= intact;
+            }
+        }
+    }
+
+    /// True when the file of the resource at `url_path`, and each `.gz` or
+    /// `.br` sibling the manifest lists beside it, are as this export wrote
+    /// them (see [`PreviousExport::check_files`]).
+    pub(crate) fn holds_unchanged(&self, url_path: &str) -> bool {
+        self.manifest
+            .get(&name_for(url_path))
+            .is_some_and(|entry| entry.intact && entry.siblings_intact)
+    }
+
+    /// The files of the resources in `kept` (URL paths): each one's own
+    /// and its siblings, as the manifest records them.
+    fn kept_files(&self, kept: &BTreeMap<String, ResourceKind>) -> Vec<KeptFile> {
+        let mut files = Vec::with_capacity(kept.len());
+        for url_path in kept.keys() {
+            let name = name_for(url_path);
+            let Some(entry) = self.manifest.get(&name) else {
+                continue;
+            };
+            if entry.has_siblings {
+                for sibling in sibling_names(&name) {
+                    if let Some(entry) = self.manifest.get(&sibling) {
+                        files.push(KeptFile::new(sibling, *entry, true));
+                    }
+                }
+            }
+            files.push(KeptFile::new(name, *entry, false));
+        }
+        files
+    }
+}
+
+/// The names of the precompressed siblings a file may have: `rss.xml.gz`, `rss.xml.br`.
+fn sibling_names(name: &str) -> impl Iterator<Item = String> + '_ {
+    [Coding::Gzip, Coding::Brotli]
+        .into_iter()
+        .filter_map(|coding| coding.extension())
+        .map(move |extension| format!("{name}.{extension}"))
+}
+
+/// A file of a kept resource: linked from the previous export as it is.
+struct KeptFile {
+    name: String,
+    /// What the previous export's manifest recorded of it (and its inode).
+    entry: ManifestEntry,
+    is_sibling: bool,
+    linked: bool,
+    /// Whether the spare tree holds it already: not linked again.
+    in_place: bool,
+    result: Result<(), ExportError>,
+}
+
+impl KeptFile {
+    fn new(name: String, entry: ManifestEntry, is_sibling: bool) -> KeptFile {
+        KeptFile {
+            name,
+            entry,
+            is_sibling,
+            linked: false,
+            in_place: false,
+            result: Ok(()),
+        }
     }
 }
 
@@ -619,6 +1268,12 @@ struct FileToWrite<'a> {
     /// Its bytes' [`fingerprint`], taken once: when it is compared with the
     /// previous export, or else as it is written; for the manifest.
     fingerprint: Option<u128>,
+    /// Its inode, when known: that of the previous export's file it is
+    /// linked to, or of the file written.
+    ino: Option<u64>,
+    /// Whether the spare tree holds it already (the previous export's very
+    /// file): neither linked nor written.
+    in_place: bool,
     result: Result<(), ExportError>,
 }
 
@@ -630,6 +1285,8 @@ impl<'a> FileToWrite<'a> {
             modified: SystemTime::UNIX_EPOCH,
             linked: false,
             fingerprint: None,
+            ino: None,
+            in_place: false,
             result: Ok(()),
         }
     }
@@ -654,16 +1311,21 @@ fn write_all(
         if failed.load(Ordering::Relaxed) {
             return;
         }
+        if file.in_place {
+            return;
+        }
         let path = root.join(&file.file.name);
-        file.result = create_parent(&path).and_then(|()| {
+        file.result = (|| {
             if let (Some(previous), Earlier::Same(_)) = (previous, file.earlier) {
                 if fs::hard_link(previous.join(&file.file.name), &path).is_ok() {
                     file.linked = true;
                     return Ok(());
                 }
             }
-            write_file(&path, &file.file.body, Some(file.modified))
-        });
+            let meta = write_file(&path, &file.file.body, Some(file.modified))?;
+            file.ino = Some(std::os::unix::fs::MetadataExt::ino(&meta));
+            Ok(())
+        })();
         // Written: the manifest needs only its fingerprint, and a spilled
         // page's bytes leave this process's memory again.
         file.fingerprint
@@ -679,26 +1341,64 @@ fn write_all(
         .map_or(Ok(()), |file| std::mem::replace(&mut file.result, Ok(())))
 }
 
-/// `create_dir_all` of the file's directory: safe when two threads create
-/// the same directory at once.
-fn create_parent(path: &Path) -> Result<(), ExportError> {
-    match path.parent() {
-        Some(parent) => fs::create_dir_all(parent).map_err(io(parent)),
-        None => Ok(()),
-    }
+/// Links every kept file from the previous export in `previous` into
+/// `root`, on every core, or copies it where links are refused (the copy
+/// given the file's time); the manifest vouched for each file's bytes when
+/// it was kept. Stops at the first failure, as [`write_all`] does.
+fn link_all(root: &Path, previous: &Path, files: &mut [KeptFile]) -> Result<(), ExportError> {
+    let failed = AtomicBool::new(false);
+    parallel::for_each(files, |file| {
+        if failed.load(Ordering::Relaxed) {
+            return;
+        }
+        if file.in_place {
+            return;
+        }
+        let from = previous.join(&file.name);
+        let to = root.join(&file.name);
+        file.result = if fs::hard_link(&from, &to).is_ok() {
+            file.linked = true;
+            Ok(())
+        } else {
+            // A copy is another file: its inode is looked up for the record.
+            file.entry.ino = None;
+            fs::copy(&from, &to)
+                .and_then(|_| fs::File::options().write(true).open(&to))
+                .and_then(|copy| copy.set_modified(file.entry.modified))
+                .map_err(io(&from))
+        };
+        if file.result.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+    });
+    files
+        .iter_mut()
+        .find_map(|file| std::mem::replace(&mut file.result, Ok(())).err())
+        .map_or(Ok(()), Err)
 }
 
-fn write_file(path: &Path, bytes: &[u8], modified: Option<SystemTime>) -> Result<(), ExportError> {
-    let mut file = fs::File::create(path).map_err(io(path))?;
+/// Writes a new file at `path` (never into an existing one, which may be
+/// a link to a file of the export in service: a name there is removed
+/// first), with `modified` as its time; returns its metadata.
+fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    modified: Option<SystemTime>,
+) -> Result<fs::Metadata, ExportError> {
+    let mut file = fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io(path))?;
     // No fsync per file: it would multiply the time of a large export, and
     // the file systems in use reserve space at write time, so a full disk
     // fails here, before the swap. A spilled page is copied from its spill
     // file by the kernel, not read into this process.
     crate::spill::write_into(bytes, &mut file).map_err(io(path))?;
-    match modified {
-        Some(time) => file.set_modified(time).map_err(io(path)),
-        None => Ok(()),
+    if let Some(time) = modified {
+        file.set_modified(time).map_err(io(path))?;
     }
+    file.metadata().map_err(io(path))
 }
 
 /// Puts `staging` at `dir`. With an existing `dir`, the two are exchanged

@@ -227,6 +227,12 @@ impl ArticleId {
         ))
     }
 
+    /// The id whose URI is `uri`, as [`ArticleId::new`] made it before
+    /// (read back from a cache that kept it).
+    pub(crate) fn from_uri(uri: String) -> Self {
+        ArticleId(uri)
+    }
+
     /// The URI.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -14,12 +14,15 @@
 //! - `limits`: no published resource larger than `[limits] resource_bytes`
 //! - `archive`: the feeds' archive pages (RFC 5005), reused when unchanged
 //! - `sitemap`: `/sitemap.xml` and `/robots.txt`, from the HTML pages built
+//! - `saved`: the build as `export` runs it, from what the previous export
+//!   saved: unchanged articles not parsed, unchanged pages not rendered
 
 mod archive;
 mod incremental;
 mod limits;
 mod lists;
 mod publish;
+mod saved;
 mod sitemap;
 
 use std::collections::BTreeMap;
@@ -34,6 +37,7 @@ use crate::loader;
 use crate::spill::Spill;
 
 pub use incremental::{build_dir_cached, BuildCache};
+pub(crate) use saved::{build_dir_saved, SavedBuild};
 
 /// Media type of the HTML pages.
 pub const HTML: &str = "text/html; charset=utf-8";

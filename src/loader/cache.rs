@@ -88,9 +88,9 @@ impl CachedArticle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct FileStamp {
     pub len: u64,
-    inode: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
+    pub inode: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
 }
 
 /// How long ago a file must have changed for its stamp to be trusted.

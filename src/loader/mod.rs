@@ -19,6 +19,7 @@
 //! - `media`: an article's folder of files
 //! - `article`, `fields`, `front_matter`, `markdown`: parsing text, pure
 //! - `sanitize`: an article's HTML cleaned, with `sanitize_html = true`
+//! - `saved`: the parse cache in the binary form `export` keeps between runs
 
 mod article;
 mod cache;
@@ -29,6 +30,7 @@ mod front_matter;
 mod markdown;
 mod media;
 mod sanitize;
+mod saved;
 mod section;
 mod terms;
 

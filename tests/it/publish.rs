@@ -560,7 +560,7 @@ fn export_prints_one_summary_line() {
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(
         lines[0].starts_with(
-            "exported 5 articles in 5 sections: 307 files (201 precompressed, 0 unchanged), "
+            "exported 5 articles in 5 sections: 307 files (201 precompressed, 0 unchanged, 0 of them not rendered again), "
         ),
         "{stdout}"
     );
