@@ -1335,10 +1335,7 @@ fn write_all(
             failed.store(true, Ordering::Relaxed);
         }
     });
-    files
-        .iter_mut()
-        .find(|file| file.result.is_err())
-        .map_or(Ok(()), |file| std::mem::replace(&mut file.result, Ok(())))
+    first_error(files.iter_mut().map(|file| &mut file.result))
 }
 
 /// Links every kept file from the previous export in `previous` into
@@ -1371,10 +1368,7 @@ fn link_all(root: &Path, previous: &Path, files: &mut [KeptFile]) -> Result<(), 
             failed.store(true, Ordering::Relaxed);
         }
     });
-    files
-        .iter_mut()
-        .find_map(|file| std::mem::replace(&mut file.result, Ok(())).err())
-        .map_or(Ok(()), Err)
+    first_error(files.iter_mut().map(|file| &mut file.result))
 }
 
 /// Writes a new file at `path` (never into an existing one, which may be
