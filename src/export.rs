@@ -53,7 +53,7 @@ use bytes::Bytes;
 
 use crate::build::{BuiltSet, ResourceKind, SavedBuild};
 use crate::encoding::Coding;
-use crate::export_cache::{CacheToWrite, ExportStamp};
+use crate::export_cache::{CacheWriter, ExportStamp};
 use crate::parallel;
 use crate::spare_tree::{SpareTree, TreeRecord};
 use crate::static_files::{identity_files, name_for, precompressed_files, StaticFile};
@@ -220,7 +220,7 @@ pub(crate) fn export_kept(
     kept: &BTreeMap<String, ResourceKind>,
     previous: Option<&PreviousExport>,
     spare: Option<SpareTree>,
-    cache: Option<&CacheToWrite<'_>>,
+    cache: Option<(CacheWriter, &SavedBuild)>,
     dir: &Path,
 ) -> Result<ExportSummary, ExportError> {
     check_replaceable(dir)?;
@@ -229,7 +229,7 @@ pub(crate) fn export_kept(
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
     let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
-    let cache_staging = parent.join(format!(".{name}.broadsheet-cache-new-{pid}"));
+    let cache_staging = cache_staging_path(dir);
     remove_stale(&parent, &name);
     let spare_path = spare_path(dir);
     if spare.is_none() {
@@ -254,32 +254,19 @@ pub(crate) fn export_kept(
     };
     // The old tree becomes the spare tree when the cache records it.
     let old_record = previous.and_then(|previous| previous.tree.as_ref());
-    // The cache is written beside the tree as the tree is made (what the
-    // build saved, the bulk of it), and ended with the tree's record and
-    // the stat of its marker, which it names. When it cannot be written (a
-    // full disk), the export goes on without one (the cache left from
-    // before is then not the export's, and not used).
-    let cache_failed = |error: std::io::Error| {
-        tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
-    };
-    let (written, cache) = std::thread::scope(|scope| {
-        let cache = cache.map(|cache| {
-            scope.spawn(|| {
-                fs::File::create(&cache_staging)
-                    .and_then(|file| cache.begin(file).transpose())
-                    .map_err(cache_failed)
-                    .ok()
-                    .flatten()
-            })
-        });
-        let written = write_tree(built, kept, &staging, previous, spare);
-        (written, cache.and_then(|job| job.join().ok().flatten()))
-    });
+    let written = write_tree(built, kept, &staging, previous, spare);
     let (summary, marker, tree) = written.map_err(discard)?;
-    let cache_written = cache.is_some_and(|cache| {
+    // The cache was begun while the site was built (`cache_staging_path`),
+    // and is ended with the tree's record and the stat of its marker,
+    // which it names. When it cannot be written (a full disk), the export
+    // goes on without one (the cache left from before is then not the
+    // export's, and not used).
+    let cache_written = cache.is_some_and(|(cache, saved)| {
         cache
-            .finish((&tree, old_record), &marker)
-            .map_err(cache_failed)
+            .finish(saved, (&tree, old_record), &marker)
+            .map_err(|error| {
+                tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
+            })
             .is_ok()
     });
     if !cache_written {
@@ -322,6 +309,16 @@ fn parent_and_name(dir: &Path) -> (PathBuf, String) {
         _ => PathBuf::from("."),
     };
     (parent, name)
+}
+
+/// Where the cache of the export into `dir` is written before it takes
+/// its place at [`cache_path`]: `.<name>.broadsheet-cache-new-<pid>`.
+pub(crate) fn cache_staging_path(dir: &Path) -> PathBuf {
+    let (parent, name) = parent_and_name(dir);
+    parent.join(format!(
+        ".{name}.broadsheet-cache-new-{}",
+        std::process::id()
+    ))
 }
 
 /// Where the spare tree of the export in `dir` is kept: beside it, as
