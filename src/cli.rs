@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 use crate::build::{build_dir_saved, build_dir_spilled, BuiltSet, SavedBuild};
 use crate::config::BaseUrl;
 use crate::diagnostic::Diagnostics;
-use crate::export::{claim_spare, export_kept, give_back_spare, PreviousExport};
+use crate::export::{
+    cache_staging_path, claim_spare, export_kept, give_back_spare, PreviousExport,
+};
+use crate::export_cache::CacheWriter;
+use crate::loader::ParseCache;
 use crate::server::{self, ServeOptions, StartError};
 use crate::spill::Spill;
 
@@ -183,6 +187,20 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             .is_some_and(|previous| previous.holds_unchanged(url_path))
     };
     let now = Utc::now();
+    // The cache for the next export is begun with the articles loaded,
+    // while the pages are built; a cache that cannot be written is no
+    // reason to fail (the next export renders every page).
+    let cache_staging = cache_staging_path(dir);
+    let begin_cache = |articles: &ParseCache| {
+        let begun = std::fs::File::create(&cache_staging)
+            .and_then(|file| CacheWriter::begin(file, articles, now).transpose());
+        begun
+            .map_err(|error| {
+                tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
+            })
+            .ok()
+            .flatten()
+    };
     // The spare tree is checked while the site is built.
     let (output, spare) = std::thread::scope(|scope| {
         let claiming = spare_record.map(|record| scope.spawn(|| claim_spare(dir, record)));
@@ -192,12 +210,14 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             saved,
             &unchanged_file,
             &Spill::to_dir(&spill_dir),
+            Some(&begin_cache),
         );
         (output, claiming.and_then(|job| job.join().ok().flatten()))
     });
-    let output = match output {
-        Ok(output) => output,
+    let (output, cache) = match output {
+        Ok((output, cache)) => (output, cache.flatten()),
         Err(diagnostics) => {
+            let _ = std::fs::remove_file(&cache_staging);
             if let Some(spare) = spare {
                 give_back_spare(dir, spare);
             }
@@ -209,10 +229,6 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
         kept = output.kept.len(),
         "built"
     );
-    let cache = crate::export_cache::CacheToWrite {
-        saved: &output.saved,
-        now,
-    };
     let built = &output.set;
     // WebSub: the feeds to ping external hubs for, read before the export
     // replaces the previous one.
@@ -232,7 +248,7 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
         &output.kept,
         previous.as_ref(),
         spare,
-        Some(&cache),
+        cache.map(|cache| (cache, &output.saved)),
         dir,
     ) {
         Ok(summary) => {
@@ -265,6 +281,8 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
+            // The cache begun for it, if that is still there.
+            let _ = std::fs::remove_file(&cache_staging);
             eprintln!("error: {error}");
             eprintln!("error: export failed; {} is as it was", dir.display());
             ExitCode::FAILURE

@@ -53,7 +53,7 @@ use bytes::Bytes;
 
 use crate::build::{BuiltSet, ResourceKind, SavedBuild};
 use crate::encoding::Coding;
-use crate::export_cache::{CacheToWrite, ExportStamp};
+use crate::export_cache::{CacheWriter, ExportStamp};
 use crate::parallel;
 use crate::spare_tree::{SpareTree, TreeRecord};
 use crate::static_files::{identity_files, name_for, precompressed_files, StaticFile};
@@ -220,7 +220,7 @@ pub(crate) fn export_kept(
     kept: &BTreeMap<String, ResourceKind>,
     previous: Option<&PreviousExport>,
     spare: Option<SpareTree>,
-    cache: Option<&CacheToWrite<'_>>,
+    cache: Option<(CacheWriter, &SavedBuild)>,
     dir: &Path,
 ) -> Result<ExportSummary, ExportError> {
     check_replaceable(dir)?;
@@ -229,7 +229,7 @@ pub(crate) fn export_kept(
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
     let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));
-    let cache_staging = parent.join(format!(".{name}.broadsheet-cache-new-{pid}"));
+    let cache_staging = cache_staging_path(dir);
     remove_stale(&parent, &name);
     let spare_path = spare_path(dir);
     if spare.is_none() {
@@ -254,32 +254,19 @@ pub(crate) fn export_kept(
     };
     // The old tree becomes the spare tree when the cache records it.
     let old_record = previous.and_then(|previous| previous.tree.as_ref());
-    // The cache is written beside the tree as the tree is made (what the
-    // build saved, the bulk of it), and ended with the tree's record and
-    // the stat of its marker, which it names. When it cannot be written (a
-    // full disk), the export goes on without one (the cache left from
-    // before is then not the export's, and not used).
-    let cache_failed = |error: std::io::Error| {
-        tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
-    };
-    let (written, cache) = std::thread::scope(|scope| {
-        let cache = cache.map(|cache| {
-            scope.spawn(|| {
-                fs::File::create(&cache_staging)
-                    .and_then(|file| cache.begin(file).transpose())
-                    .map_err(cache_failed)
-                    .ok()
-                    .flatten()
-            })
-        });
-        let written = write_tree(built, kept, &staging, previous, spare);
-        (written, cache.and_then(|job| job.join().ok().flatten()))
-    });
+    let written = write_tree(built, kept, &staging, previous, spare);
     let (summary, marker, tree) = written.map_err(discard)?;
-    let cache_written = cache.is_some_and(|cache| {
+    // The cache was begun while the site was built (`cache_staging_path`),
+    // and is ended with the tree's record and the stat of its marker,
+    // which it names. When it cannot be written (a full disk), the export
+    // goes on without one (the cache left from before is then not the
+    // export's, and not used).
+    let cache_written = cache.is_some_and(|(cache, saved)| {
         cache
-            .finish((&tree, old_record), &marker)
-            .map_err(cache_failed)
+            .finish(saved, (&tree, old_record), &marker)
+            .map_err(|error| {
+                tracing::warn!(path = %cache_staging.display(), %error, "the export's cache was not written; the next export renders every page");
+            })
             .is_ok()
     });
     if !cache_written {
@@ -322,6 +309,16 @@ fn parent_and_name(dir: &Path) -> (PathBuf, String) {
         _ => PathBuf::from("."),
     };
     (parent, name)
+}
+
+/// Where the cache of the export into `dir` is written before it takes
+/// its place at [`cache_path`]: `.<name>.broadsheet-cache-new-<pid>`.
+pub(crate) fn cache_staging_path(dir: &Path) -> PathBuf {
+    let (parent, name) = parent_and_name(dir);
+    parent.join(format!(
+        ".{name}.broadsheet-cache-new-{}",
+        std::process::id()
+    ))
 }
 
 /// Where the spare tree of the export in `dir` is kept: beside it, as
@@ -498,13 +495,6 @@ fn write_tree(
     previous: Option<&PreviousExport>,
     spare: Option<SpareTree>,
 ) -> Result<(ExportSummary, ExportStamp, TreeRecord), ExportError> {
-    let spare = match spare {
-        Some(spare) => spare.record,
-        None => {
-            fs::create_dir(root).map_err(io(root))?;
-            TreeRecord::default()
-        }
-    };
     let previous_export = previous.map(|p| (p.dir.as_path(), &p.manifest));
     let mut files: Vec<FileToWrite<'_>> = identity_files(built)
         .into_iter()
@@ -527,78 +517,38 @@ fn write_tree(
     };
     tracing::debug!("compared and compressed");
     // The previous export's file to link at each name, by inode (known
-    // once its files were checked): where the spare tree holds that very
-    // file, it stays in place.
-    let source = |name: &str| {
-        previous
-            .and_then(|p| p.manifest.get(name))
-            .and_then(|e| e.ino)
-    };
+    // once its files were checked).
     for file in &mut files {
         if matches!(file.earlier, Earlier::Same(_)) {
-            file.ino = source(&file.file.name);
-            file.in_place =
-                file.ino.is_some() && spare.files.get(&file.file.name) == file.ino.as_ref();
+            file.ino = previous
+                .and_then(|p| p.manifest.get(&file.file.name))
+                .and_then(|e| e.ino);
         }
     }
-    for file in &mut kept_files {
-        file.in_place =
-            file.entry.ino.is_some() && spare.files.get(&file.name) == file.entry.ino.as_ref();
-    }
-    // The folders something is added to or removed from: their times are
-    // looked up for the record.
-    let mut touched: HashSet<String> = HashSet::from([String::new()]);
-    let in_place: HashSet<&str> = files
-        .iter()
-        .filter(|f| f.in_place)
-        .map(|f| f.file.name.as_str())
-        .chain(
-            kept_files
+    let record = match spare {
+        Some(spare) => Some(update_spare(
+            root,
+            previous,
+            &mut files,
+            &mut kept_files,
+            spare.record,
+        )?),
+        None => {
+            fs::create_dir(root).map_err(io(root))?;
+            let names = files
                 .iter()
-                .filter(|f| f.in_place)
-                .map(|f| f.name.as_str()),
-        )
-        .collect();
-    let mut gone: Vec<(&str, Result<(), ExportError>)> = spare
-        .files
-        .keys()
-        .map(String::as_str)
-        .filter(|name| !in_place.contains(name))
-        .map(|name| (name, Ok(())))
-        .collect();
-    parallel::for_each(&mut gone, |(name, result)| {
-        let path = root.join(&**name);
-        *result = match fs::remove_file(&path) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(error)),
-            _ => Ok(()),
-        };
-    });
-    first_error(gone.iter_mut().map(|(_, result)| result))?;
-    touched.extend(gone.iter().map(|(name, _)| parent_of(name).to_string()));
-    let names = files
-        .iter()
-        .map(|f| f.file.name.as_str())
-        .chain(kept_files.iter().map(|f| f.name.as_str()));
-    arrange_folders(root, folders_by_depth(names), &spare, &mut touched)?;
-    tracing::debug!("made the folders");
-    write_all(root, previous.map(|p| p.dir.as_path()), &mut files)?;
-    if let Some(previous) = previous {
-        link_all(root, &previous.dir, &mut kept_files)?;
-    }
-    touched.extend(
-        files
-            .iter()
-            .filter(|f| !f.in_place)
-            .map(|f| parent_of(&f.file.name))
-            .chain(
-                kept_files
-                    .iter()
-                    .filter(|f| !f.in_place)
-                    .map(|f| parent_of(&f.name)),
-            )
-            .map(str::to_string),
-    );
-    tracing::debug!("wrote and linked the files");
+                .map(|f| f.file.name.as_str())
+                .chain(kept_files.iter().map(|f| f.name.as_str()));
+            make_folders(root, &mut folders_by_depth(names))?;
+            tracing::debug!("made the folders");
+            write_all(root, previous.map(|p| p.dir.as_path()), &mut files)?;
+            if let Some(previous) = previous {
+                link_all(root, &previous.dir, &mut kept_files)?;
+            }
+            tracing::debug!("wrote and linked the files");
+            None
+        }
+    };
     let kept_bytes: u64 = kept_files.iter().map(|f| f.entry.len).sum();
     let summary = ExportSummary {
         files: files.len() + kept_files.len(),
@@ -616,9 +566,142 @@ fn write_tree(
     let marker = root.join(MARKER);
     let marker_meta = write_file(&marker, &Manifest::text(&files, &kept_files), None)?;
     tracing::debug!("wrote the marker");
-    let record = tree_record(root, &files, &kept_files, &marker_meta, &spare, &touched)?;
+    let record = match record {
+        Some((record, touched)) => finish_record(root, record, &marker_meta, &touched)?,
+        None => tree_record(root, &files, &kept_files, &marker_meta)?,
+    };
     tracing::debug!("recorded the tree");
     Ok((summary, ExportStamp::of(&marker_meta), record))
+}
+
+/// Makes the spare tree (moved to `root`, as `spare` records it) into the
+/// new tree, touching only what differs: a file the new tree keeps whose
+/// spare name is the previous export's very file (same inode) stays in
+/// place; every other file of the spare tree is removed; the rest of the
+/// new tree's files are linked or written, in folders made for them; the
+/// folders left empty are removed. Returns the record of the new tree but
+/// its marker, and the folders touched (whose times are to be looked up).
+fn update_spare(
+    root: &Path,
+    previous: Option<&PreviousExport>,
+    files: &mut [FileToWrite<'_>],
+    kept: &mut [KeptFile],
+    spare: TreeRecord,
+) -> Result<(TreeRecord, HashSet<String>), ExportError> {
+    let TreeRecord {
+        root: top,
+        files: mut spare_files,
+        mut folders,
+    } = spare;
+    let mut record = HashMap::with_capacity(files.len() + kept.len() + 1);
+    let mut gone: Vec<(String, Result<(), ExportError>)> = Vec::new();
+    let mut place = |name: &str, wanted: Option<u64>| match spare_files.remove_entry(name) {
+        Some((name, ino)) if wanted == Some(ino) => {
+            record.insert(name, ino);
+            true
+        }
+        Some((name, _)) => {
+            gone.push((name, Ok(())));
+            false
+        }
+        None => false,
+    };
+    for file in files.iter_mut() {
+        let wanted = file
+            .ino
+            .filter(|_| matches!(file.earlier, Earlier::Same(_)));
+        file.in_place = place(&file.file.name, wanted);
+    }
+    for file in kept.iter_mut() {
+        file.in_place = place(&file.name, file.entry.ino);
+    }
+    // What is left of the spare tree (its marker too) goes.
+    gone.extend(spare_files.into_keys().map(|name| (name, Ok(()))));
+    parallel::for_each(&mut gone, |(name, result)| {
+        let path = root.join(name.as_str());
+        *result = match fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(error)),
+            _ => Ok(()),
+        };
+    });
+    first_error(gone.iter_mut().map(|(_, result)| result))?;
+    let mut touched: HashSet<String> = HashSet::from([String::new()]);
+    touched.extend(gone.iter().map(|(name, _)| parent_of(name).to_string()));
+    // Folders for the files to add, parents first.
+    let added = files
+        .iter()
+        .filter(|f| !f.in_place)
+        .map(|f| f.file.name.as_str())
+        .chain(kept.iter().filter(|f| !f.in_place).map(|f| f.name.as_str()));
+    let mut missing = folders_by_depth(added);
+    for level in missing.values_mut() {
+        level.retain(|(name, _)| !folders.contains_key(*name));
+    }
+    make_folders(root, &mut missing)?;
+    for name in missing.values().flatten().map(|(name, _)| *name) {
+        // Its time is looked up once the tree is written.
+        folders.insert(name.to_string(), (0, 0));
+        touched.extend([name.to_string(), parent_of(name).to_string()]);
+    }
+    tracing::debug!("made the folders");
+    write_all(root, previous.map(|p| p.dir.as_path()), files)?;
+    if let Some(previous) = previous {
+        link_all(root, &previous.dir, kept)?;
+    }
+    tracing::debug!("wrote and linked the files");
+    for file in files.iter().filter(|f| !f.in_place) {
+        touched.insert(parent_of(&file.file.name).to_string());
+        if let Some(ino) = file.ino {
+            record.insert(file.file.name.clone(), ino);
+        }
+    }
+    for file in kept.iter().filter(|f| !f.in_place) {
+        touched.insert(parent_of(&file.name).to_string());
+        if let Some(ino) = file.entry.ino {
+            record.insert(file.name.clone(), ino);
+        }
+    }
+    // Folders of removed files left empty go, deepest first; one that is
+    // not empty (the file system says so) stays, and so do its parents.
+    let depth = |folder: &str| std::cmp::Reverse(folder.matches('/').count());
+    let mut emptied: std::collections::BTreeSet<(std::cmp::Reverse<usize>, String)> = gone
+        .iter()
+        .map(|(name, _)| parent_of(name))
+        .filter(|folder| !folder.is_empty())
+        .map(|folder| (depth(folder), folder.to_string()))
+        .collect();
+    while let Some((_, folder)) = emptied.pop_first() {
+        if !folders.contains_key(&folder) || fs::remove_dir(root.join(&folder)).is_err() {
+            continue;
+        }
+        folders.remove(&folder);
+        let parent = parent_of(&folder).to_string();
+        touched.insert(parent.clone());
+        if !parent.is_empty() {
+            emptied.insert((depth(&parent), parent));
+        }
+    }
+    // Files whose inode is not known (a copy where links are refused).
+    let unknown: Vec<&str> = files
+        .iter()
+        .filter(|f| !f.in_place && f.ino.is_none())
+        .map(|f| f.file.name.as_str())
+        .chain(
+            kept.iter()
+                .filter(|f| !f.in_place && f.entry.ino.is_none())
+                .map(|f| f.name.as_str()),
+        )
+        .collect();
+    for name in unknown {
+        let meta = fs::symlink_metadata(root.join(name)).map_err(io(&root.join(name)))?;
+        record.insert(name.to_string(), std::os::unix::fs::MetadataExt::ino(&meta));
+    }
+    let record = TreeRecord {
+        root: top,
+        files: record,
+        folders,
+    };
+    Ok((record, touched))
 }
 
 /// The folder that holds the file or folder `name` (`""`: the top one).
@@ -638,46 +721,10 @@ fn first_error<'r>(
     Ok(())
 }
 
-/// Makes the folders of the new tree at `root` those of `needed` (by
-/// depth): the spare tree's that are not needed are removed, deepest first
-/// (their files are gone already), and those missing are made, parents
-/// first, each depth on every core (a large site has a folder per
-/// article). Each folder made or removed, and the one holding it, is
-/// `touched`.
-fn arrange_folders(
-    root: &Path,
-    mut needed: FoldersByDepth<'_>,
-    spare: &TreeRecord,
-    touched: &mut HashSet<String>,
-) -> Result<(), ExportError> {
-    let wanted: HashSet<&str> = needed.values().flatten().map(|(name, _)| *name).collect();
-    let mut removed = FoldersByDepth::new();
-    for name in spare
-        .folders
-        .keys()
-        .filter(|n| !n.is_empty() && !wanted.contains(n.as_str()))
-    {
-        removed
-            .entry(name.matches('/').count())
-            .or_default()
-            .push((name.as_str(), Ok(())));
-    }
-    for level in removed.values_mut().rev() {
-        parallel::for_each(level, |(name, result)| {
-            let path = root.join(&**name);
-            *result = fs::remove_dir(&path)
-                .or_else(|_| fs::remove_dir_all(&path))
-                .map_err(io(&path));
-        });
-        first_error(level.iter_mut().map(|(_, result)| result))?;
-        touched.extend(
-            level
-                .iter()
-                .flat_map(|(name, _)| [name.to_string(), parent_of(name).to_string()]),
-        );
-    }
+/// Makes the folders `needed` (by depth) under `root`, parents first,
+/// each depth on every core (a large site has a folder per article).
+fn make_folders(root: &Path, needed: &mut FoldersByDepth<'_>) -> Result<(), ExportError> {
     for level in needed.values_mut() {
-        level.retain(|(name, _)| !spare.folders.contains_key(*name));
         parallel::for_each(level, |(name, result)| {
             let path = root.join(&**name);
             *result = match fs::create_dir(&path) {
@@ -688,27 +735,18 @@ fn arrange_folders(
             };
         });
         first_error(level.iter_mut().map(|(_, result)| result))?;
-        touched.extend(
-            level
-                .iter()
-                .flat_map(|(name, _)| [name.to_string(), parent_of(name).to_string()]),
-        );
     }
     Ok(())
 }
 
-/// The record of the tree just written at `root`: each file's inode (that
-/// of the spare tree's file left in place, of the previous export's file
-/// linked, of the file written; looked up only where none is known) and
-/// each folder's time (the spare tree's, checked, for a folder nothing was
-/// added to or removed from; looked up for the others).
+/// The record of the tree just written anew at `root`: each file's
+/// inode (that of the previous export's file linked, or of the file
+/// written; looked up where none is known) and each folder's time.
 fn tree_record(
     root: &Path,
     files: &[FileToWrite<'_>],
     kept: &[KeptFile],
     marker: &fs::Metadata,
-    spare: &TreeRecord,
-    touched: &HashSet<String>,
 ) -> Result<TreeRecord, ExportError> {
     use std::os::unix::fs::MetadataExt;
     let mut inodes: Vec<(&str, Option<u64>)> = files
@@ -723,38 +761,50 @@ fn tree_record(
                 .map(|meta| meta.ino());
         }
     });
-    let mut folders: Vec<(&str, Option<(i64, i64)>)> =
-        folders_by_depth(inodes.iter().map(|(name, _)| *name))
-            .into_values()
-            .flatten()
-            .map(|(name, _)| name)
-            .chain([""])
-            .map(|name| {
-                let kept_time = (!touched.contains(name))
-                    .then(|| spare.folders.get(name).copied())
-                    .flatten();
-                (name, kept_time)
-            })
-            .collect();
-    parallel::for_each(&mut folders, |(name, time)| {
-        if time.is_none() {
-            *time = fs::symlink_metadata(root.join(&**name))
-                .ok()
-                .map(|meta| crate::spare_tree::folder_time(&meta));
-        }
-    });
     let top = fs::symlink_metadata(root).map_err(io(root))?;
     let mut record = TreeRecord {
         root: (top.dev(), top.ino()),
         files: HashMap::with_capacity(inodes.len() + 1),
-        folders: HashMap::with_capacity(folders.len()),
+        folders: HashMap::new(),
     };
-    for (name, ino) in inodes {
+    for (name, ino) in &inodes {
         let ino = ino.ok_or_else(|| io(&root.join(name))(std::io::ErrorKind::NotFound.into()))?;
         record.files.insert(name.to_string(), ino);
     }
-    record.files.insert(MARKER.to_string(), marker.ino());
-    for (name, time) in folders {
+    let touched: HashSet<String> = folders_by_depth(inodes.iter().map(|(name, _)| *name))
+        .into_values()
+        .flatten()
+        .map(|(name, _)| name.to_string())
+        .chain([String::new()])
+        .collect();
+    record.folders = touched.iter().map(|name| (name.clone(), (0, 0))).collect();
+    finish_record(root, record, marker, &touched)
+}
+
+/// Completes the record of the tree at `root`: its marker's inode, and the
+/// times of the folders `touched` (those something was added to or
+/// removed from), looked up now that the tree is written.
+fn finish_record(
+    root: &Path,
+    mut record: TreeRecord,
+    marker: &fs::Metadata,
+    touched: &HashSet<String>,
+) -> Result<TreeRecord, ExportError> {
+    record.files.insert(
+        MARKER.to_string(),
+        std::os::unix::fs::MetadataExt::ino(marker),
+    );
+    let mut times: Vec<(&str, Option<(i64, i64)>)> = touched
+        .iter()
+        .filter(|name| record.folders.contains_key(name.as_str()))
+        .map(|name| (name.as_str(), None))
+        .collect();
+    parallel::for_each(&mut times, |(name, time)| {
+        *time = fs::symlink_metadata(root.join(&**name))
+            .ok()
+            .map(|meta| crate::spare_tree::folder_time(&meta));
+    });
+    for (name, time) in times {
         let time = time.ok_or_else(|| io(&root.join(name))(std::io::ErrorKind::NotFound.into()))?;
         record.folders.insert(name.to_string(), time);
     }

@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 
 use crate::build::SavedBuild;
 use crate::codec::{checksum, Reader, Writer};
+use crate::loader::ParseCache;
 use crate::spare_tree::TreeRecord;
 
 /// The version of the format written: another is never read.
@@ -84,13 +85,6 @@ impl ExportStamp {
     }
 }
 
-/// A cache to be written: what the build saved, with the articles
-/// published by `now`.
-pub(crate) struct CacheToWrite<'a> {
-    pub saved: &'a SavedBuild,
-    pub now: DateTime<Utc>,
-}
-
 /// What a cache holds: what the build saved, and the records of the
 /// export's tree and of the spare tree beside it.
 #[derive(Debug, Default)]
@@ -102,12 +96,22 @@ pub(crate) struct SavedExport {
     pub spare: Option<TreeRecord>,
 }
 
-impl CacheToWrite<'_> {
-    /// Starts the cache in `file`: the first line, then what the build
-    /// saved (the bulk: it is written while the export writes its tree).
-    /// `None` where this binary cannot be told apart from another (no
+/// A cache being written: begun with the articles, while the site is
+/// built ([`CacheWriter::begin`]); ended by [`CacheWriter::finish`] with the
+/// pages' fingerprints, the trees' records and the export's stamp, then
+/// the checksum.
+pub(crate) struct CacheWriter(Writer<BufWriter<fs::File>>);
+
+impl CacheWriter {
+    /// Starts the cache in `file`: the first line, then the articles of
+    /// `articles` published by `now` (the bulk: their bodies). `None`
+    /// where this binary cannot be told apart from another (no
     /// `/proc/self/exe` to look at): no cache is written.
-    pub fn begin(&self, file: fs::File) -> Option<std::io::Result<CacheWriter>> {
+    pub fn begin(
+        file: fs::File,
+        articles: &ParseCache,
+        now: DateTime<Utc>,
+    ) -> Option<std::io::Result<CacheWriter>> {
         let binary = this_binary()?;
         Some((|| {
             let mut out = BufWriter::with_capacity(1 << 20, file);
@@ -117,25 +121,22 @@ impl CacheToWrite<'_> {
                 env!("CARGO_PKG_VERSION")
             )?;
             let mut payload = Writer::new(out);
-            self.saved.save(self.now, &mut payload);
+            articles.save(now, &mut payload);
             Ok(CacheWriter(payload))
         })())
     }
-}
 
-/// A cache being written: [`CacheWriter::finish`] adds the trees' records
-/// and the export's stamp, then the checksum.
-pub(crate) struct CacheWriter(Writer<BufWriter<fs::File>>);
-
-impl CacheWriter {
-    /// Ends the cache of the export whose marker is `export`, whose tree
-    /// is `trees.0` with the spare tree `trees.1` beside it.
+    /// Ends the cache of the export whose marker is `export`, built as
+    /// `saved` says (its articles were written by `begin`), whose tree is
+    /// `trees.0` with the spare tree `trees.1` beside it.
     pub fn finish(
         self,
+        saved: &SavedBuild,
         trees: (&TreeRecord, Option<&TreeRecord>),
         export: &ExportStamp,
     ) -> std::io::Result<()> {
         let mut payload = self.0;
+        saved.save_pages(&mut payload);
         trees.0.save(&mut payload);
         payload.option(trees.1, |out, spare| spare.save(out));
         export.save(&mut payload);
@@ -286,15 +287,11 @@ mod tests {
         let export = ExportStamp::of(&fs::metadata(dir.path().join("marker")).unwrap());
         let saved = SavedBuild::default();
         let file = fs::File::create(&path).unwrap();
-        CacheToWrite {
-            saved: &saved,
-            now: Utc::now(),
-        }
-        .begin(file)
-        .expect("this binary")
-        .unwrap()
-        .finish((&TreeRecord::default(), None), &export)
-        .unwrap();
+        CacheWriter::begin(file, &ParseCache::default(), Utc::now())
+            .expect("this binary")
+            .unwrap()
+            .finish(&saved, (&TreeRecord::default(), None), &export)
+            .unwrap();
         assert!(read(&path, &export).is_ok());
         let other = ExportStamp {
             ino: export.ino + 1,

@@ -45,8 +45,15 @@ impl SavedBuild {
 
     /// Writes it in the binary form of `crate::codec`: the articles
     /// published by `now`, then the pages.
+    #[cfg(test)]
     pub(crate) fn save<W: std::io::Write>(&self, now: DateTime<Utc>, out: &mut Writer<W>) {
         self.parse.save(now, out);
+        self.save_pages(out);
+    }
+
+    /// Writes the pages' fingerprints, which follow the articles (written
+    /// while the site is built: see [`build_dir_saved`]).
+    pub(crate) fn save_pages<W: std::io::Write>(&self, out: &mut Writer<W>) {
         let mut pages: Vec<(&String, &u64)> = self.pages.iter().collect();
         pages.sort();
         out.len(pages.len());
@@ -89,13 +96,18 @@ pub struct SavedOutput {
 /// to `spill`. A resource larger than `[limits] resource_bytes` is an
 /// error, as in [`super::build_dir`] (a kept page was checked under the
 /// same settings, which its fingerprint covers).
-pub fn build_dir_saved(
+///
+/// `with_articles`, when given, is called with the articles loaded (what
+/// the next export is to find parsed), on a thread of its own while the
+/// pages are built; what it gives is returned beside the output.
+pub fn build_dir_saved<T: Send>(
     root: &Path,
     now: DateTime<Utc>,
     saved: SavedBuild,
     unchanged_file: &(dyn Fn(&str) -> bool + Sync),
     spill: &Spill,
-) -> Result<SavedOutput, Diagnostics> {
+    with_articles: Option<&(dyn Fn(&ParseCache) -> T + Sync)>,
+) -> Result<(SavedOutput, Option<T>), Diagnostics> {
     let SavedBuild { mut parse, pages } = saved;
     let site = loader::load_cached(root, now, &mut parse)?;
     tracing::debug!("loaded");
@@ -117,17 +129,22 @@ pub fn build_dir_saved(
     // they show. The sitemap is the exception (a kept sitemap index is
     // read for its parts and dated by the earlier build): it is never
     // kept here, and made again (milliseconds, even at 100,000 articles).
-    let mut keep_list = |path: &str, fingerprint: u64| {
-        (!path.starts_with("sitemap") && keep(path, fingerprint))
-            .then(|| (Bytes::new(), DateTime::UNIX_EPOCH.fixed_offset()))
-    };
-    let (mut set, rendered) = publish(
-        &site,
-        &mut |path, fingerprint| keep(path, fingerprint).then(|| (Bytes::new(), 0..0, false)),
-        &mut |path, fingerprint| keep(path, fingerprint).then(Bytes::new),
-        &mut keep_list,
-        spill,
-    );
+    let (mut set, rendered, given) = std::thread::scope(|scope| {
+        let parse = &parse;
+        let job = with_articles.map(|with_articles| scope.spawn(move || with_articles(parse)));
+        let mut keep_list = |path: &str, fingerprint: u64| {
+            (!path.starts_with("sitemap") && keep(path, fingerprint))
+                .then(|| (Bytes::new(), DateTime::UNIX_EPOCH.fixed_offset()))
+        };
+        let (set, rendered) = publish(
+            &site,
+            &mut |path, fingerprint| keep(path, fingerprint).then(|| (Bytes::new(), 0..0, false)),
+            &mut |path, fingerprint| keep(path, fingerprint).then(Bytes::new),
+            &mut keep_list,
+            spill,
+        );
+        (set, rendered, job.and_then(|job| job.join().ok()))
+    });
     let kept = kept
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -141,14 +158,15 @@ pub fn build_dir_saved(
         }
     });
     super::limits::check_resource_sizes(&site, &set, super::config_path(root))?;
-    Ok(SavedOutput {
+    let output = SavedOutput {
         set,
         kept: kept_kinds,
         saved: SavedBuild {
             parse,
             pages: fingerprints(rendered),
         },
-    })
+    };
+    Ok((output, given))
 }
 
 /// The fingerprint of every page a build published, kept or rendered.
@@ -175,6 +193,18 @@ mod tests {
             "+++\ntitle = \"{slug}\"\ndate = 2024-05-20T08:{minute:02}:00Z\nauthors = [\"Ann\"]\ntags = [\"all\"]\n+++\n\n{body}\n"
         );
         fs::write(root.join(format!("content/news/{slug}.md")), text).unwrap();
+    }
+
+    /// The build as `export` runs it, with nothing written beside.
+    fn build(
+        root: &Path,
+        now: DateTime<Utc>,
+        saved: SavedBuild,
+        unchanged_file: &(dyn Fn(&str) -> bool + Sync),
+    ) -> SavedOutput {
+        build_dir_saved::<()>(root, now, saved, unchanged_file, &Spill::heap(), None)
+            .unwrap()
+            .0
     }
 
     /// Saves and restores, as a new process would find it.
@@ -206,8 +236,7 @@ mod tests {
             write_article(root, "b", 1, "Body two.");
             let now = Utc::now();
             let all = |_: &str| true;
-            let built =
-                build_dir_saved(root, now, SavedBuild::default(), &all, &Spill::heap()).unwrap();
+            let built = build(root, now, SavedBuild::default(), &all);
             let mut out = Writer::to_vec();
             built.saved.save(now, &mut out);
             out.finish().unwrap().0
@@ -250,19 +279,11 @@ mod tests {
         }
         let now = Utc::now();
         let all = |_: &str| true;
-        let first =
-            build_dir_saved(root, now, SavedBuild::default(), &all, &Spill::heap()).unwrap();
+        let first = build(root, now, SavedBuild::default(), &all);
         assert!(first.kept.is_empty());
         assert_eq!(first.set, crate::build::build_dir(root, now).unwrap());
 
-        let again = build_dir_saved(
-            root,
-            now,
-            round_trip(&first.saved, now),
-            &all,
-            &Spill::heap(),
-        )
-        .unwrap();
+        let again = build(root, now, round_trip(&first.saved, now), &all);
         // Every page kept but the sitemap, which is always made again.
         assert_eq!(again.kept.len(), first.saved.pages() - 1);
         assert!(again.set.resources.contains_key("/sitemap.xml"));
@@ -276,14 +297,7 @@ mod tests {
         // list pages that hold it, and the tag's and author's feeds that
         // list it are rendered again; the other article pages are kept.
         write_article(root, "a", 0, "Body, corrected.");
-        let edited = build_dir_saved(
-            root,
-            now,
-            round_trip(&again.saved, now),
-            &all,
-            &Spill::heap(),
-        )
-        .unwrap();
+        let edited = build(root, now, round_trip(&again.saved, now), &all);
         assert!(edited.set.resources.contains_key("/news/a/"));
         assert!(edited.kept.contains_key("/news/b/"));
         let full = crate::build::build_dir(root, now).unwrap();
@@ -304,14 +318,7 @@ mod tests {
 
         // A page whose file is no longer as written is rendered again.
         let not_b = |url_path: &str| url_path != "/news/b/";
-        let without_b = build_dir_saved(
-            root,
-            now,
-            round_trip(&edited.saved, now),
-            &not_b,
-            &Spill::heap(),
-        )
-        .unwrap();
+        let without_b = build(root, now, round_trip(&edited.saved, now), &not_b);
         assert_eq!(
             without_b.set.resources.get("/news/b/"),
             full.resources.get("/news/b/")
