@@ -235,7 +235,9 @@ measure_build() {
     local outdir=$1; shift
     local secs=() kbs=() r line
     for r in $(seq "$RUNS"); do
-        rm -rf "$outdir"
+        # Each run a first export: without the cache and spare tree an
+        # earlier run of broadsheet leaves beside its output.
+        rm -rf "$outdir" "$(dirname "$outdir")/.$(basename "$outdir").broadsheet-"{cache,spare}
         line=$(timed "$@") || return 1
         secs+=("${line% *}"); kbs+=("${line#* }")
         say "    run $r: ${line% *} s, $(( ${line#* } / 1024 )) MB"
@@ -397,7 +399,7 @@ if part reexport; then
             say "full export, $n articles:"
             fwall=(); fcpu=()
             for r in $(seq "$RUNS"); do
-                rm -rf "$WORK/out-re"
+                rm -rf "$WORK/out-re" "$WORK/.out-re.broadsheet-"{cache,spare}
                 line=$(timed "$BS" export --root "$dir" "$WORK/out-re") || break
                 fwall+=("${line% *}"); fcpu+=("$(cpu_of_last)")
                 say "    run $r: ${line% *} s wall, ${fcpu[-1]} s CPU"

@@ -997,7 +997,7 @@ fn earlier_file(
 /// hash every byte of a large export in a fraction of the time of writing
 /// it, and wide enough that two different files never share one by chance.
 fn fingerprint(bytes: &[u8]) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(bytes)
+    crate::spill::fingerprint(bytes)
 }
 
 /// What an export recorded of each file it wrote, kept in its [`MARKER`]

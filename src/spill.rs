@@ -30,6 +30,7 @@
 //! - When a write fails (a full disk), the bytes are kept in the heap and
 //!   the spill is not used again: nothing is lost, it only costs memory.
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -180,6 +181,30 @@ fn copy_range(_: &File, _: usize, _: usize, _: &File) -> io::Result<usize> {
     Ok(0)
 }
 
+/// The fingerprint of `bytes` (XXH3-128), which says whether a file's
+/// bytes changed: for a spilled slice, the one taken when it was kept,
+/// without reading its pages back into this process (an export of
+/// 100,000 articles would map and release 3 GB for it); for any other
+/// bytes, computed.
+pub fn fingerprint(bytes: &[u8]) -> u128 {
+    let recorded = chunk_of(bytes).and_then(|chunk| {
+        let start = bytes.as_ptr() as usize - chunk.map.as_ptr() as usize;
+        let fingerprints = chunk
+            .fingerprints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match fingerprints.get(&start) {
+            Some(&(len, fingerprint)) if len == bytes.len() => Some(fingerprint),
+            _ => None,
+        }
+    });
+    recorded.unwrap_or_else(|| of_bytes(bytes))
+}
+
+fn of_bytes(bytes: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytes)
+}
+
 /// True when `bytes` are in a spill chunk rather than in the heap.
 pub fn holds(bytes: &[u8]) -> bool {
     chunk_of(bytes).is_some()
@@ -199,6 +224,9 @@ pub fn mapped_bytes() -> u64 {
 struct Chunk {
     file: File,
     map: Mmap,
+    /// Each slice's [`fingerprint`], taken while its bytes were still in
+    /// the heap: by its offset, with its length.
+    fingerprints: Mutex<HashMap<usize, (usize, u128)>>,
 }
 
 /// What a chunk's `Bytes` own: the chunk, shared.
@@ -293,8 +321,16 @@ impl Spill {
             *used += bytes.len();
             (Arc::clone(chunk), whole.clone(), offset)
         };
+        let fingerprint = of_bytes(&bytes);
         match chunk.write_at(&bytes, offset) {
-            Ok(()) => whole.slice(offset..offset + bytes.len()),
+            Ok(()) => {
+                chunk
+                    .fingerprints
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(offset, (bytes.len(), fingerprint));
+                whole.slice(offset..offset + bytes.len())
+            }
             Err(error) => {
                 tracing::warn!(dir = %dir.display(), %error, "cannot spill cold pages to a file; keeping them in memory");
                 let mut state = self.lock();
@@ -319,7 +355,11 @@ impl Chunk {
         // truncate or write it), this process writes each range once,
         // before any slice showing it exists, and never truncates it.
         let map = unsafe { MmapOptions::new().len(len).map(&file)? };
-        Ok(Chunk { file, map })
+        Ok(Chunk {
+            file,
+            map,
+            fingerprints: Mutex::new(HashMap::new()),
+        })
     }
 
     #[cfg(unix)]
@@ -390,6 +430,26 @@ fn anonymous_file(dir: &Path) -> io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spilled_slice_has_the_fingerprint_of_its_bytes_without_reading_them() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let spill = Spill::to_dir(dir.path());
+        let a = spill.keep(b"<rss>one</rss>".to_vec());
+        let b = spill.keep((0..200_000u32).map(|i| (i % 251) as u8).collect());
+        for bytes in [&a, &b] {
+            assert!(holds(bytes));
+            assert_eq!(fingerprint(bytes), of_bytes(bytes));
+        }
+        // A part of a slice, or bytes in the heap, are hashed as they are.
+        let part = b.slice(10..5_000);
+        assert_eq!(fingerprint(&part), of_bytes(&part));
+        assert_ne!(fingerprint(&part), fingerprint(&b));
+        assert_eq!(fingerprint(b"<rss>one</rss>"), fingerprint(&a));
+        // The record is the bytes' own: released pages read back to the same.
+        release(&b);
+        assert_eq!(fingerprint(&b), of_bytes(&b));
+    }
 
     #[test]
     fn kept_bytes_read_back_the_same_from_a_file_with_no_name() {
