@@ -110,6 +110,8 @@
 # PARTS (any of: build reexport serve tls reload memory stats; default all), REEXPORT_SIZES
 # (default SIZES), TMPFS_SIZE (16g),
 # RESULTS, KEEP=1 (keep the work directory), LOGS (off on),
+# FLOOR=1 (the serving benchmark with examples/serve_floor, the least a tokio
+# server can do per request, in broadsheet's place: what bounds issue 12),
 # BROADSHEET_BIN (a broadsheet binary built already: skips step 1 when the
 # corpus generator is built too), BS_RUST_LOG
 # (RUST_LOG of `broadsheet serve` outside the serve part; default
@@ -211,6 +213,11 @@ else
     BS="$TARGET/release/broadsheet"
 fi
 report "broadsheet: $("$BS" --version 2>/dev/null || echo '?')"
+if [[ -n "${FLOOR:-}" ]]; then
+    (cd "$REPO" && cargo build --release --quiet --example serve_floor)
+    FLOOR_BIN="$TARGET/release/examples/serve_floor"
+    report "FLOOR=1: in the serving benchmark, the broadsheet columns are examples/serve_floor (the least a tokio server can do per request), not broadsheet"
+fi
 
 # ---------------------------------------------------------------- helpers
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
@@ -514,7 +521,13 @@ if part serve; then
                 access="access_log $NG_ACCESS combined buffer=64k flush=1s;"
             fi
             : >"$BS_ACCESS"
-            start_serve "$dir" "$BS_PORT" "$WORK/serve.log" "$rust_log"
+            if [[ -n "${FLOOR:-}" ]]; then
+                "$FLOOR_BIN" --site "$site" --bind "127.0.0.1:$BS_PORT" >"$WORK/serve.log" 2>>"$BS_ACCESS" &
+                SERVE_PID=$!
+                STARTED_PIDS+=("$SERVE_PID")
+            else
+                start_serve "$dir" "$BS_PORT" "$WORK/serve.log" "$rust_log"
+            fi
             bs_pid=$SERVE_PID
             bs_addr=$(wait_listening "$WORK/serve.log" "$bs_pid" 600)
             BSU="http://$bs_addr"
