@@ -209,6 +209,11 @@ impl<T> Reads<T> {
     pub(crate) fn new(inner: T, activity: Arc<Activity>) -> Reads<T> {
         Reads { inner, activity }
     }
+
+    /// The stream under the count.
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.inner
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Reads<T> {

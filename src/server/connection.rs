@@ -76,7 +76,7 @@ use super::handler::{self, Body};
 use super::rate_limit::{Admission, Client, RateLimiter};
 use super::send_timeout::{Returned, SendTimeout};
 use super::state::State;
-use super::tls_stream::{TlsReturned, Transport};
+use super::tls_stream::{self, TlsReturned, Transport};
 use super::{
     access_log, counting, forwarded, hub_route, linger, redirect, request_line, stats_route,
 };
@@ -281,9 +281,16 @@ impl Connection {
         // The connection is gone and its socket came back: close it without
         // losing the end of the last response ([`linger`]).
         if let Some(mut stream) = returned.take() {
-            if target_too_long && !tls {
+            let plain_answer = if tls && tls_returned.plain_http() {
+                debug!(%peer, "a plain-HTTP request to the HTTPS port: 400");
+                Some(tls_stream::plain_http_response(SystemTime::now()))
+            } else if target_too_long && !tls {
                 debug!(%peer, "request target too long: 414");
-                let response = request_line::too_long_response(SystemTime::now());
+                Some(request_line::too_long_response(SystemTime::now()))
+            } else {
+                None
+            };
+            if let Some(response) = plain_answer {
                 let written =
                     tokio::time::timeout(self.limits.send_timeout, stream.write_all(&response));
                 if !matches!(written.await, Ok(Ok(()))) {

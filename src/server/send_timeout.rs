@@ -73,6 +73,19 @@ impl SendTimeout {
         }
     }
 
+    /// Looks at the bytes waiting to be read without taking them
+    /// (`TcpStream::poll_peek`).
+    pub(crate) fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        match &self.stream {
+            Some(stream) => stream.poll_peek(cx, buf),
+            None => Poll::Ready(Ok(0)),
+        }
+    }
+
     fn stream(&mut self) -> Pin<&mut TcpStream> {
         Pin::new(
             self.stream

@@ -20,10 +20,19 @@
 //! When hyper drops a TLS transport whose handshake is done, the TLS stream
 //! is not dropped but handed back ([`TlsReturned`]), so that the connection
 //! can still write its `414` through it (`request_line.rs`) before closing.
+//!
+//! Before the handshake, the first byte the client sent is looked at
+//! without being read: a TLS connection opens with a handshake record
+//! (`0x16`), a plain-HTTP request with a method's capital letter. A plain
+//! request to the HTTPS port (`http://host:443/`) is not handed to TLS,
+//! which would answer it with a binary alert the client shows as garbage;
+//! the transport fails, and the connection writes [`plain_http_response`]
+//! on the socket in plain text (nginx's answer too), then closes it.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -32,6 +41,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::{Accept, TlsAcceptor};
 
 use super::activity::Reads;
+use super::security;
 use super::send_timeout::SendTimeout;
 use crate::tls::ACME_TLS_ALPN;
 
@@ -51,29 +61,62 @@ pub(crate) struct TlsTransport {
 }
 
 enum State {
+    /// Nothing read yet: the first byte decides between TLS and plain HTTP.
+    Sniffing(Option<Tcp>, TlsAcceptor),
     Handshaking(Box<Accept<Tcp>>),
     Ready(Box<TlsStream<Tcp>>),
     /// The handshake failed, or the stream was handed back.
     Gone,
 }
 
-/// Where a [`TlsTransport`] puts its TLS stream when dropped after the handshake.
+/// Where a [`TlsTransport`] puts its TLS stream when dropped after the
+/// handshake, and whether the client spoke plain HTTP instead.
 #[derive(Clone, Default)]
-pub(crate) struct TlsReturned(Arc<Mutex<Option<Box<TlsStream<Tcp>>>>>);
+pub(crate) struct TlsReturned {
+    session: Arc<Mutex<Option<Box<TlsStream<Tcp>>>>>,
+    plain_http: Arc<AtomicBool>,
+}
 
 impl TlsReturned {
     /// The TLS stream, once the transport is dropped (`None` if its handshake never finished).
     pub(crate) fn take(&self) -> Option<Box<TlsStream<Tcp>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// True when the client opened with a plain-HTTP request: it gets
+    /// [`plain_http_response`] on the socket.
+    pub(crate) fn plain_http(&self) -> bool {
+        self.plain_http.load(Ordering::Relaxed)
     }
 }
+
+/// The `400` a plain-HTTP request to the HTTPS port gets, in plain text.
+pub(crate) fn plain_http_response(now: std::time::SystemTime) -> Vec<u8> {
+    let body = "This port speaks HTTPS: ask for https:// rather than http://.\n";
+    format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         {}: {}\r\ncontent-length: {}\r\nconnection: close\r\ndate: {}\r\n\r\n{body}",
+        security::NOSNIFF.0,
+        security::NOSNIFF.1,
+        body.len(),
+        httpdate::fmt_http_date(now),
+    )
+    .into_bytes()
+}
+
+/// The first byte of a TLS connection: a handshake record's content type
+/// (RFC 8446 section 5.1).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
 impl Transport {
     /// TLS over `tcp` with `acceptor`'s configuration; the handshake begins
     /// at the first read or write.
     pub(crate) fn tls(tcp: Tcp, acceptor: &TlsAcceptor, returned: TlsReturned) -> Transport {
         Transport::Tls(TlsTransport {
-            state: State::Handshaking(Box::new(acceptor.accept(tcp))),
+            state: State::Sniffing(Some(tcp), acceptor.clone()),
             returned,
         })
     }
@@ -82,7 +125,11 @@ impl Transport {
 impl Drop for TlsTransport {
     fn drop(&mut self) {
         if let State::Ready(stream) = std::mem::replace(&mut self.state, State::Gone) {
-            *self.returned.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(stream);
+            *self
+                .returned
+                .session
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(stream);
         }
     }
 }
@@ -98,6 +145,47 @@ enum Progress<'a> {
 
 impl TlsTransport {
     fn progress(&mut self, cx: &mut Context<'_>) -> Progress<'_> {
+        if let State::Sniffing(tcp, acceptor) = &mut self.state {
+            let mut first = [0u8; 1];
+            let mut peeked = ReadBuf::new(&mut first);
+            let polled = match tcp {
+                Some(tcp) => tcp.get_ref().poll_peek(cx, &mut peeked),
+                None => Poll::Ready(Ok(0)),
+            };
+            match polled {
+                Poll::Pending => return Progress::Pending,
+                Poll::Ready(Err(error)) => {
+                    self.state = State::Gone;
+                    return Progress::Failed(error);
+                }
+                // The client closed without a byte: an end of input.
+                Poll::Ready(Ok(0)) => {
+                    self.state = State::Gone;
+                    return Progress::Ended;
+                }
+                Poll::Ready(Ok(_)) if first[0].is_ascii_uppercase() => {
+                    // Dropping the socket's wrappers hands it back to the
+                    // connection, which writes the `400` on it.
+                    self.returned.plain_http.store(true, Ordering::Relaxed);
+                    self.state = State::Gone;
+                    return Progress::Failed(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a plain-HTTP request to the HTTPS port",
+                    ));
+                }
+                Poll::Ready(Ok(_)) => {
+                    let accept = tcp.take().map(|tcp| acceptor.accept(tcp));
+                    self.state = match accept {
+                        Some(accept) => State::Handshaking(Box::new(accept)),
+                        None => State::Gone,
+                    };
+                    if first[0] != TLS_HANDSHAKE_RECORD {
+                        // Not TLS either: TLS says so in its own way.
+                        tracing::debug!(first = first[0], "not a TLS handshake record");
+                    }
+                }
+            }
+        }
         if let State::Handshaking(accept) = &mut self.state {
             match Pin::new(&mut **accept).poll(cx) {
                 Poll::Pending => return Progress::Pending,
@@ -116,7 +204,7 @@ impl TlsTransport {
                     Progress::Ready(stream)
                 }
             }
-            State::Handshaking(_) => Progress::Pending,
+            State::Sniffing(..) | State::Handshaking(_) => Progress::Pending,
             State::Gone => Progress::Failed(io::Error::new(
                 io::ErrorKind::NotConnected,
                 "no TLS session",
@@ -205,7 +293,7 @@ impl AsyncWrite for Transport {
             // which the lingering close does.
             Transport::Tls(tls) => match &mut tls.state {
                 State::Ready(stream) => Pin::new(stream).poll_shutdown(cx),
-                State::Handshaking(_) | State::Gone => Poll::Ready(Ok(())),
+                State::Sniffing(..) | State::Handshaking(_) | State::Gone => Poll::Ready(Ok(())),
             },
         }
     }

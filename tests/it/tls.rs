@@ -222,7 +222,7 @@ async fn https_serves_the_same_bytes_over_http2_and_http1_chosen_by_alpn() {
 }
 
 #[tokio::test]
-async fn a_plain_http_request_to_the_https_port_gets_no_page() {
+async fn a_plain_http_request_to_the_https_port_gets_400_in_plain_text_not_the_page() {
     let ca = TestCa::new();
     let site = tls_site(&ca, "");
     let server = site.serve();
@@ -233,6 +233,27 @@ async fn a_plain_http_request_to_the_https_port_gets_no_page() {
     .await
     .unwrap();
     assert!(!answer.contains("<rss"), "{answer}");
+    // The whole answer is plain HTTP (no TLS alert before it), and says why.
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer:?}"
+    );
+    assert!(answer.contains("connection: close\r\n"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    assert!(body.contains("https://"), "{answer}");
+    let length = answer
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    assert_eq!(length, Some(body.len()), "{answer}");
+    // Bytes that are neither a TLS record nor a method get no HTTP answer.
+    let garbage =
+        tokio::task::spawn_blocking(move || crate::fixture::raw(addr, "\x01\x02\x03\r\n\r\n"))
+            .await
+            .unwrap();
+    assert!(!garbage.contains("HTTP/1.1"), "{garbage:?}");
+    // TLS on the same port is untouched.
+    assert!(!served_leaf(addr, &ca).await.is_empty());
 }
 
 #[tokio::test]
