@@ -202,8 +202,20 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             .flatten()
     };
     // The spare tree is checked while the site is built.
+    // Where no thread can be started, it is checked after the build.
+    let has_record = spare_record.is_some();
+    let record = std::sync::Mutex::new(spare_record);
     let (output, spare) = std::thread::scope(|scope| {
-        let claiming = spare_record.map(|record| scope.spawn(|| claim_spare(dir, record)));
+        let claim = || {
+            let record = record
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            record.and_then(|record| claim_spare(dir, record))
+        };
+        let claiming = has_record
+            .then(|| std::thread::Builder::new().spawn_scoped(scope, claim).ok())
+            .flatten();
         let output = build_dir_saved(
             root,
             now,
@@ -212,7 +224,11 @@ fn run_export(root: &Path, dir: &Path) -> ExitCode {
             &Spill::to_dir(&spill_dir),
             Some(&begin_cache),
         );
-        (output, claiming.and_then(|job| job.join().ok().flatten()))
+        let spare = match claiming {
+            Some(job) => job.join().ok().flatten(),
+            None => claim(),
+        };
+        (output, spare)
     });
     let (output, cache) = match output {
         Ok((output, cache)) => (output, cache.flatten()),

@@ -223,9 +223,16 @@ pub(crate) fn export_kept(
     cache: Option<(CacheWriter, &SavedBuild)>,
     dir: &Path,
 ) -> Result<ExportSummary, ExportError> {
-    check_replaceable(dir)?;
     let (parent, name) = parent_and_name(dir);
-    fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let ready =
+        check_replaceable(dir).and_then(|()| fs::create_dir_all(&parent).map_err(io(&parent)));
+    if let Err(error) = ready {
+        // The spare tree claimed goes back for the next export.
+        if let Some(spare) = spare {
+            give_back_spare(dir, spare);
+        }
+        return Err(error);
+    }
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.broadsheet-new-{pid}"));
     let retired = parent.join(format!(".{name}.broadsheet-old-{pid}"));

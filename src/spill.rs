@@ -451,6 +451,103 @@ mod tests {
         assert_eq!(fingerprint(&b), of_bytes(&b));
     }
 
+    /// A small deterministic generator (no dependency).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn bytes(&mut self, len: usize) -> Vec<u8> {
+            (0..len).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    fn check_all(live: &[Bytes]) {
+        for b in live {
+            assert_eq!(fingerprint(b), of_bytes(b), "len {}", b.len());
+            // A slice of the slice with the same start and length.
+            let same = b.slice(0..b.len());
+            assert_eq!(fingerprint(&same), of_bytes(&same));
+            // Same start, one shorter; same end, one later.
+            if b.len() > 1 {
+                let shorter = b.slice(0..b.len() - 1);
+                assert_eq!(fingerprint(&shorter), of_bytes(&shorter));
+                let later = b.slice(1..);
+                assert_eq!(fingerprint(&later), of_bytes(&later));
+            }
+            // The same bytes in the heap.
+            let copy = b.to_vec();
+            assert_eq!(fingerprint(&copy), of_bytes(&copy));
+        }
+        assert_eq!(fingerprint(&[]), of_bytes(&[]));
+    }
+
+    #[test]
+    fn recorded_fingerprints_agree_with_bytes_across_threads_drops_and_new_spills() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut live: Vec<Bytes> = Vec::new();
+        for round in 0..4u64 {
+            // A new Spill each round: the chunks of the last ones, once their
+            // slices are dropped, are unmapped and their addresses free for the
+            // new chunks (same offsets, same lengths, other bytes).
+            let spill = Spill::to_dir(dir.path());
+            let kept: Vec<Vec<Bytes>> = std::thread::scope(|scope| {
+                let jobs: Vec<_> = (0..3u64)
+                    .map(|t| {
+                        let spill = &spill;
+                        scope.spawn(move || {
+                            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (round * 31 + t + 1));
+                            (0..400)
+                                .map(|i| {
+                                    // Same lengths every round (by index), other bytes.
+                                    let len = match i % 7 {
+                                        0 => 0,
+                                        1 => 1,
+                                        2 => 4096,
+                                        _ => 100 + (i * 37 % 20_000),
+                                    };
+                                    spill.keep(rng.bytes(len))
+                                })
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                jobs.into_iter().map(|j| j.join().unwrap()).collect()
+            });
+            let mut kept: Vec<Bytes> = kept.into_iter().flatten().collect();
+            assert!(kept.iter().filter(|b| !b.is_empty()).all(|b| holds(b)));
+            check_all(&kept);
+            // Drop every other one, and every page of earlier rounds but a few.
+            let mut i = 0;
+            kept.retain(|_| {
+                i += 1;
+                i % 2 == 0
+            });
+            live.truncate(50);
+            live.extend(kept);
+            check_all(&live);
+            // Release (MADV_DONTNEED) changes nothing.
+            for b in &live {
+                release(b);
+            }
+            check_all(&live);
+        }
+        // A chunk of its own (larger than a chunk), dropped, then another of
+        // the same size with other bytes: likely mapped at the same address.
+        let spill = Spill::to_dir(dir.path());
+        let big_len = CHUNK_BYTES + 4096;
+        let a = spill.keep(vec![1u8; big_len]);
+        assert_eq!(fingerprint(&a), of_bytes(&a));
+        drop(a);
+        let spill = Spill::to_dir(dir.path());
+        let b = spill.keep(vec![2u8; big_len]);
+        assert_eq!(fingerprint(&b), of_bytes(&b));
+        assert_eq!(&b[..4], &[2u8; 4]);
+    }
+
     #[test]
     fn kept_bytes_read_back_the_same_from_a_file_with_no_name() {
         let dir = tempfile::TempDir::new().unwrap();

@@ -11,9 +11,10 @@
 //! its `.gz`/`.br` siblings) from the previous export. So a re-export after
 //! one edit parses one article and renders the pages that show it. What is
 //! published is exactly what [`super::build_dir`] publishes from the same
-//! content; only the work differs. The feeds' subscription documents, the
-//! OPML list, the sitemap and the assets, which are few, are rendered every
-//! time.
+//! content; only the work differs. Feeds and lists are kept by their
+//! fingerprints as pages are; the sitemap (which is dated by the build that
+//! made it, and whose index names its parts), the OPML list and the
+//! assets, which are few, are made every time.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -23,6 +24,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::publish::{publish, Rendered};
+use super::sitemap::SITEMAP_PATH;
 use super::{BuiltSet, ResourceKind};
 use crate::codec::{Corrupt, Reader, Writer};
 use crate::diagnostic::Diagnostics;
@@ -131,9 +133,18 @@ pub fn build_dir_saved<T: Send>(
     // kept here, and made again (milliseconds, even at 100,000 articles).
     let (mut set, rendered, given) = std::thread::scope(|scope| {
         let parse = &parse;
-        let job = with_articles.map(|with_articles| scope.spawn(move || with_articles(parse)));
+        // On a thread of its own beside the publish; where none can be
+        // started, after it.
+        let mut job = None;
+        let mut later = None;
+        if let Some(with_articles) = with_articles {
+            match std::thread::Builder::new().spawn_scoped(scope, move || with_articles(parse)) {
+                Ok(started) => job = Some(started),
+                Err(_) => later = Some(with_articles),
+            }
+        }
         let mut keep_list = |path: &str, fingerprint: u64| {
-            (!path.starts_with("sitemap") && keep(path, fingerprint))
+            (path != SITEMAP_PATH && keep(path, fingerprint))
                 .then(|| (Bytes::new(), DateTime::UNIX_EPOCH.fixed_offset()))
         };
         let (set, rendered) = publish(
@@ -143,7 +154,12 @@ pub fn build_dir_saved<T: Send>(
             &mut keep_list,
             spill,
         );
-        (set, rendered, job.and_then(|job| job.join().ok()))
+        let given = match (job, later) {
+            (Some(job), _) => job.join().ok(),
+            (None, Some(with_articles)) => Some(with_articles(parse)),
+            (None, None) => None,
+        };
+        (set, rendered, given)
     });
     let kept = kept
         .into_inner()
@@ -324,5 +340,41 @@ mod tests {
             full.resources.get("/news/b/")
         );
         assert!(!without_b.kept.contains_key("/news/b/"));
+    }
+
+    /// The thread that writes the cache's articles panics: the build still
+    /// gives its output (the same as without it), and no result, so `export`
+    /// writes no cache (and removes the staging file: `export_kept`,
+    /// `!cache_written`).
+    #[test]
+    fn a_panic_in_with_articles_loses_only_the_cache() {
+        let site = tempfile::TempDir::new().unwrap();
+        let root = site.path();
+        std::fs::create_dir_all(root.join("content/news")).unwrap();
+        std::fs::write(
+            root.join("config.toml"),
+            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("content/news/_index.md"),
+            "+++\ntitle = \"News\"\n+++\n",
+        )
+        .unwrap();
+        write_article(root, "a", 0, "Body.");
+        let now = Utc::now();
+        let all = |_: &str| true;
+        let boom = |_: &crate::loader::ParseCache| -> u32 { panic!("cache writer failed") };
+        let (output, given) = build_dir_saved(
+            root,
+            now,
+            SavedBuild::default(),
+            &all,
+            &Spill::heap(),
+            Some(&boom),
+        )
+        .unwrap();
+        assert!(given.is_none());
+        assert_eq!(output.set, crate::build::build_dir(root, now).unwrap());
     }
 }

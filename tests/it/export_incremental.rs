@@ -422,3 +422,27 @@ fn files_added_by_hand_to_an_export_never_reach_a_later_one_through_the_spare_tr
     assert!(!public.join("other").exists());
     reexport_as_fresh(&site, "after another tree");
 }
+
+/// An edit that changes a spilled page's bytes but not
+/// its length (nor where it stands in its spill chunk, the pages being
+/// rendered in the same order), twice and back: each re-export writes what
+/// a fresh export writes, and the article page is written again.
+#[test]
+fn a_same_length_edit_of_a_spilled_page_is_exported_as_fresh() {
+    let site = paged_site();
+    let public = site.export();
+    let article = "content/hi-tech/future-air-taxi-unveiled.md";
+    let page = Path::new("hi-tech/future-air-taxi-unveiled/index.html");
+    let original = site.read(article);
+    for (step, word) in ["runwax", "RUNWAY", "runway"].iter().enumerate() {
+        let before = fs::read(public.join(page)).expect("page");
+        site.write(article, &original.replace("runway", word));
+        reexport_as_fresh(&site, &format!("same length {step}"));
+        let after = fs::read(public.join(page)).expect("page");
+        assert_eq!(before.len(), after.len(), "step {step}");
+        assert!(
+            String::from_utf8_lossy(&after).contains(word),
+            "step {step}: the page shows the edit"
+        );
+    }
+}
