@@ -40,7 +40,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use bytes::Bytes;
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::build::{BuiltSet, Resource};
 
@@ -131,9 +130,11 @@ impl Representations {
     }
 }
 
-/// The hex XXH3-64 hash of `bytes`: the opaque part of every entity tag.
+/// The hex XXH3-64 hash of `bytes`: the opaque part of every entity tag
+/// (for a spilled page, the one recorded when it was kept: its pages are
+/// not read back for it).
 pub fn content_hash(bytes: &[u8]) -> String {
-    format!("{:016x}", xxh3_64(bytes))
+    format!("{:016x}", crate::spill::tag_hash(bytes))
 }
 
 /// `bytes` compressed with gzip at [`GZIP_LEVEL`], with no name or time stamp in the header.
@@ -175,9 +176,12 @@ fn window_bits(len: usize) -> i32 {
 /// identity bytes and their tag.
 pub fn encode(resource: &Resource, compress: bool) -> Representations {
     let representations = encode_bytes(resource, compress);
-    // Read once for its tag (and variants): a spilled page's bytes leave
-    // this process's memory again, until a request reads them.
-    crate::spill::release(&resource.body);
+    // Read to be compressed: a spilled page's bytes leave this process's
+    // memory again, until a request reads them. (Its tag's hash was
+    // recorded when it was spilled: without compressing, nothing is read.)
+    if compress {
+        crate::spill::release(&resource.body);
+    }
     representations
 }
 

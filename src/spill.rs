@@ -187,18 +187,41 @@ fn copy_range(_: &File, _: usize, _: usize, _: &File) -> io::Result<usize> {
 /// 100,000 articles would map and release 3 GB for it); for any other
 /// bytes, computed.
 pub fn fingerprint(bytes: &[u8]) -> u128 {
-    let recorded = chunk_of(bytes).and_then(|chunk| {
-        let start = bytes.as_ptr() as usize - chunk.map.as_ptr() as usize;
-        let fingerprints = chunk
-            .fingerprints
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match fingerprints.get(&start) {
-            Some(&(len, fingerprint)) if len == bytes.len() => Some(fingerprint),
-            _ => None,
-        }
-    });
-    recorded.unwrap_or_else(|| of_bytes(bytes))
+    recorded(bytes).map_or_else(|| of_bytes(bytes), |digests| digests.fingerprint)
+}
+
+/// The XXH3-64 hash of `bytes`, of which entity tags are made
+/// (`crate::encoding::content_hash`): recorded for a spilled slice as
+/// [`fingerprint`] is, else computed.
+pub fn tag_hash(bytes: &[u8]) -> u64 {
+    recorded(bytes).map_or_else(|| tag_hash_of(bytes), |digests| digests.tag_hash)
+}
+
+/// What was recorded of `bytes` when they were kept, when they are exactly
+/// a kept slice of a live chunk.
+fn recorded(bytes: &[u8]) -> Option<Digests> {
+    let chunk = chunk_of(bytes)?;
+    let start = bytes.as_ptr() as usize - chunk.map.as_ptr() as usize;
+    let digests = chunk
+        .digests
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    digests
+        .get(&start)
+        .filter(|digests| digests.len == bytes.len())
+        .copied()
+}
+
+/// The hashes of one kept slice, taken while its bytes were in the heap.
+#[derive(Debug, Clone, Copy)]
+struct Digests {
+    len: usize,
+    fingerprint: u128,
+    tag_hash: u64,
+}
+
+fn tag_hash_of(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
 fn of_bytes(bytes: &[u8]) -> u128 {
@@ -224,9 +247,9 @@ pub fn mapped_bytes() -> u64 {
 struct Chunk {
     file: File,
     map: Mmap,
-    /// Each slice's [`fingerprint`], taken while its bytes were still in
-    /// the heap: by its offset, with its length.
-    fingerprints: Mutex<HashMap<usize, (usize, u128)>>,
+    /// Each slice's [`fingerprint`] and [`tag_hash`], taken while its
+    /// bytes were still in the heap: by its offset, with its length.
+    digests: Mutex<HashMap<usize, Digests>>,
 }
 
 /// What a chunk's `Bytes` own: the chunk, shared.
@@ -321,14 +344,18 @@ impl Spill {
             *used += bytes.len();
             (Arc::clone(chunk), whole.clone(), offset)
         };
-        let fingerprint = of_bytes(&bytes);
+        let digests = Digests {
+            len: bytes.len(),
+            fingerprint: of_bytes(&bytes),
+            tag_hash: tag_hash_of(&bytes),
+        };
         match chunk.write_at(&bytes, offset) {
             Ok(()) => {
                 chunk
-                    .fingerprints
+                    .digests
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(offset, (bytes.len(), fingerprint));
+                    .insert(offset, digests);
                 whole.slice(offset..offset + bytes.len())
             }
             Err(error) => {
@@ -358,7 +385,7 @@ impl Chunk {
         Ok(Chunk {
             file,
             map,
-            fingerprints: Mutex::new(HashMap::new()),
+            digests: Mutex::new(HashMap::new()),
         })
     }
 
@@ -440,10 +467,12 @@ mod tests {
         for bytes in [&a, &b] {
             assert!(holds(bytes));
             assert_eq!(fingerprint(bytes), of_bytes(bytes));
+            assert_eq!(tag_hash(bytes), tag_hash_of(bytes));
         }
         // A part of a slice, or bytes in the heap, are hashed as they are.
         let part = b.slice(10..5_000);
         assert_eq!(fingerprint(&part), of_bytes(&part));
+        assert_eq!(tag_hash(&part), tag_hash_of(&part));
         assert_ne!(fingerprint(&part), fingerprint(&b));
         assert_eq!(fingerprint(b"<rss>one</rss>"), fingerprint(&a));
         // The record is the bytes' own: released pages read back to the same.
@@ -468,6 +497,7 @@ mod tests {
     fn check_all(live: &[Bytes]) {
         for b in live {
             assert_eq!(fingerprint(b), of_bytes(b), "len {}", b.len());
+            assert_eq!(tag_hash(b), tag_hash_of(b), "len {}", b.len());
             // A slice of the slice with the same start and length.
             let same = b.slice(0..b.len());
             assert_eq!(fingerprint(&same), of_bytes(&same));
