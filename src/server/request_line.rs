@@ -173,9 +173,14 @@ fn is_tchar(byte: u8) -> bool {
 
 /// The `414` a connection writes itself, for a target too long to reach the handler.
 pub(crate) fn too_long_response(now: SystemTime) -> Vec<u8> {
-    let body = "URI too long\n";
+    closing_response("414 URI Too Long", "URI too long\n", now)
+}
+
+/// A plain-text HTTP/1.1 response that a connection writes itself, outside
+/// hyper, before it closes: `status` (code and reason) and `body`.
+pub(crate) fn closing_response(status: &str, body: &str, now: SystemTime) -> Vec<u8> {
     format!(
-        "HTTP/1.1 414 URI Too Long\r\ncontent-type: text/plain; charset=utf-8\r\n\
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n\
          {}: {}\r\ncontent-length: {}\r\nconnection: close\r\ndate: {}\r\n\r\n{body}",
         security::NOSNIFF.0,
         security::NOSNIFF.1,

@@ -41,7 +41,6 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::{Accept, TlsAcceptor};
 
 use super::activity::Reads;
-use super::security;
 use super::send_timeout::SendTimeout;
 use crate::tls::ACME_TLS_ALPN;
 
@@ -95,16 +94,11 @@ impl TlsReturned {
 
 /// The `400` a plain-HTTP request to the HTTPS port gets, in plain text.
 pub(crate) fn plain_http_response(now: std::time::SystemTime) -> Vec<u8> {
-    let body = "This port speaks HTTPS: ask for https:// rather than http://.\n";
-    format!(
-        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
-         {}: {}\r\ncontent-length: {}\r\nconnection: close\r\ndate: {}\r\n\r\n{body}",
-        security::NOSNIFF.0,
-        security::NOSNIFF.1,
-        body.len(),
-        httpdate::fmt_http_date(now),
+    super::request_line::closing_response(
+        "400 Bad Request",
+        "This port speaks HTTPS: ask for https:// rather than http://.\n",
+        now,
     )
-    .into_bytes()
 }
 
 /// The first byte of a TLS connection: a handshake record's content type
