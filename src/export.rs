@@ -994,9 +994,14 @@ fn earlier_file(
             };
         }
     }
-    match fs::read(&path) {
-        Ok(old) if old == bytes => Earlier::Same(time),
-        _ => Earlier::Changed(time),
+    let same = fs::read(&path).is_ok_and(|old| old == bytes);
+    // Compared byte by byte: a spilled page's bytes leave this process's
+    // memory again.
+    crate::spill::release(bytes);
+    if same {
+        Earlier::Same(time)
+    } else {
+        Earlier::Changed(time)
     }
 }
 
@@ -1383,11 +1388,10 @@ fn write_all(
             file.ino = Some(std::os::unix::fs::MetadataExt::ino(&meta));
             Ok(())
         })();
-        // Written: the manifest needs only its fingerprint, and a spilled
-        // page's bytes leave this process's memory again.
+        // Written: the manifest needs only its fingerprint (a spilled
+        // page's was recorded when it was kept: its bytes are not read).
         file.fingerprint
             .get_or_insert_with(|| fingerprint(&file.file.body));
-        crate::spill::release(&file.file.body);
         if file.result.is_err() {
             failed.store(true, Ordering::Relaxed);
         }
