@@ -211,6 +211,25 @@ mod tests {
         fs::write(root.join(format!("content/news/{slug}.md")), text).unwrap();
     }
 
+    /// A site with one section, `news`, and no article yet; `settings`
+    /// are added to its config.toml.
+    fn news_site(settings: &str) -> tempfile::TempDir {
+        let dir = tempfile::TempDir::new().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("content/news")).unwrap();
+        fs::write(
+            root.join("config.toml"),
+            format!("title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n{settings}"),
+        )
+        .unwrap();
+        fs::write(
+            root.join("content/news/_index.md"),
+            "+++\ntitle = \"News\"\n+++\n",
+        )
+        .unwrap();
+        dir
+    }
+
     /// The build as `export` runs it, with nothing written beside.
     fn build(
         root: &Path,
@@ -235,19 +254,8 @@ mod tests {
     fn saved_bytes() -> &'static [u8] {
         static SAVED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
         SAVED.get_or_init(|| {
-            let dir = tempfile::TempDir::new().unwrap();
+            let dir = news_site("");
             let root = dir.path();
-            fs::create_dir_all(root.join("content/news")).unwrap();
-            fs::write(
-                root.join("config.toml"),
-                "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
-            )
-            .unwrap();
-            fs::write(
-                root.join("content/news/_index.md"),
-                "+++\ntitle = \"News\"\n+++\n",
-            )
-            .unwrap();
             write_article(root, "a", 0, "Body *one*.");
             write_article(root, "b", 1, "Body two.");
             let now = Utc::now();
@@ -277,19 +285,8 @@ mod tests {
 
     #[test]
     fn a_saved_build_keeps_every_page_an_edit_leaves_alone_and_renders_the_same_as_a_full_build() {
-        let dir = tempfile::TempDir::new().unwrap();
+        let dir = news_site("page_size = 2\narchive_page_size = 2\nlimit = 2\n");
         let root = dir.path();
-        fs::create_dir_all(root.join("content/news")).unwrap();
-        fs::write(
-            root.join("config.toml"),
-            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\npage_size = 2\narchive_page_size = 2\nlimit = 2\n",
-        )
-        .unwrap();
-        fs::write(
-            root.join("content/news/_index.md"),
-            "+++\ntitle = \"News\"\n+++\n",
-        )
-        .unwrap();
         for (i, slug) in ["a", "b", "c", "d", "e", "f"].iter().enumerate() {
             write_article(root, slug, i as u32, "Body.");
         }
@@ -348,19 +345,8 @@ mod tests {
     /// `!cache_written`).
     #[test]
     fn a_panic_in_with_articles_loses_only_the_cache() {
-        let site = tempfile::TempDir::new().unwrap();
+        let site = news_site("");
         let root = site.path();
-        std::fs::create_dir_all(root.join("content/news")).unwrap();
-        std::fs::write(
-            root.join("config.toml"),
-            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
-        )
-        .unwrap();
-        std::fs::write(
-            root.join("content/news/_index.md"),
-            "+++\ntitle = \"News\"\n+++\n",
-        )
-        .unwrap();
         write_article(root, "a", 0, "Body.");
         let now = Utc::now();
         let all = |_: &str| true;

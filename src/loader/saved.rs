@@ -258,8 +258,8 @@ mod tests {
     use super::*;
     use std::fs;
 
-    #[test]
-    fn a_restored_cache_loads_the_same_site_without_parsing_and_keeps_no_draft() {
+    /// A site with one section, `s`, and no article yet.
+    fn site_with_section_s() -> tempfile::TempDir {
         let dir = tempfile::TempDir::new().unwrap();
         let root = dir.path();
         fs::write(
@@ -273,6 +273,13 @@ mod tests {
             "+++\ntitle = \"S\"\n+++\n",
         )
         .unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_restored_cache_loads_the_same_site_without_parsing_and_keeps_no_draft() {
+        let dir = site_with_section_s();
+        let root = dir.path();
         fs::write(
             root.join("content/s/a.md"),
             "+++\ntitle = \"A\"\ndate = 2024-01-01T10:00:00+08:00\nupdated = 2024-01-02\nauthors = [\"Ann\", { name = \"Bo\", role = \"editor\" }]\ntags = [\"x\", \"Économie\"]\n+++\nBody *one*.\n",
@@ -310,19 +317,8 @@ mod tests {
 
     #[test]
     fn every_cut_of_a_saved_cache_is_an_error() {
-        let dir = tempfile::TempDir::new().unwrap();
+        let dir = site_with_section_s();
         let root = dir.path();
-        fs::write(
-            root.join("config.toml"),
-            "title = \"T\"\nbase_url = \"https://e.com/\"\ntag_authority = \"e.com\"\n",
-        )
-        .unwrap();
-        fs::create_dir_all(root.join("content/s")).unwrap();
-        fs::write(
-            root.join("content/s/_index.md"),
-            "+++\ntitle = \"S\"\n+++\n",
-        )
-        .unwrap();
         fs::write(
             root.join("content/s/a.md"),
             "+++\ntitle = \"A\"\ndate = 2024-01-01\nauthors = [\"Ann\"]\n+++\nBody.\n",
