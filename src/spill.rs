@@ -187,7 +187,7 @@ fn copy_range(_: &File, _: usize, _: usize, _: &File) -> io::Result<usize> {
 /// 100,000 articles would map and release 3 GB for it); for any other
 /// bytes, computed.
 pub fn fingerprint(bytes: &[u8]) -> u128 {
-    recorded(bytes).map_or_else(|| of_bytes(bytes), |digests| digests.fingerprint)
+    recorded(bytes).map_or_else(|| fingerprint_of(bytes), |digests| digests.fingerprint)
 }
 
 /// The XXH3-64 hash of `bytes`, of which entity tags are made
@@ -224,7 +224,7 @@ fn tag_hash_of(bytes: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-fn of_bytes(bytes: &[u8]) -> u128 {
+fn fingerprint_of(bytes: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
@@ -346,7 +346,7 @@ impl Spill {
         };
         let digests = Digests {
             len: bytes.len(),
-            fingerprint: of_bytes(&bytes),
+            fingerprint: fingerprint_of(&bytes),
             tag_hash: tag_hash_of(&bytes),
         };
         match chunk.write_at(&bytes, offset) {
@@ -466,18 +466,18 @@ mod tests {
         let b = spill.keep((0..200_000u32).map(|i| (i % 251) as u8).collect());
         for bytes in [&a, &b] {
             assert!(holds(bytes));
-            assert_eq!(fingerprint(bytes), of_bytes(bytes));
+            assert_eq!(fingerprint(bytes), fingerprint_of(bytes));
             assert_eq!(tag_hash(bytes), tag_hash_of(bytes));
         }
         // A part of a slice, or bytes in the heap, are hashed as they are.
         let part = b.slice(10..5_000);
-        assert_eq!(fingerprint(&part), of_bytes(&part));
+        assert_eq!(fingerprint(&part), fingerprint_of(&part));
         assert_eq!(tag_hash(&part), tag_hash_of(&part));
         assert_ne!(fingerprint(&part), fingerprint(&b));
         assert_eq!(fingerprint(b"<rss>one</rss>"), fingerprint(&a));
         // The record is the bytes' own: released pages read back to the same.
         release(&b);
-        assert_eq!(fingerprint(&b), of_bytes(&b));
+        assert_eq!(fingerprint(&b), fingerprint_of(&b));
     }
 
     /// A small deterministic generator (no dependency).
@@ -496,23 +496,23 @@ mod tests {
 
     fn check_all(live: &[Bytes]) {
         for b in live {
-            assert_eq!(fingerprint(b), of_bytes(b), "len {}", b.len());
+            assert_eq!(fingerprint(b), fingerprint_of(b), "len {}", b.len());
             assert_eq!(tag_hash(b), tag_hash_of(b), "len {}", b.len());
             // A slice of the slice with the same start and length.
             let same = b.slice(0..b.len());
-            assert_eq!(fingerprint(&same), of_bytes(&same));
+            assert_eq!(fingerprint(&same), fingerprint_of(&same));
             // Same start, one shorter; same end, one later.
             if b.len() > 1 {
                 let shorter = b.slice(0..b.len() - 1);
-                assert_eq!(fingerprint(&shorter), of_bytes(&shorter));
+                assert_eq!(fingerprint(&shorter), fingerprint_of(&shorter));
                 let later = b.slice(1..);
-                assert_eq!(fingerprint(&later), of_bytes(&later));
+                assert_eq!(fingerprint(&later), fingerprint_of(&later));
             }
             // The same bytes in the heap.
             let copy = b.to_vec();
-            assert_eq!(fingerprint(&copy), of_bytes(&copy));
+            assert_eq!(fingerprint(&copy), fingerprint_of(&copy));
         }
-        assert_eq!(fingerprint(&[]), of_bytes(&[]));
+        assert_eq!(fingerprint(&[]), fingerprint_of(&[]));
     }
 
     #[test]
@@ -570,11 +570,11 @@ mod tests {
         let spill = Spill::to_dir(dir.path());
         let big_len = CHUNK_BYTES + 4096;
         let a = spill.keep(vec![1u8; big_len]);
-        assert_eq!(fingerprint(&a), of_bytes(&a));
+        assert_eq!(fingerprint(&a), fingerprint_of(&a));
         drop(a);
         let spill = Spill::to_dir(dir.path());
         let b = spill.keep(vec![2u8; big_len]);
-        assert_eq!(fingerprint(&b), of_bytes(&b));
+        assert_eq!(fingerprint(&b), fingerprint_of(&b));
         assert_eq!(&b[..4], &[2u8; 4]);
     }
 

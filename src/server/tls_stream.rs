@@ -61,7 +61,7 @@ pub(crate) struct TlsTransport {
 
 enum State {
     /// Nothing read yet: the first byte decides between TLS and plain HTTP.
-    Sniffing(Option<Tcp>, TlsAcceptor),
+    Sniffing(Tcp, TlsAcceptor),
     Handshaking(Box<Accept<Tcp>>),
     Ready(Box<TlsStream<Tcp>>),
     /// The handshake failed, or the stream was handed back.
@@ -101,16 +101,12 @@ pub(crate) fn plain_http_response(now: std::time::SystemTime) -> Vec<u8> {
     )
 }
 
-/// The first byte of a TLS connection: a handshake record's content type
-/// (RFC 8446 section 5.1).
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
-
 impl Transport {
     /// TLS over `tcp` with `acceptor`'s configuration; the handshake begins
     /// at the first read or write.
     pub(crate) fn tls(tcp: Tcp, acceptor: &TlsAcceptor, returned: TlsReturned) -> Transport {
         Transport::Tls(TlsTransport {
-            state: State::Sniffing(Some(tcp), acceptor.clone()),
+            state: State::Sniffing(tcp, acceptor.clone()),
             returned,
         })
     }
@@ -139,14 +135,9 @@ enum Progress<'a> {
 
 impl TlsTransport {
     fn progress(&mut self, cx: &mut Context<'_>) -> Progress<'_> {
-        if let State::Sniffing(tcp, acceptor) = &mut self.state {
+        if let State::Sniffing(tcp, _) = &self.state {
             let mut first = [0u8; 1];
-            let mut peeked = ReadBuf::new(&mut first);
-            let polled = match tcp {
-                Some(tcp) => tcp.get_ref().poll_peek(cx, &mut peeked),
-                None => Poll::Ready(Ok(0)),
-            };
-            match polled {
+            match tcp.get_ref().poll_peek(cx, &mut ReadBuf::new(&mut first)) {
                 Poll::Pending => return Progress::Pending,
                 Poll::Ready(Err(error)) => {
                     self.state = State::Gone;
@@ -167,15 +158,13 @@ impl TlsTransport {
                         "a plain-HTTP request to the HTTPS port",
                     ));
                 }
+                // A TLS record (`0x16` opens a handshake), or bytes that
+                // TLS refuses in its own way.
                 Poll::Ready(Ok(_)) => {
-                    let accept = tcp.take().map(|tcp| acceptor.accept(tcp));
-                    self.state = match accept {
-                        Some(accept) => State::Handshaking(Box::new(accept)),
-                        None => State::Gone,
-                    };
-                    if first[0] != TLS_HANDSHAKE_RECORD {
-                        // Not TLS either: TLS says so in its own way.
-                        tracing::debug!(first = first[0], "not a TLS handshake record");
+                    if let State::Sniffing(tcp, acceptor) =
+                        std::mem::replace(&mut self.state, State::Gone)
+                    {
+                        self.state = State::Handshaking(Box::new(acceptor.accept(tcp)));
                     }
                 }
             }
